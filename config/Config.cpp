@@ -1,0 +1,507 @@
+#include "config/Config.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <dcmtk/dcmdata/dctag.h>
+#include <nlohmann/json.hpp>
+
+namespace config {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Deep merge: objects merge key by key, anything else (arrays included) replaces.
+void merge_into(json& base, const json& over) {
+    for (auto it = over.begin(); it != over.end(); ++it) {
+        if (base.contains(it.key()) && base[it.key()].is_object() && it.value().is_object())
+            merge_into(base[it.key()], it.value());
+        else
+            base[it.key()] = it.value();
+    }
+}
+
+std::string shown(const json& v) {
+    std::string s = v.dump();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return s;
+}
+
+// Walks one JSON document, records problems with their key paths.
+class Reader {
+public:
+    std::vector<std::string> problems;
+
+    void fail(const std::string& path, const std::string& expected, const json& got) {
+        problems.push_back(path + ": expected " + expected + ", got " + shown(got));
+    }
+
+    // Reports keys of `obj` that are not in `known`.
+    void only_keys(const json& obj, const std::string& path, std::initializer_list<const char*> known) {
+        for (auto it = obj.begin(); it != obj.end(); ++it) {
+            bool ok = std::any_of(known.begin(), known.end(), [&](const char* k) { return it.key() == k; });
+            if (!ok)
+                problems.push_back(join(path, it.key()) + ": unknown key (expected one of " +
+                                   list(known) + ")");
+        }
+    }
+
+    static std::string join(const std::string& path, const std::string& key) {
+        return path.empty() ? key : path + "." + key;
+    }
+
+    static std::string list(std::initializer_list<const char*> known) {
+        std::string s;
+        for (const char* k : known) s += (s.empty() ? "" : ", ") + std::string(k);
+        return s;
+    }
+
+    bool object(const json& v, const std::string& path) {
+        if (v.is_object()) return true;
+        fail(path, "an object", v);
+        return false;
+    }
+
+    void string(const json& v, const std::string& path, std::string& out, bool non_empty = false) {
+        if (!v.is_string() || (non_empty && v.get<std::string>().empty())) {
+            fail(path, non_empty ? "a non-empty string" : "a string", v);
+            return;
+        }
+        out = v.get<std::string>();
+    }
+
+    template <typename Int>
+    void integer(const json& v, const std::string& path, Int& out, long long lo, long long hi) {
+        if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi) {
+            fail(path, "an integer " + std::to_string(lo) + ".." + std::to_string(hi), v);
+            return;
+        }
+        out = static_cast<Int>(v.get<long long>());
+    }
+
+    void unsigned_integer(const json& v, const std::string& path, std::uint64_t& out) {
+        if (!v.is_number_unsigned()) {
+            fail(path, "a non-negative integer (bytes)", v);
+            return;
+        }
+        out = v.get<std::uint64_t>();
+    }
+
+    void boolean(const json& v, const std::string& path, bool& out) {
+        if (!v.is_boolean()) {
+            fail(path, "true or false", v);
+            return;
+        }
+        out = v.get<bool>();
+    }
+
+    void strings(const json& v, const std::string& path, std::vector<std::string>& out) {
+        if (!v.is_array()) {
+            fail(path, "an array of strings", v);
+            return;
+        }
+        out.clear();
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (!v[i].is_string()) {
+                fail(path + "[" + std::to_string(i) + "]", "a string", v[i]);
+                continue;
+            }
+            out.push_back(v[i].get<std::string>());
+        }
+    }
+
+    void one_of(const json& v, const std::string& path, std::string& out,
+                std::initializer_list<const char*> allowed) {
+        if (v.is_string()) {
+            std::string s = v.get<std::string>();
+            if (std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return s == a; })) {
+                out = s;
+                return;
+            }
+        }
+        fail(path, "one of " + list(allowed), v);
+    }
+
+    void ae_title(const json& v, const std::string& path, std::string& out) {
+        if (v.is_string()) {
+            std::string s = v.get<std::string>();
+            bool ok = !s.empty() && s.size() <= 16 &&
+                      std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; }) &&
+                      s.find_first_not_of(' ') != std::string::npos;
+            if (ok) {
+                out = s;
+                return;
+            }
+        }
+        fail(path, "an AE title (1..16 printable characters, no backslash)", v);
+    }
+
+    void match(const json& v, const std::string& path, Match& out,
+               std::initializer_list<const char*> keys) {
+        if (!object(v, path)) return;
+        only_keys(v, path, keys);
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            const std::string p = join(path, it.key());
+            if (it.key() == "calling_ae") strings(it.value(), p, out.calling_ae);
+            if (it.key() == "modality") strings(it.value(), p, out.modality);
+            if (it.key() == "sop_class") strings(it.value(), p, out.sop_class);
+            if (it.key() == "manufacturer") strings(it.value(), p, out.manufacturer);
+        }
+    }
+};
+
+bool resolve_tag(const std::string& text, std::uint16_t& group, std::uint16_t& element) {
+    unsigned g = 0, e = 0;
+    char tail = 0;
+    if (std::sscanf(text.c_str(), "(%4x,%4x)%c", &g, &e, &tail) == 2 && text.size() == 11) {
+        group = static_cast<std::uint16_t>(g);
+        element = static_cast<std::uint16_t>(e);
+        return true;
+    }
+    DcmTag found;
+    if (DcmTag::findTagFromName(text.c_str(), found).good()) {
+        group = found.getGroup();
+        element = found.getElement();
+        return true;
+    }
+    return false;
+}
+
+std::string absolute_under(const std::string& base, const std::string& p) {
+    fs::path path(p);
+    if (path.is_relative()) path = fs::path(base) / path;
+    return path.lexically_normal().string();
+}
+
+Config from_json(const json& doc, const std::string& base_dir) {
+    Reader r;
+    Config c;
+    r.only_keys(doc, "", {"state_dir", "workers", "listen", "spool", "destinations", "retry",
+                          "shutdown_timeout_seconds", "keystore", "profile", "pixels", "log"});
+
+    r.string(doc["state_dir"], "state_dir", c.state_dir, true);
+    r.integer(doc["workers"], "workers", c.workers, 1, 256);
+    r.integer(doc["shutdown_timeout_seconds"], "shutdown_timeout_seconds", c.shutdown_timeout_seconds, 0, 3600);
+
+    if (const json& l = doc["listen"]; r.object(l, "listen")) {
+        r.only_keys(l, "listen", {"ae_title", "port", "bind", "allowed_calling_ae", "max_associations",
+                                  "acse_timeout_seconds", "dimse_timeout_seconds"});
+        r.ae_title(l["ae_title"], "listen.ae_title", c.listen.ae_title);
+        r.integer(l["port"], "listen.port", c.listen.port, 1, 65535);
+        r.string(l["bind"], "listen.bind", c.listen.bind, true);
+        r.strings(l["allowed_calling_ae"], "listen.allowed_calling_ae", c.listen.allowed_calling_ae);
+        r.integer(l["max_associations"], "listen.max_associations", c.listen.max_associations, 1, 4096);
+        r.integer(l["acse_timeout_seconds"], "listen.acse_timeout_seconds", c.listen.acse_timeout_seconds, 1, 3600);
+        r.integer(l["dimse_timeout_seconds"], "listen.dimse_timeout_seconds", c.listen.dimse_timeout_seconds, 1, 3600);
+    }
+
+    if (const json& s = doc["spool"]; r.object(s, "spool")) {
+        r.only_keys(s, "spool", {"max_bytes", "min_free_bytes"});
+        r.unsigned_integer(s["max_bytes"], "spool.max_bytes", c.spool.max_bytes);
+        r.unsigned_integer(s["min_free_bytes"], "spool.min_free_bytes", c.spool.min_free_bytes);
+    }
+
+    if (const json& rt = doc["retry"]; r.object(rt, "retry")) {
+        r.only_keys(rt, "retry", {"base_ms", "cap_ms", "max_attempts"});
+        r.integer(rt["base_ms"], "retry.base_ms", c.retry.base_ms, 1, 3600000);
+        r.integer(rt["cap_ms"], "retry.cap_ms", c.retry.cap_ms, 1, 86400000);
+        r.integer(rt["max_attempts"], "retry.max_attempts", c.retry.max_attempts, 1, 1000000);
+        if (c.retry.cap_ms < c.retry.base_ms)
+            r.fail("retry.cap_ms", "a value >= retry.base_ms (" + std::to_string(c.retry.base_ms) + ")", rt["cap_ms"]);
+    }
+
+    const json& ds = doc["destinations"];
+    if (!ds.is_array()) {
+        r.fail("destinations", "an array of destinations", ds);
+    } else {
+        for (std::size_t i = 0; i < ds.size(); ++i) {
+            const std::string p = "destinations[" + std::to_string(i) + "]";
+            const json& d = ds[i];
+            if (!r.object(d, p)) continue;
+            r.only_keys(d, p, {"name", "directory", "ae_title", "host", "port", "calling_ae_title",
+                               "associations", "when"});
+            Destination dest;
+            if (d.contains("name")) r.string(d["name"], p + ".name", dest.name, true);
+            else r.problems.push_back(p + ".name: expected a non-empty string, got nothing");
+            const bool folder = d.contains("directory");
+            const bool peer = d.contains("ae_title") || d.contains("host") || d.contains("port");
+            if (folder == peer) {
+                r.problems.push_back(p + ": expected either \"directory\" (a folder) or \"ae_title\", \"host\" "
+                                     "and \"port\" (a DICOM peer), got " + (folder ? "both" : "neither"));
+            } else if (folder) {
+                r.string(d["directory"], p + ".directory", dest.directory, true);
+                for (const char* k : {"calling_ae_title", "associations"})
+                    if (d.contains(k)) r.problems.push_back(p + "." + k + ": only for a DICOM peer, not a folder");
+            } else {
+                for (const char* k : {"ae_title", "host", "port"})
+                    if (!d.contains(k)) r.problems.push_back(p + "." + k + ": required for a DICOM peer, missing");
+                if (d.contains("ae_title")) r.ae_title(d["ae_title"], p + ".ae_title", dest.ae_title);
+                if (d.contains("host")) r.string(d["host"], p + ".host", dest.host, true);
+                if (d.contains("port")) r.integer(d["port"], p + ".port", dest.port, 1, 65535);
+                if (d.contains("calling_ae_title"))
+                    r.ae_title(d["calling_ae_title"], p + ".calling_ae_title", dest.calling_ae_title);
+                if (d.contains("associations"))
+                    r.integer(d["associations"], p + ".associations", dest.associations, 1, 64);
+            }
+            if (d.contains("when"))
+                r.match(d["when"], p + ".when", dest.when, {"calling_ae", "modality", "sop_class"});
+            for (const Destination& other : c.destinations)
+                if (!dest.name.empty() && other.name == dest.name)
+                    r.problems.push_back(p + ".name: expected a unique name, got " + shown(d["name"]) + " twice");
+            c.destinations.push_back(dest);
+        }
+    }
+
+    if (const json& k = doc["keystore"]; r.object(k, "keystore")) {
+        r.only_keys(k, "keystore", {"socket", "directory", "date_offset_min_days", "date_offset_max_days",
+                                    "default_issuer"});
+        r.string(k["socket"], "keystore.socket", c.keystore.socket);
+        r.string(k["directory"], "keystore.directory", c.keystore.directory, true);
+        r.integer(k["date_offset_min_days"], "keystore.date_offset_min_days", c.keystore.date_offset_min_days, -36500, -1);
+        r.integer(k["date_offset_max_days"], "keystore.date_offset_max_days", c.keystore.date_offset_max_days, -36500, -1);
+        r.string(k["default_issuer"], "keystore.default_issuer", c.keystore.default_issuer);
+        if (c.keystore.date_offset_max_days < c.keystore.date_offset_min_days)
+            r.fail("keystore.date_offset_max_days", "a value >= keystore.date_offset_min_days",
+                   k["date_offset_max_days"]);
+    }
+
+    if (const json& pr = doc["profile"]; r.object(pr, "profile")) {
+        r.only_keys(pr, "profile", {"options", "rules", "reject"});
+        const json& opts = pr["options"];
+        r.strings(opts, "profile.options", c.profile.options);
+        const auto& known = known_profile_options();
+        for (std::size_t i = 0; i < c.profile.options.size(); ++i)
+            if (std::find(known.begin(), known.end(), c.profile.options[i]) == known.end())
+                r.fail("profile.options[" + std::to_string(i) + "]", "a PS3.15 option name (see docs/configuration.md)",
+                       opts[i]);
+        if (c.profile.has("retain_long_full_dates") && c.profile.has("retain_long_modified_dates"))
+            r.problems.push_back("profile.options: expected at most one of retain_long_full_dates and "
+                                 "retain_long_modified_dates, got both");
+
+        const json& rules = pr["rules"];
+        if (!rules.is_array()) r.fail("profile.rules", "an array of rules", rules);
+        else for (std::size_t i = 0; i < rules.size(); ++i) {
+            const std::string p = "profile.rules[" + std::to_string(i) + "]";
+            const json& rj = rules[i];
+            if (!r.object(rj, p)) continue;
+            r.only_keys(rj, p, {"tag", "action", "value", "when"});
+            Rule rule;
+            if (!rj.contains("tag")) r.problems.push_back(p + ".tag: expected \"(gggg,eeee)\" or a keyword, missing");
+            else if (!rj["tag"].is_string() || !resolve_tag(rj["tag"].get<std::string>(), rule.group, rule.element))
+                r.fail(p + ".tag", "\"(gggg,eeee)\" or a DICOM keyword", rj["tag"]);
+            else rule.tag = rj["tag"].get<std::string>();
+            if (!rj.contains("action")) r.problems.push_back(p + ".action: expected keep, remove, empty, replace, hash or shift_date, missing");
+            else r.one_of(rj["action"], p + ".action", rule.action, {"keep", "remove", "empty", "replace", "hash", "shift_date"});
+            if (rule.action == "replace") {
+                if (!rj.contains("value")) r.problems.push_back(p + ".value: required for action replace, missing");
+                else r.string(rj["value"], p + ".value", rule.value);
+            } else if (rj.contains("value")) {
+                r.problems.push_back(p + ".value: only for action replace");
+            }
+            if (rj.contains("when"))
+                r.match(rj["when"], p + ".when", rule.when, {"modality", "sop_class", "manufacturer"});
+            c.profile.rules.push_back(rule);
+        }
+
+        const json& rejects = pr["reject"];
+        if (!rejects.is_array()) r.fail("profile.reject", "an array of rejection rules", rejects);
+        else for (std::size_t i = 0; i < rejects.size(); ++i) {
+            const std::string p = "profile.reject[" + std::to_string(i) + "]";
+            const json& rj = rejects[i];
+            if (!r.object(rj, p)) continue;
+            r.only_keys(rj, p, {"when", "reason"});
+            Reject rej;
+            if (!rj.contains("reason")) r.problems.push_back(p + ".reason: expected a non-empty string, missing");
+            else r.string(rj["reason"], p + ".reason", rej.reason, true);
+            if (!rj.contains("when")) r.problems.push_back(p + ".when: expected conditions, missing");
+            else r.match(rj["when"], p + ".when", rej.when, {"calling_ae", "modality", "sop_class", "manufacturer"});
+            if (rj.contains("when") && rej.when.empty() && rj["when"].is_object())
+                r.problems.push_back(p + ".when: expected at least one condition, got none (would reject everything)");
+            c.profile.reject.push_back(rej);
+        }
+    }
+
+    if (const json& px = doc["pixels"]; r.object(px, "pixels")) {
+        r.only_keys(px, "pixels", {"text_prone_modalities", "text_prone_sop_classes", "regions", "fill",
+                                   "allow_words", "verify"});
+        r.strings(px["text_prone_modalities"], "pixels.text_prone_modalities", c.pixels.text_prone_modalities);
+        r.strings(px["text_prone_sop_classes"], "pixels.text_prone_sop_classes", c.pixels.text_prone_sop_classes);
+        r.one_of(px["fill"], "pixels.fill", c.pixels.fill, {"background", "inpaint"});
+        r.strings(px["allow_words"], "pixels.allow_words", c.pixels.allow_words);
+        r.boolean(px["verify"], "pixels.verify", c.pixels.verify);
+        const json& regions = px["regions"];
+        if (!regions.is_array()) r.fail("pixels.regions", "an array of region templates", regions);
+        else for (std::size_t i = 0; i < regions.size(); ++i) {
+            const std::string p = "pixels.regions[" + std::to_string(i) + "]";
+            const json& rj = regions[i];
+            if (!r.object(rj, p)) continue;
+            r.only_keys(rj, p, {"manufacturer", "model", "rows", "columns", "rects"});
+            Region reg;
+            for (const char* k : {"manufacturer", "rows", "columns", "rects"})
+                if (!rj.contains(k)) r.problems.push_back(p + "." + k + ": required, missing");
+            if (rj.contains("manufacturer")) r.string(rj["manufacturer"], p + ".manufacturer", reg.manufacturer, true);
+            if (rj.contains("model")) r.string(rj["model"], p + ".model", reg.model);
+            if (rj.contains("rows")) r.integer(rj["rows"], p + ".rows", reg.rows, 1, 65535);
+            if (rj.contains("columns")) r.integer(rj["columns"], p + ".columns", reg.columns, 1, 65535);
+            if (rj.contains("rects")) {
+                const json& rects = rj["rects"];
+                if (!rects.is_array() || rects.empty()) r.fail(p + ".rects", "a non-empty array of [x, y, width, height]", rects);
+                else for (std::size_t k = 0; k < rects.size(); ++k) {
+                    const json& q = rects[k];
+                    const std::string qp = p + ".rects[" + std::to_string(k) + "]";
+                    bool ok = q.is_array() && q.size() == 4 &&
+                              std::all_of(q.begin(), q.end(), [](const json& n) { return n.is_number_unsigned(); });
+                    Region::Rect rect;
+                    if (ok) {
+                        rect = {q[0].get<int>(), q[1].get<int>(), q[2].get<int>(), q[3].get<int>()};
+                        ok = rect.width > 0 && rect.height > 0 &&
+                             (reg.columns == 0 || rect.x + rect.width <= reg.columns) &&
+                             (reg.rows == 0 || rect.y + rect.height <= reg.rows);
+                    }
+                    if (!ok) r.fail(qp, "[x, y, width, height] inside rows x columns", q);
+                    else reg.rects.push_back(rect);
+                }
+            }
+            c.pixels.regions.push_back(reg);
+        }
+    }
+
+    if (const json& lg = doc["log"]; r.object(lg, "log")) {
+        r.only_keys(lg, "log", {"level"});
+        r.one_of(lg["level"], "log.level", c.log.level, {"debug", "info", "warning", "error"});
+    }
+
+    if (!r.problems.empty()) throw ConfigError(r.problems);
+
+    const std::string base = base_dir.empty() ? fs::current_path().string() : base_dir;
+    c.state_dir = absolute_under(base, c.state_dir);
+    for (Destination& d : c.destinations)
+        if (d.is_folder()) d.directory = absolute_under(c.state_dir, d.directory);
+    return c;
+}
+
+}  // namespace
+
+bool Profile::has(const std::string& option) const {
+    return std::find(options.begin(), options.end(), option) != options.end();
+}
+
+std::string Config::keystore_dir() const {
+    return absolute_under(state_dir, keystore.directory);
+}
+
+std::string Config::broker_socket() const {
+    return keystore.socket.empty() ? state_dir + "/run/keystore.sock" : keystore.socket;
+}
+
+static std::string join_problems(const std::vector<std::string>& problems) {
+    std::string s;
+    for (const auto& p : problems) s += (s.empty() ? "" : "\n") + p;
+    return s;
+}
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(join_problems(problems)), problems_(std::move(problems)) {}
+
+const std::vector<std::string>& known_profile_options() {
+    static const std::vector<std::string> names = {
+        "retain_safe_private", "retain_uids", "retain_device_identity", "retain_institution_identity",
+        "retain_patient_characteristics", "retain_long_full_dates", "retain_long_modified_dates",
+        "clean_descriptors", "clean_structured_content", "clean_graphics", "clean_pixel_data",
+        "clean_recognizable_visual_features"};
+    return names;
+}
+
+Config parse(const std::string& json_text, const std::string& base_dir) {
+    json user;
+    try {
+        user = json::parse(json_text);
+    } catch (const json::parse_error& e) {
+        // nlohmann's message carries line and column; it never echoes the file's values.
+        throw ConfigError({std::string("(file): expected valid JSON: ") + e.what()});
+    }
+    if (!user.is_object()) throw ConfigError({"(top level): expected an object, got " + shown(user)});
+    json doc = json::parse(default_json());
+    merge_into(doc, user);
+    return from_json(doc, base_dir);
+}
+
+Config load(const std::string& path) {
+    if (path.empty()) return parse("{}");
+    std::ifstream in(path);
+    if (!in) throw ConfigError({"(file): cannot read " + path});
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse(text.str());
+}
+
+std::string to_json(const Config& c) {
+    auto match = [](const Match& m) {
+        json j = json::object();
+        if (!m.calling_ae.empty()) j["calling_ae"] = m.calling_ae;
+        if (!m.modality.empty()) j["modality"] = m.modality;
+        if (!m.sop_class.empty()) j["sop_class"] = m.sop_class;
+        if (!m.manufacturer.empty()) j["manufacturer"] = m.manufacturer;
+        return j;
+    };
+    json j;
+    j["state_dir"] = c.state_dir;
+    j["workers"] = c.workers;
+    j["listen"] = {{"ae_title", c.listen.ae_title}, {"port", c.listen.port}, {"bind", c.listen.bind},
+                   {"allowed_calling_ae", c.listen.allowed_calling_ae},
+                   {"max_associations", c.listen.max_associations},
+                   {"acse_timeout_seconds", c.listen.acse_timeout_seconds},
+                   {"dimse_timeout_seconds", c.listen.dimse_timeout_seconds}};
+    j["spool"] = {{"max_bytes", c.spool.max_bytes}, {"min_free_bytes", c.spool.min_free_bytes}};
+    j["destinations"] = json::array();
+    for (const Destination& d : c.destinations) {
+        json dj = {{"name", d.name}};
+        if (d.is_folder()) {
+            dj["directory"] = d.directory;
+        } else {
+            dj["ae_title"] = d.ae_title;
+            dj["host"] = d.host;
+            dj["port"] = d.port;
+            dj["calling_ae_title"] = d.calling_ae_title.empty() ? c.listen.ae_title : d.calling_ae_title;
+            dj["associations"] = d.associations;
+        }
+        dj["when"] = match(d.when);
+        j["destinations"].push_back(dj);
+    }
+    j["retry"] = {{"base_ms", c.retry.base_ms}, {"cap_ms", c.retry.cap_ms}, {"max_attempts", c.retry.max_attempts}};
+    j["shutdown_timeout_seconds"] = c.shutdown_timeout_seconds;
+    j["keystore"] = {{"socket", c.keystore.socket}, {"directory", c.keystore.directory},
+                     {"date_offset_min_days", c.keystore.date_offset_min_days},
+                     {"date_offset_max_days", c.keystore.date_offset_max_days},
+                     {"default_issuer", c.keystore.default_issuer}};
+    json rules = json::array();
+    for (const Rule& r : c.profile.rules) {
+        json rj = {{"tag", r.tag}, {"action", r.action}};
+        if (r.action == "replace") rj["value"] = r.value;
+        if (!r.when.empty()) rj["when"] = match(r.when);
+        rules.push_back(rj);
+    }
+    json rejects = json::array();
+    for (const Reject& r : c.profile.reject) rejects.push_back({{"when", match(r.when)}, {"reason", r.reason}});
+    j["profile"] = {{"options", c.profile.options}, {"rules", rules}, {"reject", rejects}};
+    json regions = json::array();
+    for (const Region& r : c.pixels.regions) {
+        json rects = json::array();
+        for (const auto& q : r.rects) rects.push_back({q.x, q.y, q.width, q.height});
+        regions.push_back({{"manufacturer", r.manufacturer}, {"model", r.model}, {"rows", r.rows},
+                           {"columns", r.columns}, {"rects", rects}});
+    }
+    j["pixels"] = {{"text_prone_modalities", c.pixels.text_prone_modalities},
+                   {"text_prone_sop_classes", c.pixels.text_prone_sop_classes},
+                   {"regions", regions}, {"fill", c.pixels.fill},
+                   {"allow_words", c.pixels.allow_words}, {"verify", c.pixels.verify}};
+    j["log"] = {{"level", c.log.level}};
+    return j.dump(2);
+}
+
+}  // namespace config

@@ -1,0 +1,153 @@
+// The gateway's configuration: one JSON file, every key optional, validated strictly.
+// Keys and defaults are documented in docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace config {
+
+// Conditions on an instance; an empty list matches anything.
+struct Match {
+    std::vector<std::string> calling_ae;
+    std::vector<std::string> modality;
+    std::vector<std::string> sop_class;     // SOP Class UIDs
+    std::vector<std::string> manufacturer;  // case-insensitive substring
+    bool empty() const {
+        return calling_ae.empty() && modality.empty() && sop_class.empty() && manufacturer.empty();
+    }
+};
+
+struct Listen {
+    std::string ae_title = "DEIDGW";
+    int port = 11112;
+    std::string bind = "127.0.0.1";
+    std::vector<std::string> allowed_calling_ae;  // empty = anyone
+    int max_associations = 64;
+    int acse_timeout_seconds = 30;
+    int dimse_timeout_seconds = 60;
+};
+
+struct Destination {
+    std::string name;
+    // A folder destination has `directory`; a DICOM peer has ae_title/host/port.
+    std::string directory;  // absolute after load (relative ones resolve against state_dir)
+    std::string ae_title;
+    std::string host;
+    int port = 0;
+    std::string calling_ae_title;  // empty = listen.ae_title
+    int associations = 4;
+    Match when;
+    bool is_folder() const { return !directory.empty(); }
+};
+
+struct Retry {
+    int base_ms = 1000;
+    int cap_ms = 300000;
+    int max_attempts = 20;
+};
+
+struct Spool {
+    std::uint64_t max_bytes = 20ull * 1024 * 1024 * 1024;  // incoming + outgoing
+    std::uint64_t min_free_bytes = 256ull * 1024 * 1024;   // refuse (A700) below this
+};
+
+struct Keystore {
+    std::string socket;  // empty = start an own broker under state_dir
+    std::string directory = "keystore";  // relative to state_dir; holds the database and key
+    int date_offset_min_days = -365;
+    int date_offset_max_days = -1;
+    std::string default_issuer;  // used when Issuer of Patient ID is absent
+};
+
+// One site rule: what to do with one attribute, optionally only where `when` matches.
+struct Rule {
+    std::string tag;     // "(gggg,eeee)" or a DICOM keyword, as written in the file
+    std::uint16_t group = 0, element = 0;  // resolved
+    std::string action;  // keep | remove | empty | replace | hash | shift_date
+    std::string value;   // for replace
+    Match when;
+};
+
+struct Reject {
+    Match when;
+    std::string reason;
+};
+
+struct Profile {
+    std::vector<std::string> options;
+    std::vector<Rule> rules;
+    std::vector<Reject> reject;
+    bool has(const std::string& option) const;
+};
+
+struct Region {
+    std::string manufacturer;  // case-insensitive exact match
+    std::string model;         // case-insensitive exact match; empty = any
+    int rows = 0, columns = 0;
+    struct Rect { int x = 0, y = 0, width = 0, height = 0; };
+    std::vector<Rect> rects;
+};
+
+struct Pixels {
+    std::vector<std::string> text_prone_modalities = {"US", "XA", "RF", "ES", "XC", "OT", "SC", "DOC"};
+    std::vector<std::string> text_prone_sop_classes;  // defaults filled in by the loader
+    std::vector<Region> regions;
+    std::string fill = "background";  // background | inpaint
+    std::vector<std::string> allow_words;  // OCR words that may stay; empty by default
+    bool verify = true;
+};
+
+struct Log {
+    std::string level = "info";  // debug | info | warning | error
+};
+
+struct Config {
+    std::string state_dir = "var";  // absolute after load
+    int workers = 2;
+    Listen listen;
+    Spool spool;
+    std::vector<Destination> destinations;
+    Retry retry;
+    int shutdown_timeout_seconds = 30;
+    Keystore keystore;
+    Profile profile;
+    Pixels pixels;
+    Log log;
+
+    // Derived paths under state_dir.
+    std::string spool_dir() const { return state_dir + "/spool"; }
+    std::string keystore_dir() const;
+    std::string broker_socket() const;  // keystore.socket, or the own broker's socket
+};
+
+// All problems found in one file, each "key.path: expected ..., got ...".
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    const std::vector<std::string>& problems() const { return problems_; }
+private:
+    std::vector<std::string> problems_;
+};
+
+// The embedded config/default.json.
+const std::string& default_json();
+
+// Loads `path` over the defaults (empty path = defaults only). Throws ConfigError.
+Config load(const std::string& path);
+// Same, from JSON text; `base_dir` resolves a relative state_dir (default: the working directory).
+Config parse(const std::string& json_text, const std::string& base_dir = "");
+
+// The effective config as JSON, defaults filled in.
+std::string to_json(const Config& c);
+
+// The PS3.15 option names this build knows, in the config's snake_case.
+const std::vector<std::string>& known_profile_options();
+
+// Version string of the project.
+const char* version();
+
+}  // namespace config

@@ -1,0 +1,49 @@
+// One instance, file to file: parse, reject rules, de-identify (deid::apply), clean pixels,
+// verify, write. Used by both `deid-gateway scrub` and the gateway's worker pool.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/Config.h"
+#include "deid/PseudonymSource.h"
+
+namespace deid {
+
+struct Outcome {
+    enum class Kind {
+        Clean,        // written to the output path
+        Rejected,     // a profile.reject rule matched; nothing written
+        Quarantined,  // malformed, leak found by the verifier, pixel cleaning failed, ...
+        Retry,        // the pseudonym source could not answer; try again later
+    };
+    Kind kind = Kind::Quarantined;
+    std::string reason;  // short slug, used as quarantine/<reason>/ (e.g. "malformed", "leak")
+    std::string detail;  // one line for logs and reports; never a PHI value
+    // Filled in for Clean outcomes (pseudonymous values, safe to log and route on):
+    std::string sop_class_uid;
+    std::string sop_instance_uid;
+    std::string study_instance_uid;
+    std::string series_instance_uid;
+    std::string modality;
+    std::string transfer_syntax_uid;
+};
+
+class InstanceDeidentifier {
+public:
+    InstanceDeidentifier(const config::Config& config, PseudonymSource& source);
+    ~InstanceDeidentifier();
+    InstanceDeidentifier(const InstanceDeidentifier&) = delete;
+    InstanceDeidentifier& operator=(const InstanceDeidentifier&) = delete;
+
+    // Reads `input_path`; on Clean writes `output_path` atomically (temp file, fsync, rename).
+    // Never throws for bad input; `calling_ae` feeds profile.reject conditions.
+    Outcome process_file(const std::string& input_path, const std::string& output_path,
+                         const std::string& calling_ae = "");
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deid

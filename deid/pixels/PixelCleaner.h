@@ -1,0 +1,37 @@
+// Burned-in text: decide whether an instance's pixels need cleaning, find text (OpenCV +
+// Tesseract), remove it, and read again to prove it is gone. Config keys under `pixels`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/Config.h"
+
+class DcmFileFormat;
+
+namespace deid::pixels {
+
+struct PixelReport {
+    bool examined = false;   // the instance was in scope (Burned In Annotation YES, text-prone, region template)
+    int regions_cleaned = 0; // text boxes and template rectangles filled
+    std::string failure;     // empty = success; otherwise why (no PHI): the instance is quarantined
+};
+
+class PixelCleaner {
+public:
+    explicit PixelCleaner(const config::Pixels& config);
+    ~PixelCleaner();
+    PixelCleaner(const PixelCleaner&) = delete;
+    PixelCleaner& operator=(const PixelCleaner&) = delete;
+
+    // Cleans the pixel data of `file` in place, keeping its transfer syntax (see docs/pixels.md).
+    // Afterwards Burned In Annotation (0028,0301) = NO when anything was examined.
+    // Thread-safe: each calling thread gets its own OCR engine.
+    PixelReport clean(DcmFileFormat& file);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deid::pixels

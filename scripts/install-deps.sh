@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs, only when something is missing.
+# Used by run.sh and test.sh; safe to run again (quick when all is there).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libdcmtk-dev dcmtk                       # DICOM parsing, codecs, networking; storescu/storescp for tests
+  libboost-dev libboost-program-options-dev libboost-system-dev
+  libssl-dev libsqlite3-dev sqlite3
+  libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev libopencv-imgcodecs-dev
+  libtesseract-dev tesseract-ocr tesseract-ocr-eng
+  nlohmann-json3-dev catch2
+  dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
+  libpixelmed-java default-jre-headless    # the comparison in bench/
+  curl lsof procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Orthanc's package starts a system service; the tests start their own instances.
+if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true; fi
+if [ -x /etc/init.d/orthanc ]; then $sudo /etc/init.d/orthanc stop >/dev/null 2>&1 || true; fi

@@ -1,0 +1,129 @@
+#include "config/Config.h"
+
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+// The problems reported for `json_text`, or an empty list when it loads.
+std::vector<std::string> problems(const std::string& json_text) {
+    try {
+        config::parse(json_text, "/base");
+    } catch (const config::ConfigError& e) {
+        return e.problems();
+    }
+    return {};
+}
+
+bool has_problem(const std::vector<std::string>& list, const std::string& text) {
+    return std::any_of(list.begin(), list.end(), [&](const std::string& p) { return p == text; });
+}
+
+bool has_problem_starting(const std::vector<std::string>& list, const std::string& prefix) {
+    return std::any_of(list.begin(), list.end(), [&](const std::string& p) { return p.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
+TEST_CASE("an empty file gives the documented defaults") {
+    const config::Config c = config::parse("{}", "/base");
+    CHECK(c.state_dir == "/base/var");
+    CHECK(c.listen.ae_title == "DEIDGW");
+    CHECK(c.listen.port == 11112);
+    CHECK(c.listen.bind == "127.0.0.1");
+    CHECK(c.workers == 2);
+    REQUIRE(c.destinations.size() == 1);
+    CHECK(c.destinations[0].name == "outbox");
+    CHECK(c.destinations[0].directory == "/base/var/outbox");
+    CHECK(c.profile.options == std::vector<std::string>{
+        "retain_long_modified_dates", "retain_patient_characteristics", "retain_safe_private",
+        "clean_descriptors", "clean_structured_content", "clean_graphics", "clean_pixel_data"});
+    CHECK(c.keystore.date_offset_min_days == -365);
+    CHECK(c.keystore.date_offset_max_days == -1);
+    CHECK(c.broker_socket() == "/base/var/run/keystore.sock");
+}
+
+TEST_CASE("a file only needs the keys it changes") {
+    const config::Config c = config::parse(R"({"listen": {"port": 4242}, "workers": 3})", "/base");
+    CHECK(c.listen.port == 4242);
+    CHECK(c.listen.ae_title == "DEIDGW");  // sibling key keeps its default
+    CHECK(c.workers == 3);
+}
+
+TEST_CASE("wrong types name the key path, what was expected and what was given") {
+    CHECK(has_problem(problems(R"({"listen": {"port": "abc"}})"),
+                      R"(listen.port: expected an integer 1..65535, got "abc")"));
+    CHECK(has_problem(problems(R"({"workers": "4"})"), R"(workers: expected an integer 1..256, got "4")"));
+    CHECK(has_problem(problems(R"({"state_dir": 7})"), "state_dir: expected a non-empty string, got 7"));
+    CHECK(has_problem(problems(R"({"listen": 5})"), "listen: expected an object, got 5"));
+    CHECK(has_problem(problems(R"({"profile": {"options": "clean_descriptors"}})"),
+                      R"(profile.options: expected an array of strings, got "clean_descriptors")"));
+    CHECK(has_problem(problems(R"({"pixels": {"verify": "yes"}})"), R"(pixels.verify: expected true or false, got "yes")"));
+}
+
+TEST_CASE("bad values are refused") {
+    CHECK(has_problem(problems(R"({"listen": {"port": 0}})"), "listen.port: expected an integer 1..65535, got 0"));
+    CHECK(has_problem(problems(R"({"listen": {"port": 70000}})"), "listen.port: expected an integer 1..65535, got 70000"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"ae_title": "THIS_TITLE_IS_TOO_LONG"}})"),
+                               "listen.ae_title: expected an AE title"));
+    CHECK(has_problem_starting(problems(R"({"profile": {"options": ["retain_everything"]}})"),
+                               "profile.options[0]: expected a PS3.15 option name"));
+    CHECK(has_problem_starting(problems(R"({"profile": {"options": ["retain_long_full_dates", "retain_long_modified_dates"]}})"),
+                               "profile.options: expected at most one of"));
+    CHECK(has_problem_starting(problems(R"({"keystore": {"date_offset_max_days": 0}})"),
+                               "keystore.date_offset_max_days: expected an integer -36500..-1"));
+    CHECK(has_problem_starting(problems(R"({"pixels": {"fill": "blur"}})"), "pixels.fill: expected one of background, inpaint"));
+    CHECK(has_problem_starting(problems(R"({"retry": {"base_ms": 5000, "cap_ms": 10}})"), "retry.cap_ms: expected a value >= retry.base_ms"));
+    CHECK(has_problem_starting(problems(R"({"profile": {"rules": [{"tag": "NotAKeyword", "action": "keep"}]}})"),
+                               "profile.rules[0].tag: expected"));
+    CHECK(has_problem_starting(problems(R"j({"profile": {"rules": [{"tag": "(0008,0080)", "action": "replace"}]}})j"),
+                               "profile.rules[0].value: required for action replace"));
+    const std::string outside =
+        R"({"pixels": {"regions": [{"manufacturer": "X", "rows": 10, "columns": 10, "rects": [[5, 5, 10, 2]]}]}})";
+    CHECK(has_problem_starting(problems(outside),
+                               "pixels.regions[0].rects[0]: expected [x, y, width, height] inside rows x columns"));
+}
+
+TEST_CASE("unknown keys are errors, at any depth") {
+    CHECK(has_problem_starting(problems(R"({"listne": {}})"), "listne: unknown key"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"aetitle": "X"}})"), "listen.aetitle: unknown key"));
+    CHECK(has_problem_starting(problems(R"({"destinations": [{"name": "a", "directory": "d", "colour": 1}]})"),
+                               "destinations[0].colour: unknown key"));
+}
+
+TEST_CASE("destinations are either a folder or a DICOM peer") {
+    const config::Config c = config::parse(
+        R"({"destinations": [{"name": "pacs", "ae_title": "RESEARCH", "host": "127.0.0.1", "port": 104},
+                             {"name": "copy", "directory": "/data/copy"}]})", "/base");
+    REQUIRE(c.destinations.size() == 2);
+    CHECK_FALSE(c.destinations[0].is_folder());
+    CHECK(c.destinations[0].associations == 4);
+    CHECK(c.destinations[1].directory == "/data/copy");
+
+    CHECK(has_problem_starting(problems(R"({"destinations": [{"name": "x"}]})"), "destinations[0]: expected either"));
+    CHECK(has_problem(problems(R"({"destinations": [{"name": "x", "ae_title": "A", "host": "h"}]})"),
+                      "destinations[0].port: required for a DICOM peer, missing"));
+    CHECK(has_problem_starting(problems(R"({"destinations": [{"name": "x", "directory": "a"}, {"name": "x", "directory": "b"}]})"),
+                               "destinations[1].name: expected a unique name"));
+}
+
+TEST_CASE("every problem in a file is reported at once") {
+    const auto list = problems(R"({"workers": 0, "listen": {"port": -1}, "nope": true})");
+    CHECK(list.size() == 3);
+}
+
+TEST_CASE("malformed JSON is a config error, not a crash") {
+    CHECK(has_problem_starting(problems("{\"workers\": "), "(file): expected valid JSON"));
+    CHECK(has_problem_starting(problems("[1, 2]"), "(top level): expected an object"));
+}
+
+TEST_CASE("print-config output loads back to the same config") {
+    const config::Config a = config::parse(R"({"listen": {"port": 2000}, "profile": {"rules": [{"tag": "InstitutionName", "action": "replace", "value": "SITE"}]}})", "/base");
+    REQUIRE(a.profile.rules.size() == 1);
+    CHECK(a.profile.rules[0].group == 0x0008);
+    CHECK(a.profile.rules[0].element == 0x0080);
+    const config::Config b = config::parse(config::to_json(a), "/elsewhere");
+    CHECK(config::to_json(a) == config::to_json(b));
+}
