@@ -437,7 +437,9 @@ Config load(const std::string& path) {
     if (!in) throw ConfigError({"(file): cannot read " + path});
     std::stringstream text;
     text << in.rdbuf();
-    return parse(text.str());
+    Config c = parse(text.str());
+    c.source_path = fs::absolute(path).lexically_normal().string();
+    return c;
 }
 
 std::string to_json(const Config& c) {

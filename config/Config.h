@@ -117,6 +117,7 @@ struct Config {
     Profile profile;
     Pixels pixels;
     Log log;
+    std::string source_path;  // the file this was loaded from (absolute); empty = embedded default
 
     // Derived paths under state_dir.
     std::string spool_dir() const { return state_dir + "/spool"; }
