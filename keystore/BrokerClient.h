@@ -1,5 +1,8 @@
 // The gateway's side of the honest-broker boundary: a PseudonymSource that asks the broker
 // (deid-keystore serve) over its Unix socket. It never opens the database or the key file.
+// Thread-safe: a small pool of connections (one per concurrent caller), reconnecting after the
+// broker restarts; answers are cached in bounded LRU maps so repeated UIDs and the same patient
+// within a study cost no round trip. Failures throw deid::PseudonymUnavailable (no PHI).
 #pragma once
 
 #include <memory>
@@ -16,7 +19,9 @@ public:
     deid::PseudonymReply resolve(const deid::PseudonymRequest& request) override;
 
 private:
+    struct Impl;
     std::string socket_path_;
+    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace keystore

@@ -1,0 +1,416 @@
+#include "keystore/AdminCommands.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "keystore/AuditLog.h"
+#include "keystore/CsvMapFile.h"
+#include "keystore/KeyedDerivation.h"
+#include "keystore/KeystoreDatabase.h"
+#include "keystore/SecretKey.h"
+#include "keystore/SqliteStatement.h"
+
+namespace keystore {
+
+namespace {
+
+using nlohmann::json;
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+struct Failure : std::runtime_error {
+    Failure(int code, const std::string& what) : std::runtime_error(what), exit_code(code) {}
+    int exit_code;
+};
+
+std::string db_path(const config::Config& config) {
+    return config.keystore_dir() + "/" + KeystoreDatabase::kFileName;
+}
+
+std::unique_ptr<KeystoreDatabase> open_existing(const config::Config& config) {
+    umask(077);
+    const std::string path = db_path(config);
+    if (access(path.c_str(), F_OK) != 0)
+        throw Failure(2, "no keystore database at " + path + " (has the broker ever run with this config?)");
+    return std::make_unique<KeystoreDatabase>(path, KeystoreDatabase::Open::existing);
+}
+
+std::string iso_time(std::int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+void print_rows(std::ostream& out, const Rows& rows) {
+    std::size_t width = 0;
+    for (const auto& r : rows) width = std::max(width, r.first.size());
+    for (const auto& r : rows) out << std::left << std::setw(static_cast<int>(width + 2)) << r.first << r.second << "\n";
+}
+
+json patient_json(const PatientMapping& m, bool with_id) {
+    json j = {{"issuer", m.issuer},
+              {"pseudonym", m.pseudonym},
+              {"date_offset_days", m.date_offset_days},
+              {"first_seen", iso_time(m.first_seen)},
+              {"source", m.imported ? "imported" : "derived"}};
+    if (with_id) j["patient_id"] = m.patient_id;
+    return j;
+}
+
+Rows patient_rows(const PatientMapping& m, bool with_id) {
+    Rows rows = {{"issuer", m.issuer.empty() ? "(none)" : m.issuer}};
+    if (with_id) rows.emplace_back("patient_id", m.patient_id.empty() ? "(empty Patient ID)" : m.patient_id);
+    rows.emplace_back("pseudonym", m.pseudonym);
+    rows.emplace_back("date_offset_days", std::to_string(m.date_offset_days));
+    rows.emplace_back("first_seen", iso_time(m.first_seen));
+    rows.emplace_back("source", m.imported ? "imported" : "derived");
+    return rows;
+}
+
+// Runs `body` as one write transaction (audit record included); returns its exit code.
+template <typename Body>
+int guarded(const AdminContext& c, Body body) {
+    try {
+        return body();
+    } catch (const Failure& e) {
+        c.err << "deid-keystore: " << e.what() << "\n";
+        return e.exit_code;
+    } catch (const std::exception& e) {
+        c.err << "deid-keystore: " << e.what() << "\n";
+        return 2;
+    }
+}
+
+void audit(KeystoreDatabase& db, const std::string& operation, const std::string& reason, const json& detail) {
+    db.begin_immediate();
+    try {
+        AuditLog(db).append(operation, reason, detail);
+        db.commit();
+    } catch (...) {
+        db.rollback();
+        throw;
+    }
+}
+
+std::string sha256_file_hex(const std::string& text) {
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(text.data(), text.size(), d, &n, EVP_sha256(), nullptr);
+    std::ostringstream o;
+    for (unsigned int i = 0; i < n; ++i) o << std::hex << std::setw(2) << std::setfill('0') << int(d[i]);
+    return o.str();
+}
+
+}  // namespace
+
+int lookup_patient(const AdminContext& c, const std::string& issuer, const std::string& patient_id) {
+    return guarded(c, [&] {
+        auto db = open_existing(c.config);
+        const auto m = db->find_patient(issuer, patient_id);
+        audit(*db, "lookup", "", {{"by", "patient_id"}, {"found", m.has_value()}, {"pseudonym", m ? m->pseudonym : ""}});
+        if (!m) {
+            if (c.json) c.out << json{{"found", false}}.dump(2) << "\n";
+            else c.err << "deid-keystore: no mapping for that patient" << (issuer.empty() ? " (issuer empty)" : "") << "\n";
+            return 1;
+        }
+        if (c.json) c.out << json{{"found", true}, {"patient", patient_json(*m, true)}}.dump(2) << "\n";
+        else print_rows(c.out, patient_rows(*m, true));
+        return 0;
+    });
+}
+
+int lookup_pseudonym(const AdminContext& c, const std::string& pseudonym) {
+    return guarded(c, [&] {
+        auto db = open_existing(c.config);
+        const auto found = db->patients_with_pseudonym(pseudonym);
+        audit(*db, "lookup", "", {{"by", "pseudonym"}, {"pseudonym", pseudonym}, {"matches", found.size()}});
+        if (found.empty()) {
+            if (c.json) c.out << json{{"found", false}}.dump(2) << "\n";
+            else c.err << "deid-keystore: no patient has that pseudonym\n";
+            return 1;
+        }
+        // The Patient ID is not shown here: that is re-identification (reidentify --reason).
+        if (c.json) {
+            json list = json::array();
+            for (const auto& m : found) list.push_back(patient_json(m, false));
+            c.out << json{{"found", true}, {"patients", list}}.dump(2) << "\n";
+        } else {
+            for (std::size_t i = 0; i < found.size(); ++i) {
+                if (i) c.out << "\n";
+                print_rows(c.out, patient_rows(found[i], false));
+            }
+            c.out << "(the Patient ID is shown only by 'reidentify --pseudonym P --reason TEXT')\n";
+        }
+        return 0;
+    });
+}
+
+int reidentify_pseudonym(const AdminContext& c, const std::string& pseudonym, const std::string& reason) {
+    return guarded(c, [&] {
+        if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+            throw Failure(2, "reidentify needs a non-empty --reason");
+        auto db = open_existing(c.config);
+        const auto found = db->patients_with_pseudonym(pseudonym);
+        audit(*db, "reidentify", reason, {{"pseudonym", pseudonym}, {"matches", found.size()}});
+        if (found.empty()) {
+            if (c.json) c.out << json{{"found", false}}.dump(2) << "\n";
+            else c.err << "deid-keystore: no patient has that pseudonym\n";
+            return 1;
+        }
+        if (c.json) {
+            json list = json::array();
+            for (const auto& m : found) list.push_back(patient_json(m, true));
+            c.out << json{{"found", true}, {"patients", list}}.dump(2) << "\n";
+        } else {
+            for (std::size_t i = 0; i < found.size(); ++i) {
+                if (i) c.out << "\n";
+                print_rows(c.out, patient_rows(found[i], true));
+            }
+        }
+        return 0;
+    });
+}
+
+int reidentify_uid(const AdminContext& c, const std::string& uid, const std::string& reason) {
+    return guarded(c, [&] {
+        if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+            throw Failure(2, "reidentify needs a non-empty --reason");
+        auto db = open_existing(c.config);
+        const auto m = db->uid_with_replacement(uid);
+        audit(*db, "reidentify", reason, {{"uid", uid}, {"found", m.has_value()}});
+        if (!m) {
+            if (c.json) c.out << json{{"found", false}}.dump(2) << "\n";
+            else c.err << "deid-keystore: no original UID was replaced by that UID\n";
+            return 1;
+        }
+        const json j = {{"new_uid", m->replacement},
+                        {"original_uid", m->original},
+                        {"first_seen", iso_time(m->first_seen)},
+                        {"source", m->imported ? "imported" : "derived"}};
+        if (c.json) c.out << json{{"found", true}, {"uid", j}}.dump(2) << "\n";
+        else
+            print_rows(c.out, {{"new_uid", m->replacement},
+                               {"original_uid", m->original},
+                               {"first_seen", iso_time(m->first_seen)},
+                               {"source", m->imported ? "imported" : "derived"}});
+        return 0;
+    });
+}
+
+int import_csv(const AdminContext& c, const std::string& path) {
+    return guarded(c, [&] {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw Failure(2, "cannot read " + path);
+        std::ostringstream buf;
+        buf << in.rdbuf();
+        const std::string text = buf.str();
+        CsvMap map = CsvMapFile::parse(text, c.config.keystore.default_issuer);
+
+        umask(077);
+        const std::string dir = c.config.keystore_dir();
+        prepare_keystore_dir(dir);
+        const KeyedDerivation derivation(SecretKey::load(dir, true), c.config.keystore.date_offset_min_days,
+                                         c.config.keystore.date_offset_max_days);
+        KeystoreDatabase db(db_path(c.config), KeystoreDatabase::Open::create);
+        int added_patients = 0, added_uids = 0, unchanged = 0;
+        db.begin_immediate();
+        try {
+            const auto check = db.meta("key_check");
+            if (check && *check != derivation.key_check())
+                throw Failure(2, "the secret key in " + dir + " does not belong to its keystore.db");
+            if (!check) db.set_meta("key_check", derivation.key_check());
+            const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+            for (const CsvPatientRow& row : map.patients) {
+                const auto existing = db.find_patient(row.issuer, row.patient_id);
+                if (existing) {
+                    if (existing->pseudonym != row.pseudonym ||
+                        (row.date_offset_days && *row.date_offset_days != existing->date_offset_days))
+                        map.errors.push_back("line " + std::to_string(row.line) +
+                                             ": this patient already has a different pseudonym or date offset "
+                                             "(first seen " + iso_time(existing->first_seen) +
+                                             "); issued mappings cannot change");
+                    else
+                        ++unchanged;
+                    continue;
+                }
+                PatientMapping m;
+                m.issuer = row.issuer;
+                m.patient_id = row.patient_id;
+                m.pseudonym = row.pseudonym;
+                m.date_offset_days = row.date_offset_days ? *row.date_offset_days
+                                                          : derivation.date_offset_days(row.issuer, row.patient_id);
+                m.first_seen = now;
+                m.imported = true;
+                if (db.insert_patient(m)) ++added_patients;
+            }
+            for (const CsvUidRow& row : map.uids) {
+                const auto existing = db.find_uid(row.original_uid);
+                if (existing) {
+                    if (*existing != row.new_uid)
+                        map.errors.push_back("line " + std::to_string(row.line) +
+                                             ": original_uid already has a different new UID; issued mappings cannot change");
+                    else
+                        ++unchanged;
+                    continue;
+                }
+                if (db.replacement_uid_exists(row.new_uid)) {
+                    map.errors.push_back("line " + std::to_string(row.line) +
+                                         ": new_uid is already the replacement of another UID");
+                    continue;
+                }
+                UidMapping m{row.original_uid, row.new_uid, now, true};
+                if (db.insert_uid(m)) ++added_uids;
+            }
+            if (!map.errors.empty()) {
+                db.rollback();
+                std::sort(map.errors.begin(), map.errors.end(), [](const std::string& a, const std::string& b) {
+                    return std::stoi(a.substr(5)) < std::stoi(b.substr(5));
+                });
+                if (c.json) {
+                    c.out << json{{"imported", false}, {"errors", map.errors}}.dump(2) << "\n";
+                } else {
+                    c.err << "deid-keystore: import refused, nothing was imported (" << map.errors.size()
+                          << " problem" << (map.errors.size() == 1 ? "" : "s") << "):\n";
+                    for (const auto& e : map.errors) c.err << "  " << e << "\n";
+                }
+                return 1;
+            }
+            db.add_counts(added_patients, added_uids);
+            AuditLog(db).append("import", "",
+                                {{"file_sha256", sha256_file_hex(text)},
+                                 {"patients", added_patients},
+                                 {"uids", added_uids},
+                                 {"unchanged", unchanged}});
+            db.commit();
+        } catch (...) {
+            db.rollback();
+            throw;
+        }
+        if (c.json)
+            c.out << json{{"imported", true}, {"patients", added_patients}, {"uids", added_uids}, {"unchanged", unchanged}}
+                         .dump(2)
+                  << "\n";
+        else
+            print_rows(c.out, {{"patients imported", std::to_string(added_patients)},
+                               {"uids imported", std::to_string(added_uids)},
+                               {"rows already present", std::to_string(unchanged)}});
+        return 0;
+    });
+}
+
+int export_csv(const AdminContext& c, const std::string& path) {
+    return guarded(c, [&] {
+        auto db = open_existing(c.config);
+        const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) throw Failure(2, "cannot create " + path + ": " + std::strerror(errno));
+        fchmod(fd, 0600);
+        std::string buffer;
+        bool ok = true;
+        auto flush = [&](bool force) {
+            if (!force && buffer.size() < (1 << 20)) return;
+            std::size_t off = 0;
+            while (off < buffer.size()) {
+                const ssize_t n = write(fd, buffer.data() + off, buffer.size() - off);
+                if (n <= 0) {
+                    ok = false;
+                    break;
+                }
+                off += static_cast<std::size_t>(n);
+            }
+            buffer.clear();
+        };
+        std::int64_t patients = 0, uids = 0;
+        // One read transaction: a consistent snapshot even while the broker writes.
+        db->exec("BEGIN");
+        buffer += "issuer,patient_id,pseudonym,date_offset_days\n";
+        db->for_each_patient([&](const PatientMapping& m) {
+            buffer += CsvMapFile::line({m.issuer, m.patient_id, m.pseudonym, std::to_string(m.date_offset_days)}) + "\n";
+            ++patients;
+            flush(false);
+        });
+        buffer += "original_uid,new_uid\n";
+        db->for_each_uid([&](const UidMapping& m) {
+            buffer += CsvMapFile::line({m.original, m.replacement}) + "\n";
+            ++uids;
+            flush(false);
+        });
+        db->exec("COMMIT");
+        flush(true);
+        ok = ok && fsync(fd) == 0;
+        close(fd);
+        if (!ok) throw Failure(2, "cannot write " + path + ": " + std::strerror(errno));
+        audit(*db, "export", "", {{"file", path}, {"patients", patients}, {"uids", uids}});
+        if (c.json) c.out << json{{"exported", true}, {"patients", patients}, {"uids", uids}}.dump(2) << "\n";
+        else print_rows(c.out, {{"patients exported", std::to_string(patients)}, {"uids exported", std::to_string(uids)}});
+        return 0;
+    });
+}
+
+int show_stats(const AdminContext& c) {
+    return guarded(c, [&] {
+        auto db = open_existing(c.config);
+        const MapCounts counts = db->counts();
+        // seq is dense (1..n) in an intact chain; max(seq) is O(1) where count(*) is a scan.
+        SqliteStatement last(db->handle(), "SELECT coalesce(max(seq), 0) FROM audit");
+        const std::int64_t audit_records = last.step() ? last.integer(0) : 0;
+        struct stat st {};
+        const std::int64_t bytes = stat(db_path(c.config).c_str(), &st) == 0 ? st.st_size : 0;
+        if (c.json)
+            c.out << json{{"patients", counts.patients},
+                          {"uids", counts.uids},
+                          {"audit_records", audit_records},
+                          {"database_bytes", bytes}}
+                         .dump(2)
+                  << "\n";
+        else
+            print_rows(c.out, {{"patients", std::to_string(counts.patients)},
+                               {"uids", std::to_string(counts.uids)},
+                               {"audit_records", std::to_string(audit_records)},
+                               {"database_bytes", std::to_string(bytes)}});
+        return 0;
+    });
+}
+
+int audit_verify(const AdminContext& c) {
+    return guarded(c, [&] {
+        auto db = open_existing(c.config);
+        db->exec("BEGIN");
+        const AuditVerification v = AuditLog(*db).verify();
+        db->exec("COMMIT");
+        if (c.json) {
+            json j = {{"ok", v.ok}, {"records", v.records}, {"head_hash", v.head_hash}};
+            if (!v.ok) {
+                j["first_bad_record"] = v.first_bad_seq;
+                j["problem"] = v.problem;
+            }
+            c.out << j.dump(2) << "\n";
+        } else if (v.ok) {
+            print_rows(c.out, {{"audit chain", "intact"},
+                               {"records", std::to_string(v.records)},
+                               {"head hash", v.head_hash.empty() ? "(empty log)" : v.head_hash}});
+        } else {
+            c.err << "deid-keystore: audit chain BROKEN at record " << v.first_bad_seq << ": " << v.problem << "\n";
+        }
+        return v.ok ? 0 : 1;
+    });
+}
+
+}  // namespace keystore

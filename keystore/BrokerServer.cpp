@@ -1,0 +1,467 @@
+#include "keystore/BrokerServer.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
+
+#include "keystore/AuditLog.h"
+#include "keystore/Frame.h"
+#include "keystore/KeyedDerivation.h"
+#include "keystore/KeystoreDatabase.h"
+#include "keystore/MappingIssuer.h"
+#include "keystore/SecretKey.h"
+
+namespace keystore {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using Protocol = asio::local::stream_protocol;
+using nlohmann::json;
+
+void log_line(const char* level, const std::string& message) {
+    std::cerr << AuditLog::now_utc() << " deid-keystore[" << getpid() << "] " << level << ": " << message << std::endl;
+}
+
+namespace {
+
+constexpr std::size_t kMaxBatch = 512;
+constexpr std::size_t kMaxValueBytes = 1024;
+
+struct StartError : std::runtime_error {
+    StartError(int code, const std::string& what) : std::runtime_error(what), exit_code(code) {}
+    int exit_code;
+};
+
+class Broker;
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(Protocol::socket socket, Broker& broker, std::uint64_t id)
+        : socket_(std::move(socket)), broker_(broker), id_(id) {}
+    void start() { do_read_header(); }
+    void send(const json& reply, bool close_after = false);
+
+private:
+    void do_read_header();
+    void on_header(const error_code& ec);
+    void on_body(const error_code& ec);
+    void handle();
+    void reject(const std::string& why, bool close_after = false);
+
+    Protocol::socket socket_;
+    Broker& broker_;
+    std::uint64_t id_;
+    unsigned char header_[4] = {};
+    std::string body_;
+    std::string out_;
+};
+
+struct Job {
+    std::shared_ptr<Session> session;
+    ResolveRequest request;
+};
+
+class Broker {
+public:
+    Broker(asio::io_context& io, KeystoreDatabase& db, const KeyedDerivation& derivation)
+        : io_(io), db_(db), issuer_(db, derivation), started_(std::chrono::steady_clock::now()) {
+        const MapCounts c = db_.counts();
+        patients_ = c.patients;
+        uids_ = c.uids;
+        worker_ = std::thread([this] { work(); });
+    }
+
+    ~Broker() { stop_worker(); }
+
+    void stop_worker() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (worker_.joinable()) worker_.join();
+    }
+
+    void enqueue(Job job) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            queue_.push_back(std::move(job));
+        }
+        cv_.notify_one();
+    }
+
+    json health() const {
+        return {{"ok", true},
+                {"status", "serving"},
+                {"version", config::version()},
+                {"patients", patients_.load()},
+                {"uids", uids_.load()},
+                {"requests", requests_.load()},
+                {"rejected", rejected_.load()},
+                {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::steady_clock::now() - started_)
+                                       .count()}};
+    }
+
+    void count_rejected() { ++rejected_; }
+    std::uint64_t next_session_id() { return ++sessions_; }
+
+private:
+    void work() {
+        while (true) {
+            std::vector<Job> jobs;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+                if (queue_.empty()) return;  // stopping and drained
+                while (!queue_.empty() && jobs.size() < kMaxBatch) {
+                    jobs.push_back(std::move(queue_.front()));
+                    queue_.pop_front();
+                }
+            }
+            std::vector<ResolveRequest> batch;
+            batch.reserve(jobs.size());
+            for (auto& j : jobs) batch.push_back(std::move(j.request));
+            std::vector<ResolveResult> results;
+            bool failed = false;
+            try {
+                results = issuer_.issue(batch);
+                const MapCounts c = db_.counts();
+                patients_ = c.patients;
+                uids_ = c.uids;
+            } catch (const std::exception& e) {
+                failed = true;
+                log_line("error", std::string("a batch of ") + std::to_string(jobs.size()) +
+                                      " requests was not recorded: " + e.what());
+            }
+            requests_ += jobs.size();
+            for (std::size_t i = 0; i < jobs.size(); ++i) {
+                json reply;
+                if (failed) {
+                    reply = {{"ok", false}, {"error", "the keystore database is unavailable; retry later"}};
+                } else if (!results[i].error.empty()) {
+                    reply = {{"ok", false}, {"error", results[i].error}};
+                    log_line("warning", "request refused: " + results[i].error);
+                } else {
+                    reply = {{"ok", true},
+                             {"pseudonym", std::move(results[i].pseudonym)},
+                             {"date_offset_days", results[i].date_offset_days},
+                             {"uids", std::move(results[i].uids)},
+                             {"hashes", std::move(results[i].hashes)}};
+                }
+                asio::post(io_, [session = std::move(jobs[i].session), reply = std::move(reply)] { session->send(reply); });
+            }
+        }
+    }
+
+    asio::io_context& io_;
+    KeystoreDatabase& db_;
+    MappingIssuer issuer_;
+    std::chrono::steady_clock::time_point started_;
+    std::atomic<std::int64_t> patients_{0}, uids_{0};
+    std::atomic<std::uint64_t> requests_{0}, rejected_{0}, sessions_{0};
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Job> queue_;
+    bool stopping_ = false;
+    std::thread worker_;
+};
+
+void Session::do_read_header() {
+    asio::async_read(socket_, asio::buffer(header_, 4),
+                     [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
+}
+
+void Session::on_header(const error_code& ec) {
+    if (ec) return;  // closed by the client
+    const std::uint32_t length = frame_length(header_);
+    if (length > kMaxFrameBytes) {
+        reject("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
+                   std::to_string(kMaxFrameBytes) + " bytes",
+               true);
+        return;
+    }
+    body_.resize(length);
+    asio::async_read(socket_, asio::buffer(&body_[0], length),
+                     [self = shared_from_this()](const error_code& ec2, std::size_t) { self->on_body(ec2); });
+}
+
+void Session::on_body(const error_code& ec) {
+    if (ec) return;
+    handle();
+}
+
+void Session::reject(const std::string& why, bool close_after) {
+    broker_.count_rejected();
+    log_line("warning", "connection " + std::to_string(id_) + ": request rejected: " + why);
+    send({{"ok", false}, {"error", why}}, close_after);
+}
+
+void Session::send(const json& reply, bool close_after) {
+    out_ = frame(reply.dump());
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this(), close_after](const error_code& ec, std::size_t) {
+                          if (ec) return;
+                          if (close_after) {
+                              error_code ignored;
+                              self->socket_.shutdown(Protocol::socket::shutdown_both, ignored);
+                              self->socket_.close(ignored);
+                              return;
+                          }
+                          self->do_read_header();
+                      });
+}
+
+// Checks one string field; the error names the field, never its value.
+bool string_field(const json& j, const char* name, std::string& out, std::string& error) {
+    if (!j.contains(name)) return true;
+    const json& v = j[name];
+    if (!v.is_string()) {
+        error = std::string(name) + ": expected a string";
+        return false;
+    }
+    out = v.get<std::string>();
+    if (out.size() > kMaxValueBytes) {
+        error = std::string(name) + ": longer than " + std::to_string(kMaxValueBytes) + " bytes";
+        return false;
+    }
+    return true;
+}
+
+bool string_list(const json& j, const char* name, std::vector<std::string>& out, std::string& error) {
+    if (!j.contains(name)) return true;
+    const json& v = j[name];
+    if (!v.is_array()) {
+        error = std::string(name) + ": expected an array of strings";
+        return false;
+    }
+    out.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!v[i].is_string() || v[i].get_ref<const std::string&>().empty() ||
+            v[i].get_ref<const std::string&>().size() > kMaxValueBytes) {
+            error = std::string(name) + "[" + std::to_string(i) + "]: expected a non-empty string of at most " +
+                    std::to_string(kMaxValueBytes) + " bytes";
+            return false;
+        }
+        out.push_back(v[i].get<std::string>());
+    }
+    return true;
+}
+
+void Session::handle() {
+    json request;
+    try {
+        request = json::parse(body_);
+    } catch (const json::exception&) {
+        reject("malformed request: not JSON (" + std::to_string(body_.size()) + " bytes)");
+        return;
+    }
+    body_.clear();
+    body_.shrink_to_fit();
+    if (!request.is_object() || !request.contains("op") || !request["op"].is_string()) {
+        reject("malformed request: expected a JSON object with a string \"op\"");
+        return;
+    }
+    const std::string op = request["op"].get<std::string>();
+    if (op == "health" || op == "stats") {
+        send(broker_.health());
+        return;
+    }
+    if (op != "resolve") {
+        reject("unknown request (known: resolve, health, stats)");
+        return;
+    }
+    for (const auto& item : request.items()) {
+        const std::string& k = item.key();
+        if (k != "op" && k != "issuer" && k != "patient_id" && k != "uids" && k != "hashes") {
+            reject("malformed resolve request: unknown field");
+            return;
+        }
+    }
+    Job job;
+    std::string error;
+    if (!string_field(request, "issuer", job.request.issuer, error) ||
+        !string_field(request, "patient_id", job.request.patient_id, error) ||
+        !string_list(request, "uids", job.request.uids, error) ||
+        !string_list(request, "hashes", job.request.hashes, error)) {
+        reject("malformed resolve request: " + error);
+        return;
+    }
+    job.session = shared_from_this();
+    broker_.enqueue(std::move(job));
+}
+
+class Acceptor {
+public:
+    Acceptor(asio::io_context& io, const std::string& path, Broker& broker) : acceptor_(io), broker_(broker) {
+        acceptor_.open(Protocol());
+        acceptor_.bind(Protocol::endpoint(path));
+        acceptor_.listen(asio::socket_base::max_listen_connections);
+    }
+    void start() { do_accept(); }
+    void close() {
+        error_code ignored;
+        acceptor_.close(ignored);
+    }
+
+private:
+    void do_accept() {
+        acceptor_.async_accept([this](const error_code& ec, Protocol::socket socket) {
+            if (ec == asio::error::operation_aborted) return;
+            if (!ec) std::make_shared<Session>(std::move(socket), broker_, broker_.next_session_id())->start();
+            do_accept();
+        });
+    }
+    Protocol::acceptor acceptor_;
+    Broker& broker_;
+};
+
+// The lock that keeps a second broker off the same keystore: held until the process exits.
+int take_lock(const std::string& keystore_dir) {
+    const std::string path = keystore_dir + "/broker.lock";
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw StartError(2, "cannot open the lock file " + path + ": " + std::strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        if (errno == EWOULDBLOCK)
+            throw StartError(3, "another deid-keystore broker is already serving the keystore in " + keystore_dir +
+                                    " (it holds " + path + "); refusing to start a second one");
+        throw StartError(2, "cannot lock " + path + ": " + std::strerror(errno));
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd, 0) == 0 && write(fd, pid.data(), pid.size()) < 0) {
+    }
+    return fd;
+}
+
+bool something_answers(const std::string& path) {
+    asio::io_context io;
+    Protocol::socket s(io);
+    error_code ec;
+    s.connect(Protocol::endpoint(path), ec);
+    return !ec;
+}
+
+void prepare_socket_path(const config::Config& config, const std::string& path, gid_t group, bool grouped) {
+    namespace fs = std::filesystem;
+    const fs::path parent = fs::path(path).parent_path();
+    const mode_t dir_mode = grouped ? 0710 : 0700;
+    bool own_dir = config.keystore.socket.empty();  // state_dir/run belongs to this program
+    if (!parent.empty() && !fs::exists(parent)) {
+        fs::create_directories(parent.parent_path());
+        if (mkdir(parent.c_str(), dir_mode) != 0 && errno != EEXIST)
+            throw StartError(2, "cannot create the socket folder " + parent.string() + ": " + std::strerror(errno));
+        own_dir = true;
+    }
+    if (own_dir && !parent.empty()) {
+        if (grouped && chown(parent.c_str(), static_cast<uid_t>(-1), group) != 0)
+            throw StartError(2, "cannot give the socket folder to the socket group: " + std::string(std::strerror(errno)));
+        chmod(parent.c_str(), dir_mode);
+    }
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) throw StartError(2, path + " exists and is not a socket; refusing to replace it");
+        if (something_answers(path))
+            throw StartError(3, "something already answers on " + path + "; refusing to start a second broker");
+        unlink(path.c_str());  // left over from a broker that was killed
+    }
+}
+
+}  // namespace
+
+BrokerServer::BrokerServer(const config::Config& config, BrokerOptions options)
+    : config_(config), options_(std::move(options)) {}
+
+int BrokerServer::run() {
+    umask(077);
+    const std::string dir = config_.keystore_dir();
+    const std::string socket_path = config_.broker_socket();
+    int lock_fd = -1;
+    try {
+        gid_t group_id = 0;
+        const bool grouped = !options_.socket_group.empty();
+        if (grouped) {
+            const struct group* g = getgrnam(options_.socket_group.c_str());
+            if (!g) throw StartError(2, "unknown group for --socket-group: " + options_.socket_group);
+            group_id = g->gr_gid;
+        }
+        prepare_keystore_dir(dir);
+        lock_fd = take_lock(dir);
+        const SecretBytes secret = SecretKey::load(dir, true);
+        const KeyedDerivation derivation(secret, config_.keystore.date_offset_min_days,
+                                         config_.keystore.date_offset_max_days);
+        KeystoreDatabase db(dir + "/" + KeystoreDatabase::kFileName, KeystoreDatabase::Open::create);
+        db.begin_immediate();
+        const auto stored_check = db.meta("key_check");
+        if (!stored_check) {
+            db.set_meta("key_check", derivation.key_check());
+            AuditLog(db).append("create", "", {{"keystore", dir}});
+        }
+        db.commit();
+        if (stored_check && *stored_check != derivation.key_check())
+            throw StartError(2, "the secret key in " + dir + " does not belong to its keystore.db; refusing to start");
+
+        prepare_socket_path(config_, socket_path, group_id, grouped);
+        asio::io_context io;
+        Broker broker(io, db, derivation);
+        std::unique_ptr<Acceptor> acceptor;
+        try {
+            acceptor = std::make_unique<Acceptor>(io, socket_path, broker);
+        } catch (const boost::system::system_error& e) {
+            throw StartError(2, "cannot listen on " + socket_path + ": " + e.code().message());
+        }
+        if (grouped && chown(socket_path.c_str(), static_cast<uid_t>(-1), group_id) != 0)
+            throw StartError(2, "cannot give the socket to the socket group: " + std::string(std::strerror(errno)));
+        chmod(socket_path.c_str(), grouped ? 0660 : 0600);
+
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const error_code& ec, int sig) {
+            if (ec) return;
+            log_line("info", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+            acceptor->close();
+            broker.stop_worker();
+            io.stop();
+        });
+        acceptor->start();
+        log_line("info", "serving the keystore in " + dir + " on " + socket_path + " (" +
+                             std::to_string(broker.health()["patients"].get<std::int64_t>()) + " patients, " +
+                             std::to_string(broker.health()["uids"].get<std::int64_t>()) + " UIDs)");
+        io.run();
+        broker.stop_worker();
+        unlink(socket_path.c_str());
+        log_line("info", "stopped");
+    } catch (const StartError& e) {
+        log_line("error", e.what());
+        return e.exit_code;
+    } catch (const std::exception& e) {
+        log_line("error", e.what());
+        unlink(socket_path.c_str());
+        return 2;
+    }
+    if (lock_fd >= 0) close(lock_fd);
+    return 0;
+}
+
+}  // namespace keystore

@@ -1,0 +1,228 @@
+#include "keystore/KeystoreDatabase.h"
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+
+#include "keystore/SqliteStatement.h"
+
+namespace keystore {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counts(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO counts VALUES('patients', 0), ('uids', 0);
+CREATE TABLE IF NOT EXISTS patients(
+  issuer TEXT NOT NULL,
+  patient_id TEXT NOT NULL,
+  pseudonym TEXT NOT NULL,
+  date_offset INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL,
+  imported INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(issuer, patient_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS patients_pseudonym ON patients(pseudonym);
+CREATE TABLE IF NOT EXISTS uids(
+  original TEXT PRIMARY KEY,
+  new TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  imported INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS uids_new ON uids(new);
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY,
+  time TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES('schema_version', '1');
+)sql";
+
+PatientMapping patient_row(const SqliteStatement& s) {
+    PatientMapping m;
+    m.issuer = s.text(0);
+    m.patient_id = s.text(1);
+    m.pseudonym = s.text(2);
+    m.date_offset_days = static_cast<int>(s.integer(3));
+    m.first_seen = s.integer(4);
+    m.imported = s.integer(5) != 0;
+    return m;
+}
+
+UidMapping uid_row(const SqliteStatement& s) {
+    UidMapping m;
+    m.original = s.text(0);
+    m.replacement = s.text(1);
+    m.first_seen = s.integer(2);
+    m.imported = s.integer(3) != 0;
+    return m;
+}
+
+constexpr const char* kPatientColumns = "issuer, patient_id, pseudonym, date_offset, first_seen, imported";
+
+}  // namespace
+
+KeystoreDatabase::KeystoreDatabase(const std::string& path, Open mode) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (mode == Open::create) flags |= SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+        const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw std::runtime_error("cannot open the keystore database " + path + ": " + message);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    try {
+        exec("PRAGMA journal_mode=WAL");
+        // Committed transactions are in the WAL before the reply is sent: a killed process loses
+        // nothing it answered. (FULL would also survive a power cut, at one fsync per commit.)
+        exec("PRAGMA synchronous=NORMAL");
+        exec("PRAGMA cache_size=-65536");
+        exec("PRAGMA mmap_size=1073741824");
+        exec("BEGIN IMMEDIATE");
+        exec(kSchema);
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw;
+    }
+}
+
+KeystoreDatabase::~KeystoreDatabase() {
+    find_patient_.reset();
+    insert_patient_.reset();
+    find_uid_.reset();
+    insert_uid_.reset();
+    add_count_.reset();
+    if (db_) sqlite3_close(db_);
+}
+
+void KeystoreDatabase::exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+        const std::string message = error ? error : "unknown error";
+        sqlite3_free(error);
+        throw std::runtime_error("keystore database: " + message);
+    }
+}
+
+void KeystoreDatabase::begin_immediate() { exec("BEGIN IMMEDIATE"); }
+void KeystoreDatabase::commit() { exec("COMMIT"); }
+void KeystoreDatabase::rollback() noexcept {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+SqliteStatement& KeystoreDatabase::statement(std::unique_ptr<SqliteStatement>& slot, const char* sql) {
+    if (!slot) slot = std::make_unique<SqliteStatement>(db_, sql);
+    slot->reset();
+    return *slot;
+}
+
+std::optional<std::string> KeystoreDatabase::meta(const std::string& key) {
+    SqliteStatement s(db_, "SELECT value FROM meta WHERE key = ?");
+    s.bind(1, key);
+    if (s.step()) return s.text(0);
+    return std::nullopt;
+}
+
+void KeystoreDatabase::set_meta(const std::string& key, const std::string& value) {
+    SqliteStatement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    s.bind(1, key).bind(2, value);
+    s.step();
+}
+
+std::optional<PatientMapping> KeystoreDatabase::find_patient(const std::string& issuer, const std::string& patient_id) {
+    auto& s = statement(find_patient_, "SELECT issuer, patient_id, pseudonym, date_offset, first_seen, imported "
+                                       "FROM patients WHERE issuer = ? AND patient_id = ?");
+    s.bind(1, issuer).bind(2, patient_id);
+    std::optional<PatientMapping> out;
+    if (s.step()) out = patient_row(s);
+    s.reset();
+    return out;
+}
+
+bool KeystoreDatabase::insert_patient(const PatientMapping& m) {
+    auto& s = statement(insert_patient_, "INSERT OR IGNORE INTO patients(issuer, patient_id, pseudonym, date_offset, "
+                                         "first_seen, imported) VALUES(?, ?, ?, ?, ?, ?)");
+    s.bind(1, m.issuer).bind(2, m.patient_id).bind(3, m.pseudonym).bind(4, std::int64_t(m.date_offset_days));
+    s.bind(5, m.first_seen).bind(6, std::int64_t(m.imported ? 1 : 0));
+    s.step();
+    s.reset();
+    return sqlite3_changes(db_) == 1;
+}
+
+std::optional<std::string> KeystoreDatabase::find_uid(const std::string& original) {
+    auto& s = statement(find_uid_, "SELECT new FROM uids WHERE original = ?");
+    s.bind(1, original);
+    std::optional<std::string> out;
+    if (s.step()) out = s.text(0);
+    s.reset();
+    return out;
+}
+
+bool KeystoreDatabase::insert_uid(const UidMapping& m) {
+    auto& s = statement(insert_uid_, "INSERT OR IGNORE INTO uids(original, new, first_seen, imported) VALUES(?, ?, ?, ?)");
+    s.bind(1, m.original).bind(2, m.replacement).bind(3, m.first_seen).bind(4, std::int64_t(m.imported ? 1 : 0));
+    s.step();
+    s.reset();
+    return sqlite3_changes(db_) == 1;
+}
+
+void KeystoreDatabase::add_counts(std::int64_t patients, std::int64_t uids) {
+    auto& s = statement(add_count_, "UPDATE counts SET n = n + ? WHERE name = ?");
+    if (patients) {
+        s.bind(1, patients).bind(2, std::string("patients"));
+        s.step();
+        s.reset();
+    }
+    if (uids) {
+        s.bind(1, uids).bind(2, std::string("uids"));
+        s.step();
+        s.reset();
+    }
+}
+
+MapCounts KeystoreDatabase::counts() {
+    SqliteStatement s(db_, "SELECT name, n FROM counts");
+    MapCounts c;
+    while (s.step()) {
+        if (s.text(0) == "patients") c.patients = s.integer(1);
+        if (s.text(0) == "uids") c.uids = s.integer(1);
+    }
+    return c;
+}
+
+std::vector<PatientMapping> KeystoreDatabase::patients_with_pseudonym(const std::string& pseudonym) {
+    SqliteStatement s(db_, std::string("SELECT ") + kPatientColumns + " FROM patients WHERE pseudonym = ?");
+    s.bind(1, pseudonym);
+    std::vector<PatientMapping> out;
+    while (s.step()) out.push_back(patient_row(s));
+    return out;
+}
+
+std::optional<UidMapping> KeystoreDatabase::uid_with_replacement(const std::string& replacement) {
+    SqliteStatement s(db_, "SELECT original, new, first_seen, imported FROM uids WHERE new = ?");
+    s.bind(1, replacement);
+    if (s.step()) return uid_row(s);
+    return std::nullopt;
+}
+
+bool KeystoreDatabase::replacement_uid_exists(const std::string& replacement) {
+    return uid_with_replacement(replacement).has_value();
+}
+
+void KeystoreDatabase::for_each_patient(const std::function<void(const PatientMapping&)>& fn) {
+    SqliteStatement s(db_, std::string("SELECT ") + kPatientColumns + " FROM patients ORDER BY issuer, patient_id");
+    while (s.step()) fn(patient_row(s));
+}
+
+void KeystoreDatabase::for_each_uid(const std::function<void(const UidMapping&)>& fn) {
+    SqliteStatement s(db_, "SELECT original, new, first_seen, imported FROM uids ORDER BY original");
+    while (s.step()) fn(uid_row(s));
+}
+
+}  // namespace keystore
