@@ -1,17 +1,282 @@
 #include "deid/pixels/PixelCleaner.h"
 
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <set>
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <opencv2/imgproc.hpp>
+
+#include "deid/pixels/DisplayImage.h"
+#include "deid/pixels/FrameCodec.h"
+#include "deid/pixels/OcrEngine.h"
+#include "deid/pixels/RegionFiller.h"
+#include "deid/pixels/ScopeRules.h"
+#include "deid/pixels/TextDetector.h"
+
 namespace deid::pixels {
 
-struct PixelCleaner::Impl {};
+namespace {
 
-PixelCleaner::PixelCleaner(const config::Pixels&) : impl_(new Impl) {}
+// Decision thresholds (docs/pixels.md, "Detection").
+// Candidates standing out less than this from their surroundings are texture, not text.
+constexpr double kMinContrastRatio = 3.0;
+// A candidate standing out this clearly from an even background is text whatever OCR says.
+constexpr double kFlatContrastRatio = 6.0;
+// Strokes of several hues (colour Doppler, colour maps) are not text unless OCR reads them.
+constexpr double kMaxHueSpread = 0.06;
+// OCR evidence that a doubtful candidate is text.
+constexpr float kDetectConfidence = 55.0f;
+constexpr int kDetectAlnum = 2;
+// Verification: a word this long and this confident left in the frame is a failure.
+constexpr float kVerifyConfidence = 70.0f;
+constexpr int kVerifyAlnum = 3;
+// Frames larger than this are searched at reduced size (boxes mapped back to full size).
+constexpr int kDetectMaxDimension = 1400;
+constexpr int kDetectTargetDimension = 1024;
+
+std::string normalise_word(const std::string& w) {
+    std::string out;
+    for (unsigned char c : w)
+        if (std::isalnum(c)) out.push_back(static_cast<char>(std::toupper(c)));
+    return out;
+}
+
+// Crop of the display image around `box`, enlarged and binarised into dark text on white.
+cv::Mat ocr_input(const cv::Mat& grey, const cv::Rect& box, int margin) {
+    const cv::Rect frame(0, 0, grey.cols, grey.rows);
+    const cv::Rect r = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) & frame;
+    if (r.empty()) return {};
+    cv::Mat crop = grey(r), big;
+    const double scale = std::clamp(36.0 / std::max(1, box.height), 1.0, 4.0);
+    cv::resize(crop, big, {}, scale, scale, cv::INTER_CUBIC);
+    cv::Mat bin;
+    cv::threshold(big, bin, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    cv::copyMakeBorder(bin, bin, 12, 12, 12, 12, cv::BORDER_CONSTANT, cv::Scalar(255));
+    return bin;
+}
+
+// Reads many crops with one Tesseract call: stacked into one page, words mapped back by position.
+std::vector<std::vector<OcrWord>> read_batch(const std::vector<cv::Mat>& pieces) {
+    std::vector<std::vector<OcrWord>> out(pieces.size());
+    if (pieces.empty()) return out;
+    int width = 0, height = 0;
+    std::vector<int> top;
+    for (const cv::Mat& p : pieces) {
+        top.push_back(height);
+        width = std::max(width, p.cols);
+        height += p.rows;
+    }
+    cv::Mat page(height, width, CV_8UC1, cv::Scalar(255));
+    for (std::size_t i = 0; i < pieces.size(); ++i)
+        if (!pieces[i].empty()) pieces[i].copyTo(page(cv::Rect(0, top[i], pieces[i].cols, pieces[i].rows)));
+    for (OcrWord& w : OcrEngine::for_this_thread().read(page, OcrLayout::sparse).words) {
+        const int cy = w.box.y + w.box.height / 2;
+        const auto it = std::upper_bound(top.begin(), top.end(), cy);
+        const std::size_t i = static_cast<std::size_t>(it - top.begin()) - 1;
+        if (i < out.size()) out[i].push_back(std::move(w));
+    }
+    return out;
+}
+
+cv::Mat downscaled(const cv::Mat& m, double& scale, int interpolation) {
+    scale = 1.0;
+    if (std::max(m.cols, m.rows) <= kDetectMaxDimension) return m;
+    scale = static_cast<double>(kDetectTargetDimension) / std::max(m.cols, m.rows);
+    cv::Mat out;
+    cv::resize(m, out, {}, scale, scale, interpolation);
+    return out;
+}
+
+cv::Rect to_full_size(const cv::Rect& b, double scale) {
+    if (scale == 1.0) return b;
+    const int x0 = static_cast<int>(std::floor(b.x / scale)) - 2, y0 = static_cast<int>(std::floor(b.y / scale)) - 2;
+    const int x1 = static_cast<int>(std::ceil((b.x + b.width) / scale)) + 2;
+    const int y1 = static_cast<int>(std::ceil((b.y + b.height) / scale)) + 2;
+    return cv::Rect(x0, y0, x1 - x0, y1 - y0);
+}
+
+}  // namespace
+
+struct PixelCleaner::Impl {
+    explicit Impl(const config::Pixels& c) : config(c), rules(config) {
+        for (const std::string& w : config.allow_words) {
+            const std::string n = normalise_word(w);
+            if (!n.empty()) allow.insert(n);
+        }
+    }
+    config::Pixels config;
+    ScopeRules rules;
+    TextDetector detector;
+    std::set<std::string> allow;
+
+    bool allowed(const OcrWord& w) const { return allow.count(normalise_word(w.text)) > 0; }
+
+    // Letters/digits in words that are not on the allow-list, have at least `per_word_alnum`
+    // letters/digits and at least `confidence`.
+    int readable_chars(const std::vector<OcrWord>& words, float confidence, int per_word_alnum) const {
+        int total = 0;
+        for (const OcrWord& w : words) {
+            const int n = count_alnum(w.text);
+            if (n >= per_word_alnum && w.confidence >= confidence && !allowed(w)) total += n;
+        }
+        return total;
+    }
+
+    // Candidates worth a look, in full-size coordinates.
+    struct Found {
+        cv::Rect box;
+        bool certain = false;  // text without asking OCR
+    };
+    std::vector<Found> find(const cv::Mat& grey, const cv::Mat& rgb) const {
+        double scale = 1.0;
+        const cv::Mat det = downscaled(grey, scale, cv::INTER_AREA);
+        cv::Mat det_rgb;
+        if (!rgb.empty()) det_rgb = scale == 1.0 ? rgb : downscaled(rgb, scale, cv::INTER_AREA);
+        const cv::Rect frame(0, 0, grey.cols, grey.rows);
+        std::vector<Found> out;
+        for (const TextCandidate& c : detector.detect(det, detector.stroke_mask(det), det_rgb)) {
+            if (c.contrast_ratio < kMinContrastRatio) continue;
+            const cv::Rect b = to_full_size(c.box, scale) & frame;
+            if (b.empty()) continue;
+            out.push_back({b, c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread});
+        }
+        return out;
+    }
+
+    std::string clean_frame(cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& templates,
+                            int index, PixelReport& report) const;
+    std::string verify_frame(const cv::Mat& native, const ImageLayout& layout,
+                             const std::vector<cv::Rect>& cleaned) const;
+};
+
+std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& layout,
+                                            const std::vector<cv::Rect>& templates, int index,
+                                            PixelReport& report) const {
+    const cv::Rect frame(0, 0, native.cols, native.rows);
+    const cv::Mat grey = display_image(native, layout);
+    const std::vector<Found> found = find(grey, colour_image(native, layout));
+
+    // OCR only where it decides something: doubtful candidates, and all of them when an
+    // allow-list could keep some.
+    std::vector<std::size_t> asked;
+    std::vector<cv::Mat> pieces;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        if (found[i].certain && allow.empty()) continue;
+        asked.push_back(i);
+        pieces.push_back(ocr_input(grey, found[i].box, 2));
+    }
+    const auto answers = read_batch(pieces);
+    std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
+    for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
+
+    std::vector<cv::Rect> text_boxes;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        const bool text = found[i].certain ||
+                          (words[i] && readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum);
+        if (!text) continue;
+        if (!allow.empty() && words[i]) {
+            int kept = 0, other = 0;
+            for (const OcrWord& w : *words[i]) {
+                if (count_alnum(w.text) == 0) continue;
+                (allowed(w) ? kept : other)++;
+            }
+            if (kept > 0 && other == 0) continue;  // only harmless words
+        }
+        text_boxes.push_back(found[i].box);
+    }
+
+    const bool indexed = layout.photometric == "PALETTE COLOR";
+    std::vector<cv::Rect> cleaned;
+    for (const cv::Rect& t : templates) {
+        const cv::Rect b = t & frame;
+        if (b.empty()) continue;
+        RegionFiller::fill_background(native, b, indexed);
+        cleaned.push_back(b);
+        report.regions.push_back({index, b.x, b.y, b.width, b.height, true});
+    }
+    if (!text_boxes.empty()) {
+        const bool inpaint = config.fill == "inpaint" && !indexed;
+        cv::Mat strokes;
+        if (inpaint) strokes = detector.stroke_mask(grey);
+        for (const cv::Rect& b : text_boxes) {
+            if (inpaint)
+                RegionFiller::inpaint(native, b, strokes);
+            else
+                RegionFiller::fill_background(native, b, indexed);
+            cleaned.push_back(b);
+            report.regions.push_back({index, b.x, b.y, b.width, b.height, false});
+        }
+    }
+    report.regions_cleaned += static_cast<int>(cleaned.size());
+    if (!config.verify) return {};
+    return verify_frame(native, layout, cleaned);
+}
+
+// Reads the cleaned frame again: every cleaned region with its neighbourhood, and every candidate
+// the detector finds anywhere in the cleaned frame (certain or not), in one OCR call.
+std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageLayout& layout,
+                                             const std::vector<cv::Rect>& cleaned) const {
+    const cv::Mat grey = display_image(native, layout);
+    std::vector<cv::Mat> pieces;
+    for (const cv::Rect& b : cleaned) pieces.push_back(ocr_input(grey, b, std::max(4, b.height / 2)));
+    for (const Found& f : find(grey, colour_image(native, layout))) pieces.push_back(ocr_input(grey, f.box, 2));
+    for (const auto& words : read_batch(pieces))
+        if (readable_chars(words, kVerifyConfidence, kVerifyAlnum) > 0) return "text still readable after cleaning";
+    return {};
+}
+
+PixelCleaner::PixelCleaner(const config::Pixels& config) : impl_(new Impl(config)) {}
 PixelCleaner::~PixelCleaner() = default;
 
-PixelReport PixelCleaner::clean(DcmFileFormat&) {
-    PixelReport r;
-    r.examined = true;
-    r.failure = "pixel cleaning is not built yet";
-    return r;
+PixelReport PixelCleaner::clean(DcmFileFormat& file) {
+    PixelReport report;
+    DcmDataset* ds = file.getDataset();
+    if (!ds || !ds->tagExists(DCM_PixelData)) return report;
+    const Scope scope = impl_->rules.evaluate(*ds);
+    if (!scope.in_scope) return report;
+    report.examined = true;
+    try {
+        FrameCodec codec(*ds);
+        if (std::string why = codec.open(); !why.empty()) {
+            report.failure = why;
+            return report;
+        }
+        const ImageLayout& layout = codec.layout();
+        if (layout.samples == 3 && layout.photometric != "RGB" && layout.photometric != "YBR_FULL") {
+            report.failure = "unsupported Photometric Interpretation for cleaning: " + layout.photometric;
+            return report;
+        }
+        bool changed = false;
+        for (int i = 0; i < layout.frames; ++i) {
+            cv::Mat native = codec.frame(i);
+            const std::size_t before = report.regions.size();
+            std::string why = impl_->clean_frame(native, layout, scope.template_rects, i, report);
+            ++report.frames;
+            if (report.regions.size() != before) {
+                codec.store_frame(i, native);
+                changed = true;
+            }
+            if (!why.empty()) {
+                report.failure = why + " (frame " + std::to_string(i + 1) + ")";
+                return report;
+            }
+        }
+        if (std::string why = codec.commit(changed); !why.empty()) {
+            report.failure = why;
+            return report;
+        }
+        report.reencoded = changed;
+        if (changed && codec.lossy_source()) ds->putAndInsertString(DCM_LossyImageCompression, "01");
+        ds->putAndInsertString(DCM_BurnedInAnnotation, "NO");
+        // The file meta follows the data set's transfer syntax when the file is written.
+    } catch (const std::exception& e) {
+        report.failure = std::string("pixel cleaning error: ") + e.what();
+    }
+    return report;
 }
 
 }  // namespace deid::pixels

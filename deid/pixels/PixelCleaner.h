@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/Config.h"
 
@@ -11,10 +12,20 @@ class DcmFileFormat;
 
 namespace deid::pixels {
 
+// One cleaned rectangle, in pixel coordinates of one frame (0-based).
+struct CleanedRegion {
+    int frame = 0;
+    int x = 0, y = 0, width = 0, height = 0;
+    bool from_template = false;
+};
+
 struct PixelReport {
     bool examined = false;   // the instance was in scope (Burned In Annotation YES, text-prone, region template)
     int regions_cleaned = 0; // text boxes and template rectangles filled
     std::string failure;     // empty = success; otherwise why (no PHI): the instance is quarantined
+    std::vector<CleanedRegion> regions;  // what was filled (regions.size() == regions_cleaned)
+    int frames = 0;                      // frames examined
+    bool reencoded = false;              // pixel data changed and was encoded again in its transfer syntax
 };
 
 class PixelCleaner {

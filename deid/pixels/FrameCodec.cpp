@@ -1,0 +1,241 @@
+#include "deid/pixels/FrameCodec.h"
+
+#include <cstring>
+#include <mutex>
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmdata/dcrlerp.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpeg/djencode.h>
+#include <dcmtk/dcmjpeg/djrplol.h>
+#include <dcmtk/dcmjpeg/djrploss.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/dcmjpls/djencode.h>
+#include <dcmtk/dcmjpls/djrparam.h>
+
+namespace deid::pixels {
+
+namespace {
+
+// Quality used when a lossy JPEG instance has to be re-encoded (see docs/pixels.md).
+constexpr int kJpegQuality = 95;
+// NEAR used when a JPEG-LS near-lossless instance has to be re-encoded.
+constexpr Uint16 kJpegLsNear = 2;
+
+long get_int(DcmDataset& ds, const DcmTagKey& key, long fallback) {
+    Uint16 u = 0;
+    if (ds.findAndGetUint16(key, u).good()) return u;
+    Sint32 s = 0;
+    if (ds.findAndGetSint32(key, s).good()) return s;
+    return fallback;
+}
+
+bool is_jpeg2000_or_video(E_TransferSyntax x) {
+    switch (x) {
+        case EXS_JPEG2000LosslessOnly: case EXS_JPEG2000: case EXS_JPEG2000MulticomponentLosslessOnly:
+        case EXS_JPEG2000Multicomponent: case EXS_JPIPReferenced: case EXS_JPIPReferencedDeflate:
+        case EXS_MPEG2MainProfileAtMainLevel: case EXS_MPEG2MainProfileAtHighLevel:
+        case EXS_MPEG4HighProfileLevel4_1: case EXS_MPEG4BDcompatibleHighProfileLevel4_1:
+        case EXS_MPEG4HighProfileLevel4_2_For2DVideo: case EXS_MPEG4HighProfileLevel4_2_For3DVideo:
+        case EXS_MPEG4StereoHighProfileLevel4_2: case EXS_HEVCMainProfileLevel5_1:
+        case EXS_HEVCMain10ProfileLevel5_1:
+            return true;
+        default:
+            return false;
+    }
+}
+
+void read_palette(DcmDataset& ds, ImageLayout& layout) {
+    const DcmTagKey desc[3] = {DCM_RedPaletteColorLookupTableDescriptor, DCM_GreenPaletteColorLookupTableDescriptor,
+                               DCM_BluePaletteColorLookupTableDescriptor};
+    const DcmTagKey data[3] = {DCM_RedPaletteColorLookupTableData, DCM_GreenPaletteColorLookupTableData,
+                               DCM_BluePaletteColorLookupTableData};
+    std::vector<std::vector<std::uint8_t>> channel(3);
+    int first = 0;
+    for (int c = 0; c < 3; ++c) {
+        Uint16 entries = 0, first_mapped = 0, bits = 0;
+        if (ds.findAndGetUint16(desc[c], entries, 0).bad() || ds.findAndGetUint16(desc[c], first_mapped, 1).bad() ||
+            ds.findAndGetUint16(desc[c], bits, 2).bad())
+            return;
+        const long n = entries == 0 ? 65536 : entries;
+        const Uint16* words = nullptr;
+        unsigned long count = 0;
+        if (ds.findAndGetUint16Array(data[c], words, &count).bad() || !words) return;  // e.g. segmented LUTs
+        std::vector<std::uint8_t>& out = channel[c];
+        out.resize(n);
+        if (bits == 8 && static_cast<long>(count) * 2 >= n && static_cast<long>(count) < n) {
+            const auto* b = reinterpret_cast<const std::uint8_t*>(words);  // two entries per word
+            for (long i = 0; i < n; ++i) out[i] = b[i];
+        } else if (static_cast<long>(count) >= n) {
+            for (long i = 0; i < n; ++i) out[i] = bits == 8 ? static_cast<std::uint8_t>(words[i] & 0xff)
+                                                            : static_cast<std::uint8_t>(words[i] >> 8);
+        } else {
+            return;
+        }
+        first = first_mapped;
+    }
+    if (channel[0].size() != channel[1].size() || channel[0].size() != channel[2].size()) return;
+    layout.palette.resize(channel[0].size());
+    for (std::size_t i = 0; i < channel[0].size(); ++i)
+        layout.palette[i] = {channel[0][i], channel[1][i], channel[2][i]};
+    layout.palette_first = first;
+}
+
+DcmPixelData* pixel_data(DcmDataset& ds) {
+    DcmElement* el = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, el).bad() || !el) return nullptr;
+    return dynamic_cast<DcmPixelData*>(el);
+}
+
+}  // namespace
+
+void register_codecs() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // Never a new SOP Instance UID: UIDs are the de-identifier's business.
+        DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation, EUC_never);
+        DJLSDecoderRegistration::registerCodecs(EJLSUC_never);
+        DcmRLEDecoderRegistration::registerCodecs(OFFalse);
+        DJEncoderRegistration::registerCodecs(ECC_lossyYCbCr, EUC_never);
+        DJLSEncoderRegistration::registerCodecs(0, 0, 0, 0, OFTrue, 0, OFTrue, EJLSUC_never);
+        DcmRLEEncoderRegistration::registerCodecs(OFFalse);
+    });
+}
+
+FrameCodec::FrameCodec(DcmDataset& dataset) : dataset_(dataset) {}
+
+bool FrameCodec::lossy_source() const {
+    return DcmXfer(static_cast<E_TransferSyntax>(original_xfer_)).isLossy();
+}
+
+std::string FrameCodec::transfer_syntax_name() const {
+    return DcmXfer(static_cast<E_TransferSyntax>(original_xfer_)).getXferName();
+}
+
+std::string FrameCodec::open() {
+    const E_TransferSyntax xfer = dataset_.getOriginalXfer();
+    original_xfer_ = xfer;
+    if (is_jpeg2000_or_video(xfer))
+        return "pixel data in " + transfer_syntax_name() + " cannot be decoded by this build (no JPEG 2000/video codec)";
+    if (!pixel_data(dataset_)) return "no Pixel Data";
+    if (DcmXfer(xfer).isEncapsulated()) {
+        register_codecs();
+        if (dataset_.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
+            !dataset_.canWriteXfer(EXS_LittleEndianExplicit))
+            return "pixel data in " + transfer_syntax_name() + " could not be decoded";
+    }
+    ImageLayout& l = layout_;
+    l.rows = static_cast<int>(get_int(dataset_, DCM_Rows, 0));
+    l.columns = static_cast<int>(get_int(dataset_, DCM_Columns, 0));
+    l.samples = static_cast<int>(get_int(dataset_, DCM_SamplesPerPixel, 1));
+    l.bits_allocated = static_cast<int>(get_int(dataset_, DCM_BitsAllocated, 0));
+    l.bits_stored = static_cast<int>(get_int(dataset_, DCM_BitsStored, l.bits_allocated));
+    l.pixel_representation = static_cast<int>(get_int(dataset_, DCM_PixelRepresentation, 0));
+    l.planar = static_cast<int>(get_int(dataset_, DCM_PlanarConfiguration, 0));
+    l.frames = static_cast<int>(get_int(dataset_, DCM_NumberOfFrames, 1));
+    if (l.frames < 1) l.frames = 1;
+    OFString pi;
+    dataset_.findAndGetOFString(DCM_PhotometricInterpretation, pi);
+    l.photometric = pi.c_str();
+    if (l.rows <= 0 || l.columns <= 0) return "missing Rows/Columns";
+    if (l.bits_allocated != 8 && l.bits_allocated != 16)
+        return "unsupported Bits Allocated " + std::to_string(l.bits_allocated);
+    if (l.samples != 1 && l.samples != 3) return "unsupported Samples per Pixel " + std::to_string(l.samples);
+    if (l.photometric == "PALETTE COLOR") read_palette(dataset_, l);
+
+    frame_bytes_ = static_cast<std::size_t>(l.rows) * l.columns * l.samples * (l.bits_allocated / 8);
+    const std::size_t total = frame_bytes_ * l.frames;
+    DcmPixelData* px = pixel_data(dataset_);
+    if (l.bits_allocated == 8) {
+        Uint8* p = nullptr;
+        if (px->getUint8Array(p).bad() || !p || px->getLength() < total) return "Pixel Data shorter than its frames";
+        bytes_.assign(p, p + total);
+    } else {
+        Uint16* p = nullptr;
+        if (px->getUint16Array(p).bad() || !p || px->getLength() < total) return "Pixel Data shorter than its frames";
+        bytes_.resize(total);
+        std::memcpy(bytes_.data(), p, total);
+    }
+    return {};
+}
+
+cv::Mat FrameCodec::frame(int index) const {
+    const ImageLayout& l = layout_;
+    const std::uint8_t* src = bytes_.data() + frame_bytes_ * index;
+    int depth = l.bits_allocated == 8 ? CV_8U : (l.pixel_representation ? CV_16S : CV_16U);
+    if (l.samples == 1) return cv::Mat(l.rows, l.columns, CV_MAKETYPE(depth, 1), const_cast<std::uint8_t*>(src)).clone();
+    if (l.planar == 0) return cv::Mat(l.rows, l.columns, CV_MAKETYPE(depth, 3), const_cast<std::uint8_t*>(src)).clone();
+    const std::size_t plane = frame_bytes_ / 3;
+    std::vector<cv::Mat> planes;
+    for (int c = 0; c < 3; ++c)
+        planes.emplace_back(l.rows, l.columns, CV_MAKETYPE(depth, 1), const_cast<std::uint8_t*>(src + plane * c));
+    cv::Mat out;
+    cv::merge(planes, out);
+    return out;
+}
+
+void FrameCodec::store_frame(int index, const cv::Mat& m) {
+    const ImageLayout& l = layout_;
+    std::uint8_t* dst = bytes_.data() + frame_bytes_ * index;
+    CV_Assert(m.rows == l.rows && m.cols == l.columns && m.channels() == l.samples && m.isContinuous());
+    if (l.samples == 1 || l.planar == 0) {
+        std::memcpy(dst, m.data, frame_bytes_);
+        return;
+    }
+    const std::size_t plane = frame_bytes_ / 3;
+    std::vector<cv::Mat> planes;
+    for (int c = 0; c < 3; ++c) planes.emplace_back(l.rows, l.columns, CV_MAKETYPE(m.depth(), 1), dst + plane * c);
+    cv::split(m, planes);  // writes into the preallocated planes
+}
+
+std::string FrameCodec::commit(bool changed) {
+    const auto xfer = static_cast<E_TransferSyntax>(original_xfer_);
+    DcmPixelData* px = pixel_data(dataset_);
+    if (!px) return "no Pixel Data";
+    const bool encapsulated = DcmXfer(xfer).isEncapsulated();
+    if (!changed) {
+        if (encapsulated) {
+            // The original compressed representation is still there: no generation loss.
+            if (dataset_.chooseRepresentation(xfer, nullptr).bad()) return "could not restore the original pixel data";
+            px->removeAllButOriginalRepresentations();
+        }
+        return {};
+    }
+    OFCondition cond;
+    if (layout_.bits_allocated == 8)
+        cond = px->putUint8Array(bytes_.data(), static_cast<unsigned long>(bytes_.size()));
+    else
+        cond = px->putUint16Array(reinterpret_cast<const Uint16*>(bytes_.data()),
+                                  static_cast<unsigned long>(bytes_.size() / 2));
+    if (cond.bad()) return "could not store the cleaned pixel data";
+    if (!encapsulated) return {};
+
+    register_codecs();
+    DJ_RPLossy lossy(kJpegQuality);
+    DJ_RPLossless lossless(1, 0);
+    DJLSRepresentationParameter jls_lossless(0, OFTrue);
+    DJLSRepresentationParameter jls_near(kJpegLsNear, OFFalse);
+    DcmRLERepresentationParameter rle;
+    const DcmRepresentationParameter* param = nullptr;
+    switch (xfer) {
+        case EXS_JPEGProcess1: case EXS_JPEGProcess2_4: param = &lossy; break;
+        case EXS_JPEGProcess14: case EXS_JPEGProcess14SV1: param = &lossless; break;
+        case EXS_JPEGLSLossless: param = &jls_lossless; break;
+        case EXS_JPEGLSLossy: param = &jls_near; break;
+        case EXS_RLELossless: param = &rle; break;
+        default:
+            return "cleaned pixel data cannot be re-encoded in " + transfer_syntax_name();
+    }
+    if (dataset_.chooseRepresentation(xfer, param).bad() || !dataset_.canWriteXfer(xfer))
+        return "cleaned pixel data could not be re-encoded in " + transfer_syntax_name();
+    px->removeAllButCurrentRepresentations();
+    return {};
+}
+
+}  // namespace deid::pixels

@@ -1,0 +1,55 @@
+// Pixel Data in and out: decodes an instance to native frames (DCMTK codecs: JPEG, JPEG-LS, RLE),
+// lets the cleaner read and replace frames, and encodes the result back into the instance's own
+// transfer syntax. Frames are cv::Mat in stored values: CV_8UC1, CV_16UC1, CV_16SC1 or CV_8UC3
+// (samples in stored order, colour-by-pixel even when the file is colour-by-plane).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+class DcmDataset;
+
+namespace deid::pixels {
+
+struct ImageLayout {
+    int rows = 0, columns = 0, samples = 1, frames = 1;
+    int bits_allocated = 0, bits_stored = 0, pixel_representation = 0, planar = 0;
+    std::string photometric;
+    // PALETTE COLOR only: index -> 8-bit RGB (empty when the LUT is not usable).
+    std::vector<std::array<std::uint8_t, 3>> palette;
+    int palette_first = 0;
+};
+
+// Registers the DCMTK decoders and encoders once per process (thread-safe).
+void register_codecs();
+
+class FrameCodec {
+public:
+    explicit FrameCodec(DcmDataset& dataset);
+
+    // Decodes to native pixels. Returns an empty string or the reason it cannot (no PHI).
+    std::string open();
+    const ImageLayout& layout() const { return layout_; }
+    bool lossy_source() const;  // the original transfer syntax is lossy (JPEG baseline/extended, JPEG-LS near)
+
+    cv::Mat frame(int index) const;                 // a copy
+    void store_frame(int index, const cv::Mat& m);  // same type and size as frame()
+
+    // Puts the pixels back and returns the instance to its original transfer syntax: re-encoded
+    // when `changed`, the untouched original representation otherwise. Empty string = success.
+    std::string commit(bool changed);
+    std::string transfer_syntax_name() const;
+
+private:
+    DcmDataset& dataset_;
+    ImageLayout layout_;
+    int original_xfer_ = 0;  // E_TransferSyntax
+    std::vector<std::uint8_t> bytes_;   // 8-bit data, or 16-bit data in host order (as bytes)
+    std::size_t frame_bytes_ = 0;
+};
+
+}  // namespace deid::pixels

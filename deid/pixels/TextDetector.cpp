@@ -1,0 +1,107 @@
+#include "deid/pixels/TextDetector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+namespace deid::pixels {
+
+namespace {
+
+double median_of(std::vector<std::uint8_t>& v) {
+    if (v.empty()) return 0;
+    auto mid = v.begin() + static_cast<long>(v.size() / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+}
+
+}  // namespace
+
+void ring_statistics(const cv::Mat& grey8, const cv::Rect& box, int pad, double& median, double& noise) {
+    const cv::Rect frame(0, 0, grey8.cols, grey8.rows);
+    const cv::Rect outer = cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & frame;
+    std::vector<std::uint8_t> ring;
+    ring.reserve(static_cast<std::size_t>(outer.area() - (box & frame).area()) + 1);
+    for (int y = outer.y; y < outer.y + outer.height; ++y) {
+        const auto* row = grey8.ptr<std::uint8_t>(y);
+        for (int x = outer.x; x < outer.x + outer.width; ++x)
+            if (!box.contains(cv::Point(x, y))) ring.push_back(row[x]);
+    }
+    median = median_of(ring);
+    std::vector<std::uint8_t> dev(ring.size());
+    for (std::size_t i = 0; i < ring.size(); ++i)
+        dev[i] = static_cast<std::uint8_t>(std::abs(static_cast<int>(ring[i]) - static_cast<int>(median)));
+    noise = 1.4826 * median_of(dev);
+}
+
+cv::Mat TextDetector::stroke_mask(const cv::Mat& grey8) const {
+    CV_Assert(grey8.type() == CV_8UC1);
+    cv::Mat tophat;
+    cv::morphologyEx(grey8, tophat, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+    // Adaptive threshold: textured surroundings (noise, speckle) raise the bar locally.
+    cv::Mat local;
+    cv::blur(tophat, local, {31, 31});
+    cv::Mat threshold;
+    local.convertTo(threshold, CV_8U, 1.8, 20);
+    cv::max(threshold, 20, threshold);
+    cv::Mat mask = tophat > threshold;
+    return mask;
+}
+
+std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8) const {
+    return detect(grey8, stroke_mask(grey8));
+}
+
+namespace {
+
+double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv::Rect& box) {
+    double n = 0, sr = 0, sg = 0, srr = 0, sgg = 0;
+    for (int y = box.y; y < box.y + box.height; ++y) {
+        const auto* m = strokes.ptr<std::uint8_t>(y);
+        const auto* p = rgb8.ptr<cv::Vec3b>(y);
+        for (int x = box.x; x < box.x + box.width; ++x) {
+            if (!m[x]) continue;
+            const double sum = p[x][0] + p[x][1] + p[x][2];
+            if (sum < 150) continue;
+            const double r = p[x][0] / sum, g = p[x][1] / sum;
+            n += 1, sr += r, sg += g, srr += r * r, sgg += g * g;
+        }
+    }
+    if (n < 4) return 0;
+    const double vr = srr / n - (sr / n) * (sr / n), vg = sgg / n - (sg / n) * (sg / n);
+    return std::sqrt(std::max(0.0, vr) + std::max(0.0, vg));
+}
+
+}  // namespace
+
+std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8) const {
+    std::vector<TextCandidate> out;
+    cv::Mat joined;
+    cv::morphologyEx(strokes, joined, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {7, 3}));
+    cv::Mat labels, stats, centroids;
+    const int n = cv::connectedComponentsWithStats(joined, labels, stats, centroids, 8, CV_32S);
+    const cv::Rect frame(0, 0, grey8.cols, grey8.rows);
+    for (int i = 1; i < n; ++i) {
+        const cv::Rect box(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                           stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
+        if (box.height < 6 || box.height > 90 || box.width < 2) continue;
+        if (box.width > grey8.cols * 0.9) continue;
+        if (box.width < 0.12 * box.height) continue;  // a vertical line, not a glyph
+        if (box.height < 10 && box.width > 40 * box.height) continue;  // a horizontal rule
+        const double fill = cv::countNonZero(strokes(box)) / static_cast<double>(box.area());
+        if (fill < 0.06 || fill > 0.85) continue;
+        TextCandidate c;
+        const int pad = std::max(2, box.height / 6);
+        c.box = cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & frame;
+        double median = 0, noise = 0;
+        ring_statistics(grey8, c.box, std::max(3, box.height / 3), median, noise);
+        const double stroke_mean = cv::mean(grey8(box), strokes(box))[0];
+        c.contrast_ratio = (stroke_mean - median) / std::max(noise, 4.0);
+        if (!rgb8.empty()) c.hue_spread = chromaticity_spread(rgb8, strokes, box);
+        out.push_back(c);
+    }
+    return out;
+}
+
+}  // namespace deid::pixels
