@@ -313,3 +313,69 @@ TEST_CASE("names are decoded with their character set on both sides", "[verifier
         CHECK(deid::verify(basic(), ids, *out).clean());
     }
 }
+
+// ---- the engine deliberately made to leak --------------------------------------------------
+
+#include "deid/Deidentify.h"
+#include "deid/Profile.h"
+#include "tests/support/MemoryPseudonymSource.h"
+
+namespace {
+
+deid::Profile engine_profile(const std::string& rules_json) {
+    const config::Config cfg = config::parse(R"({"profile": {"rules": )" + rules_json + "}}");
+    return deid::Profile::from_config(cfg);
+}
+
+}  // namespace
+
+TEST_CASE("the engine's honest output passes the verifier", "[verifier][engine]") {
+    auto file = make_original();
+    const auto ids = deid::collect_identifiers(*file);
+    testsupport::MemoryPseudonymSource source;
+    const deid::Profile profile = engine_profile("[]");
+    deid::apply(profile, *file, source);
+    auto report = deid::verify(profile.source, ids, *file);
+    INFO(report.summary());
+    CHECK(report.clean());
+}
+
+TEST_CASE("a site rule that keeps or writes PHI is caught, and named by tag only", "[verifier][engine]") {
+    auto file = make_original();
+    const auto ids = deid::collect_identifiers(*file);
+    testsupport::MemoryPseudonymSource source;
+
+    SECTION("rule keeps Patient's Name and Accession Number") {
+        const deid::Profile profile =
+            engine_profile(R"J([{"tag": "PatientName", "action": "keep"}, {"tag": "(0008,0050)", "action": "keep"}])J");
+        deid::apply(profile, *file, source);
+        auto report = deid::verify(profile.source, ids, *file);
+        CHECK(leaked(report, "(0010,0010)", "patient_name"));
+        CHECK(leaked(report, "(0008,0050)", "accession_number"));
+        CHECK(report.summary().find("DOE") == std::string::npos);
+        CHECK(report.summary().find("Doe") == std::string::npos);
+        CHECK(report.summary().find("ACC99812") == std::string::npos);
+    }
+    SECTION("rule replaces a description with a value carrying the name and the id") {
+        const deid::Profile profile = engine_profile(
+            R"([{"tag": "StudyDescription", "action": "replace", "value": "Follow-up of Johnathan Doe, MRN4711"}])");
+        deid::apply(profile, *file, source);
+        auto report = deid::verify(profile.source, ids, *file);
+        CHECK(leaked(report, "(0008,1030)", "patient_name"));
+        CHECK(leaked(report, "(0008,1030)", "patient_id"));
+        CHECK(report.summary().find("MRN4711") == std::string::npos);
+    }
+    SECTION("a value injected after the engine, in a private sequence") {
+        const deid::Profile profile = engine_profile("[]");
+        deid::apply(profile, *file, source);
+        REQUIRE(deid::verify(profile.source, ids, *file).clean());
+        DcmDataset* ds = file->getDataset();
+        ds->putAndInsertString(DcmTag(0x0041, 0x0010, EVR_LO), "INJECTED");
+        DcmItem* item = nullptr;
+        ds->findOrCreateSequenceItem(DcmTag(0x0041, 0x1001, EVR_SQ), item, 0);
+        item->putAndInsertString(DcmTag(0x0041, 0x1002, EVR_UI), kSeriesUid);
+        auto report = deid::verify(profile.source, ids, *file);
+        CHECK(leaked(report, "(0041,1001)[0]/(0041,1002)", "uid"));
+        CHECK(report.leaks.size() == 1);
+    }
+}
