@@ -359,6 +359,7 @@ TEST_CASE("a site rule that keeps or writes PHI is caught, and named by tag only
     SECTION("rule replaces a description with a value carrying the name and the id") {
         const deid::Profile profile = engine_profile(
             R"([{"tag": "StudyDescription", "action": "replace", "value": "Follow-up of Johnathan Doe, MRN4711"}])");
+        file->getDataset()->putAndInsertString(DCM_StudyDescription, "CT CHEST");  // rules act on present elements
         deid::apply(profile, *file, source);
         auto report = deid::verify(profile.source, ids, *file);
         CHECK(leaked(report, "(0008,1030)", "patient_name"));
