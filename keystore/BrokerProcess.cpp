@@ -40,11 +40,13 @@ std::string exit_reason(int status) {
     return "stopped";
 }
 
-bool answers_health(const std::string& socket_path) {
+// True when a broker answers on the socket (and, with expected_pid > 0, it is that process).
+bool answers_health(const std::string& socket_path, long expected_pid = 0) {
     try {
         BrokerConnection c(socket_path, std::chrono::seconds(2));
         const auto reply = c.request({{"op", "health"}});
-        return reply.is_object() && reply.value("ok", false);
+        if (!reply.is_object() || !reply.value("ok", false)) return false;
+        return expected_pid <= 0 || reply.value("pid", 0L) == expected_pid;
     } catch (const std::exception&) {
         return false;
     }
@@ -76,6 +78,14 @@ BrokerProcess::BrokerProcess(const config::Config& config) : socket_path_(config
         // Do not outlive the gateway if it dies without running its destructors.
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(1);
+        // A clean slate: the caller may block signals in its threads and hold sockets open.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        close_range(3, ~0U, 0);
         execvp(argv[0], argv.data());
         _exit(127);
     }
@@ -91,7 +101,7 @@ BrokerProcess::BrokerProcess(const config::Config& config) : socket_path_(config
             throw std::runtime_error("the keystore broker (" + exe + " serve) " + reason +
                                      " before answering; see its messages above");
         }
-        if (answers_health(socket_path_)) return;
+        if (answers_health(socket_path_, child_pid_)) return;
         if (Clock::now() > deadline) {
             stop_child();
             throw std::runtime_error("the keystore broker did not answer on " + socket_path_ + " within " +

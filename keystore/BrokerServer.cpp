@@ -116,6 +116,7 @@ public:
         return {{"ok", true},
                 {"status", "serving"},
                 {"version", config::version()},
+                {"pid", static_cast<long>(getpid())},
                 {"patients", patients_.load()},
                 {"uids", uids_.load()},
                 {"requests", requests_.load()},
