@@ -1,17 +1,157 @@
 #include "deid/InstanceDeidentifier.h"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
+#include "deid/Conditions.h"
+#include "deid/Deidentify.h"
+#include "deid/Profile.h"
+#include "deid/Verifier.h"
+#include "deid/pixels/PixelCleaner.h"
+
 namespace deid {
 
-struct InstanceDeidentifier::Impl {};
+namespace {
 
-InstanceDeidentifier::InstanceDeidentifier(const config::Config&, PseudonymSource&) : impl_(new Impl) {}
+Outcome make(Outcome::Kind kind, std::string reason, std::string detail) {
+    Outcome o;
+    o.kind = kind;
+    o.reason = std::move(reason);
+    o.detail = std::move(detail);
+    return o;
+}
+
+std::string get(DcmItem& item, const DcmTagKey& tag) {
+    OFString v;
+    if (item.findAndGetOFString(tag, v).good()) return v.c_str();
+    return "";
+}
+
+std::string directory_of(const std::string& path) {
+    std::size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+bool fsync_path(const std::string& path, int flags) {
+    int fd = ::open(path.c_str(), flags);
+    if (fd < 0) return false;
+    bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// Writes `file` to `output_path` through a temporary file in the same folder: write, fsync,
+// rename, fsync the folder. Returns an empty string or why it failed (no PHI: paths are ours).
+std::string write_atomically(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& output_path) {
+    const std::string dir = directory_of(output_path);
+    std::string tmp = dir + "/.deid-write-XXXXXX";
+    int fd = ::mkstemp(&tmp[0]);
+    if (fd < 0) return std::string("cannot create a temporary file in the output folder: ") + std::strerror(errno);
+    ::close(fd);
+    OFCondition c = file.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+                                  0, 0, EWM_fileformat);
+    if (c.bad()) {
+        ::unlink(tmp.c_str());
+        return std::string("cannot write the output: ") + c.text();
+    }
+    if (!fsync_path(tmp, O_RDONLY)) {
+        ::unlink(tmp.c_str());
+        return std::string("cannot fsync the output: ") + std::strerror(errno);
+    }
+    if (::rename(tmp.c_str(), output_path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return std::string("cannot rename the output into place: ") + std::strerror(err);
+    }
+    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    return "";
+}
+
+}  // namespace
+
+struct InstanceDeidentifier::Impl {
+    Impl(const config::Config& config, PseudonymSource& source)
+        : profile(Profile::from_config(config)), source(source), pixels(config.pixels) {}
+    Profile profile;
+    PseudonymSource& source;
+    pixels::PixelCleaner pixels;
+
+    Outcome process(const std::string& input_path, const std::string& output_path, const std::string& calling_ae);
+};
+
+InstanceDeidentifier::InstanceDeidentifier(const config::Config& config, PseudonymSource& source)
+    : impl_(new Impl(config, source)) {}
 InstanceDeidentifier::~InstanceDeidentifier() = default;
 
-Outcome InstanceDeidentifier::process_file(const std::string&, const std::string&, const std::string&) {
-    Outcome o;
-    o.kind = Outcome::Kind::Quarantined;
-    o.reason = "not-built";
-    o.detail = "the de-identification engine is not built yet";
+Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
+                                           const std::string& calling_ae) {
+    try {
+        return impl_->process(input_path, output_path, calling_ae);
+    } catch (const PseudonymUnavailable& e) {
+        return make(Outcome::Kind::Retry, "pseudonym-unavailable", e.what());
+    } catch (const std::exception& e) {
+        // Messages of this project's code carry no PHI.
+        return make(Outcome::Kind::Quarantined, "engine-error", e.what());
+    } catch (...) {
+        return make(Outcome::Kind::Quarantined, "engine-error", "unexpected error");
+    }
+}
+
+Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const std::string& output_path,
+                                            const std::string& calling_ae) {
+    DcmFileFormat file;
+    OFCondition c = file.loadFile(input_path.c_str());
+    if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("not readable as DICOM: ") + c.text());
+    DcmDataset* ds = file.getDataset();
+    if (get(*ds, DCM_SOPClassUID).empty() || get(*ds, DCM_SOPInstanceUID).empty())
+        return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
+    c = file.loadAllDataIntoMemory();
+    if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("cannot load the data: ") + c.text());
+    E_TransferSyntax xfer = ds->getOriginalXfer();
+    if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
+
+    const InstanceFacts facts = InstanceFacts::of(*ds, calling_ae);
+    if (auto reason = rejection_reason(profile, facts))
+        return make(Outcome::Kind::Rejected, "rejected", *reason);
+
+    const Identifiers original = collect_identifiers(file);
+    const DeidReport report = apply(profile, file, source);
+    if (!report.refusal.empty())
+        return make(Outcome::Kind::Quarantined, report.refusal,
+                    "instance not released: " + report.refusal + " (profile option)");
+
+    if (profile.clean_pixel_data) {
+        const pixels::PixelReport pr = pixels.clean(file);
+        if (!pr.failure.empty()) return make(Outcome::Kind::Quarantined, "pixel-clean-failed", pr.failure);
+        if (pr.examined) add_method_code(*ds, "113101");
+    }
+
+    const VerifyReport verified = verify(profile.source, original, file);
+    if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
+
+    const std::string error = write_atomically(file, xfer, output_path);
+    if (!error.empty()) return make(Outcome::Kind::Retry, "write-failed", error);
+
+    Outcome o = make(Outcome::Kind::Clean, "", "");
+    o.sop_class_uid = report.sop_class_uid;
+    o.sop_instance_uid = report.sop_instance_uid;
+    o.study_instance_uid = report.study_instance_uid;
+    o.series_instance_uid = report.series_instance_uid;
+    o.modality = report.modality;
+    o.transfer_syntax_uid = DcmXfer(xfer).getXferID();
     return o;
 }
 

@@ -1,0 +1,689 @@
+#include "deid/Deidentify.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+#include <dcmtk/dcmdata/dcvr.h>
+
+#include "deid/Conditions.h"
+#include "deid/Ps315Table.h"
+#include "deid/SafeAttributes.h"
+#include "deid/TextCleaner.h"
+
+namespace deid {
+
+namespace {
+
+constexpr std::uint32_t key(std::uint16_t g, std::uint16_t e) { return (std::uint32_t(g) << 16) | e; }
+
+std::string trim(const std::string& s) {
+    const char* ws = " \t\r\n";
+    std::size_t b = s.find_first_not_of(ws);
+    if (b == std::string::npos) return "";
+    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::vector<std::string> split_values(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t p = s.find('\\', start);
+        out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
+        if (p == std::string::npos) break;
+        start = p + 1;
+    }
+    return out;
+}
+
+std::string join_values(const std::vector<std::string>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "\\" : "") + v[i];
+    return s;
+}
+
+std::string value_of(DcmElement* el) {
+    OFString v;
+    if (el->getOFStringArray(v).good()) return v.c_str();
+    return "";
+}
+
+std::string get(DcmItem& item, const DcmTagKey& tag) {
+    OFString v;
+    if (item.findAndGetOFStringArray(tag, v).good()) return trim(v.c_str());
+    return "";
+}
+
+enum class VrClass { Text, PersonName, Date, DateTime, Time, Uid, Ae, Age, Sequence, Safe, Unknown };
+
+VrClass classify(DcmElement* el) {
+    switch (el->ident()) {
+        case EVR_LO: case EVR_SH: case EVR_ST: case EVR_LT: case EVR_UT: case EVR_UC: case EVR_UR:
+            return VrClass::Text;
+        case EVR_PN: return VrClass::PersonName;
+        case EVR_DA: return VrClass::Date;
+        case EVR_DT: return VrClass::DateTime;
+        case EVR_TM: return VrClass::Time;
+        case EVR_UI: return VrClass::Uid;
+        case EVR_AE: return VrClass::Ae;
+        case EVR_AS: return VrClass::Age;
+        case EVR_SQ: return VrClass::Sequence;
+        case EVR_US: case EVR_SS: case EVR_UL: case EVR_SL: case EVR_FL: case EVR_FD: case EVR_DS: case EVR_IS:
+        case EVR_AT: case EVR_OB: case EVR_OW: case EVR_OF: case EVR_OD: case EVR_OL: case EVR_OV: case EVR_SV:
+        case EVR_UV: case EVR_CS: case EVR_ox: case EVR_xs: case EVR_lt: case EVR_PixelData:
+        case EVR_OverlayData: case EVR_pixelSQ:
+            return VrClass::Safe;
+        default:
+            return VrClass::Unknown;  // UN and anything DCMTK could not type
+    }
+}
+
+// Cuts each value to the VR's maximum length (at a UTF-8 boundary), so a cleaned value that grew
+// ("JD" -> "[removed]") stays valid.
+std::string fit(const std::string& value, DcmElement* el) {
+    DcmVR vr(el->getVR());
+    const Uint32 max = vr.getMaxValueLength();
+    if (max == 0 || max >= 1024) return value;  // LT/ST/UT/UC/UR: long enough
+    std::vector<std::string> parts = split_values(value);
+    for (std::string& p : parts) {
+        if (p.size() <= max) continue;
+        std::size_t cut = max;
+        while (cut > 0 && (static_cast<unsigned char>(p[cut]) & 0xC0) == 0x80) --cut;
+        // Never leave half a "[removed]" behind.
+        const std::size_t open = p.rfind('[', cut);
+        if (open != std::string::npos && p.compare(open, 9, "[removed]") == 0 && open + 9 > cut) cut = open;
+        p = trim(p.substr(0, cut));
+        while (!p.empty() && (p.back() == ',' || p.back() == ';')) p.pop_back();
+    }
+    return join_values(parts);
+}
+
+const char* dummy_for(DcmElement* el) {
+    switch (el->ident()) {
+        case EVR_PN: return "ANONYMOUS";
+        case EVR_DA: return "19000101";
+        case EVR_DT: return "19000101000000";
+        case EVR_TM: return "000000";
+        case EVR_AS: return "000D";
+        case EVR_IS: case EVR_DS: return "0";
+        case EVR_CS: return "ANONYMIZED";
+        case EVR_AE: return "ANONYMIZED";
+        case EVR_UR: return "urn:none";
+        default: return "ANONYMIZED";
+    }
+}
+
+// Shifts a DA value (YYYYMMDD) or the date part of a DT value by `days`; "" when unparseable.
+std::string shift_date_value(const std::string& raw, int days, bool datetime) {
+    std::string v = trim(raw);
+    if (v.empty()) return v;
+    std::size_t digits = 0;
+    while (digits < v.size() && digits < 8 && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+    if (!datetime && (digits != 8 || v.size() != 8)) return "";
+    if (datetime && digits != 4 && digits != 6 && digits != 8) return "";
+    std::tm tm{};
+    tm.tm_year = std::stoi(v.substr(0, 4)) - 1900;
+    tm.tm_mon = digits >= 6 ? std::stoi(v.substr(4, 2)) - 1 : 6;   // year only: shift from mid-year
+    tm.tm_mday = digits >= 8 ? std::stoi(v.substr(6, 2)) : 15;     // year-month: from mid-month
+    tm.tm_hour = 12;
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31) return "";
+    tm.tm_mday += days;
+    if (timegm(&tm) == static_cast<time_t>(-1)) return "";
+    if (tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) return "";
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return std::string(buf, digits) + v.substr(digits);
+}
+
+struct MethodCode {
+    const char* value;
+    const char* meaning;
+};
+const MethodCode kMethodCodes[] = {
+    {"113100", "Basic Application Confidentiality Profile"},
+    {"113101", "Clean Pixel Data Option"},
+    {"113102", "Clean Recognizable Visual Features Option"},
+    {"113103", "Clean Graphics Option"},
+    {"113104", "Clean Structured Content Option"},
+    {"113105", "Clean Descriptors Option"},
+    {"113106", "Retain Longitudinal Temporal Information Full Dates Option"},
+    {"113107", "Retain Longitudinal Temporal Information Modified Dates Option"},
+    {"113108", "Retain Patient Characteristics Option"},
+    {"113109", "Retain Device Identity Option"},
+    {"113110", "Retain UIDs Option"},
+    {"113111", "Retain Safe Private Option"},
+    {"113112", "Retain Institution Identity Option"},
+};
+
+// How the values of a subtree are treated where the table does not name the attribute.
+enum class Mode {
+    Normal,       // allow-list: unknown text removed
+    ContentTree,  // SR content items: TEXT cleaned (clean_structured_content) or replaced
+    Clean,        // inside a sequence the table says to clean (C): text cleaned, names replaced
+    Graphics,     // graphic annotations kept with clean_graphics: text cleaned
+};
+
+enum class Act { Keep, Remove, Empty, Dummy, Clean, Remap, Shift, Pseudonym, Hash, Replace, Recurse };
+
+struct Decision {
+    Decision(Act a = Act::Remove, Mode m = Mode::Normal, std::string v = {}) : act(a), mode(m), value(std::move(v)) {}
+    Act act;
+    Mode mode;          // for Recurse
+    std::string value;  // for Replace
+};
+
+struct Pending {
+    enum Kind { Uid, Hash, Pseudonym, Shift } kind;
+    DcmElement* element;
+    std::vector<std::size_t> indexes;  // into the request's uids (one per value) or hashes
+};
+
+class Engine {
+public:
+    Engine(const Profile& profile, DcmItem& dataset, DcmMetaInfo* meta, PseudonymSource& source)
+        : p_(profile), ds_(dataset), meta_(meta), source_(source) {}
+
+    DeidReport run();
+
+private:
+    void scan_identifiers(DcmItem& item);
+    void process_item(DcmItem& item, Mode mode, int depth);
+    Decision decide(DcmElement* el, Mode mode, int depth, const std::map<std::uint32_t, std::string>& creators,
+                    std::set<std::uint32_t>& used_blocks);
+    Ps315Action resolve(const Ps315Row& row) const;
+    Decision by_action(Ps315Action a, DcmElement* el, Mode mode);
+    void perform(DcmItem& item, unsigned long& index, DcmElement* el, const Decision& d);
+    void remap(DcmElement* el);
+    void finish(const PseudonymReply& reply);
+    void write_method(DeidReport& report);
+    void process_meta();
+
+    const Profile& p_;
+    DcmItem& ds_;
+    DcmMetaInfo* meta_;
+    PseudonymSource& source_;
+    InstanceFacts facts_;
+    bool structured_report_ = false;
+    bool enhanced_ = false;
+    std::string patient_name_;
+    TextCleaner cleaner_;
+    PseudonymRequest request_;
+    std::map<std::string, std::size_t> uid_index_;
+    std::vector<Pending> pending_;
+    DeidReport report_;
+};
+
+Ps315Action Engine::resolve(const Ps315Row& row) const {
+    const bool enabled[] = {p_.retain_safe_private, p_.retain_uids, p_.retain_device_identity,
+                            p_.retain_institution_identity, p_.retain_patient_characteristics,
+                            p_.retain_long_full_dates, p_.retain_long_modified_dates, p_.clean_descriptors,
+                            p_.clean_structured_content, p_.clean_graphics};
+    bool keep = false, clean = false;
+    for (int i = 0; i < static_cast<int>(Ps315Option::Count); ++i) {
+        if (!enabled[i]) continue;
+        if (row.options[i] == Ps315Action::K) keep = true;
+        if (row.options[i] == Ps315Action::C) clean = true;
+    }
+    // Where several applied options name the attribute, the one that retains most wins: K, then C.
+    if (keep) return Ps315Action::K;
+    if (clean) return Ps315Action::C;
+    return row.basic;
+}
+
+Decision Engine::by_action(Ps315Action a, DcmElement* el, Mode mode) {
+    const VrClass vc = classify(el);
+    const DcmTagKey tag = el->getTag();
+    // Compound codes: the least removing choice that keeps the object valid.
+    if (a == Ps315Action::XZ || a == Ps315Action::XD || a == Ps315Action::ZD || a == Ps315Action::XZD) {
+        const int type = attribute_type(tag.getGroup(), tag.getElement(), structured_report_, enhanced_);
+        const bool has_x = a != Ps315Action::ZD, has_z = a != Ps315Action::XD, has_d = a != Ps315Action::XZ;
+        if (type == 1) a = has_d ? Ps315Action::D : Ps315Action::Z;
+        else if (type == 2) a = has_z ? Ps315Action::Z : Ps315Action::D;
+        else a = has_x ? Ps315Action::X : Ps315Action::Z;
+    }
+    switch (a) {
+        case Ps315Action::None:
+        case Ps315Action::X:
+            return {Act::Remove};
+        case Ps315Action::Z:
+            return {Act::Empty};
+        case Ps315Action::D:
+            if (vc == VrClass::Sequence) return {Act::Recurse, mode};
+            if (vc == VrClass::Uid) return {Act::Remap};
+            return {Act::Dummy};
+        case Ps315Action::K:
+            if (vc == VrClass::Sequence) return {Act::Recurse, mode};
+            return {Act::Keep};
+        case Ps315Action::C:
+            switch (vc) {
+                case VrClass::Sequence: return {Act::Recurse, mode == Mode::ContentTree ? mode : Mode::Clean};
+                case VrClass::Date:
+                case VrClass::DateTime:
+                    return p_.retain_long_modified_dates ? Decision{Act::Shift} : Decision{Act::Remove};
+                case VrClass::Time: return {Act::Keep};  // whole-day shifts leave the time of day
+                case VrClass::Text: return {Act::Clean};
+                case VrClass::PersonName: return {Act::Dummy};
+                case VrClass::Uid: return {Act::Remap};
+                case VrClass::Ae: return {Act::Dummy};
+                case VrClass::Age: return {Act::Keep};
+                default: return {Act::Keep};
+            }
+        case Ps315Action::U:
+            if (vc == VrClass::Uid) return {Act::Remap};
+            if (vc == VrClass::Sequence) return {Act::Recurse, mode};
+            return {Act::Remove};
+        case Ps315Action::XZU:
+            // Sequences of references: kept, with the contained instance UIDs replaced (U).
+            if (vc == VrClass::Sequence) return {Act::Recurse, mode};
+            if (vc == VrClass::Uid) return {Act::Remap};
+            return {Act::Remove};
+        default:
+            return {Act::Remove};
+    }
+}
+
+bool is_repeating_graphics_group(std::uint16_t g) {
+    const std::uint16_t base = g & 0xFF00;
+    return (base == 0x5000 || base == 0x6000) && (g & 0x00FF) <= 0x1E && (g & 1) == 0;
+}
+
+Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std::uint32_t, std::string>& creators,
+                        std::set<std::uint32_t>& used_blocks) {
+    const DcmTagKey tag = el->getTag();
+    const std::uint16_t g = tag.getGroup(), e = tag.getElement();
+    const VrClass vc = classify(el);
+
+    if (e == 0x0000) return {Act::Remove};  // group lengths: recomputed on write when needed
+    if (depth == 0) {
+        if (tag == DCM_SpecificCharacterSet) return {Act::Keep};
+        if (tag == DCM_PatientIdentityRemoved || tag == DCM_DeidentificationMethod ||
+            tag == DCM_DeidentificationMethodCodeSequence || tag == DCM_LongitudinalTemporalInformationModified)
+            return {Act::Remove};  // written again at the end
+    }
+
+    const bool is_private = (g & 1) != 0;
+    const std::uint32_t block = is_private ? key(g, e >> 8) : 0;
+
+    // Site rules first: they override the table for the attributes they name, at every depth.
+    for (const config::Rule& r : p_.rules) {
+        if (r.group != g || r.element != e) continue;
+        if (!r.when.empty() && !matches(r.when, facts_)) continue;
+        if (is_private && e > 0x00FF && r.action != "remove") used_blocks.insert(block);
+        if (r.action == "keep") return vc == VrClass::Sequence ? Decision{Act::Recurse, mode} : Decision{Act::Keep};
+        if (r.action == "remove") return {Act::Remove};
+        if (r.action == "empty") return {Act::Empty};
+        if (r.action == "replace") return {Act::Replace, mode, r.value};
+        if (r.action == "hash") {
+            if (vc == VrClass::Sequence || vc == VrClass::Safe || vc == VrClass::Unknown) return {Act::Remove};
+            return {Act::Hash};
+        }
+        if (r.action == "shift_date")
+            return (vc == VrClass::Date || vc == VrClass::DateTime) ? Decision{Act::Shift} : Decision{Act::Remove};
+        return {Act::Remove};
+    }
+
+    if (is_private) {
+        if (g <= 0x0007 || g == 0xFFFF) return {Act::Remove};  // not usable as private groups
+        if (e >= 0x0010 && e <= 0x00FF) return {Act::Keep};   // creator: removed later if nothing of its block stays
+        if (e < 0x0010) return {Act::Remove};
+        auto c = creators.find(block);
+        const Ps315Action a = resolve(ps315_private_row());  // C with retain_safe_private, else X
+        if (a == Ps315Action::C && c != creators.end() && is_safe_private(g, e & 0xFF, c->second)) {
+            used_blocks.insert(block);
+            return vc == VrClass::Sequence ? Decision{Act::Recurse, mode} : Decision{Act::Keep};
+        }
+        return {Act::Remove};
+    }
+
+    if (tag == DCM_PatientName) {
+        if (mode == Mode::Normal || patient_name_.empty() || trim(value_of(el)) == patient_name_)
+            return {Act::Pseudonym};
+        return {Act::Dummy};
+    }
+    if (tag == DCM_PatientID) return {Act::Pseudonym};
+
+    if (const Ps315Row* row = find_ps315_row(g, e)) {
+        const Ps315Action a = resolve(*row);
+        if (tag == DCM_GraphicAnnotationSequence)
+            return a == Ps315Action::C ? Decision{Act::Recurse, Mode::Graphics} : Decision{Act::Remove};
+        if (tag == DCM_ContentSequence) return {Act::Recurse, Mode::ContentTree};
+        if (is_repeating_graphics_group(g)) {
+            if (a != Ps315Action::C) return {Act::Remove};
+            return (vc == VrClass::Text) ? Decision{Act::Clean} : Decision{Act::Keep};
+        }
+        if (tag == DCM_PersonName && mode == Mode::ContentTree && !patient_name_.empty() &&
+            trim(value_of(el)) == patient_name_)
+            return {Act::Pseudonym};
+        return by_action(a, el, mode);
+    }
+
+    // Not in Table E.1-1: the allow-list.
+    if (is_repeating_graphics_group(g)) {
+        // Overlay and curve attributes go with their data: all removed, or kept (text cleaned).
+        if (!p_.clean_graphics) return {Act::Remove};
+        if (vc == VrClass::Text) return {Act::Clean};
+        if (vc == VrClass::Safe || vc == VrClass::Sequence) return vc == VrClass::Sequence ? Decision{Act::Recurse, Mode::Graphics} : Decision{Act::Keep};
+        return {Act::Remove};
+    }
+    switch (vc) {
+        case VrClass::Sequence: return {Act::Recurse, mode};
+        case VrClass::Safe: return {Act::Keep};
+        case VrClass::Uid:
+            if (p_.retain_uids || is_class_uid_attribute(g, e)) return {Act::Keep};
+            return {Act::Remap};  // well-known DICOM UIDs (1.2.840.10008.*) are left alone in remap()
+        case VrClass::Unknown: return {Act::Remove};
+        default: break;
+    }
+    if (is_safe_text_attribute(g, e)) return {Act::Keep};
+    if (mode != Mode::Normal) {
+        if (vc == VrClass::Text) {
+            if (mode == Mode::ContentTree && !p_.clean_structured_content) return {Act::Dummy};
+            return {Act::Clean};
+        }
+        if (vc == VrClass::PersonName) return {Act::Dummy};
+        if ((vc == VrClass::Date || vc == VrClass::DateTime) && p_.retain_long_modified_dates) return {Act::Shift};
+        if ((vc == VrClass::Date || vc == VrClass::DateTime || vc == VrClass::Time) && p_.retain_long_full_dates)
+            return {Act::Keep};
+    }
+    return {Act::Remove};
+}
+
+void Engine::remap(DcmElement* el) {
+    std::vector<std::string> values = split_values(value_of(el));
+    Pending pending{Pending::Uid, el, {}};
+    bool any = false;
+    for (std::string& v : values) {
+        v = trim(v);
+        if (v.empty() || v.rfind("1.2.840.10008.", 0) == 0) {
+            pending.indexes.push_back(static_cast<std::size_t>(-1));  // well-known: unchanged
+            continue;
+        }
+        auto it = uid_index_.find(v);
+        if (it == uid_index_.end()) {
+            it = uid_index_.emplace(v, request_.uids.size()).first;
+            request_.uids.push_back(v);
+        }
+        pending.indexes.push_back(it->second);
+        any = true;
+    }
+    if (any) pending_.push_back(std::move(pending));
+}
+
+void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const Decision& d) {
+    switch (d.act) {
+        case Act::Keep:
+            break;
+        case Act::Remove:
+            delete item.remove(index);
+            ++report_.removed;
+            return;  // the next element now has this index
+        case Act::Empty:
+            el->clear();
+            ++report_.replaced;
+            break;
+        case Act::Dummy:
+            if (classify(el) == VrClass::Uid) remap(el);
+            else if (classify(el) == VrClass::Safe && el->ident() != EVR_CS && el->ident() != EVR_IS &&
+                     el->ident() != EVR_DS) el->clear();
+            else el->putString(dummy_for(el));
+            ++report_.replaced;
+            break;
+        case Act::Clean: {
+            const std::string before = value_of(el);
+            const std::string after = fit(cleaner_.clean(before), el);
+            if (after != before) el->putString(after.c_str());
+            ++report_.cleaned;
+            break;
+        }
+        case Act::Remap:
+            remap(el);
+            break;
+        case Act::Shift:
+            pending_.push_back({Pending::Shift, el, {}});
+            break;
+        case Act::Pseudonym:
+            pending_.push_back({Pending::Pseudonym, el, {}});
+            break;
+        case Act::Hash:
+            pending_.push_back({Pending::Hash, el, {request_.hashes.size()}});
+            request_.hashes.push_back(value_of(el));
+            break;
+        case Act::Replace:
+            el->putString(fit(d.value, el).c_str());
+            ++report_.replaced;
+            break;
+        case Act::Recurse: {
+            auto* seq = static_cast<DcmSequenceOfItems*>(el);
+            for (unsigned long i = 0; i < seq->card(); ++i) process_item(*seq->getItem(i), d.mode, 1);
+            break;
+        }
+    }
+    ++index;
+}
+
+void Engine::process_item(DcmItem& item, Mode mode, int depth) {
+    std::map<std::uint32_t, std::string> creators;
+    for (unsigned long i = 0; i < item.card(); ++i) {
+        DcmElement* el = item.getElement(i);
+        const DcmTagKey t = el->getTag();
+        if ((t.getGroup() & 1) && t.getElement() >= 0x0010 && t.getElement() <= 0x00FF)
+            creators[key(t.getGroup(), t.getElement())] = trim(value_of(el));
+    }
+    std::set<std::uint32_t> used_blocks;
+    for (unsigned long i = 0; i < item.card();) {
+        DcmElement* el = item.getElement(i);
+        perform(item, i, el, decide(el, mode, depth, creators, used_blocks));
+    }
+    for (const auto& c : creators) {
+        if (used_blocks.count(c.first)) continue;
+        DcmTagKey creator_tag(static_cast<Uint16>(c.first >> 16), static_cast<Uint16>(c.first & 0xFFFF));
+        if (item.findAndDeleteElement(creator_tag).good()) ++report_.removed;
+    }
+}
+
+void Engine::scan_identifiers(DcmItem& item) {
+    static const std::set<std::uint32_t> ids = {
+        key(0x0010, 0x0020), key(0x0010, 0x1000), key(0x0008, 0x0050), key(0x0020, 0x0010), key(0x0010, 0x1090),
+        key(0x0040, 0x2016), key(0x0040, 0x2017), key(0x0040, 0x1001), key(0x0040, 0x0009), key(0x0040, 0x0253),
+        key(0x0018, 0x1000), key(0x0038, 0x0010), key(0x0010, 0x2154), key(0x0008, 0x0092), key(0x0008, 0x0094),
+        key(0x0040, 0x1101), key(0x0010, 0x1002)};
+    static const std::set<std::uint32_t> phrases = {
+        key(0x0008, 0x0080), key(0x0008, 0x0081), key(0x0008, 0x1040), key(0x0008, 0x1010), key(0x0010, 0x1040),
+        key(0x0010, 0x2152), key(0x0040, 0x0242), key(0x0040, 0x0010), key(0x0032, 0x1020), key(0x0040, 0x0243)};
+    for (unsigned long i = 0; i < item.card(); ++i) {
+        DcmElement* el = item.getElement(i);
+        const DcmTagKey t = el->getTag();
+        const std::uint32_t k = key(t.getGroup(), t.getElement());
+        switch (classify(el)) {
+            case VrClass::Sequence: {
+                auto* seq = static_cast<DcmSequenceOfItems*>(el);
+                for (unsigned long j = 0; j < seq->card(); ++j) scan_identifiers(*seq->getItem(j));
+                continue;
+            }
+            case VrClass::PersonName:
+                for (const std::string& v : split_values(value_of(el))) cleaner_.add_person_name(v);
+                continue;
+            case VrClass::Date:
+            case VrClass::DateTime:
+                for (const std::string& v : split_values(value_of(el))) cleaner_.add_date(trim(v).substr(0, 8));
+                continue;
+            default:
+                break;
+        }
+        if (t.getGroup() & 1) continue;
+        if (ids.count(k)) for (const std::string& v : split_values(value_of(el))) cleaner_.add_identifier(v);
+        if (phrases.count(k)) for (const std::string& v : split_values(value_of(el))) cleaner_.add_phrase(v);
+    }
+}
+
+void Engine::finish(const PseudonymReply& reply) {
+    if (reply.uids.size() != request_.uids.size() || reply.hashes.size() != request_.hashes.size() ||
+        reply.pseudonym.empty())
+        throw PseudonymUnavailable("pseudonym source gave an incomplete answer");
+    for (const Pending& p : pending_) {
+        switch (p.kind) {
+            case Pending::Uid: {
+                std::vector<std::string> values = split_values(value_of(p.element));
+                for (std::size_t i = 0; i < values.size() && i < p.indexes.size(); ++i) {
+                    if (p.indexes[i] == static_cast<std::size_t>(-1)) continue;
+                    values[i] = reply.uids[p.indexes[i]];
+                    ++report_.uids_replaced;
+                }
+                p.element->putString(join_values(values).c_str());
+                break;
+            }
+            case Pending::Hash:
+                p.element->putString(fit(reply.hashes[p.indexes[0]], p.element).c_str());
+                ++report_.replaced;
+                break;
+            case Pending::Pseudonym:
+                p.element->putString(fit(reply.pseudonym, p.element).c_str());
+                ++report_.replaced;
+                break;
+            case Pending::Shift: {
+                const bool dt = p.element->ident() == EVR_DT;
+                std::vector<std::string> values = split_values(value_of(p.element));
+                for (std::string& v : values) v = shift_date_value(v, reply.date_offset_days, dt);
+                p.element->putString(join_values(values).c_str());
+                report_.dates_shifted = true;
+                ++report_.replaced;
+                break;
+            }
+        }
+    }
+}
+
+void Engine::process_meta() {
+    if (!meta_) return;
+    for (const DcmTagKey& t : {DCM_SourceApplicationEntityTitle, DCM_SendingApplicationEntityTitle,
+                               DCM_ReceivingApplicationEntityTitle, DCM_PrivateInformationCreatorUID,
+                               DCM_PrivateInformation})
+        if (meta_->findAndDeleteElement(t).good()) ++report_.removed;
+}
+
+void Engine::write_method(DeidReport& report) {
+    ds_.putAndInsertString(DCM_PatientIdentityRemoved, "YES");
+    std::vector<std::string> codes = {"113100"};
+    if (p_.clean_recognizable_visual_features && get(ds_, DCM_RecognizableVisualFeatures) == "NO")
+        codes.push_back("113102");
+    if (p_.clean_graphics) codes.push_back("113103");
+    if (p_.clean_structured_content) codes.push_back("113104");
+    if (p_.clean_descriptors) codes.push_back("113105");
+    if (p_.retain_long_full_dates) codes.push_back("113106");
+    if (p_.retain_long_modified_dates) codes.push_back("113107");
+    if (p_.retain_patient_characteristics) codes.push_back("113108");
+    if (p_.retain_device_identity) codes.push_back("113109");
+    if (p_.retain_uids) codes.push_back("113110");
+    if (p_.retain_safe_private) codes.push_back("113111");
+    if (p_.retain_institution_identity) codes.push_back("113112");
+    std::string method = std::string("PS3.15 ") + ps315_edition() + " Basic Application Confidentiality Profile";
+    ds_.putAndInsertString(DCM_DeidentificationMethod, method.c_str());
+    for (const std::string& c : codes) add_method_code(ds_, c);
+    // (0012,0063) now names the edition and every applied option (add_method_code appends them).
+    report.method_codes = codes;
+    const char* longitudinal = p_.retain_long_full_dates ? "UNMODIFIED"
+                               : report.dates_shifted || p_.retain_long_modified_dates ? "MODIFIED"
+                                                                                        : "REMOVED";
+    ds_.putAndInsertString(DCM_LongitudinalTemporalInformationModified, longitudinal);
+}
+
+DeidReport Engine::run() {
+    facts_ = InstanceFacts::of(ds_);
+    structured_report_ = facts_.sop_class_uid.rfind("1.2.840.10008.5.1.4.1.1.88.", 0) == 0;
+    enhanced_ = ds_.tagExists(DCM_SharedFunctionalGroupsSequence) || ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
+    if (p_.clean_recognizable_visual_features && get(ds_, DCM_RecognizableVisualFeatures) == "YES")
+        report_.refusal = "recognizable-visual-features";
+
+    // Decode text with the instance's Specific Character Set; re-encoded at the end.
+    const std::string charset = get(ds_, DCM_SpecificCharacterSet);
+    bool converted = false;
+    if (!charset.empty() && charset != "ISO_IR 192" && charset != "ISO_IR 6")
+        converted = ds_.convertToUTF8().good();
+
+    request_.patient_id = get(ds_, DCM_PatientID);
+    request_.issuer = get(ds_, DCM_IssuerOfPatientID);
+    if (request_.issuer.empty()) request_.issuer = p_.default_issuer;
+    patient_name_ = get(ds_, DCM_PatientName);
+    scan_identifiers(ds_);
+
+    process_item(ds_, Mode::Normal, 0);
+    process_meta();
+
+    const PseudonymReply reply = source_.resolve(request_);
+    finish(reply);
+
+    if (meta_) {
+        const std::string sop = get(ds_, DCM_SOPInstanceUID);
+        if (!sop.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPInstanceUID, sop.c_str());
+    }
+    write_method(report_);
+
+    if (converted && charset.find('\\') == std::string::npos && charset.rfind("ISO 2022", 0) != 0) {
+        // Back to the original character set; tried on a copy first so a value that the original
+        // set cannot hold (e.g. from a replace rule) leaves the whole dataset in UTF-8 instead.
+        std::unique_ptr<DcmItem> trial(static_cast<DcmItem*>(ds_.clone()));
+        if (trial->convertCharacterSet("ISO_IR 192", charset.c_str(), 0, OFTrue).good())
+            ds_.convertCharacterSet("ISO_IR 192", charset.c_str(), 0, OFTrue);
+    }
+
+    report_.sop_class_uid = get(ds_, DCM_SOPClassUID);
+    report_.sop_instance_uid = get(ds_, DCM_SOPInstanceUID);
+    report_.study_instance_uid = get(ds_, DCM_StudyInstanceUID);
+    report_.series_instance_uid = get(ds_, DCM_SeriesInstanceUID);
+    report_.modality = get(ds_, DCM_Modality);
+    return report_;
+}
+
+}  // namespace
+
+DeidReport apply(const Profile& profile, DcmFileFormat& file, PseudonymSource& source) {
+    Engine engine(profile, *file.getDataset(), file.getMetaInfo(), source);
+    return engine.run();
+}
+
+DeidReport apply(const Profile& profile, DcmDataset& dataset, PseudonymSource& source) {
+    Engine engine(profile, dataset, nullptr, source);
+    return engine.run();
+}
+
+const char* method_code_meaning(const std::string& code) {
+    for (const MethodCode& m : kMethodCodes)
+        if (code == m.value) return m.meaning;
+    return "";
+}
+
+void add_method_code(DcmItem& dataset, const std::string& code) {
+    const char* meaning = method_code_meaning(code);
+    if (!*meaning) throw std::invalid_argument("not a CID 7050 code: " + code);
+    DcmItem* item = nullptr;
+    // Already there: nothing to do.
+    DcmSequenceOfItems* seq = nullptr;
+    if (dataset.findAndGetSequence(DCM_DeidentificationMethodCodeSequence, seq).good() && seq)
+        for (unsigned long i = 0; i < seq->card(); ++i)
+            if (get(*seq->getItem(i), DCM_CodeValue) == code) return;
+    if (dataset.findOrCreateSequenceItem(DCM_DeidentificationMethodCodeSequence, item, -2).good() && item) {
+        item->putAndInsertString(DCM_CodeValue, code.c_str());
+        item->putAndInsertString(DCM_CodingSchemeDesignator, "DCM");
+        item->putAndInsertString(DCM_CodeMeaning, meaning);
+    }
+    if (code != "113100") {
+        std::string method = get(dataset, DCM_DeidentificationMethod);
+        std::string option = meaning;
+        if (method.find(option) == std::string::npos)
+            dataset.putAndInsertString(DCM_DeidentificationMethod,
+                                       (method.empty() ? option : method + "\\" + option).c_str());
+    }
+}
+
+}  // namespace deid

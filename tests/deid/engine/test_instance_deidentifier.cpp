@@ -1,0 +1,129 @@
+#include "deid/InstanceDeidentifier.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+
+#include "tests/support/MemoryPseudonymSource.h"
+#include "tests/support/Process.h"
+
+namespace fs = std::filesystem;
+using deid::Outcome;
+
+namespace {
+
+config::Config make_config(const std::string& dir, const std::string& profile_json) {
+    return config::parse(R"({"profile": )" + profile_json + "}", dir);
+}
+
+void write_ct(const std::string& path, const char* sop_instance = "1.2.826.0.1.3680043.2.1125.9.1") {
+    DcmFileFormat f;
+    DcmDataset& d = *f.getDataset();
+    d.putAndInsertString(DCM_SOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
+    if (sop_instance) d.putAndInsertString(DCM_SOPInstanceUID, sop_instance);
+    d.putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1125.9.2");
+    d.putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1125.9.3");
+    d.putAndInsertString(DCM_PatientName, "ROE^JANE");
+    d.putAndInsertString(DCM_PatientID, "PID-778899");
+    d.putAndInsertString(DCM_PatientBirthDate, "19711203");
+    d.putAndInsertString(DCM_StudyDate, "20210105");
+    d.putAndInsertString(DCM_AccessionNumber, "ACC5566");
+    d.putAndInsertString(DCM_InstitutionName, "SAINT ELSEWHERE");
+    d.putAndInsertString(DCM_StudyDescription, "CT HEAD for JANE ROE");
+    d.putAndInsertString(DCM_Modality, "CT");
+    d.putAndInsertString(DCM_Manufacturer, "ACME");
+    d.putAndInsertUint16(DCM_Rows, 2);
+    d.putAndInsertUint16(DCM_Columns, 2);
+    d.putAndInsertUint16(DCM_BitsAllocated, 16);
+    d.putAndInsertUint16(DCM_BitsStored, 16);
+    d.putAndInsertUint16(DCM_HighBit, 15);
+    d.putAndInsertUint16(DCM_PixelRepresentation, 0);
+    d.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+    d.putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
+    const Uint16 px[4] = {10, 20, 30, 40};
+    d.putAndInsertUint16Array(DCM_PixelData, px, 4);
+    REQUIRE(f.saveFile(path.c_str(), EXS_LittleEndianExplicit).good());
+}
+
+}  // namespace
+
+TEST_CASE("instance: a good file is de-identified, verified and written atomically") {
+    testsupport::TempDir tmp;
+    write_ct(tmp / "in.dcm");
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier deidentifier(
+        make_config(tmp.path(), R"({"options": ["retain_long_modified_dates", "clean_descriptors"]})"), src);
+    Outcome o = deidentifier.process_file(tmp / "in.dcm", tmp / "out.dcm");
+    INFO(o.reason << ": " << o.detail);
+    REQUIRE(o.kind == Outcome::Kind::Clean);
+    CHECK(o.sop_instance_uid == src.uid("1.2.826.0.1.3680043.2.1125.9.1"));
+    CHECK(o.modality == "CT");
+    CHECK(o.transfer_syntax_uid == "1.2.840.10008.1.2.1");
+    DcmFileFormat out;
+    REQUIRE(out.loadFile((tmp / "out.dcm").c_str()).good());
+    OFString v;
+    out.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPInstanceUID, v);
+    CHECK(std::string(v.c_str()) == o.sop_instance_uid);
+    out.getDataset()->findAndGetOFString(DCM_StudyDescription, v);
+    CHECK(std::string(v.c_str()) == "CT HEAD for [removed]");
+    // Nothing else left behind in the folder (no temporary files).
+    int files = 0;
+    for (auto& e : fs::directory_iterator(tmp.path())) { (void)e; ++files; }
+    CHECK(files == 2);
+}
+
+TEST_CASE("instance: malformed input is quarantined, never written, never thrown") {
+    testsupport::TempDir tmp;
+    testsupport::write_file(tmp / "garbage.dcm", "this is not DICOM at all");
+    write_ct(tmp / "nouid.dcm", nullptr);
+    // A truncated file: the first part of a real one.
+    write_ct(tmp / "whole.dcm");
+    std::string whole = testsupport::read_file(tmp / "whole.dcm");
+    testsupport::write_file(tmp / "truncated.dcm", whole.substr(0, 200));
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier deidentifier(make_config(tmp.path(), R"({"options": []})"), src);
+    for (const char* name : {"garbage.dcm", "nouid.dcm", "truncated.dcm", "missing.dcm"}) {
+        Outcome o = deidentifier.process_file(tmp / name, tmp / "out.dcm");
+        INFO(name << " " << o.detail);
+        CHECK(o.kind == Outcome::Kind::Quarantined);
+        CHECK(o.reason == "malformed");
+        CHECK(o.detail.find("ROE") == std::string::npos);
+        CHECK_FALSE(fs::exists(tmp / "out.dcm"));
+    }
+}
+
+TEST_CASE("instance: rejection rules refuse with the configured reason; source outage means retry") {
+    testsupport::TempDir tmp;
+    write_ct(tmp / "in.dcm");
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier rejecting(
+        make_config(tmp.path(), R"({"options": [], "reject": [{"when": {"modality": ["CT"]}, "reason": "no CT please"}]})"), src);
+    Outcome o = rejecting.process_file(tmp / "in.dcm", tmp / "out.dcm");
+    CHECK(o.kind == Outcome::Kind::Rejected);
+    CHECK(o.detail == "no CT please");
+    CHECK_FALSE(fs::exists(tmp / "out.dcm"));
+
+    deid::InstanceDeidentifier deidentifier(make_config(tmp.path(), R"({"options": []})"), src);
+    src.unavailable = true;
+    o = deidentifier.process_file(tmp / "in.dcm", tmp / "out.dcm");
+    CHECK(o.kind == Outcome::Kind::Retry);
+    CHECK_FALSE(fs::exists(tmp / "out.dcm"));
+}
+
+TEST_CASE("instance: a site rule that keeps an identifying value is caught by the verifier") {
+    testsupport::TempDir tmp;
+    write_ct(tmp / "in.dcm");
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier deidentifier(
+        make_config(tmp.path(), R"({"options": [], "rules": [{"tag": "AccessionNumber", "action": "keep"}]})"), src);
+    Outcome o = deidentifier.process_file(tmp / "in.dcm", tmp / "out.dcm");
+    CHECK(o.kind == Outcome::Kind::Quarantined);
+    CHECK(o.reason == "leak");
+    CHECK(o.detail.find("ACC5566") == std::string::npos);
+    CHECK_FALSE(fs::exists(tmp / "out.dcm"));
+}

@@ -1,0 +1,45 @@
+#include "deid/TextCleaner.h"
+
+#include <catch2/catch.hpp>
+
+using deid::TextCleaner;
+
+TEST_CASE("text cleaner: the issue's example") {
+    TextCleaner c;
+    c.add_person_name("DOE^JOHN");
+    c.add_identifier("12345");
+    CHECK(c.clean("CT CHEST W CONTRAST for JOHN DOE, MRN 12345, prior 03/19/2022") ==
+          "CT CHEST W CONTRAST for [removed], MRN [removed], prior [removed]");
+}
+
+TEST_CASE("text cleaner: the instance's dates in the usual written forms") {
+    TextCleaner c;
+    c.add_date("20220319");
+    for (const char* form : {"20220319", "03/19/2022", "19.03.2022", "2022-03-19", "Mar 19 2022", "19 March 2022",
+                             "March 19, 2022"})
+        CHECK(c.clean(std::string("prior ") + form + " exam") == "prior [removed] exam");
+}
+
+TEST_CASE("text cleaner: names in every order and component, case-insensitive, whole words only") {
+    TextCleaner c;
+    c.add_person_name("Doe^John^Q");
+    CHECK(c.clean("DOE, JOHN seen") == "[removed] seen");
+    CHECK(c.clean("doe^john") == "[removed]");
+    CHECK(c.clean("Mr Doe called") == "Mr [removed] called");
+    CHECK(c.clean("DOES NOT APPLY") == "DOES NOT APPLY");
+}
+
+TEST_CASE("text cleaner: patterns find dates, phone numbers and id-like tokens; useful text stays") {
+    TextCleaner c;
+    CHECK(c.clean("call +49 30 1234 5678 or (555) 123-4567") == "call [removed] or [removed]");
+    CHECK(c.clean("ref AB12345X done 1/2/21") == "ref [removed] done [removed]");
+    CHECK(c.clean("T2 FLAIR 3D 120KV 0.625mm 2022") == "T2 FLAIR 3D 120KV 0.625mm 2022");
+    CHECK(c.clean("") == "");
+}
+
+TEST_CASE("text cleaner: institutions and identifiers; short values are ignored") {
+    TextCleaner c;
+    c.add_phrase("General Hospital");
+    c.add_identifier("A7");  // too short to remove safely
+    CHECK(c.clean("Transferred from GENERAL HOSPITAL, bed A7") == "Transferred from [removed], bed A7");
+}
