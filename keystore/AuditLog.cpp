@@ -41,9 +41,12 @@ std::string AuditLog::record_hash(const std::string& prev_hash, std::int64_t seq
 }
 
 std::string AuditLog::operator_name() {
-    const uid_t uid = geteuid();
-    if (const passwd* pw = getpwuid(uid)) return pw->pw_name;
-    return "uid " + std::to_string(uid);
+    static const std::string name = [] {
+        const uid_t uid = geteuid();
+        if (const passwd* pw = getpwuid(uid)) return std::string(pw->pw_name);
+        return "uid " + std::to_string(uid);
+    }();
+    return name;
 }
 
 std::string AuditLog::now_utc() {

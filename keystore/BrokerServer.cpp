@@ -6,17 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
+#include <iterator>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -83,6 +80,9 @@ struct Job {
     ResolveRequest request;
 };
 
+// Requests are parsed as they arrive; the first one queued schedules a flush on the same Asio
+// thread, which runs after the other handlers that are already ready. The flush answers every
+// queued request with ONE transaction (group commit), committed before any reply is written.
 class Broker {
 public:
     Broker(asio::io_context& io, KeystoreDatabase& db, const KeyedDerivation& derivation)
@@ -90,26 +90,13 @@ public:
         const MapCounts c = db_.counts();
         patients_ = c.patients;
         uids_ = c.uids;
-        worker_ = std::thread([this] { work(); });
-    }
-
-    ~Broker() { stop_worker(); }
-
-    void stop_worker() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
-        if (worker_.joinable()) worker_.join();
     }
 
     void enqueue(Job job) {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            queue_.push_back(std::move(job));
-        }
-        cv_.notify_one();
+        pending_.push_back(std::move(job));
+        if (flush_scheduled_) return;
+        flush_scheduled_ = true;
+        asio::post(io_, [this] { flush(); });
     }
 
     json health() const {
@@ -117,10 +104,10 @@ public:
                 {"status", "serving"},
                 {"version", config::version()},
                 {"pid", static_cast<long>(getpid())},
-                {"patients", patients_.load()},
-                {"uids", uids_.load()},
-                {"requests", requests_.load()},
-                {"rejected", rejected_.load()},
+                {"patients", patients_},
+                {"uids", uids_},
+                {"requests", requests_},
+                {"rejected", rejected_},
                 {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::steady_clock::now() - started_)
                                        .count()}};
@@ -130,50 +117,50 @@ public:
     std::uint64_t next_session_id() { return ++sessions_; }
 
 private:
-    void work() {
-        while (true) {
+    void flush() {
+        flush_scheduled_ = false;
+        while (!pending_.empty()) {
             std::vector<Job> jobs;
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-                if (queue_.empty()) return;  // stopping and drained
-                while (!queue_.empty() && jobs.size() < kMaxBatch) {
-                    jobs.push_back(std::move(queue_.front()));
-                    queue_.pop_front();
-                }
+            const std::size_t n = std::min(pending_.size(), kMaxBatch);
+            jobs.reserve(n);
+            std::move(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(jobs));
+            pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+            answer(jobs);
+        }
+    }
+
+    void answer(std::vector<Job>& jobs) {
+        std::vector<ResolveRequest> batch;
+        batch.reserve(jobs.size());
+        for (auto& j : jobs) batch.push_back(std::move(j.request));
+        std::vector<ResolveResult> results;
+        bool failed = false;
+        try {
+            results = issuer_.issue(batch);
+            const MapCounts c = db_.counts();
+            patients_ = c.patients;
+            uids_ = c.uids;
+        } catch (const std::exception& e) {
+            failed = true;
+            log_line("error", std::string("a batch of ") + std::to_string(jobs.size()) +
+                                  " requests was not recorded: " + e.what());
+        }
+        requests_ += jobs.size();
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            json reply;
+            if (failed) {
+                reply = {{"ok", false}, {"error", "the keystore database is unavailable; retry later"}};
+            } else if (!results[i].error.empty()) {
+                reply = {{"ok", false}, {"error", results[i].error}};
+                log_line("warning", "request refused: " + results[i].error);
+            } else {
+                reply = {{"ok", true},
+                         {"pseudonym", std::move(results[i].pseudonym)},
+                         {"date_offset_days", results[i].date_offset_days},
+                         {"uids", std::move(results[i].uids)},
+                         {"hashes", std::move(results[i].hashes)}};
             }
-            std::vector<ResolveRequest> batch;
-            batch.reserve(jobs.size());
-            for (auto& j : jobs) batch.push_back(std::move(j.request));
-            std::vector<ResolveResult> results;
-            bool failed = false;
-            try {
-                results = issuer_.issue(batch);
-                const MapCounts c = db_.counts();
-                patients_ = c.patients;
-                uids_ = c.uids;
-            } catch (const std::exception& e) {
-                failed = true;
-                log_line("error", std::string("a batch of ") + std::to_string(jobs.size()) +
-                                      " requests was not recorded: " + e.what());
-            }
-            requests_ += jobs.size();
-            for (std::size_t i = 0; i < jobs.size(); ++i) {
-                json reply;
-                if (failed) {
-                    reply = {{"ok", false}, {"error", "the keystore database is unavailable; retry later"}};
-                } else if (!results[i].error.empty()) {
-                    reply = {{"ok", false}, {"error", results[i].error}};
-                    log_line("warning", "request refused: " + results[i].error);
-                } else {
-                    reply = {{"ok", true},
-                             {"pseudonym", std::move(results[i].pseudonym)},
-                             {"date_offset_days", results[i].date_offset_days},
-                             {"uids", std::move(results[i].uids)},
-                             {"hashes", std::move(results[i].hashes)}};
-                }
-                asio::post(io_, [session = std::move(jobs[i].session), reply = std::move(reply)] { session->send(reply); });
-            }
+            jobs[i].session->send(reply);
         }
     }
 
@@ -181,13 +168,10 @@ private:
     KeystoreDatabase& db_;
     MappingIssuer issuer_;
     std::chrono::steady_clock::time_point started_;
-    std::atomic<std::int64_t> patients_{0}, uids_{0};
-    std::atomic<std::uint64_t> requests_{0}, rejected_{0}, sessions_{0};
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<Job> queue_;
-    bool stopping_ = false;
-    std::thread worker_;
+    std::int64_t patients_ = 0, uids_ = 0;
+    std::uint64_t requests_ = 0, rejected_ = 0, sessions_ = 0;
+    std::vector<Job> pending_;
+    bool flush_scheduled_ = false;
 };
 
 void Session::do_read_header() {
@@ -442,7 +426,6 @@ int BrokerServer::run() {
             if (ec) return;
             log_line("info", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
             acceptor->close();
-            broker.stop_worker();
             io.stop();
         });
         acceptor->start();
@@ -450,7 +433,6 @@ int BrokerServer::run() {
                              std::to_string(broker.health()["patients"].get<std::int64_t>()) + " patients, " +
                              std::to_string(broker.health()["uids"].get<std::int64_t>()) + " UIDs)");
         io.run();
-        broker.stop_worker();
         unlink(socket_path.c_str());
         log_line("info", "stopped");
     } catch (const StartError& e) {

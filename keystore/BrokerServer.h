@@ -1,8 +1,8 @@
 // `deid-keystore serve`: the honest broker. Owns the keystore folder (database + secret key),
 // holds an exclusive lock on it (a second broker refuses to start), listens on a Unix socket
 // (mode 0600, or 0660 with --socket-group) with Boost.Asio, and answers length-prefixed JSON
-// requests (Frame.h, docs/keystore.md). Socket I/O runs on one Asio thread; database work runs on
-// one worker thread that commits each group of pending requests in one transaction before replying.
+// requests (Frame.h, docs/keystore.md). Everything runs on one Asio thread: the requests that are
+// ready together are answered with one transaction (group commit) that commits before any reply.
 #pragma once
 
 #include <string>

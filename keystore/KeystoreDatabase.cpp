@@ -81,6 +81,7 @@ KeystoreDatabase::KeystoreDatabase(const std::string& path, Open mode) {
         // nothing it answered. (FULL would also survive a power cut, at one fsync per commit.)
         exec("PRAGMA synchronous=NORMAL");
         exec("PRAGMA cache_size=-65536");
+        exec("PRAGMA wal_autocheckpoint=10000");
         exec("PRAGMA mmap_size=1073741824");
         exec("BEGIN IMMEDIATE");
         exec(kSchema);
