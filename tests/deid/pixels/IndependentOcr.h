@@ -1,0 +1,20 @@
+// Test-only OCR that shares nothing with the cleaner's detection: DCMTK renders each frame
+// (DicomImage, min-max window), and its own Tesseract engine reads the whole frame several ways
+// (grey, contrast-stretched, both enlarged when small) as sparse text.
+#pragma once
+
+#include <string>
+#include <vector>
+
+class DcmDataset;
+
+namespace pixels_test {
+
+// Per frame: all words read, upper-cased, joined by spaces.
+std::vector<std::string> read_frames(DcmDataset& dataset);
+
+// True when `needle` (letters/digits only compared) occurs in `haystack` with at most
+// `max_edits` edits (approximate substring match).
+bool fuzzy_contains(const std::string& haystack, const std::string& needle, int max_edits = 1);
+
+}  // namespace pixels_test
