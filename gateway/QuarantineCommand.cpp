@@ -1,12 +1,88 @@
+// deid-gateway quarantine list | show ID | replay ID | replay --all | purge ID
+#include <iomanip>
 #include <iostream>
 
 #include "gateway/Commands.h"
+#include "gateway/Spool.h"
 
 namespace gateway {
 
-int run_quarantine(const config::Config&, const std::vector<std::string>&) {
-    std::cerr << "deid-gateway quarantine: not built yet: the spool (issue 5) is missing\n";
-    return 1;
+namespace {
+
+void print_row(const QuarantineRecord& r) {
+    std::cout << std::left << std::setw(32) << r.id << std::setw(26) << r.reason << std::setw(11) << r.stage
+              << std::setw(14) << (r.destination.empty() ? "-" : r.destination) << std::setw(22) << r.quarantined_at
+              << r.detail << "\n";
+}
+
+}  // namespace
+
+int run_quarantine(const config::Config& cfg, const std::vector<std::string>& args) {
+    Spool spool(cfg.spool_dir(), cfg.spool);
+    const std::string& verb = args.front();
+    auto usage = [] {
+        std::cerr << "deid-gateway quarantine: expected list | show ID | replay ID | replay --all | purge ID\n";
+        return 2;
+    };
+    if (verb == "list") {
+        if (args.size() != 1) return usage();
+        const auto records = spool.quarantined();
+        std::cout << std::left << std::setw(32) << "ID" << std::setw(26) << "REASON" << std::setw(11) << "STAGE"
+                  << std::setw(14) << "DESTINATION" << std::setw(22) << "SINCE" << "DETAIL\n";
+        for (const auto& r : records) print_row(r);
+        std::cout << records.size() << " quarantined\n";
+        return 0;
+    }
+    if (verb == "replay" && args.size() == 2 && args[1] == "--all") {
+        int failed = 0, done = 0;
+        for (const auto& r : spool.quarantined()) {
+            if (const auto ec = spool.replay(r)) {
+                std::cerr << "cannot replay " << r.id << ": " << ec.message() << "\n";
+                ++failed;
+            } else {
+                ++done;
+            }
+        }
+        std::cout << "replayed " << done << " instances" << (failed ? ", " + std::to_string(failed) + " failed" : "")
+                  << "\n";
+        return failed ? 1 : 0;
+    }
+    if ((verb == "show" || verb == "replay" || verb == "purge") && args.size() == 2) {
+        const auto record = spool.find_quarantined(args[1]);
+        if (!record) {
+            std::cerr << "deid-gateway quarantine: no quarantined instance with id " << args[1] << "\n";
+            return 1;
+        }
+        if (verb == "show") {
+            std::cout << "id:          " << record->id << "\n"
+                      << "reason:      " << record->reason << "\n"
+                      << "detail:      " << record->detail << "\n"
+                      << "stage:       " << record->stage << "\n"
+                      << "destination: " << (record->destination.empty() ? "-" : record->destination) << "\n"
+                      << "calling AE:  " << record->calling_ae << "\n"
+                      << "since:       " << record->quarantined_at << "\n"
+                      << "attempts:    " << record->attempts << "\n"
+                      << "file:        " << record->folder << "/instance.dcm\n";
+            return 0;
+        }
+        if (verb == "purge") {
+            if (const auto ec = spool.purge(*record)) {
+                std::cerr << "cannot purge " << record->id << ": " << ec.message() << "\n";
+                return 1;
+            }
+            std::cout << "purged " << record->id << "\n";
+            return 0;
+        }
+        if (const auto ec = spool.replay(*record)) {
+            std::cerr << "cannot replay " << record->id << ": " << ec.message() << "\n";
+            return 1;
+        }
+        std::cout << "replayed " << record->id << " into "
+                  << (record->stage == "forward" ? "outgoing/" + record->destination : std::string("incoming"))
+                  << "\n";
+        return 0;
+    }
+    return usage();
 }
 
 }  // namespace gateway

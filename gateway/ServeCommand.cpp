@@ -1,12 +1,159 @@
+// deid-gateway serve: wires the stages together (receive -> spool -> de-identify -> forward) and
+// runs until SIGTERM/SIGINT.
+#include <chrono>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include "dimse/StoreScp.h"
 #include "gateway/Commands.h"
+#include "gateway/DicomSender.h"
+#include "gateway/FolderSender.h"
+#include "gateway/Forwarder.h"
+#include "gateway/Log.h"
+#include "gateway/Router.h"
+#include "gateway/Spool.h"
+#include "gateway/SpoolingStoreHandler.h"
+#include "gateway/WorkerPool.h"
+#include "keystore/BrokerClient.h"
+#include "keystore/BrokerProcess.h"
 
 namespace gateway {
 
-int run_serve(const config::Config&) {
-    std::cerr << "deid-gateway serve: not built yet: the DIMSE receiver and forwarder (issue 5) are missing\n";
-    return 1;
+namespace {
+
+void dimse_log(dimse::LogLevel level, const std::string& message) {
+    Level l = Level::info;
+    if (level == dimse::LogLevel::debug) l = Level::debug;
+    if (level == dimse::LogLevel::warning) l = Level::warning;
+    if (level == dimse::LogLevel::error) l = Level::error;
+    log(l, "dimse", message);
+}
+
+// Picks up what is waiting in the spool: at start-up (whatever was in flight) and every few
+// seconds (instances put back by `quarantine replay` while the service runs).
+void sweep(Spool& spool, WorkerPool& pool, std::map<std::string, std::unique_ptr<Forwarder>>& forwarders) {
+    for (const auto& entry : spool.list_incoming()) pool.submit(entry);
+    for (auto& [name, forwarder] : forwarders)
+        for (const auto& id : spool.list_outgoing(name)) forwarder->enqueue(id);
+}
+
+}  // namespace
+
+int run_serve(const config::Config& cfg) {
+    set_log_level(cfg.log.level);
+    // DCMTK's own messages only from warnings up (and never at a level that dumps data sets).
+    OFLog::configure(cfg.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::ERROR_LOG_LEVEL);
+
+    std::vector<std::string> names;
+    for (const auto& d : cfg.destinations) names.push_back(d.name);
+    Spool spool(cfg.spool_dir(), cfg.spool);
+    if (const auto ec = spool.prepare(names)) {
+        std::cerr << "deid-gateway serve: cannot prepare the spool under " << cfg.spool_dir() << ": " << ec.message()
+                  << "\n";
+        return 1;
+    }
+
+    std::unique_ptr<keystore::BrokerProcess> broker;
+    try {
+        broker = std::make_unique<keystore::BrokerProcess>(cfg);
+    } catch (const std::exception& e) {
+        std::cerr << "deid-gateway serve: cannot start the keystore broker: " << e.what() << "\n";
+        log(Level::error, "serve", std::string("cannot start the keystore broker: ") + e.what());
+        return 1;
+    }
+    const std::string socket_path = broker->socket_path();
+
+    std::map<std::string, std::unique_ptr<Forwarder>> forwarders;
+    std::map<std::string, Forwarder*> forwarder_refs;
+    for (const auto& d : cfg.destinations) {
+        Forwarder::SenderFactory factory;
+        int threads = 1;
+        if (d.is_folder()) {
+            factory = [dir = d.directory]() { return std::make_unique<FolderSender>(dir); };
+            threads = std::max(1, std::min(d.associations, 2));
+        } else {
+            factory = [d, &cfg]() { return std::make_unique<DicomSender>(d, cfg); };
+            threads = std::max(1, d.associations);
+        }
+        auto f = std::make_unique<Forwarder>(d.name, threads, cfg.retry, spool, factory);
+        forwarder_refs[d.name] = f.get();
+        forwarders[d.name] = std::move(f);
+    }
+    Router router(cfg.destinations);
+    boost::asio::io_context io;
+    WorkerPool pool(cfg, spool, router, forwarder_refs,
+                    [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io);
+
+    SpoolingStoreHandler handler(spool, [&pool](const SpoolEntry& entry) { pool.submit(entry); });
+    dimse::ScpSettings settings;
+    settings.ae_title = cfg.listen.ae_title;
+    settings.bind = cfg.listen.bind;
+    settings.port = cfg.listen.port;
+    settings.allowed_calling_ae = cfg.listen.allowed_calling_ae;
+    settings.max_associations = cfg.listen.max_associations;
+    settings.acse_timeout_seconds = cfg.listen.acse_timeout_seconds;
+    settings.dimse_timeout_seconds = cfg.listen.dimse_timeout_seconds;
+    settings.receive_dir = spool.tmp_dir();
+    settings.log = dimse_log;
+    dimse::StoreScp scp(settings, handler);
+    if (const auto ec = scp.start()) {
+        std::cerr << "deid-gateway serve: cannot listen on " << cfg.listen.bind << ":" << cfg.listen.port << ": "
+                  << ec.message() << "\n";
+        pool.stop();
+        return 1;
+    }
+    for (auto& [name, f] : forwarders) f->start();
+    const auto pending_in = spool.list_incoming().size();
+    sweep(spool, pool, forwarders);
+    log(Level::info, "serve",
+        "ready: " + cfg.listen.ae_title + " on " + cfg.listen.bind + ":" + std::to_string(scp.port()) + ", " +
+            std::to_string(cfg.workers) + " workers, " + std::to_string(cfg.destinations.size()) +
+            " destinations, " + std::to_string(pending_in) + " instances picked up from incoming");
+
+    boost::asio::steady_timer sweeper(io);
+    std::function<void()> schedule_sweep = [&] {
+        sweeper.expires_after(std::chrono::seconds(5));
+        sweeper.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            sweep(spool, pool, forwarders);
+            schedule_sweep();
+        });
+    };
+    schedule_sweep();
+
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+        if (ec) return;
+        log(Level::info, "serve",
+            std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
+                ": no new associations; waiting up to " + std::to_string(cfg.shutdown_timeout_seconds) +
+                " s for running ones");
+        scp.stop_accepting();
+        if (!scp.wait_idle(std::chrono::seconds(cfg.shutdown_timeout_seconds))) {
+            log(Level::warning, "serve", std::to_string(scp.active_associations()) + " associations still running: aborting them");
+            scp.abort_all();
+            scp.wait_idle(std::chrono::seconds(5));
+        }
+        sweeper.cancel();
+        io.stop();
+    });
+
+    // The io_context runs the signal handler, the sweeps and the de-identification retry timers.
+    io.run();
+    pool.stop();
+    for (auto& [name, f] : forwarders) f->stop();
+    log(Level::info, "serve",
+        "stopped; " + std::to_string(spool.list_incoming().size()) + " instances wait in incoming for the next start");
+    return 0;
 }
 
 }  // namespace gateway

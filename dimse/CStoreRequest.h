@@ -1,0 +1,37 @@
+// One received C-STORE, as the SCP hands it to its handler. Holds original UIDs: never log them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace dimse {
+
+struct CStoreRequest {
+    std::string association_id;     // "assoc-17": safe to log
+    std::string calling_ae;
+    std::string called_ae;
+    std::string peer_address;
+    std::uint16_t message_id = 0;
+    // From the command set.
+    std::string affected_sop_class_uid;
+    std::string affected_sop_instance_uid;
+    // The accepted transfer syntax of the presentation context the data set came on.
+    std::string transfer_syntax_uid;
+    // The received data set, written bit-preserving with a file meta header in the transfer syntax
+    // it arrived in. The handler may rename it; whatever is left at this path afterwards is deleted.
+    std::string file_path;
+    std::uint64_t file_size = 0;
+    // What the SCP found when it parsed the file (DCMTK); the handler decides what it means.
+    bool parsed = false;                  // false: the data set cannot be parsed
+    std::string dataset_sop_class_uid;    // (0008,0016), empty when absent
+    std::string dataset_sop_instance_uid; // (0008,0018), empty when absent
+};
+
+// The one place that decides a C-STORE response status (PS3.4 Annex B).
+class CStoreHandler {
+public:
+    virtual ~CStoreHandler() = default;
+    virtual std::uint16_t handle_store(const CStoreRequest& request) = 0;
+};
+
+}  // namespace dimse

@@ -1,0 +1,23 @@
+// The few attributes of a spooled file the gateway routes and names files by, read with DCMTK
+// (large values stay on disk). For de-identified files these are pseudonymous and safe to log.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace dimse {
+
+struct InstanceInfo {
+    std::string sop_class_uid;
+    std::string sop_instance_uid;
+    std::string study_instance_uid;
+    std::string series_instance_uid;
+    std::string modality;
+    std::string manufacturer;
+    std::string transfer_syntax_uid;
+};
+
+// nullopt when the file cannot be parsed.
+std::optional<InstanceInfo> read_instance_info(const std::string& path);
+
+}  // namespace dimse

@@ -1,0 +1,401 @@
+#include "dimse/StoreScp.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/dimse.h>
+#include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/dulstruc.h>
+
+#include "dimse/DimseError.h"
+#include "dimse/DimseStatus.h"
+#include "dimse/NoDelayTransportLayer.h"
+
+namespace dimse {
+
+namespace {
+
+// Verification: any uncompressed syntax.
+const char* kEchoSyntaxes[] = {UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
+                               UID_LittleEndianImplicitTransferSyntax};
+
+// Storage: compressed first, so a sender that offers its own compressed syntax next to an
+// uncompressed one keeps the instance in the syntax it is in.
+const char* kStoreSyntaxes[] = {
+    UID_JPEG2000LosslessOnlyTransferSyntax,
+    UID_JPEG2000TransferSyntax,
+    UID_JPEGLSLosslessTransferSyntax,
+    UID_JPEGLSLossyTransferSyntax,
+    UID_JPEGProcess14SV1TransferSyntax,
+    UID_JPEGProcess14TransferSyntax,
+    UID_JPEGProcess1TransferSyntax,
+    UID_JPEGProcess2_4TransferSyntax,
+    UID_RLELosslessTransferSyntax,
+    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+    UID_LittleEndianExplicitTransferSyntax,
+    UID_BigEndianExplicitTransferSyntax,
+    UID_LittleEndianImplicitTransferSyntax,
+};
+
+constexpr long kMaxPdu = 65536;
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+    size_t i = 0;
+    while (i < s.size() && s[i] == ' ') ++i;
+    return s.substr(i);
+}
+
+// The listening socket, bound to `bind`:`port` (DCMTK 3.6.7 binds only to the wildcard address).
+int open_listen_socket(const std::string& bind, int port, std::string& error) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    if (int rc = getaddrinfo(bind.empty() ? nullptr : bind.c_str(), service.c_str(), &hints, &res); rc != 0) {
+        error = std::string("cannot resolve listen.bind: ") + gai_strerror(rc);
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || ::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+        error = "cannot listen on " + bind + ":" + service + ": " + std::strerror(errno);
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+}  // namespace
+
+struct StoreScp::Impl {
+    ScpSettings settings;
+    CStoreHandler& handler;
+    NoDelayTransportLayer layer;
+    T_ASC_Network* net = nullptr;
+    int bound_port = 0;
+    std::thread accept_thread;
+    std::atomic<bool> stop_accept{false};
+    std::atomic<bool> abort{false};
+    mutable std::mutex mutex;
+    std::condition_variable idle_cv;
+    int active = 0;
+    std::atomic<long> association_seq{0};
+    std::atomic<long> file_seq{0};
+
+    Impl(ScpSettings s, CStoreHandler& h) : settings(std::move(s)), handler(h) {}
+
+    void log(LogLevel level, const std::string& message) const {
+        if (settings.log) settings.log(level, message);
+    }
+
+    void accept_loop();
+    void refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResult result,
+                T_ASC_RejectParametersSource source, T_ASC_RejectParametersReason reason);
+    void run_association(T_ASC_Association* assoc, const std::string& id);
+    bool handle_store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres_id, T_DIMSE_C_StoreRQ& req,
+                      const std::string& id, const std::string& calling, const std::string& called,
+                      const std::string& peer);
+};
+
+namespace {
+
+struct StoreContext {
+    StoreScp::Impl* impl;
+    CStoreRequest* request;
+};
+
+void store_callback(void* data, T_DIMSE_StoreProgress* progress, T_DIMSE_C_StoreRQ*, char*, DcmDataset**,
+                    T_DIMSE_C_StoreRSP* response, DcmDataset**) {
+    if (progress->state != DIMSE_StoreEnd) return;
+    auto* ctx = static_cast<StoreContext*>(data);
+    CStoreRequest& request = *ctx->request;
+    // Parse what arrived. Large values (pixel data) stay on disk: only the structure is read.
+    DcmFileFormat file;
+    OFCondition cond = file.loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+    request.parsed = cond.good();
+    if (request.parsed) {
+        OFString value;
+        if (file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value).good())
+            request.dataset_sop_class_uid = trim(value.c_str());
+        if (file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
+            request.dataset_sop_instance_uid = trim(value.c_str());
+    }
+    FILE* f = std::fopen(request.file_path.c_str(), "rb");
+    if (f) {
+        std::fseek(f, 0, SEEK_END);
+        request.file_size = static_cast<std::uint64_t>(std::ftell(f));
+        std::fclose(f);
+    }
+    response->DimseStatus = ctx->impl->handler.handle_store(request);
+}
+
+}  // namespace
+
+void StoreScp::Impl::refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResult result,
+                            T_ASC_RejectParametersSource source, T_ASC_RejectParametersReason reason) {
+    T_ASC_RejectParameters rej;
+    rej.result = result;
+    rej.source = source;
+    rej.reason = reason;
+    ASC_rejectAssociation(assoc, &rej);
+    ASC_dropAssociation(assoc);
+    ASC_destroyAssociation(&assoc);
+}
+
+void StoreScp::Impl::accept_loop() {
+    while (!stop_accept) {
+        T_ASC_Association* assoc = nullptr;
+        OFCondition cond = ASC_receiveAssociation(net, &assoc, kMaxPdu, nullptr, nullptr, OFFalse, DUL_NOBLOCK, 1);
+        if (cond == DUL_NOASSOCIATIONREQUEST) {
+            ASC_destroyAssociation(&assoc);
+            continue;
+        }
+        const std::string id = "assoc-" + std::to_string(++association_seq);
+        if (cond.bad()) {
+            log(LogLevel::warning, id + ": cannot receive the association request: " + cond.text());
+            if (assoc) {
+                ASC_dropAssociation(assoc);
+                ASC_destroyAssociation(&assoc);
+            }
+            continue;
+        }
+        bool full = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (active >= settings.max_associations) full = true;
+            else ++active;
+        }
+        if (full) {
+            log(LogLevel::warning, id + ": refused: " + std::to_string(settings.max_associations) +
+                                       " associations already running (local limit exceeded)");
+            refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+                   ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+            continue;
+        }
+        std::thread([this, assoc, id] {
+            run_association(assoc, id);
+            std::lock_guard<std::mutex> lock(mutex);
+            --active;
+            idle_cv.notify_all();
+        }).detach();
+    }
+}
+
+void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string& id) {
+    char calling_buf[65] = {0}, called_buf[65] = {0};
+    ASC_getAPTitles(assoc->params, calling_buf, sizeof calling_buf, called_buf, sizeof called_buf, nullptr, 0);
+    const std::string calling = trim(calling_buf), called = trim(called_buf);
+    const std::string peer = assoc->params->DULparams.callingPresentationAddress;
+    const std::string who = id + " from " + peer + " calling AE '" + calling + "' called AE '" + called + "'";
+
+    if (called != settings.ae_title) {
+        log(LogLevel::warning, who + ": refused: called AE title not recognized");
+        refuse(assoc, ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED);
+        return;
+    }
+    const auto& allowed = settings.allowed_calling_ae;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), calling) == allowed.end()) {
+        log(LogLevel::warning, who + ": refused: calling AE title not recognized");
+        refuse(assoc, ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER,
+               ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
+        return;
+    }
+    if (stop_accept) {
+        log(LogLevel::info, who + ": refused: shutting down (temporary congestion)");
+        refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+               ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+        return;
+    }
+    const char* verification[] = {UID_VerificationSOPClass};
+    ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1, kEchoSyntaxes,
+                                                    DIM_OF(kEchoSyntaxes));
+    ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, dcmAllStorageSOPClassUIDs,
+                                                    numberOfDcmAllStorageSOPClassUIDs, kStoreSyntaxes,
+                                                    DIM_OF(kStoreSyntaxes));
+    OFCondition cond = ASC_acknowledgeAssociation(assoc);
+    if (cond.bad()) {
+        log(LogLevel::warning, who + ": cannot acknowledge: " + cond.text());
+        ASC_dropAssociation(assoc);
+        ASC_destroyAssociation(&assoc);
+        return;
+    }
+    log(LogLevel::info, who + ": accepted, " + std::to_string(ASC_countAcceptedPresentationContexts(assoc->params)) +
+                            " presentation contexts");
+
+    int idle_seconds = 0;
+    long stored = 0;
+    std::string end = "released";
+    for (;;) {
+        T_DIMSE_Message msg;
+        T_ASC_PresentationContextID pres_id = 0;
+        cond = DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, 1, &pres_id, &msg, nullptr);
+        if (cond == DIMSE_NODATAAVAILABLE) {
+            if (abort) {
+                end = "aborted (shutdown timeout)";
+                ASC_abortAssociation(assoc);
+                break;
+            }
+            if (++idle_seconds >= settings.dimse_timeout_seconds) {
+                end = "aborted (idle for " + std::to_string(idle_seconds) + " s)";
+                ASC_abortAssociation(assoc);
+                break;
+            }
+            continue;
+        }
+        idle_seconds = 0;
+        if (cond == DUL_PEERREQUESTEDRELEASE) {
+            ASC_acknowledgeRelease(assoc);
+            break;
+        }
+        if (cond == DUL_PEERABORTEDASSOCIATION) {
+            end = "aborted by the peer";
+            break;
+        }
+        if (cond.bad()) {
+            end = std::string("aborted (") + cond.text() + ")";
+            ASC_abortAssociation(assoc);
+            break;
+        }
+        if (msg.CommandField == DIMSE_C_ECHO_RQ) {
+            DIMSE_sendEchoResponse(assoc, pres_id, &msg.msg.CEchoRQ, STATUS_Success, nullptr);
+            log(LogLevel::debug, id + ": C-ECHO answered");
+            continue;
+        }
+        if (msg.CommandField == DIMSE_C_STORE_RQ) {
+            if (!handle_store(assoc, pres_id, msg.msg.CStoreRQ, id, calling, called, peer)) {
+                end = "aborted (receive failed)";
+                ASC_abortAssociation(assoc);
+                break;
+            }
+            ++stored;
+            continue;
+        }
+        end = "aborted (unsupported DIMSE command " + std::to_string(msg.CommandField) + ")";
+        ASC_abortAssociation(assoc);
+        break;
+    }
+    log(LogLevel::info, id + ": " + end + " after " + std::to_string(stored) + " C-STORE requests");
+    ASC_dropSCPAssociation(assoc);
+    ASC_destroyAssociation(&assoc);
+}
+
+bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres_id,
+                                  T_DIMSE_C_StoreRQ& req, const std::string& id, const std::string& calling,
+                                  const std::string& called, const std::string& peer) {
+    CStoreRequest request;
+    request.association_id = id;
+    request.calling_ae = calling;
+    request.called_ae = called;
+    request.peer_address = peer;
+    request.message_id = req.MessageID;
+    request.affected_sop_class_uid = trim(req.AffectedSOPClassUID);
+    request.affected_sop_instance_uid = trim(req.AffectedSOPInstanceUID);
+    T_ASC_PresentationContext pc;
+    if (ASC_findAcceptedPresentationContext(assoc->params, pres_id, &pc).good())
+        request.transfer_syntax_uid = pc.acceptedTransferSyntax;
+    request.file_path = settings.receive_dir + "/" + id + "-" + std::to_string(++file_seq) + ".part";
+
+    StoreContext ctx{this, &request};
+    OFCondition cond = DIMSE_storeProvider(assoc, pres_id, &req, request.file_path.c_str(), OFTrue, nullptr,
+                                           store_callback, &ctx, DIMSE_NONBLOCKING, settings.dimse_timeout_seconds);
+    std::remove(request.file_path.c_str());  // whatever the handler did not take
+    if (cond.bad()) {
+        log(LogLevel::warning, id + ": C-STORE (message " + std::to_string(req.MessageID) +
+                                   ") failed while receiving: " + cond.text());
+        return false;
+    }
+    return true;
+}
+
+StoreScp::StoreScp(ScpSettings settings, CStoreHandler& handler)
+    : impl_(std::make_unique<Impl>(std::move(settings), handler)) {}
+
+StoreScp::~StoreScp() {
+    stop_accepting();
+    if (!wait_idle(std::chrono::milliseconds(0))) {
+        abort_all();
+        wait_idle(std::chrono::hours(1));
+    }
+    if (impl_->net) ASC_dropNetwork(&impl_->net);
+}
+
+std::error_code StoreScp::start() {
+    std::string error;
+    int fd = open_listen_socket(impl_->settings.bind, impl_->settings.port, error);
+    if (fd < 0) {
+        impl_->log(LogLevel::error, error);
+        return DimseError::network_init_failed;
+    }
+    // DCMTK opens its own wildcard socket on an ephemeral port; ours replaces it under the same
+    // descriptor, so DCMTK accepts on the configured address.
+    OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, 0, impl_->settings.acse_timeout_seconds, &impl_->net);
+    if (cond.bad()) {
+        close(fd);
+        impl_->log(LogLevel::error, std::string("cannot initialise the DICOM network: ") + cond.text());
+        return DimseError::network_init_failed;
+    }
+    auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(impl_->net->network);
+    if (dup2(fd, key->networkSpecific.TCP.listenSocket) < 0) {
+        close(fd);
+        ASC_dropNetwork(&impl_->net);
+        return DimseError::network_init_failed;
+    }
+    close(fd);
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    getsockname(key->networkSpecific.TCP.listenSocket, reinterpret_cast<sockaddr*>(&addr), &len);
+    impl_->bound_port = ntohs(addr.sin_port);
+    key->networkSpecific.TCP.port = impl_->bound_port;
+    ASC_setTransportLayer(impl_->net, &impl_->layer, 0);
+    impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
+    impl_->log(LogLevel::info, "listening on " + impl_->settings.bind + ":" + std::to_string(impl_->bound_port) +
+                                   " as " + impl_->settings.ae_title);
+    return {};
+}
+
+int StoreScp::port() const { return impl_->bound_port; }
+
+void StoreScp::stop_accepting() {
+    impl_->stop_accept = true;
+    if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
+    // New connections are refused from here on; the network itself is dropped in the destructor,
+    // once no association uses it any more.
+    if (impl_->net)
+        shutdown(reinterpret_cast<PRIVATE_NETWORKKEY*>(impl_->net->network)->networkSpecific.TCP.listenSocket, SHUT_RDWR);
+}
+
+bool StoreScp::wait_idle(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(impl_->mutex);
+    return impl_->idle_cv.wait_for(lock, limit, [this] { return impl_->active == 0; });
+}
+
+void StoreScp::abort_all() { impl_->abort = true; }
+
+int StoreScp::active_associations() const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->active;
+}
+
+}  // namespace dimse

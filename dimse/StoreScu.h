@@ -1,0 +1,52 @@
+// The sending side: a Storage SCU to one peer, one association at a time, kept open and reused.
+// Proposes each instance's own transfer syntax plus uncompressed; decompresses with DCMTK's codecs
+// when the peer takes only uncompressed. Not thread-safe: one StoreScu per sending thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace dimse {
+
+struct ScuSettings {
+    std::string calling_ae = "DEIDGW";
+    std::string called_ae;
+    std::string host;
+    int port = 0;
+    int acse_timeout_seconds = 30;
+    int dimse_timeout_seconds = 60;
+};
+
+struct SendResult {
+    enum class Kind {
+        Sent,     // the peer answered Success or a Warning
+        Retry,    // connection, association or transient failure: try again later
+        Refused,  // retrying cannot help (SOP class not supported, no usable transfer syntax)
+    };
+    Kind kind = Kind::Retry;
+    std::uint16_t status = 0;  // the C-STORE response status when there was one
+    std::string reason;        // slug for quarantine/<reason>/ ("sop-class-not-supported", ...)
+    std::string detail;        // one line for logs; no PHI
+};
+
+class StoreScu {
+public:
+    explicit StoreScu(ScuSettings settings);
+    ~StoreScu();  // releases the association
+    StoreScu(const StoreScu&) = delete;
+    StoreScu& operator=(const StoreScu&) = delete;
+
+    SendResult send_file(const std::string& path);
+    bool connected() const;
+    void release();  // releases the association (next send opens a new one)
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Registers DCMTK's decoders (JPEG, JPEG-LS, RLE) once per process.
+void register_decoders();
+
+}  // namespace dimse

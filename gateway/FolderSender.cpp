@@ -1,0 +1,50 @@
+#include "gateway/FolderSender.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "dimse/InstanceInfo.h"
+#include "gateway/Spool.h"
+
+namespace gateway {
+
+namespace fs = std::filesystem;
+
+namespace {
+dimse::SendResult make(dimse::SendResult::Kind kind, std::string reason, std::string detail) {
+    dimse::SendResult r;
+    r.kind = kind;
+    r.reason = std::move(reason);
+    r.detail = std::move(detail);
+    return r;
+}
+bool safe_component(const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos;
+}
+}  // namespace
+
+dimse::SendResult FolderSender::send(const std::string& path) {
+    const auto info = dimse::read_instance_info(path);
+    if (!info) return make(dimse::SendResult::Kind::Refused, "unreadable", "cannot parse the de-identified file");
+    if (!safe_component(info->study_instance_uid) || !safe_component(info->series_instance_uid) ||
+        !safe_component(info->sop_instance_uid))
+        return make(dimse::SendResult::Kind::Refused, "bad-uid", "missing or invalid Study/Series/SOP Instance UID");
+    const fs::path dir = fs::path(directory_) / info->study_instance_uid / info->series_instance_uid;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot create the folder: " + ec.message());
+    const fs::path target = dir / (info->sop_instance_uid + ".dcm");
+    const fs::path temp = dir / ("." + info->sop_instance_uid + ".dcm.tmp");
+    fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
+    if (ec || !fsync_path(temp.string())) {
+        fs::remove(temp, ec);
+        return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot write into the destination folder");
+    }
+    fs::rename(temp, target, ec);
+    if (ec) return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot rename: " + ec.message());
+    fsync_path(dir.string());
+    return make(dimse::SendResult::Kind::Sent, "", "written " + info->study_instance_uid + "/" +
+                                                       info->series_instance_uid + "/" + info->sop_instance_uid + ".dcm");
+}
+
+}  // namespace gateway

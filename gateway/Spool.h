@@ -1,0 +1,90 @@
+// The spool: directories are the state machine (docs/operations.md).
+//   <state_dir>/spool/tmp/                          data sets while they arrive, de-identification output
+//   <state_dir>/spool/incoming/<id>_<AE hex>.dcm    acknowledged (Success), waiting for de-identification
+//   <state_dir>/spool/outgoing/<dest>/<id>.dcm      de-identified, waiting for delivery to <dest>
+//   <state_dir>/spool/quarantine/<reason>/<id>/     instance.dcm + reason.json (no PHI)
+// Every move is rename() followed by fsync of the target folder; writes go through tmp/ + fsync.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "config/Config.h"
+
+namespace gateway {
+
+// One received instance as it moves through the stages: a small value.
+struct SpoolEntry {
+    std::string id;          // "<ms since epoch>-<seq>-<random>": time-ordered, safe to log
+    std::string calling_ae;  // who sent it (for routing and reject rules)
+};
+
+struct QuarantineRecord {
+    std::string id;
+    std::string reason;       // slug, also the folder name
+    std::string detail;       // one line, no PHI
+    std::string stage;        // receive | deidentify | forward
+    std::string destination;  // for stage forward
+    std::string calling_ae;
+    std::string quarantined_at;  // ISO 8601 UTC
+    int attempts = 0;
+    std::string folder;       // absolute path of quarantine/<reason>/<id>
+};
+
+class Spool {
+public:
+    Spool(std::string root, config::Spool limits);
+
+    // Creates the folders, empties tmp/ (nothing there was ever acknowledged), counts the bytes held.
+    std::error_code prepare(const std::vector<std::string>& destinations);
+
+    std::string new_id();
+    static std::int64_t received_ms(const std::string& id);  // from the id; 0 when unknown
+
+    const std::string& root() const { return root_; }
+    std::string tmp_dir() const { return root_ + "/tmp"; }
+    std::string incoming_dir() const { return root_ + "/incoming"; }
+    std::string outgoing_dir(const std::string& destination) const { return root_ + "/outgoing/" + destination; }
+    std::string quarantine_dir() const { return root_ + "/quarantine"; }
+    std::string incoming_path(const SpoolEntry& entry) const;
+    std::string outgoing_path(const std::string& destination, const std::string& id) const;
+
+    // Room for `bytes` more: under spool.max_bytes and above spool.min_free_bytes free on disk.
+    bool has_room(std::uint64_t bytes, std::string* why = nullptr) const;
+    std::uint64_t bytes_held() const { return bytes_.load(); }
+
+    // Durably moves a received file (fsync, rename, fsync folder) into incoming/.
+    std::error_code accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size);
+    // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm, durably.
+    std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
+    void remove_incoming(const SpoolEntry& entry);
+    void remove_outgoing(const std::string& destination, const std::string& id);
+
+    // Moves a file into quarantine/<reason>/<id>/ with its reason.json. The source is removed.
+    std::error_code quarantine(const std::string& file, QuarantineRecord record);
+    std::vector<QuarantineRecord> quarantined() const;
+    std::optional<QuarantineRecord> find_quarantined(const std::string& id) const;
+    // Puts it back at the start of the path it failed on (incoming/ or outgoing/<dest>/).
+    std::error_code replay(const QuarantineRecord& record);
+    std::error_code purge(const QuarantineRecord& record);
+
+    // What is waiting, for start-up and periodic sweeps.
+    std::vector<SpoolEntry> list_incoming() const;
+    std::vector<std::string> list_outgoing(const std::string& destination) const;
+
+private:
+    std::string root_;
+    config::Spool limits_;
+    std::atomic<std::uint64_t> bytes_{0};
+    std::atomic<std::uint64_t> seq_{0};
+};
+
+// fsync helpers; false on failure (errno set).
+bool fsync_path(const std::string& path);
+std::string iso_now();
+
+}  // namespace gateway

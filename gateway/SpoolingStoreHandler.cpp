@@ -1,0 +1,71 @@
+#include "gateway/SpoolingStoreHandler.h"
+
+#include <cstdio>
+
+#include "dimse/DimseStatus.h"
+#include "gateway/Log.h"
+
+namespace gateway {
+
+using dimse::DimseStatus::CannotUnderstand;
+using dimse::DimseStatus::DataSetDoesNotMatchSopClass;
+using dimse::DimseStatus::RefusedOutOfResources;
+using dimse::DimseStatus::Success;
+
+namespace {
+std::string hex(std::uint16_t status) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04X", status);
+    return buf;
+}
+}  // namespace
+
+SpoolingStoreHandler::SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled)
+    : spool_(spool), on_spooled_(std::move(on_spooled)) {}
+
+std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
+                                                          const std::string& reason, const std::string& detail) {
+    QuarantineRecord record;
+    record.id = spool_.new_id();
+    record.reason = reason;
+    record.detail = detail;
+    record.stage = "receive";
+    record.calling_ae = request.calling_ae;
+    const auto ec = spool_.quarantine(request.file_path, record);
+    log(Level::warning, "receive",
+        request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered " +
+            hex(status) + ": " + detail +
+            (ec ? " (could not quarantine: " + ec.message() + ")" : "; quarantined as " + reason + "/" + record.id));
+    return status;
+}
+
+std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& request) {
+    if (!request.parsed)
+        return refuse_and_quarantine(request, CannotUnderstand, "malformed", "the data set cannot be parsed");
+    if (request.dataset_sop_class_uid.empty() || request.dataset_sop_instance_uid.empty())
+        return refuse_and_quarantine(request, CannotUnderstand, "malformed",
+                                     "the data set has no SOP Class UID or no SOP Instance UID");
+    if (request.dataset_sop_class_uid != request.affected_sop_class_uid)
+        return refuse_and_quarantine(request, DataSetDoesNotMatchSopClass, "sop-class-mismatch",
+                                     "the data set's SOP Class UID differs from the request's");
+    std::string why;
+    if (!spool_.has_room(request.file_size, &why)) {
+        log(Level::warning, "receive",
+            request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered A700: " + why);
+        return RefusedOutOfResources;
+    }
+    SpoolEntry entry{spool_.new_id(), request.calling_ae};
+    if (const auto ec = spool_.accept_incoming(request.file_path, entry, request.file_size)) {
+        log(Level::error, "receive",
+            request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
+                " answered A700: durable write failed: " + ec.message());
+        return RefusedOutOfResources;
+    }
+    log(Level::info, "receive",
+        request.association_id + ": spooled " + entry.id + " (" + std::to_string(request.file_size) + " bytes, " +
+            request.transfer_syntax_uid + ")");
+    if (on_spooled_) on_spooled_(entry);
+    return Success;
+}
+
+}  // namespace gateway

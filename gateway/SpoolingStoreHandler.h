@@ -1,0 +1,29 @@
+// The one handler that decides every C-STORE response of the gateway (PS3.4 Annex B):
+//   C000 the data set cannot be parsed, or has no SOP Class / Instance UID  (quarantined: malformed)
+//   A900 the data set's SOP Class differs from the request's               (quarantined: sop-class-mismatch)
+//   A700 the spool is over spool.max_bytes, the disk is short of spool.min_free_bytes, or the
+//        durable write (fsync, rename, fsync of the folder) failed
+//   0000 only once the instance is durably in spool/incoming/.
+#pragma once
+
+#include <functional>
+
+#include "dimse/CStoreRequest.h"
+#include "gateway/Spool.h"
+
+namespace gateway {
+
+class SpoolingStoreHandler : public dimse::CStoreHandler {
+public:
+    using OnSpooled = std::function<void(const SpoolEntry&)>;
+    SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled);
+    std::uint16_t handle_store(const dimse::CStoreRequest& request) override;
+
+private:
+    std::uint16_t refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
+                                        const std::string& reason, const std::string& detail);
+    Spool& spool_;
+    OnSpooled on_spooled_;
+};
+
+}  // namespace gateway

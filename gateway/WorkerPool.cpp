@@ -1,0 +1,162 @@
+#include "gateway/WorkerPool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "dimse/InstanceInfo.h"
+#include "gateway/Log.h"
+
+namespace gateway {
+
+WorkerPool::WorkerPool(const config::Config& config, Spool& spool, const Router& router,
+                       std::map<std::string, Forwarder*> forwarders, SourceFactory sources,
+                       boost::asio::io_context& timers)
+    : config_(config),
+      spool_(spool),
+      router_(router),
+      forwarders_(std::move(forwarders)),
+      sources_(std::move(sources)),
+      timers_(timers),
+      pool_(static_cast<std::size_t>(std::max(1, config.workers))) {}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::submit(const SpoolEntry& entry) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_ || !in_hand_.insert(entry.id).second) return;
+    }
+    post(entry, 0);
+}
+
+void WorkerPool::post(const SpoolEntry& entry, int attempt) {
+    boost::asio::post(pool_, [this, entry, attempt] { process(entry, attempt); });
+}
+
+void WorkerPool::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    pool_.join();
+    std::lock_guard<std::mutex> lock(mutex_);
+    workers_.clear();
+}
+
+std::size_t WorkerPool::in_hand() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return in_hand_.size();
+}
+
+WorkerPool::Worker& WorkerPool::worker() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& slot = workers_[std::this_thread::get_id()];
+    if (!slot) {
+        slot = std::make_unique<Worker>();
+        slot->source = sources_();
+        slot->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *slot->source);
+    }
+    return *slot;
+}
+
+void WorkerPool::retry_later(const SpoolEntry& entry, int attempt, const std::string& why) {
+    long long ms = config_.retry.base_ms;
+    for (int i = 0; i < attempt && ms < config_.retry.cap_ms; ++i) ms *= 2;
+    ms = std::min<long long>(ms, config_.retry.cap_ms);
+    log(Level::warning, "deid", entry.id + ": " + why + "; stays in incoming, retry in " + std::to_string(ms) + " ms");
+    auto timer = std::make_shared<boost::asio::steady_timer>(timers_, std::chrono::milliseconds(ms));
+    timer->async_wait([this, timer, entry, attempt](const boost::system::error_code& ec) {
+        if (ec) return;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopping_) return;
+        }
+        post(entry, attempt + 1);
+    });
+}
+
+void WorkerPool::process(const SpoolEntry& entry, int attempt) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) {
+            in_hand_.erase(entry.id);
+            return;
+        }
+    }
+    auto done = [&] {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_hand_.erase(entry.id);
+    };
+    const std::string input = spool_.incoming_path(entry);
+    if (::access(input.c_str(), F_OK) != 0) {  // replayed or purged meanwhile
+        done();
+        return;
+    }
+    const std::string output = spool_.tmp_dir() + "/" + entry.id + ".deid.dcm";
+    deid::Outcome outcome;
+    try {
+        outcome = worker().deidentifier->process_file(input, output, entry.calling_ae);
+    } catch (const std::exception& e) {
+        outcome.kind = deid::Outcome::Kind::Quarantined;
+        outcome.reason = "internal-error";
+        outcome.detail = "the de-identification engine failed unexpectedly";
+    }
+    switch (outcome.kind) {
+        case deid::Outcome::Kind::Retry:
+            ::unlink(output.c_str());
+            retry_later(entry, attempt, outcome.detail.empty() ? "pseudonym source unavailable" : outcome.detail);
+            return;  // still in hand
+        case deid::Outcome::Kind::Rejected:
+            ::unlink(output.c_str());
+            spool_.remove_incoming(entry);
+            log(Level::info, "deid", entry.id + ": rejected by the profile (" + outcome.reason + "), not forwarded");
+            done();
+            return;
+        case deid::Outcome::Kind::Quarantined: {
+            ::unlink(output.c_str());
+            QuarantineRecord record;
+            record.id = entry.id;
+            record.reason = outcome.reason.empty() ? "unknown" : outcome.reason;
+            record.detail = outcome.detail;
+            record.stage = "deidentify";
+            record.calling_ae = entry.calling_ae;
+            const auto ec = spool_.quarantine(input, record);
+            log(Level::warning, "deid",
+                entry.id + ": quarantined as " + record.reason + "/" + entry.id + ": " + outcome.detail +
+                    (ec ? " (could not move: " + ec.message() + ")" : ""));
+            done();
+            return;
+        }
+        case deid::Outcome::Kind::Clean:
+            break;
+    }
+    RouteFacts facts{entry.calling_ae, outcome.modality, outcome.sop_class_uid, ""};
+    if (router_.needs_manufacturer())
+        if (auto info = dimse::read_instance_info(output)) facts.manufacturer = info->manufacturer;
+    const auto destinations = router_.route(facts);
+    for (const auto& d : destinations) {
+        if (const auto ec = spool_.add_outgoing(output, d, entry.id)) {
+            ::unlink(output.c_str());
+            retry_later(entry, attempt, "cannot queue for " + d + ": " + ec.message());
+            return;
+        }
+    }
+    ::unlink(output.c_str());
+    spool_.remove_incoming(entry);
+    std::string names;
+    for (const auto& d : destinations) names += (names.empty() ? "" : ",") + d;
+    log(Level::info, "deid",
+        entry.id + ": de-identified, study " + outcome.study_instance_uid + " series " + outcome.series_instance_uid +
+            " instance " + outcome.sop_instance_uid + " -> " + (names.empty() ? "(no destination matched)" : names));
+    done();
+    for (const auto& d : destinations) {
+        auto it = forwarders_.find(d);
+        if (it != forwarders_.end()) it->second->enqueue(entry.id);
+    }
+}
+
+}  // namespace gateway

@@ -1,0 +1,172 @@
+#include "dimse/StoreScp.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <mutex>
+#include <regex>
+#include <vector>
+
+#include "dimse/DimseStatus.h"
+#include "dimse/InstanceInfo.h"
+#include "dimse/NoDelayTransportLayer.h"
+#include "tests/dimse/TestInstances.h"
+#include "tests/support/Process.h"
+
+using namespace std::chrono_literals;
+using testsupport::run;
+
+namespace {
+
+// Keeps each received file and answers a fixed status.
+class RecordingHandler : public dimse::CStoreHandler {
+public:
+    explicit RecordingHandler(std::string keep_dir, std::uint16_t status = dimse::DimseStatus::Success)
+        : keep_dir_(std::move(keep_dir)), status_(status) {}
+    std::uint16_t handle_store(const dimse::CStoreRequest& r) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        requests.push_back(r);
+        const std::string kept = keep_dir_ + "/" + std::to_string(requests.size()) + ".dcm";
+        std::filesystem::rename(r.file_path, kept);
+        requests.back().file_path = kept;
+        return status_;
+    }
+    std::vector<dimse::CStoreRequest> requests;
+
+private:
+    std::mutex mutex_;
+    std::string keep_dir_;
+    std::uint16_t status_;
+};
+
+struct Scp {
+    testsupport::TempDir dir;
+    std::vector<std::string> logs;
+    std::mutex log_mutex;
+    RecordingHandler handler;
+    dimse::StoreScp scp;
+    explicit Scp(std::vector<std::string> allowed = {}, std::uint16_t status = dimse::DimseStatus::Success)
+        : handler(dir.path(), status), scp(settings(std::move(allowed)), handler) {
+        REQUIRE_FALSE(scp.start());
+    }
+    dimse::ScpSettings settings(std::vector<std::string> allowed) {
+        dimse::ScpSettings s;
+        s.ae_title = "DEIDGW";
+        s.bind = "127.0.0.1";
+        s.port = 0;
+        s.allowed_calling_ae = std::move(allowed);
+        s.receive_dir = dir.path();
+        s.dimse_timeout_seconds = 10;
+        s.log = [this](dimse::LogLevel, const std::string& m) {
+            std::lock_guard<std::mutex> lock(log_mutex);
+            logs.push_back(m);
+        };
+        return s;
+    }
+    std::string all_logs() {
+        std::lock_guard<std::mutex> lock(log_mutex);
+        std::string s;
+        for (auto& l : logs) s += l + "\n";
+        return s;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("C-ECHO succeeds and the connection has TCP_NODELAY from our transport layer") {
+    Scp scp;
+    const long before = dimse::NoDelayTransportLayer::connections_created();
+    auto r = run({"echoscu", "-aet", "ANY", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port())}, 20s);
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(dimse::NoDelayTransportLayer::connections_created() > before);
+}
+
+TEST_CASE("an unknown calling AE and a wrong called AE are refused with their A-ASSOCIATE-RJ reasons") {
+    Scp scp({"MODALITY1"});
+    auto r = run({"echoscu", "-aet", "STRANGER", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port())}, 20s);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("Calling AE Title Not Recognized") != std::string::npos);
+    r = run({"echoscu", "-aet", "MODALITY1", "-aec", "OTHER", "127.0.0.1", std::to_string(scp.scp.port())}, 20s);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("Called AE Title Not Recognized") != std::string::npos);
+    r = run({"echoscu", "-aet", "MODALITY1", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port())}, 20s);
+    CHECK(r.exit_code == 0);
+    const std::string logs = scp.all_logs();
+    CHECK(logs.find("calling AE 'STRANGER'") != std::string::npos);
+    CHECK(logs.find("refused: calling AE title not recognized") != std::string::npos);
+    CHECK(logs.find("refused: called AE title not recognized") != std::string::npos);
+}
+
+TEST_CASE("C-STORE hands each data set to the handler as a file, bit-preserving, in its transfer syntax") {
+    testsupport::TempDir src;
+    testdata::StudySpec spec;
+    spec.rle = true;
+    spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 2}, testdata::Series{"MR", "1.2.840.10008.5.1.4.1.1.4", 1}};
+    const auto files = testdata::write_study(src.path(), spec);
+    Scp scp;
+    std::vector<std::string> argv = {"storescu", "-xr", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port())};
+    for (auto& f : files) argv.push_back(f.path);
+    auto r = run(argv, 30s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(scp.handler.requests.size() == 3);
+    for (const auto& req : scp.handler.requests) {
+        CHECK(req.parsed);
+        CHECK(req.calling_ae == "MOD");
+        CHECK(req.association_id.rfind("assoc-", 0) == 0);
+        CHECK(req.dataset_sop_class_uid == req.affected_sop_class_uid);
+        CHECK(req.dataset_sop_instance_uid == req.affected_sop_instance_uid);
+        CHECK(req.transfer_syntax_uid == "1.2.840.10008.1.2.5");  // RLE Lossless, as sent
+        const auto info = dimse::read_instance_info(req.file_path);
+        REQUIRE(info);
+        CHECK(info->transfer_syntax_uid == "1.2.840.10008.1.2.5");
+        CHECK(info->study_instance_uid == spec.study_uid);
+    }
+}
+
+TEST_CASE("the handler's status goes back to the sender") {
+    testsupport::TempDir src;
+    const auto files = testdata::write_study(src.path(), testdata::StudySpec{});
+    Scp scp({}, dimse::DimseStatus::RefusedOutOfResources);
+    auto r = run({"storescu", "-v", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port()),
+                  files[0].path}, 30s);
+    INFO(r.output);
+    CHECK(std::regex_search(r.output, std::regex("0xa700|Refused: OutOfResources", std::regex::icase)));
+    CHECK(scp.handler.requests.size() == 1);
+}
+
+TEST_CASE("a request whose data set differs from its command still reaches the handler, marked") {
+    testsupport::TempDir src;
+    const auto files = testdata::write_study(src.path(), testdata::StudySpec{});
+    Scp scp;
+    testdata::RawStore how;
+    how.port = scp.scp.port();
+    how.request_sop_class_uid = "1.2.840.10008.5.1.4.1.1.4";  // MR in the command, CT in the data set
+    how.request_sop_instance_uid = files[0].sop_instance_uid;
+    CHECK(testdata::raw_store_dataset_of(how, files[0].path, false) == 0);
+    how.request_sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+    CHECK(testdata::raw_store_dataset_of(how, files[0].path, true) == 0);
+    REQUIRE(scp.handler.requests.size() == 2);
+    CHECK(scp.handler.requests[0].parsed);
+    CHECK(scp.handler.requests[0].dataset_sop_class_uid == "1.2.840.10008.5.1.4.1.1.2");
+    CHECK(scp.handler.requests[0].affected_sop_class_uid == "1.2.840.10008.5.1.4.1.1.4");
+    CHECK(scp.handler.requests[1].dataset_sop_instance_uid.empty());
+}
+
+TEST_CASE("32 associations run at once and a stalled one does not block the others") {
+    Scp scp;
+    // An association that is open and silent holds one thread until its timeout, nothing more.
+    testdata::HeldAssociation stalled("127.0.0.1", scp.scp.port(), "STALLED", "DEIDGW");
+    REQUIRE(stalled.open());
+    std::vector<testsupport::Child> echoes;
+    testsupport::TempDir logs;
+    for (int i = 0; i < 32; ++i)
+        echoes.emplace_back(std::vector<std::string>{"echoscu", "-aet", "E" + std::to_string(i), "-aec", "DEIDGW",
+                                                     "--repeat", "20", "127.0.0.1", std::to_string(scp.scp.port())},
+                            logs / std::to_string(i));
+    int ok = 0;
+    for (auto& e : echoes) ok += e.wait(60s) == 0;
+    CHECK(ok == 32);
+    CHECK(stalled.open());
+}
