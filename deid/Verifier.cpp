@@ -35,7 +35,9 @@ const std::set<std::string>& generic_tokens() {
         "MR", "MRS", "MS", "MISS", "DR", "PROF", "JR", "SR", "II", "III", "IV", "MD", "PHD", "RN", "RT",
         "DE", "LA", "LE", "DA", "DI", "DU", "DEL", "VAN", "VON", "DER", "DEN", "AND", "THE",
         "ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "UNKNOWN", "NONE", "NA", "N/A", "NULL",
-        "REMOVED", "DEIDENTIFIED", "DE-IDENTIFIED", "TEST", "PHANTOM", "PATIENT", "NAME", "NO", "YES"};
+        "REMOVED", "DEIDENTIFIED", "DE-IDENTIFIED", "TEST", "PHANTOM", "PATIENT", "NAME", "NO", "YES",
+        // template placeholders seen in sample files ("Last Name^First Name", "Enter text", "Here")
+        "LAST", "FIRST", "MIDDLE", "ENTER", "TEXT", "HERE"};
     return s;
 }
 
@@ -265,7 +267,15 @@ bool is_class_uid_tag(const DcmTagKey& t) {
                       DCM_RelatedGeneralSOPClassUID, DCM_OriginalSpecializedSOPClassUID, DCM_ContextUID,
                       DCM_RETIRED_TemplateExtensionCreatorUID, DCM_RETIRED_TemplateExtensionOrganizationUID, DCM_MappingResourceUID,
                       DCM_MACCalculationTransferSyntaxUID, DCM_SOPClassesInStudy, DCM_ReferencedRelatedGeneralSOPClassUIDInFile,
-                      DCM_PrivateInformationCreatorUID, DCM_ManufacturerDeviceClassUID});
+                      DCM_PrivateInformationCreatorUID, DCM_ManufacturerDeviceClassUID, DCM_CreatorVersionUID});
+}
+
+// Attributes that describe the equipment's make (kept by the standard for research): a vendor name
+// that is also written as the institution (e.g. Institution Name "TOSHIBA") is not a leak there.
+bool is_equipment_make_tag(const DcmTagKey& t) {
+    return tag_in(t, {DCM_Manufacturer, DCM_ManufacturerModelName, DCM_SoftwareVersions,
+                      DCM_SecondaryCaptureDeviceManufacturer, DCM_SecondaryCaptureDeviceManufacturerModelName,
+                      DCM_SecondaryCaptureDeviceSoftwareVersions, DCM_ImplementationVersionName});
 }
 
 bool is_device_tag(const DcmTagKey& t) {
@@ -426,6 +436,7 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
     }
     switch (n.kind) {
         case Kind::Uid:
+            if (is_class_uid_tag(v.tag)) return false;  // an implementation or creator UID equal to one of the original's
             if (v.vr == EVR_UI) return std::find(values.begin(), values.end(), n.text) != values.end();
             return find_uid(text, n.text);
         case Kind::Date:
@@ -441,9 +452,12 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
         default:
             break;
     }
-    if (v.vr == EVR_UI || v.vr == EVR_DA || v.vr == EVR_DT) return false;
-    // Whole value equal (ids and names of any length >= 2), except in CS where codes live.
-    if (v.vr != EVR_CS && std::find(values.begin(), values.end(), n.text) != values.end()) return true;
+    // Names, ids and institutions are not searched in UIDs, dates or coded strings (CS holds
+    // enumerated values such as TEXT or PNAME that would match placeholder names).
+    if (v.vr == EVR_UI || v.vr == EVR_DA || v.vr == EVR_DT || v.vr == EVR_CS) return false;
+    if (n.kind != Kind::Name && n.kind != Kind::FullName && is_equipment_make_tag(v.tag)) return false;
+    // Whole value equal (ids and names of any length >= 2).
+    if (std::find(values.begin(), values.end(), n.text) != values.end()) return true;
     switch (n.kind) {
         case Kind::Name:
             return find_token(text, n.text, n.text.size() < kMinLooseToken);
