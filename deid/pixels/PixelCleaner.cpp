@@ -173,11 +173,30 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
     for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
 
+    std::vector<char> is_text(found.size(), 0);
+    for (std::size_t i = 0; i < found.size(); ++i)
+        is_text[i] = found[i].certain ||
+                     (words[i] && readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum);
+    // Text continues along its line: a doubtful neighbour on the same line as text (a lone
+    // letter OCR cannot judge, the rest of a word) is text too.
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (std::size_t i = 0; i < found.size(); ++i) {
+            if (is_text[i]) continue;
+            const cv::Rect& a = found[i].box;
+            for (std::size_t j = 0; j < found.size() && !is_text[i]; ++j) {
+                if (!is_text[j]) continue;
+                const cv::Rect& b = found[j].box;
+                const int overlap = std::min(a.y + a.height, b.y + b.height) - std::max(a.y, b.y);
+                const int gap = std::max(a.x, b.x) - std::min(a.x + a.width, b.x + b.width);
+                const int h = std::max(a.height, b.height);
+                if (overlap >= 0.5 * std::min(a.height, b.height) && gap <= 1.5 * h) is_text[i] = 1, grew = true;
+            }
+        }
+    }
     std::vector<cv::Rect> text_boxes;
     for (std::size_t i = 0; i < found.size(); ++i) {
-        const bool text = found[i].certain ||
-                          (words[i] && readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum);
-        if (!text) continue;
+        if (!is_text[i]) continue;
         if (!allow.empty() && words[i]) {
             int kept = 0, other = 0;
             for (const OcrWord& w : *words[i]) {

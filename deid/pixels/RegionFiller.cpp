@@ -81,7 +81,7 @@ void RegionFiller::inpaint(cv::Mat& native, const cv::Rect& box_in, const cv::Ma
     cv::Mat mask = cv::Mat::zeros(roi.size(), CV_8UC1);
     const cv::Rect inner(box.x - roi.x, box.y - roi.y, box.width, box.height);
     cv::Mat m = strokes(box).clone();
-    cv::dilate(m, m, cv::getStructuringElement(cv::MORPH_RECT, {5, 5}));
+    cv::dilate(m, m, cv::getStructuringElement(cv::MORPH_RECT, {7, 7}));
     m.copyTo(mask(inner));
     cv::Mat src = native(roi), out;
     if (t == CV_16SC1) {

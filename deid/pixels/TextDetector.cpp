@@ -56,6 +56,15 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8) const {
 namespace {
 
 double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv::Rect& box) {
+    // Only the cores of the strokes: anti-aliased edges mix with the background's colour.
+    int brightest = 0;
+    for (int y = box.y; y < box.y + box.height; ++y) {
+        const auto* m = strokes.ptr<std::uint8_t>(y);
+        const auto* p = rgb8.ptr<cv::Vec3b>(y);
+        for (int x = box.x; x < box.x + box.width; ++x)
+            if (m[x]) brightest = std::max(brightest, p[x][0] + p[x][1] + p[x][2]);
+    }
+    const double floor = std::max(150.0, 0.8 * brightest);
     double n = 0, sr = 0, sg = 0, srr = 0, sgg = 0;
     for (int y = box.y; y < box.y + box.height; ++y) {
         const auto* m = strokes.ptr<std::uint8_t>(y);
@@ -63,7 +72,7 @@ double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv
         for (int x = box.x; x < box.x + box.width; ++x) {
             if (!m[x]) continue;
             const double sum = p[x][0] + p[x][1] + p[x][2];
-            if (sum < 150) continue;
+            if (sum < floor) continue;
             const double r = p[x][0] / sum, g = p[x][1] / sum;
             n += 1, sr += r, sg += g, srr += r * r, sgg += g * g;
         }
@@ -77,6 +86,10 @@ double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv
 
 std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8) const {
     std::vector<TextCandidate> out;
+    // Contrast is measured on the top-hat image: smooth shading (gradients, organs) drops out and
+    // only fine texture counts as noise.
+    cv::Mat tophat;
+    cv::morphologyEx(grey8, tophat, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
     cv::Mat joined;
     cv::morphologyEx(strokes, joined, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {7, 3}));
     cv::Mat labels, stats, centroids;
@@ -95,8 +108,8 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::
         const int pad = std::max(2, box.height / 6);
         c.box = cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & frame;
         double median = 0, noise = 0;
-        ring_statistics(grey8, c.box, std::max(3, box.height / 3), median, noise);
-        const double stroke_mean = cv::mean(grey8(box), strokes(box))[0];
+        ring_statistics(tophat, c.box, std::max(3, box.height / 3), median, noise);
+        const double stroke_mean = cv::mean(tophat(box), strokes(box))[0];
         c.contrast_ratio = (stroke_mean - median) / std::max(noise, 4.0);
         if (!rgb8.empty()) c.hue_spread = chromaticity_spread(rgb8, strokes, box);
         out.push_back(c);
