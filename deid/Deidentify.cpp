@@ -214,7 +214,6 @@ private:
     DcmMetaInfo* meta_;
     PseudonymSource& source_;
     InstanceFacts facts_;
-    bool structured_report_ = false;
     bool enhanced_ = false;
     std::string patient_name_;
     TextCleaner cleaner_;
@@ -246,7 +245,7 @@ Decision Engine::by_action(Ps315Action a, DcmElement* el, Mode mode) {
     const DcmTagKey tag = el->getTag();
     // Compound codes: the least removing choice that keeps the object valid.
     if (a == Ps315Action::XZ || a == Ps315Action::XD || a == Ps315Action::ZD || a == Ps315Action::XZD) {
-        const int type = attribute_type(tag.getGroup(), tag.getElement(), structured_report_, enhanced_);
+        const int type = attribute_type(tag.getGroup(), tag.getElement(), facts_.sop_class_uid, enhanced_);
         const bool has_x = a != Ps315Action::ZD, has_z = a != Ps315Action::XD, has_d = a != Ps315Action::XZ;
         if (type == 1) a = has_d ? Ps315Action::D : Ps315Action::Z;
         else if (type == 2) a = has_z ? Ps315Action::Z : Ps315Action::D;
@@ -386,6 +385,11 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
         default: break;
     }
     if (is_safe_text_attribute(g, e)) return {Act::Keep};
+    if (is_type2_text_attribute(g, e)) return p_.clean_descriptors ? Decision{Act::Clean} : Decision{Act::Empty};
+    if (tag == DCM_UnformattedTextValue && mode == Mode::Normal) {
+        // Waveform and other annotations: Type 1C text, cleaned or replaced rather than removed.
+        return (p_.clean_descriptors || p_.clean_structured_content) ? Decision{Act::Clean} : Decision{Act::Dummy};
+    }
     if (mode != Mode::Normal) {
         if (vc == VrClass::Text) {
             if (mode == Mode::ContentTree && !p_.clean_structured_content) return {Act::Dummy};
@@ -566,7 +570,9 @@ void Engine::finish(const PseudonymReply& reply) {
 
 void Engine::process_meta() {
     if (!meta_) return;
-    for (const DcmTagKey& t : {DCM_SourceApplicationEntityTitle, DCM_SendingApplicationEntityTitle,
+    // Implementation Class UID / Version Name describe the writer: DCMTK puts its own back on save.
+    for (const DcmTagKey& t : {DCM_ImplementationClassUID, DCM_ImplementationVersionName,
+                               DCM_SourceApplicationEntityTitle, DCM_SendingApplicationEntityTitle,
                                DCM_ReceivingApplicationEntityTitle, DCM_PrivateInformationCreatorUID,
                                DCM_PrivateInformation})
         if (meta_->findAndDeleteElement(t).good()) ++report_.removed;
@@ -600,8 +606,13 @@ void Engine::write_method(DeidReport& report) {
 
 DeidReport Engine::run() {
     facts_ = InstanceFacts::of(ds_);
-    structured_report_ = facts_.sop_class_uid.rfind("1.2.840.10008.5.1.4.1.1.88.", 0) == 0;
-    enhanced_ = ds_.tagExists(DCM_SharedFunctionalGroupsSequence) || ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
+    static const std::set<std::string> enhanced_classes = {
+        "1.2.840.10008.5.1.4.1.1.2.1",  "1.2.840.10008.5.1.4.1.1.2.2",  "1.2.840.10008.5.1.4.1.1.4.1",
+        "1.2.840.10008.5.1.4.1.1.4.3",  "1.2.840.10008.5.1.4.1.1.4.4",  "1.2.840.10008.5.1.4.1.1.128.1",
+        "1.2.840.10008.5.1.4.1.1.130",  "1.2.840.10008.5.1.4.1.1.6.2",  "1.2.840.10008.5.1.4.1.1.12.1.1",
+        "1.2.840.10008.5.1.4.1.1.12.2.1", "1.2.840.10008.5.1.4.1.1.13.1.1", "1.2.840.10008.5.1.4.1.1.13.1.3"};
+    enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0 || ds_.tagExists(DCM_SharedFunctionalGroupsSequence) ||
+                ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
     if (p_.clean_recognizable_visual_features && get(ds_, DCM_RecognizableVisualFeatures) == "YES")
         report_.refusal = "recognizable-visual-features";
 

@@ -12,6 +12,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include "deid/Conditions.h"
@@ -55,7 +56,7 @@ bool fsync_path(const std::string& path, int flags) {
 
 // Writes `file` to `output_path` through a temporary file in the same folder: write, fsync,
 // rename, fsync the folder. Returns an empty string or why it failed (no PHI: paths are ours).
-std::string write_atomically(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& output_path) {
+std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& output_path) {
     const std::string dir = directory_of(output_path);
     std::string tmp = dir + "/.deid-write-XXXXXX";
     int fd = ::mkstemp(&tmp[0]);
@@ -63,8 +64,16 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax xfer, const s
     ::close(fd);
     OFCondition c = file.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
                                   0, 0, EWM_fileformat);
+    if (c == EC_RepresentationNotFound && xfer == EXS_DeflatedLittleEndianExplicit) {
+        // Deflate is a lossless wrapper around native pixels: written as explicit little endian.
+        xfer = EXS_LittleEndianExplicit;
+        c = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+                          0, 0, EWM_fileformat);
+    }
     if (c.bad()) {
         ::unlink(tmp.c_str());
+        if (c == EC_RepresentationNotFound)
+            return "unsupported: the pixel data cannot be written in its transfer syntax";
         return std::string("cannot write the output: ") + c.text();
     }
     if (!fsync_path(tmp, O_RDONLY)) {
@@ -93,7 +102,11 @@ struct InstanceDeidentifier::Impl {
 };
 
 InstanceDeidentifier::InstanceDeidentifier(const config::Config& config, PseudonymSource& source)
-    : impl_(new Impl(config, source)) {}
+    : impl_(new Impl(config, source)) {
+    // Public elements a writer stored as UN get their dictionary VR on reading, so their values
+    // are de-identified like any other (instead of being dropped as unknown).
+    dcmEnableUnknownVRConversion.set(OFTrue);
+}
 InstanceDeidentifier::~InstanceDeidentifier() = default;
 
 Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
@@ -143,6 +156,7 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
     if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
 
     const std::string error = write_atomically(file, xfer, output_path);
+    if (error.rfind("unsupported", 0) == 0) return make(Outcome::Kind::Quarantined, "unsupported-transfer-syntax", error);
     if (!error.empty()) return make(Outcome::Kind::Retry, "write-failed", error);
 
     Outcome o = make(Outcome::Kind::Clean, "", "");

@@ -55,12 +55,22 @@ const std::uint32_t kSafeText[] = {
     t(0x0070, 0x0022),  // Graphic Data
     t(0x0070, 0x0023),  // Graphic Type
     t(0x0070, 0x0068),  // Graphic Layer Description
+    t(0x0040, 0x9210),  // LUT Label
+    t(0x0018, 0x9080),  // Metabolite Map Description
+    t(0x0018, 0x9047),  // Multi-Coil Element Name
+    t(0x0018, 0x9041),  // Receive Coil Manufacturer Name
+    t(0x0018, 0x9050),  // Transmit Coil Manufacturer Name
+    t(0x0020, 0x9056),  // Stack ID (In-Stack Position Number depends on it)
+    t(0x0020, 0x9421),  // Dimension Description Label
+    t(0x0020, 0x9453),  // Frame Label
+    t(0x0020, 0x9238),  // Functional Group Private Creator
+    t(0x0062, 0x0005),  // Segment Label
+    t(0x0062, 0x0009),  // Segment Algorithm Name
 };
 
 const std::uint32_t kClassUids[] = {
     t(0x0002, 0x0002),  // Media Storage SOP Class UID
     t(0x0002, 0x0010),  // Transfer Syntax UID
-    t(0x0002, 0x0012),  // Implementation Class UID
     t(0x0004, 0x1510),  // Referenced SOP Class UID in File
     t(0x0004, 0x1512),  // Referenced Transfer Syntax UID in File
     t(0x0008, 0x0016),  // SOP Class UID
@@ -74,7 +84,6 @@ const std::uint32_t kClassUids[] = {
     t(0x0040, 0xDB0C),  // Template Extension Creator UID
     t(0x0040, 0xDB0D),  // Template Extension Organization UID
     t(0x0400, 0x0010),  // MAC Calculation Transfer Syntax UID
-    t(0x0008, 0x9123),  // Creator-Version UID (software version)
     t(0x0000, 0x0002),  // Affected SOP Class UID
     t(0x0000, 0x0003),  // Requested SOP Class UID
 };
@@ -98,12 +107,29 @@ bool is_class_uid_attribute(std::uint16_t group, std::uint16_t element) {
     return contains(class_uids(), t(group, element));
 }
 
-int attribute_type(std::uint16_t group, std::uint16_t element, bool structured_report, bool enhanced) {
+bool is_type2_text_attribute(std::uint16_t group, std::uint16_t element) {
     switch (t(group, element)) {
+        case t(0x0070, 0x0081):  // Content Description (Content Identification Macro)
+            return true;
+        default:
+            return false;
+    }
+}
+
+int attribute_type(std::uint16_t group, std::uint16_t element, const std::string& sop_class_uid, bool enhanced) {
+    const bool structured_report = sop_class_uid.rfind("1.2.840.10008.5.1.4.1.1.88.", 0) == 0;
+    const bool radiotherapy = sop_class_uid.rfind("1.2.840.10008.5.1.4.1.1.481.", 0) == 0;
+    const bool waveform = sop_class_uid.rfind("1.2.840.10008.5.1.4.1.1.9.", 0) == 0;  // Waveform Identification
+    switch (t(group, element)) {
+        case t(0x0008, 0x1111):  // Referenced Performed Procedure Step Sequence: Type 2 in SR Document Series
+            return structured_report ? 2 : 3;
+        case t(0x0008, 0x1070):  // Operators' Name: Type 2 in RT Series
+            return radiotherapy ? 2 : 3;
         case t(0x0008, 0x0023):  // Content Date: Type 1 in SR Document General and enhanced images
         case t(0x0008, 0x0033):  // Content Time
-            return (structured_report || enhanced) ? 1 : 2;
-        case t(0x0008, 0x002A):  // Acquisition DateTime: Type 1C in enhanced images
+            return (structured_report || enhanced || waveform) ? 1 : 2;
+        case t(0x0008, 0x002A):  // Acquisition DateTime: Type 1C in enhanced images, 1 in waveforms
+            return (enhanced || waveform) ? 1 : 3;
         case t(0x0018, 0x1000):  // Device Serial Number: Type 1 in Enhanced General Equipment
             return enhanced ? 1 : 3;
         case t(0x0040, 0x0555):  // Acquisition Context Sequence: Type 2 where present

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace deid {
 
@@ -15,8 +16,12 @@ bool is_safe_text_attribute(std::uint16_t group, std::uint16_t element);
 bool is_class_uid_attribute(std::uint16_t group, std::uint16_t element);
 
 // Type 1 / Type 2 knowledge used to resolve compound action codes (X/Z, X/D, Z/D, X/Z/D):
-// returns 1, 2 or 3 (3 = optional, the default). `structured_report` and `enhanced` (multi-frame
+// returns 1, 2 or 3 (3 = optional, the default). The SOP class and `enhanced` (multi-frame
 // functional groups present) select the IOD-specific types.
-int attribute_type(std::uint16_t group, std::uint16_t element, bool structured_report, bool enhanced);
+int attribute_type(std::uint16_t group, std::uint16_t element, const std::string& sop_class_uid, bool enhanced);
+
+// Free-text attributes that are Type 2 where they occur: emptied (or cleaned with
+// clean_descriptors) instead of removed, so the object stays valid.
+bool is_type2_text_attribute(std::uint16_t group, std::uint16_t element);
 
 }  // namespace deid

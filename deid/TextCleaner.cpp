@@ -129,7 +129,12 @@ void TextCleaner::add_person_name(const std::string& pn) {
         // Each name component (and each word of it); initials are too short to matter.
         for (std::size_t i = 0; i < c.size() && i < 3; ++i) {
             add_term(c[i], 2);
-            for (const std::string& w : split(c[i], ' ')) add_term(w, 2);
+            // And each word of it ("MARY ANN", "PANCREAS_0001", "SMITH-JONES").
+            std::string word;
+            for (char ch : c[i] + " ") {
+                if (word_char(ch)) word += ch;
+                else { add_term(word, 2); word.clear(); }
+            }
         }
     }
 }
