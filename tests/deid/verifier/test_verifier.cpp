@@ -105,7 +105,7 @@ bool leaked(const deid::VerifyReport& r, const std::string& path, const std::str
 
 }  // namespace
 
-TEST_CASE("collect_identifiers gathers names, ids, dates, UIDs and institution at every depth", "[verifier]") {
+TEST_CASE("verifier collects names ids dates UIDs and institution at every depth", "[verifier]") {
     auto original = make_original();
     deid::Identifiers ids = deid::collect_identifiers(*original);
     CHECK(has_value(ids, "DOE", "patient_name"));
@@ -131,7 +131,7 @@ TEST_CASE("collect_identifiers gathers names, ids, dates, UIDs and institution a
     CHECK_FALSE(has_text(ids, "CT"));
 }
 
-TEST_CASE("a correct de-identification passes, including pseudonym, new UIDs and short values", "[verifier]") {
+TEST_CASE("verifier passes a correct de-identification with pseudonym and new UIDs", "[verifier]") {
     auto original = make_original();
     auto ids = deid::collect_identifiers(*original);
     auto out = make_clean_output();
@@ -141,7 +141,7 @@ TEST_CASE("a correct de-identification passes, including pseudonym, new UIDs and
     CHECK(report.summary() == "clean");
 }
 
-TEST_CASE("planted leaks are found at depth, in private elements and in file meta, by tag only", "[verifier]") {
+TEST_CASE("verifier finds planted leaks at depth in private elements and file meta by tag only", "[verifier]") {
     auto original = make_original();
     auto ids = deid::collect_identifiers(*original);
     auto out = make_clean_output();
@@ -215,7 +215,7 @@ TEST_CASE("planted leaks are found at depth, in private elements and in file met
     }
 }
 
-TEST_CASE("categories kept on purpose by an option are not leaks", "[verifier]") {
+TEST_CASE("verifier does not report categories kept on purpose by an option", "[verifier]") {
     auto original = make_original();
     auto ids = deid::collect_identifiers(*original);
     auto out = make_clean_output();
@@ -250,7 +250,7 @@ TEST_CASE("categories kept on purpose by an option are not leaks", "[verifier]")
     CHECK(leaked(modified, "(0008,0020)", "date"));
 }
 
-TEST_CASE("no false positives from short ids, digits inside UIDs and coincidental dates", "[verifier]") {
+TEST_CASE("verifier has no false positives from short ids or digits inside UIDs or coincidental dates", "[verifier]") {
     auto original = make_original();
     DcmDataset* ods = original->getDataset();
     ods->putAndInsertString(DCM_PatientID, "1");
@@ -282,7 +282,32 @@ TEST_CASE("no false positives from short ids, digits inside UIDs and coincidenta
     CHECK(leaked(deid::verify(basic(), nids, *nout), "(0008,0020)", "birth_date"));
 }
 
-TEST_CASE("names are decoded with their character set on both sides", "[verifier][charset]") {
+TEST_CASE("verifier ignores coded values and equipment make and implementation UIDs", "[verifier]") {
+    // Seen in third-party files: an observer named "Enter text", Institution Name equal to the
+    // vendor, Instance Creator UID equal to the toolkit's implementation class UID.
+    auto original = make_original();
+    DcmDataset* ods = original->getDataset();
+    ods->putAndInsertString(DCM_InstitutionName, "TOSHIBA");
+    ods->putAndInsertString(DCM_InstanceCreatorUID, "1.2.276.0.7230010.3.0.3.6.7");
+    DcmItem* obs = nullptr;
+    ods->findOrCreateSequenceItem(DCM_ContentSequence, obs, 0);
+    obs->putAndInsertString(DCM_PersonName, "Valuetype^Enter text");
+    auto ids = deid::collect_identifiers(*original);
+    auto out = make_clean_output();
+    DcmDataset* ds = out->getDataset();
+    ds->putAndInsertString(DCM_Manufacturer, "TOSHIBA_MEC");
+    DcmItem* item = nullptr;
+    ds->findOrCreateSequenceItem(DCM_ContentSequence, item, 0);
+    item->putAndInsertString(DCM_ValueType, "VALUETYPE");  // CS: a code, not a name
+    auto r = deid::verify(basic(), ids, *out);
+    INFO(r.summary());
+    CHECK(r.clean());
+    // The same institution in a free-text element is still found.
+    ds->putAndInsertString(DCM_ImageComments, "scanned at toshiba site");
+    CHECK(leaked(deid::verify(basic(), ids, *out), "(0020,4000)", "institution"));
+}
+
+TEST_CASE("verifier decodes names with their character set on both sides", "[verifier][charset]") {
     auto original = make_original();
     DcmDataset* ods = original->getDataset();
     ods->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 100");
@@ -329,7 +354,7 @@ deid::Profile engine_profile(const std::string& rules_json) {
 
 }  // namespace
 
-TEST_CASE("the engine's honest output passes the verifier", "[verifier][engine]") {
+TEST_CASE("verifier passes the engine's honest output", "[verifier][engine]") {
     auto file = make_original();
     const auto ids = deid::collect_identifiers(*file);
     testsupport::MemoryPseudonymSource source;
@@ -340,7 +365,7 @@ TEST_CASE("the engine's honest output passes the verifier", "[verifier][engine]"
     CHECK(report.clean());
 }
 
-TEST_CASE("a site rule that keeps or writes PHI is caught, and named by tag only", "[verifier][engine]") {
+TEST_CASE("verifier catches the engine made to leak by a site rule or injection", "[verifier][engine]") {
     auto file = make_original();
     const auto ids = deid::collect_identifiers(*file);
     testsupport::MemoryPseudonymSource source;
