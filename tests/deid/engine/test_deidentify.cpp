@@ -277,7 +277,7 @@ TEST_CASE("basic profile: identity replaced, table actions applied, research att
     CHECK_FALSE(r.dates_shifted);
 }
 
-TEST_CASE("the same input gives the same output; one source call carries every UID") {
+TEST_CASE("the same input gives the same output - one source call carries every UID") {
     DcmFileFormat a = make_ct(), b = make_ct();
     MemoryPseudonymSource src1, src2;
     deid::apply(profile({}), a, src1);
@@ -582,7 +582,7 @@ TEST_CASE("clean_recognizable_visual_features refuses instances that say they ha
     CHECK(has_code(*g.getDataset(), "113102"));
 }
 
-TEST_CASE("unknown VR and group length elements are removed; add_method_code appends 113101") {
+TEST_CASE("unknown VR and group length elements are removed - add_method_code appends 113101") {
     DcmFileFormat f = make_ct();
     DcmDataset& d = *f.getDataset();
     auto* un = new DcmOtherByteOtherWord(DcmTag(0x0018, 0x9999, EVR_UN));

@@ -97,7 +97,7 @@ TEST_CASE("instance: malformed input is quarantined, never written, never thrown
     }
 }
 
-TEST_CASE("instance: rejection rules refuse with the configured reason; source outage means retry") {
+TEST_CASE("instance: rejection rules refuse with the configured reason - source outage means retry") {
     testsupport::TempDir tmp;
     write_ct(tmp / "in.dcm");
     testsupport::MemoryPseudonymSource src;

@@ -29,7 +29,7 @@ TEST_CASE("text cleaner: names in every order and component, case-insensitive, w
     CHECK(c.clean("DOES NOT APPLY") == "DOES NOT APPLY");
 }
 
-TEST_CASE("text cleaner: patterns find dates, phone numbers and id-like tokens; useful text stays") {
+TEST_CASE("text cleaner: patterns find dates, phone numbers and id-like tokens - useful text stays") {
     TextCleaner c;
     CHECK(c.clean("call +49 30 1234 5678 or (555) 123-4567") == "call [removed] or [removed]");
     CHECK(c.clean("ref AB12345X done 1/2/21") == "ref [removed] done [removed]");
@@ -37,7 +37,7 @@ TEST_CASE("text cleaner: patterns find dates, phone numbers and id-like tokens; 
     CHECK(c.clean("") == "");
 }
 
-TEST_CASE("text cleaner: institutions and identifiers; short values are ignored") {
+TEST_CASE("text cleaner: institutions and identifiers - short values are ignored") {
     TextCleaner c;
     c.add_phrase("General Hospital");
     c.add_identifier("A7");  // too short to remove safely

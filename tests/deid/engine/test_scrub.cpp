@@ -1,0 +1,73 @@
+// deid-gateway scrub end to end: real binary, real keystore broker (started by scrub).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
+#include "tests/support/Process.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+void write_instance(const std::string& path, const std::string& sop_instance, const std::string& name) {
+    DcmFileFormat f;
+    DcmDataset& d = *f.getDataset();
+    d.putAndInsertString(DCM_SOPClassUID, "1.2.840.10008.5.1.4.1.1.7");
+    d.putAndInsertString(DCM_SOPInstanceUID, sop_instance.c_str());
+    d.putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.2.1125.7.1");
+    d.putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.2.1125.7.2");
+    d.putAndInsertString(DCM_PatientName, name.c_str());
+    d.putAndInsertString(DCM_PatientID, "SCRUB-4242");
+    d.putAndInsertString(DCM_StudyDate, "20200202");
+    d.putAndInsertString(DCM_Modality, "OT");
+    d.putAndInsertString(DCM_ConversionType, "WSD");
+    REQUIRE(f.saveFile(path.c_str(), EXS_LittleEndianExplicit).good());
+}
+}  // namespace
+
+TEST_CASE("scrub: folders recursively, outputs named by new UID, malformed inputs fail cleanly") {
+    testsupport::TempDir tmp;
+    fs::create_directories(tmp / "in/sub");
+    write_instance(tmp / "in/a.dcm", "1.2.826.0.1.3680043.2.1125.7.10", "SCRUBBY^ALICE");
+    write_instance(tmp / "in/sub/b.dcm", "1.2.826.0.1.3680043.2.1125.7.11", "SCRUBBY^ALICE");
+    testsupport::write_file(tmp / "in/sub/broken.dcm", "DICM? no.");
+    testsupport::write_file(tmp / "cfg.json",
+                            R"({"state_dir": ")" + tmp.path() + R"(/var", "profile": {"options": ["retain_long_modified_dates"]}})");
+    auto r = testsupport::run({std::string(DEID_BIN_DIR) + "/deid-gateway", "scrub", "--config", tmp / "cfg.json",
+                               "--out", tmp / "out", tmp / "in"},
+                              std::chrono::seconds(60));
+    INFO(r.output);
+    CHECK(r.exit_code == 1);  // one input failed
+    CHECK(r.output.find("scrubbed 2, rejected 0, failed 1") != std::string::npos);
+    CHECK(r.output.find("broken.dcm: malformed") != std::string::npos);
+    CHECK(r.output.find("SCRUBBY") == std::string::npos);
+    CHECK(r.output.find("SCRUB-4242") == std::string::npos);
+    std::vector<std::string> names;
+    for (auto& e : fs::directory_iterator(tmp / "out")) names.push_back(e.path().filename().string());
+    REQUIRE(names.size() == 2);
+    for (const std::string& n : names) {
+        CHECK(n.rfind("2.25.", 0) == 0);
+        CHECK(n.size() > 4);
+        CHECK(n.substr(n.size() - 4) == ".dcm");
+        CHECK(n.find("1.2.826.0.1.3680043.2.1125.7") == std::string::npos);
+        DcmFileFormat f;
+        REQUIRE(f.loadFile((tmp / "out/" + n).c_str()).good());
+        OFString sop, pn;
+        f.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop);
+        f.getDataset()->findAndGetOFString(DCM_PatientName, pn);
+        CHECK(n == std::string(sop.c_str()) + ".dcm");
+        CHECK(std::string(pn.c_str()).find("SCRUBBY") == std::string::npos);
+    }
+
+    // Only valid inputs: exit 0.
+    fs::remove(tmp / "in/sub/broken.dcm");
+    r = testsupport::run({std::string(DEID_BIN_DIR) + "/deid-gateway", "scrub", "--config", tmp / "cfg.json",
+                          "--out", tmp / "out2", tmp / "in"},
+                         std::chrono::seconds(60));
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("scrubbed 2, rejected 0, failed 0") != std::string::npos);
+}
