@@ -131,6 +131,8 @@ std::set<std::string> dciodvfy_errors(const std::string& file) {
         line = std::regex_replace(line, value, " =<>");
         line = std::regex_replace(line, quoted, "\"\"");
         line = std::regex_replace(line, number, "#");
+        static const std::regex uid_value(R"(UID\s+[0-9.#]+)");  // "... ReferencedSOPInstanceUID 0" vs a new UID
+        line = std::regex_replace(line, uid_value, "UID #");
         out.insert(line);
     }
     return out;
