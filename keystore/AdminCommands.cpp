@@ -230,6 +230,7 @@ int import_csv(const AdminContext& c, const std::string& path) {
         const KeyedDerivation derivation(SecretKey::load(dir, true), c.config.keystore.date_offset_min_days,
                                          c.config.keystore.date_offset_max_days);
         KeystoreDatabase db(db_path(c.config), KeystoreDatabase::Open::create);
+        db.exec("PRAGMA synchronous=FULL");  // imported values cannot be re-derived: survive a power cut
         int added_patients = 0, added_uids = 0, unchanged = 0;
         db.begin_immediate();
         try {

@@ -99,7 +99,13 @@ public:
         asio::post(io_, [this] { flush(); });
     }
 
-    json health() const {
+    json health() {
+        try {  // the counts table also counts what `import` added while the broker runs
+            const MapCounts c = db_.counts();
+            patients_ = c.patients;
+            uids_ = c.uids;
+        } catch (const std::exception&) {
+        }
         return {{"ok", true},
                 {"status", "serving"},
                 {"version", config::version()},
@@ -136,10 +142,10 @@ private:
         std::vector<ResolveResult> results;
         bool failed = false;
         try {
+            const std::int64_t patients_before = issuer_.new_patients(), uids_before = issuer_.new_uids();
             results = issuer_.issue(batch);
-            const MapCounts c = db_.counts();
-            patients_ = c.patients;
-            uids_ = c.uids;
+            patients_ += issuer_.new_patients() - patients_before;
+            uids_ += issuer_.new_uids() - uids_before;
         } catch (const std::exception& e) {
             failed = true;
             log_line("error", std::string("a batch of ") + std::to_string(jobs.size()) +
@@ -432,7 +438,15 @@ int BrokerServer::run() {
         log_line("info", "serving the keystore in " + dir + " on " + socket_path + " (" +
                              std::to_string(broker.health()["patients"].get<std::int64_t>()) + " patients, " +
                              std::to_string(broker.health()["uids"].get<std::int64_t>()) + " UIDs)");
-        io.run();
+        // A handler that throws (it should not) is logged; the broker keeps serving.
+        while (true) {
+            try {
+                io.run();
+                break;
+            } catch (const std::exception& e) {
+                log_line("error", std::string("unexpected error while serving: ") + e.what());
+            }
+        }
         unlink(socket_path.c_str());
         log_line("info", "stopped");
     } catch (const StartError& e) {

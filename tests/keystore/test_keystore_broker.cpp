@@ -1,6 +1,7 @@
 // The broker as a process: socket API, permissions, faults, admin CLI, client and BrokerProcess.
 #include "keystore/BrokerClient.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -42,8 +43,10 @@ struct BrokerSite {
         testsupport::write_file(config_path, "{\"state_dir\": \"" + state + "\"" + extra + "}");
     }
 
-    void start() {
-        broker = testsupport::Child({kKeystore, "serve", "--config", config_path}, log);
+    void start(const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> argv = {kKeystore, "serve", "--config", config_path};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        broker = testsupport::Child(argv, log);
         const auto deadline = std::chrono::steady_clock::now() + 15s;
         while (std::chrono::steady_clock::now() < deadline) {
             REQUIRE(broker.running());
@@ -180,6 +183,25 @@ TEST_CASE("the socket, keystore folder, key, database and export are owner-only"
     // A clean stop removes the socket.
     site.stop();
     CHECK_FALSE(std::filesystem::exists(site.socket));
+}
+
+TEST_CASE("serve with a socket group makes the socket 0660 for that group and its folder traversable", "[broker]") {
+    const struct group* g = getgrgid(getegid());
+    REQUIRE(g != nullptr);
+    BrokerSite site;
+    site.start({"--socket-group", g->gr_name});
+    CHECK(mode_of(site.socket) == 0660);
+    CHECK(mode_of(site.state + "/run") == 0710);
+    CHECK(mode_of(site.keystore_dir) == 0700);  // the keystore itself stays owner-only
+    struct stat st {};
+    REQUIRE(stat(site.socket.c_str(), &st) == 0);
+    CHECK(st.st_gid == g->gr_gid);
+    site.stop();
+    // An unknown group is refused at start.
+    const auto refused = testsupport::run({kKeystore, "serve", "--config", site.config_path, "--socket-group",
+                                           "no-such-group-deid"}, 20s);
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.output.find("unknown group") != std::string::npos);
 }
 
 TEST_CASE("malformed, oversized and unknown requests get errors and the broker keeps serving", "[broker]") {
