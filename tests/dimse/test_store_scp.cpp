@@ -98,7 +98,7 @@ TEST_CASE("an unknown calling AE and a wrong called AE are refused with their A-
     CHECK(logs.find("refused: called AE title not recognized") != std::string::npos);
 }
 
-TEST_CASE("C-STORE hands each data set to the handler as a file, bit-preserving, in its transfer syntax") {
+TEST_CASE("C-STORE hands each data set to the handler as a bit-preserving file in its transfer syntax") {
     testsupport::TempDir src;
     testdata::StudySpec spec;
     spec.rle = true;
@@ -136,7 +136,7 @@ TEST_CASE("the handler's status goes back to the sender") {
     CHECK(scp.handler.requests.size() == 1);
 }
 
-TEST_CASE("a request whose data set differs from its command still reaches the handler, marked") {
+TEST_CASE("a request whose data set differs from its command reaches the handler marked as such") {
     testsupport::TempDir src;
     const auto files = testdata::write_study(src.path(), testdata::StudySpec{});
     Scp scp;

@@ -106,7 +106,7 @@ TEST_CASE("the SCU keeps the compressed syntax when the peer accepts it") {
     CHECK(dimse::read_instance_info(got[0])->transfer_syntax_uid == "1.2.840.10008.1.2.5");
 }
 
-TEST_CASE("an unsupported SOP class is a refusal, a peer that is down is a retry") {
+TEST_CASE("an unsupported SOP class is a refusal and a peer that is down is a retry") {
     testsupport::TempDir src;
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"OT", "1.2.826.0.1.3680043.8.498.77", 1}};  // a SOP class no peer knows

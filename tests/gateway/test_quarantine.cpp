@@ -30,7 +30,7 @@ public:
 };
 }  // namespace
 
-TEST_CASE("a refusal by the peer is quarantined with its reason; replay delivers it; routing follows destinations[].when") {
+TEST_CASE("a refusal by the peer is quarantined with its reason and replay delivers it and routing follows destinations when") {
     testsupport::TempDir src, recv;
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 2}, testdata::Series{"MR", "1.2.840.10008.5.1.4.1.1.4", 1}};

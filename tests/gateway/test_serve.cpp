@@ -31,7 +31,7 @@ std::vector<std::string> paths(const std::vector<testdata::Written>& w) {
 
 }  // namespace
 
-TEST_CASE("storescu -> gateway -> storescp and a folder: a multi-series study arrives de-identified and complete") {
+TEST_CASE("storescu to gateway to storescp and a folder delivers a multi-series study de-identified and complete") {
     testsupport::TempDir src;
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 3}, testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 2},
@@ -81,7 +81,7 @@ TEST_CASE("storescu -> gateway -> storescp and a folder: a multi-series study ar
     CHECK(gw.child.stop(10s) == 0);  // SIGTERM: a clean stop
 }
 
-TEST_CASE("refusals: unknown calling AE, malformed data set, SOP class mismatch; nothing is forwarded") {
+TEST_CASE("unknown calling AE and malformed or mismatched data sets are refused and nothing is forwarded") {
     testsupport::TempDir src;
     const auto written = testdata::write_study(src.path(), testdata::StudySpec{});
     Gateway gw(json{{"listen", {{"allowed_calling_ae", {"MODALITY", "RAWSCU"}}}}});
@@ -123,7 +123,7 @@ TEST_CASE("refusals: unknown calling AE, malformed data set, SOP class mismatch;
     CHECK(gw.quarantine({"list"}).output.find("1 quarantined") != std::string::npos);
 }
 
-TEST_CASE("destination down while 200 instances arrive, then up: all 200 delivered, sender saw only Success") {
+TEST_CASE("destination down while 200 instances arrive then up delivers all 200 and the sender saw only Success") {
     testsupport::TempDir src;
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 200}};
@@ -142,7 +142,7 @@ TEST_CASE("destination down while 200 instances arrive, then up: all 200 deliver
     CHECK(gw.log().find("destination paused") != std::string::npos);
 }
 
-TEST_CASE("gateway SIGKILLed in the middle of a 500-instance stream: every acknowledged instance is delivered") {
+TEST_CASE("gateway SIGKILLed in the middle of a 500-instance stream delivers every acknowledged instance after restart") {
     testsupport::TempDir src;
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 500}};
@@ -187,7 +187,7 @@ TEST_CASE("gateway SIGKILLed in the middle of a 500-instance stream: every ackno
     CHECK(missing.empty());
 }
 
-TEST_CASE("spool limit reached: the sender gets A700, the gateway keeps running and recovers") {
+TEST_CASE("spool limit reached gives A700 and the gateway keeps running and recovers") {
     testsupport::TempDir src;
     testdata::StudySpec spec;
     spec.rows = spec.columns = 64;  // about 9 KB each
