@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of the gateway's throughput, on the same generated instances in one run:
+#   (a) storescu -> storescp directly, TCP_NODELAY forced on both by an LD_PRELOAD shim (the wire limit)
+#   (b) storescu -> deid-gateway serve (default profile) -> storescp, shim on the two DCMTK tools only
+#   (c) Orthanc as an anonymize-and-forward router (Lua OnStoredInstance -> /anonymize -> store ->
+#       SendToModality), shim on storescu, Orthanc and storescp
+# for 1,000 CT 512x512 16-bit instances and for 5,000 64x64 ones. Prints instances/s, MB/s, end-to-end
+# latency p50/p99 (received -> delivered, from the gateway's log) and the gateway's peak RSS.
+#
+#   bench/gateway_bench.sh [BUILD_DIR] [LARGE_COUNT] [SMALL_COUNT]   (defaults: build 1000 5000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+LARGE=${2:-1000}
+SMALL=${3:-5000}
+BIN=$BUILD/bin
+cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
+for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc storescu storescp Orthanc python3; do
+  command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The TCP_NODELAY shim for tools that do not set it themselves.
+cat >"$WORK/shim.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+static void nodelay(int fd) { int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
+int connect(int fd, const struct sockaddr *a, socklen_t l) {
+  static int (*real)(int, const struct sockaddr *, socklen_t);
+  if (!real) real = dlsym(RTLD_NEXT, "connect");
+  if (a && (a->sa_family == AF_INET || a->sa_family == AF_INET6)) nodelay(fd);
+  return real(fd, a, l);
+}
+int accept(int fd, struct sockaddr *a, socklen_t *l) {
+  static int (*real)(int, struct sockaddr *, socklen_t *);
+  if (!real) real = dlsym(RTLD_NEXT, "accept");
+  int s = real(fd, a, l); if (s >= 0) nodelay(s); return s;
+}
+int accept4(int fd, struct sockaddr *a, socklen_t *l, int f) {
+  static int (*real)(int, struct sockaddr *, socklen_t *, int);
+  if (!real) real = dlsym(RTLD_NEXT, "accept4");
+  int s = real(fd, a, l, f); if (s >= 0) nodelay(s); return s;
+}
+EOF
+gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" "$WORK/shim.c" -ldl
+SHIM="env LD_PRELOAD=$WORK/nodelay.so"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 300); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+count_files() { find "$1" -type f ! -name '.*' 2>/dev/null | wc -l; }
+wait_files() { # DIR N LIMIT_SECONDS
+  local end=$((SECONDS + $3))
+  while (( $(count_files "$1") < $2 )); do
+    (( SECONDS < end )) || { echo "timeout: $(count_files "$1") of $2 delivered in $1" >&2; return 1; }
+    sleep 0.05
+  done
+}
+now() { date +%s.%N; }
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
+"$BIN/deid-generate" ct --count "$LARGE" --size 512 --out "$WORK/large" >/dev/null
+"$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
+
+report() { # CASE SET N BYTES SECS P50 P99 RSS
+  printf '%-40s %-6s %6d inst %8.1f inst/s %8.1f MB/s   p50 %8s  p99 %8s  peak RSS %s\n' \
+    "$1" "$2" "$3" "$(echo "$3 / $5" | bc -l)" "$(echo "$4 / 1048576 / $5" | bc -l)" "$6" "$7" "$8"
+}
+
+# (a) storescu -> storescp, shim on both.
+case_a() { # SET DIR
+  local n bytes port out pid t0 t1
+  n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
+  port=$(free_port); out="$WORK/a_out"; rm -rf "$out"; mkdir -p "$out"
+  $SHIM storescp -aet SINK -od "$out" "$port" >"$WORK/a_storescp.log" 2>&1 & pid=$!; PIDS+=("$pid")
+  wait_port "$port"
+  t0=$(now)
+  $SHIM storescu -aec SINK 127.0.0.1 "$port" +sd "$2" >"$WORK/a_storescu.log" 2>&1
+  wait_files "$out" "$n" 600
+  t1=$(now)
+  stop "$pid"
+  report "(a) storescu->storescp (wire)" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" n/a n/a n/a
+  rm -rf "$out"
+}
+
+# (b) storescu -> gateway -> storescp.
+case_b() { # SET DIR
+  local n bytes gport sport out gw sink t0 t1 p50 p99 rss
+  n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
+  gport=$(free_port); sport=$(free_port); out="$WORK/b_out"; rm -rf "$out" "$WORK/b_state"; mkdir -p "$out"
+  $SHIM storescp --fork -aet SINK -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
+  cat >"$WORK/b_config.json" <<EOF
+{"state_dir": "$WORK/b_state", "workers": 2, "listen": {"port": $gport},
+ "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4}]}
+EOF
+  "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
+  wait_port "$gport"; wait_port "$sport"
+  t0=$(now)
+  $SHIM storescu -aec DEIDGW 127.0.0.1 "$gport" +sd "$2" >"$WORK/b_storescu.log" 2>&1
+  wait_files "$out" "$n" 1200
+  t1=$(now)
+  rss=$(awk '/VmHWM/ {print $2 " kB"}' "/proc/$gw/status")
+  read -r p50 p99 < <(grep -o 'latency_ms=[0-9]*' "$WORK/b_gateway.log" | cut -d= -f2 | sort -n |
+    awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
+  stop "$gw"; stop "$sink"
+  local quarantined; quarantined=$(find "$WORK/b_state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
+  report "(b) storescu->gateway->storescp" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+  (( quarantined == 0 )) || echo "    note: $quarantined instances quarantined by the gateway" >&2
+  rm -rf "$out" "$WORK/b_state"
+}
+
+# (c) Orthanc as anonymize-and-forward router, shim on all.
+case_c() { # SET DIR
+  local n bytes oport hport sport out orthanc sink t0 t1
+  n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
+  oport=$(free_port); hport=$(free_port); sport=$(free_port); out="$WORK/c_out"
+  rm -rf "$out" "$WORK/c_orthanc"; mkdir -p "$out" "$WORK/c_orthanc"
+  $SHIM storescp --fork -aet SINK -od "$out" "$sport" >"$WORK/c_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
+  cat >"$WORK/c_orthanc/route.lua" <<'EOF'
+function OnStoredInstance(instanceId, tags, metadata, origin)
+  if origin['RequestOrigin'] == 'Lua' then return end
+  local anonymized = RestApiPost('/instances/' .. instanceId .. '/anonymize', '{"Force": true}')
+  local stored = ParseJson(RestApiPost('/instances', anonymized))
+  SendToModality(stored['ID'], 'sink')
+  Delete(stored['ID'])
+  Delete(instanceId)
+end
+EOF
+  cat >"$WORK/c_orthanc/config.json" <<EOF
+{"Name": "bench-router", "DicomAet": "ROUTER", "DicomPort": $oport, "HttpPort": $hport,
+ "StorageDirectory": "$WORK/c_orthanc/storage", "IndexDirectory": "$WORK/c_orthanc/index",
+ "RemoteAccessAllowed": false, "AuthenticationEnabled": false, "DicomAlwaysAllowStore": true,
+ "DicomCheckCalledAet": false, "Plugins": [], "LuaScripts": ["$WORK/c_orthanc/route.lua"],
+ "DicomModalities": {"sink": ["SINK", "127.0.0.1", $sport]}}
+EOF
+  $SHIM Orthanc "$WORK/c_orthanc/config.json" >"$WORK/c_orthanc.log" 2>&1 & orthanc=$!; PIDS+=("$orthanc")
+  wait_port "$oport"; wait_port "$sport"
+  t0=$(now)
+  $SHIM storescu -aec ROUTER 127.0.0.1 "$oport" +sd "$2" >"$WORK/c_storescu.log" 2>&1
+  wait_files "$out" "$n" 3600
+  t1=$(now)
+  stop "$orthanc"; stop "$sink"
+  report "(c) storescu->Orthanc router->storescp" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" n/a n/a n/a
+  rm -rf "$out" "$WORK/c_orthanc"
+}
+
+echo "case                                     set     count   throughput                latency (received -> delivered)  gateway"
+for set in large small; do
+  case_a "$set" "$WORK/$set"
+  case_b "$set" "$WORK/$set"
+  case_c "$set" "$WORK/$set"
+done
