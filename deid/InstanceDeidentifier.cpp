@@ -12,6 +12,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
@@ -55,8 +56,10 @@ bool fsync_path(const std::string& path, int flags) {
 }
 
 // Writes `file` to `output_path` through a temporary file in the same folder: write, fsync,
-// rename, fsync the folder. Returns an empty string or why it failed (no PHI: paths are ours).
-std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& output_path) {
+// rename, fsync the folder (the fsyncs only when `durable`). Returns an empty string or why it
+// failed (no PHI: paths are ours).
+std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& output_path,
+                             bool durable) {
     const std::string dir = directory_of(output_path);
     std::string tmp = dir + "/.deid-write-XXXXXX";
     int fd = ::mkstemp(&tmp[0]);
@@ -76,7 +79,7 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
             return "unsupported: the pixel data cannot be written in its transfer syntax";
         return std::string("cannot write the output: ") + c.text();
     }
-    if (!fsync_path(tmp, O_RDONLY)) {
+    if (durable && !fsync_path(tmp, O_RDONLY)) {
         ::unlink(tmp.c_str());
         return std::string("cannot fsync the output: ") + std::strerror(errno);
     }
@@ -85,7 +88,51 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
         ::unlink(tmp.c_str());
         return std::string("cannot rename the output into place: ") + std::strerror(err);
     }
-    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    if (durable) fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    return "";
+}
+
+// Strict reading: DCMTK is lenient and keeps values that do not conform to their VR. The engine
+// must interpret numbers (Rows, Number of Frames, ... for the pixel cleaner and the writer) and
+// UIDs (to remap them and keep references), so an instance whose IS/DS values are not numbers or
+// whose UI values are not made of UID characters is malformed. Dates, times, ages and text with
+// old or sloppy formats are not checked here: the profile replaces or shifts them anyway.
+// Returns the tag of the first offending element (never its value), or an empty string.
+std::string first_invalid_value(DcmItem& item) {
+    for (unsigned long i = 0; i < item.card(); ++i) {
+        DcmElement* e = item.getElement(i);
+        if (e == nullptr) continue;
+        switch (e->ident()) {
+            case EVR_SQ: {
+                auto* seq = static_cast<DcmSequenceOfItems*>(e);
+                for (unsigned long k = 0; k < seq->card(); ++k)
+                    if (DcmItem* nested = seq->getItem(k)) {
+                        std::string bad = first_invalid_value(*nested);
+                        if (!bad.empty()) return bad;
+                    }
+                break;
+            }
+            case EVR_IS:
+            case EVR_DS:
+                // DCMTK's own VR checker (any VM: only the value format matters here).
+                if (e->getLength() > 0 && e->checkValue("1-n").bad()) return e->getTag().toString().c_str();
+                break;
+            case EVR_UI: {
+                char* value = nullptr;
+                if (e->getString(value).bad() || value == nullptr) break;
+                const Uint32 n = e->getLength();
+                for (Uint32 k = 0; k < n && value[k] != '\0'; ++k) {
+                    const char ch = value[k];
+                    // PS3.5 Table 6.2-1: "0"-"9" and "." (padding and the value separator allowed).
+                    if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == '\\' || ch == ' '))
+                        return e->getTag().toString().c_str();
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
     return "";
 }
 
@@ -97,6 +144,7 @@ struct InstanceDeidentifier::Impl {
     Profile profile;
     PseudonymSource& source;
     pixels::PixelCleaner pixels;
+    bool durable_writes = true;
 
     Outcome process(const std::string& input_path, const std::string& output_path, const std::string& calling_ae);
 };
@@ -108,6 +156,8 @@ InstanceDeidentifier::InstanceDeidentifier(const config::Config& config, Pseudon
     dcmEnableUnknownVRConversion.set(OFTrue);
 }
 InstanceDeidentifier::~InstanceDeidentifier() = default;
+
+void InstanceDeidentifier::set_durable_writes(bool durable) { impl_->durable_writes = durable; }
 
 Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
                                            const std::string& calling_ae) {
@@ -133,6 +183,9 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
         return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
     c = file.loadAllDataIntoMemory();
     if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("cannot load the data: ") + c.text());
+    const std::string invalid = first_invalid_value(*ds);
+    if (!invalid.empty())
+        return make(Outcome::Kind::Quarantined, "malformed", "value not valid for its VR in " + invalid);
     E_TransferSyntax xfer = ds->getOriginalXfer();
     if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
 
@@ -155,7 +208,7 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
     const VerifyReport verified = verify(profile.source, original, file);
     if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
 
-    const std::string error = write_atomically(file, xfer, output_path);
+    const std::string error = write_atomically(file, xfer, output_path, durable_writes);
     if (error.rfind("unsupported", 0) == 0) return make(Outcome::Kind::Quarantined, "unsupported-transfer-syntax", error);
     if (!error.empty()) return make(Outcome::Kind::Retry, "write-failed", error);
 

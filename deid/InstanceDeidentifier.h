@@ -36,6 +36,12 @@ public:
     InstanceDeidentifier(const InstanceDeidentifier&) = delete;
     InstanceDeidentifier& operator=(const InstanceDeidentifier&) = delete;
 
+    // Durable writes (the default): each output is fsync'ed, and its folder after the rename, before
+    // process_file returns Clean. With false, outputs are still written atomically (temp file,
+    // rename) but not synced: the caller must make them durable itself (scrub syncs the output
+    // folder's file system once before it reports).
+    void set_durable_writes(bool durable);
+
     // Reads `input_path`; on Clean writes `output_path` atomically (temp file, fsync, rename).
     // Never throws for bad input; `calling_ae` feeds profile.reject conditions.
     Outcome process_file(const std::string& input_path, const std::string& output_path,

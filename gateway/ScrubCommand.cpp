@@ -1,14 +1,28 @@
 // deid-gateway scrub --out DIR INPUT...: de-identifies files and folders (recursively) into DIR,
 // one file per instance named by its new SOP Instance UID. Pseudonyms come from the keystore
 // broker (started as a child unless keystore.socket names an external one).
+// Inputs are processed by config.workers threads, one InstanceDeidentifier each. Outputs are
+// written atomically (temp file, rename) without a sync per file; the output folder's file system
+// is synced once (syncfs) before the summary line, so "scrubbed N" means N durable files.
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/oflog/oflog.h>
 
 #include "deid/InstanceDeidentifier.h"
 #include "gateway/Commands.h"
@@ -28,9 +42,25 @@ bool inside(const fs::path& path, const fs::path& dir) {
     return true;
 }
 
+// Makes every file written so far under `dir` durable: one syncfs() of its file system (data,
+// inodes and the folder entries of the renames), then an fsync of the folder itself.
+bool sync_output(const std::string& dir, std::string& error) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        error = std::strerror(errno);
+        return false;
+    }
+    bool ok = ::syncfs(fd) == 0 && ::fsync(fd) == 0;
+    if (!ok) error = std::strerror(errno);
+    ::close(fd);
+    return ok;
+}
+
 }  // namespace
 
 int run_scrub(const config::Config& config, const std::string& out_dir, const std::vector<std::string>& inputs) {
+    // DCMTK's parser warnings (odd lengths, repaired VRs, ...) only at debug level.
+    OFLog::configure(config.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::ERROR_LOG_LEVEL);
     if (out_dir.empty()) {
         std::cerr << "deid-gateway scrub: --out DIR is required\n";
         return 2;
@@ -86,37 +116,61 @@ int run_scrub(const config::Config& config, const std::string& out_dir, const st
         return 1;
     }
 
-    deid::InstanceDeidentifier deidentifier(config, *client);
-    int n = 0;
-    for (const std::string& file : files) {
-        const std::string partial = (out_abs / (".scrub-" + std::to_string(n++) + ".partial")).string();
-        const deid::Outcome o = deidentifier.process_file(file, partial);
-        switch (o.kind) {
-            case deid::Outcome::Kind::Clean: {
-                const fs::path final_path = out_abs / (o.sop_instance_uid + ".dcm");
-                fs::rename(partial, final_path, ec);
-                if (ec) {
-                    fs::remove(partial, ec);
-                    std::cerr << "failed: " << file << ": cannot move the output into place\n";
-                    ++failed;
-                } else {
-                    ++scrubbed;
+    // One InstanceDeidentifier per thread (it holds the pixel cleaner's state); the broker client
+    // is shared (thread-safe).
+    const std::size_t threads = std::max<std::size_t>(1, std::min<std::size_t>(
+        static_cast<std::size_t>(std::max(1, config.workers)), files.size()));
+    std::vector<std::unique_ptr<deid::InstanceDeidentifier>> deidentifiers;
+    for (std::size_t t = 0; t < threads; ++t) {
+        deidentifiers.push_back(std::make_unique<deid::InstanceDeidentifier>(config, *client));
+        deidentifiers.back()->set_durable_writes(false);  // synced once below
+    }
+    std::atomic<std::size_t> next{0};
+    std::mutex report_mutex;  // counters and stderr lines
+    auto work = [&](deid::InstanceDeidentifier& deidentifier) {
+        std::error_code wec;
+        for (std::size_t i = next++; i < files.size(); i = next++) {
+            const std::string& file = files[i];
+            const std::string partial = (out_abs / (".scrub-" + std::to_string(i) + ".partial")).string();
+            const deid::Outcome o = deidentifier.process_file(file, partial);
+            std::string line;
+            int* counter = &failed;
+            switch (o.kind) {
+                case deid::Outcome::Kind::Clean: {
+                    const fs::path final_path = out_abs / (o.sop_instance_uid + ".dcm");
+                    fs::rename(partial, final_path, wec);
+                    if (wec) {
+                        fs::remove(partial, wec);
+                        line = "failed: " + file + ": cannot move the output into place\n";
+                    } else {
+                        counter = &scrubbed;
+                    }
+                    break;
                 }
-                break;
+                case deid::Outcome::Kind::Rejected:
+                    line = "rejected: " + file + ": " + o.detail + "\n";
+                    counter = &rejected;
+                    break;
+                case deid::Outcome::Kind::Quarantined:
+                case deid::Outcome::Kind::Retry:
+                    line = "failed: " + file + ": " + o.reason + ": " + o.detail + "\n";
+                    break;
             }
-            case deid::Outcome::Kind::Rejected:
-                std::cerr << "rejected: " << file << ": " << o.detail << "\n";
-                ++rejected;
-                break;
-            case deid::Outcome::Kind::Quarantined:
-                std::cerr << "failed: " << file << ": " << o.reason << ": " << o.detail << "\n";
-                ++failed;
-                break;
-            case deid::Outcome::Kind::Retry:
-                std::cerr << "failed: " << file << ": " << o.reason << ": " << o.detail << "\n";
-                ++failed;
-                break;
+            std::lock_guard<std::mutex> lock(report_mutex);
+            ++*counter;
+            if (!line.empty()) std::cerr << line << std::flush;
         }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(*deidentifiers[t]));
+    work(*deidentifiers[0]);
+    for (std::thread& t : pool) t.join();
+
+    std::string sync_error;
+    if (scrubbed > 0 && !sync_output(out_abs.string(), sync_error)) {
+        std::cerr << "deid-gateway scrub: cannot sync the output folder to disk: " << sync_error << "\n";
+        failed += scrubbed;
+        scrubbed = 0;
     }
     std::cout << "scrubbed " << scrubbed << ", rejected " << rejected << ", failed " << failed << "\n";
     return failed ? 1 : 0;

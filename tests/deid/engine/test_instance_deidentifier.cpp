@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -95,6 +96,61 @@ TEST_CASE("instance: malformed input is quarantined, never written, never thrown
         CHECK(o.detail.find("ROE") == std::string::npos);
         CHECK_FALSE(fs::exists(tmp / "out.dcm"));
     }
+}
+
+TEST_CASE("instance: values that break their VR (IS, DS, UI) are malformed - sloppy dates are not") {
+    testsupport::TempDir tmp;
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier deidentifier(make_config(tmp.path(), R"({"options": []})"), src);
+    auto edit = [&](const std::string& name, const std::function<void(DcmDataset&)>& change) {
+        write_ct(tmp / "base.dcm");
+        DcmFileFormat f;
+        REQUIRE(f.loadFile((tmp / "base.dcm").c_str()).good());
+        change(*f.getDataset());
+        REQUIRE(f.saveFile((tmp / name).c_str(), EXS_LittleEndianExplicit).good());
+    };
+    edit("bad_is.dcm", [](DcmDataset& d) { d.putAndInsertString(DCM_NumberOfFrames, "1A"); });
+    edit("bad_ds.dcm", [](DcmDataset& d) { d.putAndInsertString(DCM_SliceThickness, "2,5"); });
+    edit("bad_nested_ui.dcm", [](DcmDataset& d) {
+        DcmItem* item = nullptr;
+        REQUIRE(d.findOrCreateSequenceItem(DCM_ReferencedImageSequence, item).good());
+        item->putAndInsertString(DCM_ReferencedSOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
+        item->putAndInsertString(DCM_ReferencedSOPInstanceUID, "dccc9599087131742838cc1162a630fe");
+    });
+    for (const char* name : {"bad_is.dcm", "bad_ds.dcm", "bad_nested_ui.dcm"}) {
+        Outcome o = deidentifier.process_file(tmp / name, tmp / "out.dcm");
+        INFO(name << " " << o.detail);
+        CHECK(o.kind == Outcome::Kind::Quarantined);
+        CHECK(o.reason == "malformed");
+        CHECK(o.detail.find("dccc") == std::string::npos);  // the tag is named, never the value
+        CHECK_FALSE(fs::exists(tmp / "out.dcm"));
+    }
+    // Old ACR-NEMA date/time forms and a UID component with a leading zero are not rejected.
+    edit("sloppy.dcm", [](DcmDataset& d) {
+        d.putAndInsertString(DCM_StudyDate, "2021.01.05");
+        d.putAndInsertString(DCM_StudyTime, "14:04:38");
+        d.putAndInsertString(DCM_FrameOfReferenceUID, "1.2.123.456.0123.4567");
+        d.putAndInsertString(DCM_SliceThickness, " 2.5 ");
+    });
+    Outcome o = deidentifier.process_file(tmp / "sloppy.dcm", tmp / "out.dcm");
+    INFO(o.reason << ": " << o.detail);
+    CHECK(o.kind == Outcome::Kind::Clean);
+}
+
+TEST_CASE("instance: without durable writes the output is still written atomically") {
+    testsupport::TempDir tmp;
+    write_ct(tmp / "in.dcm");
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier deidentifier(make_config(tmp.path(), R"({"options": []})"), src);
+    deidentifier.set_durable_writes(false);
+    Outcome o = deidentifier.process_file(tmp / "in.dcm", tmp / "out.dcm");
+    INFO(o.reason << ": " << o.detail);
+    REQUIRE(o.kind == Outcome::Kind::Clean);
+    DcmFileFormat out;
+    CHECK(out.loadFile((tmp / "out.dcm").c_str()).good());
+    int files = 0;
+    for (auto& e : fs::directory_iterator(tmp.path())) { (void)e; ++files; }
+    CHECK(files == 2);  // no temporary file left behind
 }
 
 TEST_CASE("instance: rejection rules refuse with the configured reason - source outage means retry") {
