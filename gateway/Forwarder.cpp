@@ -1,5 +1,7 @@
 #include "gateway/Forwarder.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "gateway/Log.h"
@@ -74,14 +76,22 @@ void Forwarder::run(int index) {
             ready_.erase(ready_.begin());
         }
         const std::string path = spool_.outgoing_path(destination_, item.id);
+        if (::access(path.c_str(), F_OK) != 0) {  // purged or quarantined meanwhile
+            std::lock_guard<std::mutex> lock(mutex_);
+            known_.erase(item.id);
+            continue;
+        }
         if (!sender) sender = factory_();
         const auto result = sender->send(path);
         std::unique_lock<std::mutex> lock(mutex_);
         if (result.kind == dimse::SendResult::Kind::Sent) {
             destination_failures_ = 0;
+            lock.unlock();
+            // The file goes before the id is forgotten, so a sweep cannot queue it again.
+            spool_.remove_outgoing(destination_, item.id);
+            lock.lock();
             known_.erase(item.id);
             lock.unlock();
-            spool_.remove_outgoing(destination_, item.id);
             const auto received = Spool::received_ms(item.id);
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -106,7 +116,6 @@ void Forwarder::run(int index) {
         }
         ++item.attempts;
         if (result.kind == dimse::SendResult::Kind::Refused || item.attempts >= retry_.max_attempts) {
-            known_.erase(item.id);
             lock.unlock();
             QuarantineRecord record;
             record.id = item.id;
@@ -119,6 +128,8 @@ void Forwarder::run(int index) {
             log(Level::error, who,
                 item.id + " not delivered: " + result.detail + "; " +
                     (ec ? "could not quarantine: " + ec.message() : "quarantined as " + record.reason + "/" + item.id));
+            lock.lock();
+            known_.erase(item.id);
             continue;
         }
         const auto wait = backoff(item.attempts);
