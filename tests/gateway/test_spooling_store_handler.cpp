@@ -1,0 +1,79 @@
+#include "gateway/SpoolingStoreHandler.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "dimse/DimseStatus.h"
+#include "tests/support/Process.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Fixture {
+    testsupport::TempDir dir;
+    config::Spool limits;
+    gateway::Spool spool{dir / "spool", limits};
+    std::vector<gateway::SpoolEntry> spooled;
+    gateway::SpoolingStoreHandler handler{spool, [this](const gateway::SpoolEntry& e) { spooled.push_back(e); }};
+    int n = 0;
+    Fixture() { REQUIRE_FALSE(spool.prepare({"pacs"})); }
+    dimse::CStoreRequest request(const std::string& content = "data") {
+        dimse::CStoreRequest r;
+        r.association_id = "assoc-1";
+        r.calling_ae = "MOD";
+        r.affected_sop_class_uid = r.dataset_sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+        r.affected_sop_instance_uid = r.dataset_sop_instance_uid = "1.2.3";
+        r.parsed = true;
+        r.file_path = spool.tmp_dir() + "/" + std::to_string(++n) + ".part";
+        testsupport::write_file(r.file_path, content);
+        r.file_size = content.size();
+        return r;
+    }
+};
+}  // namespace
+
+TEST_CASE("Success only once the instance is in incoming and handed on") {
+    Fixture f;
+    auto r = f.request();
+    CHECK(f.handler.handle_store(r) == dimse::DimseStatus::Success);
+    CHECK_FALSE(fs::exists(r.file_path));
+    REQUIRE(f.spooled.size() == 1);
+    CHECK(f.spooled[0].calling_ae == "MOD");
+    CHECK(fs::exists(f.spool.incoming_path(f.spooled[0])));
+    CHECK(f.spool.list_incoming().size() == 1);
+    CHECK(f.spool.list_incoming()[0].calling_ae == "MOD");
+    CHECK(f.spool.bytes_held() == 4);
+}
+
+TEST_CASE("unparsable data is C000 and a SOP class mismatch is A900 and both are quarantined") {
+    Fixture f;
+    auto r = f.request();
+    r.parsed = false;
+    CHECK(f.handler.handle_store(r) == dimse::DimseStatus::CannotUnderstand);
+    r = f.request();
+    r.dataset_sop_class_uid = "1.2.840.10008.5.1.4.1.1.4";
+    CHECK(f.handler.handle_store(r) == dimse::DimseStatus::DataSetDoesNotMatchSopClass);
+    CHECK(f.spooled.empty());
+    CHECK(f.spool.list_incoming().empty());
+    const auto q = f.spool.quarantined();
+    REQUIRE(q.size() == 2);
+    CHECK(((q[0].reason == "malformed" && q[1].reason == "sop-class-mismatch") ||
+           (q[1].reason == "malformed" && q[0].reason == "sop-class-mismatch")));
+    CHECK(q[0].stage == "receive");
+}
+
+TEST_CASE("over spool.max_bytes the answer is A700 until space frees") {
+    Fixture f;
+    f.limits.max_bytes = 10;
+    gateway::Spool small(f.dir / "spool", f.limits);
+    REQUIRE_FALSE(small.prepare({"pacs"}));
+    gateway::SpoolingStoreHandler handler(small, nullptr);
+    auto r = f.request("12345678");
+    CHECK(handler.handle_store(r) == dimse::DimseStatus::Success);
+    r = f.request("12345678");
+    CHECK(handler.handle_store(r) == dimse::DimseStatus::RefusedOutOfResources);
+    small.remove_incoming(small.list_incoming().at(0));
+    r = f.request("12345678");
+    CHECK(handler.handle_store(r) == dimse::DimseStatus::Success);
+}
