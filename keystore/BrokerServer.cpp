@@ -113,6 +113,7 @@ public:
                 {"patients", patients_},
                 {"uids", uids_},
                 {"requests", requests_},
+                {"transactions", transactions_},
                 {"rejected", rejected_},
                 {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::steady_clock::now() - started_)
@@ -152,6 +153,7 @@ private:
                                   " requests was not recorded: " + e.what());
         }
         requests_ += jobs.size();
+        ++transactions_;
         for (std::size_t i = 0; i < jobs.size(); ++i) {
             json reply;
             if (failed) {
@@ -175,7 +177,7 @@ private:
     MappingIssuer issuer_;
     std::chrono::steady_clock::time_point started_;
     std::int64_t patients_ = 0, uids_ = 0;
-    std::uint64_t requests_ = 0, rejected_ = 0, sessions_ = 0;
+    std::uint64_t requests_ = 0, transactions_ = 0, rejected_ = 0, sessions_ = 0;
     std::vector<Job> pending_;
     bool flush_scheduled_ = false;
 };
