@@ -59,8 +59,10 @@ bool sync_output(const std::string& dir, std::string& error) {
 }  // namespace
 
 int run_scrub(const config::Config& config, const std::string& out_dir, const std::vector<std::string>& inputs) {
-    // DCMTK's parser warnings (odd lengths, repaired VRs, ...) only at debug level.
-    OFLog::configure(config.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::ERROR_LOG_LEVEL);
+    // DCMTK's own messages (parser warnings and errors: odd lengths, repaired VRs, truncation,
+    // unsupported character sets) only at debug level: what matters for an input is reported in
+    // its `failed:` line, and a parse error message may quote raw bytes of the file as a "tag".
+    OFLog::configure(config.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::FATAL_LOG_LEVEL);
     if (out_dir.empty()) {
         std::cerr << "deid-gateway scrub: --out DIR is required\n";
         return 2;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -70,4 +71,35 @@ TEST_CASE("scrub: folders recursively, outputs named by new UID, malformed input
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK(r.output.find("scrubbed 2, rejected 0, failed 0") != std::string::npos);
+}
+
+TEST_CASE("scrub: parallel workers write every output once, leave no temporary file, DCMTK messages only at debug") {
+    testsupport::TempDir tmp;
+    fs::create_directories(tmp / "in");
+    for (int i = 0; i < 8; ++i)
+        write_instance(tmp / ("in/" + std::to_string(i) + ".dcm"), "1.2.826.0.1.3680043.2.1125.7." + std::to_string(20 + i),
+                       "SCRUBBY^ALICE");
+    // Truncated inside its data set: DCMTK reports a parse error of its own.
+    write_instance(tmp / "whole.dcm", "1.2.826.0.1.3680043.2.1125.7.99", "SCRUBBY^ALICE");
+    const std::string whole = testsupport::read_file(tmp / "whole.dcm");
+    testsupport::write_file(tmp / "in/truncated.dcm", whole.substr(0, whole.size() - 7));
+    for (const std::string level : {"info", "debug"}) {
+        testsupport::write_file(tmp / "cfg.json", R"({"state_dir": ")" + tmp.path() + R"(/var", "workers": 3, "log": {"level": ")" +
+                                                      level + R"("}})");
+        const std::string out = tmp / ("out-" + level);
+        auto r = testsupport::run({std::string(DEID_BIN_DIR) + "/deid-gateway", "scrub", "--config", tmp / "cfg.json",
+                                   "--out", out, tmp / "in"},
+                                  std::chrono::seconds(60));
+        INFO(level << "\n" << r.output);
+        CHECK(r.exit_code == 1);
+        CHECK(r.output.find("scrubbed 8, rejected 0, failed 1") != std::string::npos);
+        CHECK(r.output.find("truncated.dcm: malformed") != std::string::npos);
+        const bool dcmtk_message = r.output.find("E: ") != std::string::npos || r.output.find("W: ") != std::string::npos;
+        CHECK(dcmtk_message == (level == "debug"));
+        CHECK(r.output.find("SCRUBBY") == std::string::npos);
+        std::set<std::string> names;
+        for (auto& e : fs::directory_iterator(out)) names.insert(e.path().filename().string());
+        CHECK(names.size() == 8);  // eight distinct outputs, no .partial or temporary file
+        for (const std::string& n : names) CHECK(n.rfind("2.25.", 0) == 0);
+    }
 }
