@@ -59,6 +59,84 @@ cv::Mat ocr_input(const cv::Mat& grey, const cv::Rect& box, int margin) {
     return bin;
 }
 
+// Crop for verification: only pixels standing clearly apart from the crop's background in one
+// of `pictures` (display image; chroma for colour frames) become ink (|smoothed - median| >
+// max(4 x robust noise, 25)), so background noise and the flat fill of a cleaned box stay blank
+// instead of being binarised into shapes OCR reads as words.
+cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, int margin) {
+    const cv::Rect frame(0, 0, pictures[0].cols, pictures[0].rows);
+    const cv::Rect r = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) & frame;
+    if (r.empty()) return {};
+    cv::Mat ink = cv::Mat::zeros(r.size(), CV_8UC1);
+    for (const cv::Mat& picture : pictures) {
+        cv::Mat smooth;
+        cv::GaussianBlur(picture(r), smooth, {3, 3}, 0);
+        double median = 0, noise = 0;
+        ring_statistics(smooth, cv::Rect(-1, -1, 0, 0), std::max(smooth.rows, smooth.cols), median, noise);
+        cv::Mat dev;
+        cv::absdiff(smooth, cv::Scalar(median), dev);
+        ink |= dev > std::max(4.0 * noise, 25.0);
+    }
+    const double scale = std::clamp(36.0 / std::max(1, box.height), 1.0, 4.0);
+    cv::Mat big;
+    cv::resize(ink, big, {}, scale, scale, cv::INTER_LINEAR);
+    cv::Mat bin = big < 128;  // dark ink on white
+    cv::copyMakeBorder(bin, bin, 12, 12, 12, 12, cv::BORDER_CONSTANT, cv::Scalar(255));
+    return bin;
+}
+
+// The 8-bit pictures text is searched in, text bright in each: the display image (text brighter
+// than its surroundings), its inverse (text darker: light anatomy, light backgrounds) and, for
+// colour frames, the chroma (max - min sample: coloured text on grey).
+std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
+    std::vector<cv::Mat> out{grey, cv::Mat()};
+    cv::bitwise_not(grey, out[1]);
+    if (!rgb.empty()) {
+        std::vector<cv::Mat> ch;
+        cv::split(rgb, ch);
+        cv::Mat hi, lo;
+        cv::max(ch[0], ch[1], hi);
+        cv::max(hi, ch[2], hi);
+        cv::min(ch[0], ch[1], lo);
+        cv::min(lo, ch[2], lo);
+        out.push_back(hi - lo);
+    }
+    return out;
+}
+
+// Text continues along its line: grows `b` left and right over columns of its band where one of
+// the top-hat pictures `hats` has stroke pixels clearly above the noise around `b` (faint
+// letters on light anatomy, a word's tail OCR and the detector missed, gaps between words).
+// At most 3 line heights each side; stops at a gap wider than half a line height.
+cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats) {
+    const cv::Rect frame(0, 0, hats[0].cols, hats[0].rows);
+    const int h = std::max(1, b.height);
+    std::vector<double> threshold;
+    for (const cv::Mat& hat : hats) {
+        double median = 0, noise = 0;
+        ring_statistics(hat, b, h, median, noise);
+        threshold.push_back(median + std::max(12.0, 4.0 * noise));
+    }
+    auto inky = [&](int x) {
+        for (std::size_t k = 0; k < hats.size(); ++k) {
+            int n = 0;
+            for (int y = std::max(0, b.y); y < std::min(frame.height, b.y + b.height); ++y)
+                if (hats[k].at<std::uint8_t>(y, x) > threshold[k] && ++n >= 2) return true;
+        }
+        return false;
+    };
+    int left = b.x, right = b.x + b.width;  // [left, right)
+    for (int x = b.x - 1, gap = 0; x >= std::max(0, b.x - 3 * h) && gap <= h / 2; --x)
+        if (inky(x)) left = x, gap = 0;
+        else ++gap;
+    for (int x = b.x + b.width, gap = 0; x < std::min(frame.width, b.x + b.width + 3 * h) && gap <= h / 2; ++x)
+        if (inky(x)) right = x + 1, gap = 0;
+        else ++gap;
+    if (left < b.x) left = std::max(0, left - 2);
+    if (right > b.x + b.width) right = std::min(frame.width, right + 2);
+    return cv::Rect(left, b.y, right - left, b.height) & frame;
+}
+
 // Reads many crops with one Tesseract call: stacked into one page, words mapped back by position.
 std::vector<std::vector<OcrWord>> read_batch(const std::vector<cv::Mat>& pieces) {
     std::vector<std::vector<OcrWord>> out(pieces.size());
@@ -131,18 +209,20 @@ struct PixelCleaner::Impl {
         cv::Rect box;
         bool certain = false;  // text without asking OCR
     };
-    std::vector<Found> find(const cv::Mat& grey, const cv::Mat& rgb) const {
+    std::vector<Found> find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb) const {
         double scale = 1.0;
-        const cv::Mat det = downscaled(grey, scale, cv::INTER_AREA);
         cv::Mat det_rgb;
-        if (!rgb.empty()) det_rgb = scale == 1.0 ? rgb : downscaled(rgb, scale, cv::INTER_AREA);
-        const cv::Rect frame(0, 0, grey.cols, grey.rows);
+        if (!rgb.empty()) det_rgb = downscaled(rgb, scale, cv::INTER_AREA);
+        const cv::Rect frame(0, 0, pictures[0].cols, pictures[0].rows);
         std::vector<Found> out;
-        for (const TextCandidate& c : detector.detect(det, detector.stroke_mask(det), det_rgb)) {
-            if (c.contrast_ratio < kMinContrastRatio) continue;
-            const cv::Rect b = to_full_size(c.box, scale) & frame;
-            if (b.empty()) continue;
-            out.push_back({b, c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread});
+        for (const cv::Mat& picture : pictures) {
+            const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA);
+            for (const TextCandidate& c : detector.detect(det, detector.stroke_mask(det), det_rgb)) {
+                if (c.contrast_ratio < kMinContrastRatio) continue;
+                const cv::Rect b = to_full_size(c.box, scale) & frame;
+                if (b.empty()) continue;
+                out.push_back({b, c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread});
+            }
         }
         return out;
     }
@@ -151,6 +231,11 @@ struct PixelCleaner::Impl {
                             int index, PixelReport& report) const;
     std::string verify_frame(const cv::Mat& native, const ImageLayout& layout,
                              const std::vector<cv::Rect>& cleaned) const;
+    static std::vector<cv::Mat> verify_pictures(const std::vector<cv::Mat>& pictures) {
+        std::vector<cv::Mat> v{pictures[0]};  // the inverse adds nothing to |value - median|
+        if (pictures.size() > 2) v.push_back(pictures[2]);
+        return v;
+    }
 };
 
 std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& layout,
@@ -158,7 +243,8 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
                                             PixelReport& report) const {
     const cv::Rect frame(0, 0, native.cols, native.rows);
     const cv::Mat grey = display_image(native, layout);
-    const std::vector<Found> found = find(grey, colour_image(native, layout));
+    const std::vector<cv::Mat> pictures = pictures_of(grey, colour_image(native, layout));
+    const std::vector<Found> found = find(pictures, colour_image(native, layout));
 
     // OCR only where it decides something: doubtful candidates, and all of them when an
     // allow-list could keep some.
@@ -207,6 +293,18 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         }
         text_boxes.push_back(found[i].box);
     }
+    // Parts added along the line hold faint strokes the stroke masks miss: inpainting takes them whole.
+    std::vector<cv::Rect> extensions;
+    if (!text_boxes.empty()) {
+        std::vector<cv::Mat> hats;
+        for (const cv::Mat& picture : pictures) hats.push_back(TextDetector::top_hat(picture));
+        for (cv::Rect& b : text_boxes) {
+            const cv::Rect e = extend_along_line(b, hats);
+            if (e.x < b.x) extensions.emplace_back(e.x, e.y, b.x - e.x, e.height);
+            if (e.x + e.width > b.x + b.width) extensions.emplace_back(b.x + b.width, e.y, e.x + e.width - b.x - b.width, e.height);
+            b = e;
+        }
+    }
 
     const bool indexed = layout.photometric == "PALETTE COLOR";
     std::vector<cv::Rect> cleaned;
@@ -220,7 +318,11 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     if (!text_boxes.empty()) {
         const bool inpaint = config.fill == "inpaint" && !indexed;
         cv::Mat strokes;
-        if (inpaint) strokes = detector.stroke_mask(grey);
+        if (inpaint) {
+            strokes = cv::Mat::zeros(grey.size(), CV_8UC1);
+            for (const cv::Mat& picture : pictures) strokes |= detector.stroke_mask(picture);
+            for (const cv::Rect& e : extensions) strokes(e).setTo(255);
+        }
         for (const cv::Rect& b : text_boxes) {
             if (inpaint)
                 RegionFiller::inpaint(native, b, strokes);
@@ -239,10 +341,13 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
 // the detector finds anywhere in the cleaned frame (certain or not), in one OCR call.
 std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageLayout& layout,
                                              const std::vector<cv::Rect>& cleaned) const {
-    const cv::Mat grey = display_image(native, layout);
+    const cv::Mat rgb = colour_image(native, layout);
+    const std::vector<cv::Mat> pictures = pictures_of(display_image(native, layout), rgb);
+    const std::vector<cv::Mat> checked = verify_pictures(pictures);
     std::vector<cv::Mat> pieces;
-    for (const cv::Rect& b : cleaned) pieces.push_back(ocr_input(grey, b, std::max(4, b.height / 2)));
-    for (const Found& f : find(grey, colour_image(native, layout))) pieces.push_back(ocr_input(grey, f.box, 2));
+    for (const cv::Rect& b : cleaned) pieces.push_back(verify_input(checked, b, std::max(4, b.height / 2)));
+    for (const Found& f : find(pictures, rgb))
+        pieces.push_back(verify_input(checked, f.box, std::max(4, f.box.height / 2)));
     for (const auto& words : read_batch(pieces))
         if (readable_chars(words, kVerifyConfidence, kVerifyAlnum) > 0) return "text still readable after cleaning";
     return {};

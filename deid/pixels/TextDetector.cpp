@@ -35,10 +35,19 @@ void ring_statistics(const cv::Mat& grey8, const cv::Rect& box, int pad, double&
     noise = 1.4826 * median_of(dev);
 }
 
+// White top-hat (15x15) of the picture smoothed by a 3x3 Gaussian: strokes narrower than 15 px
+// that are brighter than their surroundings; the smoothing lowers pixel noise (speckle, film
+// grain) about threefold while strokes of 2 px and more keep most of their contrast.
+cv::Mat TextDetector::top_hat(const cv::Mat& grey8) {
+    cv::Mat smooth, tophat;
+    cv::GaussianBlur(grey8, smooth, {3, 3}, 0);
+    cv::morphologyEx(smooth, tophat, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+    return tophat;
+}
+
 cv::Mat TextDetector::stroke_mask(const cv::Mat& grey8) const {
     CV_Assert(grey8.type() == CV_8UC1);
-    cv::Mat tophat;
-    cv::morphologyEx(grey8, tophat, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+    const cv::Mat tophat = top_hat(grey8);
     // Adaptive threshold: textured surroundings (noise, speckle) raise the bar locally.
     cv::Mat local;
     cv::blur(tophat, local, {31, 31});
@@ -88,8 +97,7 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::
     std::vector<TextCandidate> out;
     // Contrast is measured on the top-hat image: smooth shading (gradients, organs) drops out and
     // only fine texture counts as noise.
-    cv::Mat tophat;
-    cv::morphologyEx(grey8, tophat, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+    const cv::Mat tophat = top_hat(grey8);
     cv::Mat joined;
     cv::morphologyEx(strokes, joined, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {7, 3}));
     cv::Mat labels, stats, centroids;

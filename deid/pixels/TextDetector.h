@@ -21,6 +21,8 @@ class TextDetector {
 public:
     // Strokes that may belong to text: 255 where set.
     cv::Mat stroke_mask(const cv::Mat& grey8) const;
+    // The contrast picture both use: white top-hat (15x15) of the 3x3-smoothed picture.
+    static cv::Mat top_hat(const cv::Mat& grey8);
     std::vector<TextCandidate> detect(const cv::Mat& grey8) const;
     // Same, with the stroke mask already computed for `grey8`; `rgb8` (same size, may be empty)
     // gives hue_spread.

@@ -88,11 +88,23 @@ SyntheticCase make_case(cv::RNG& rng, cv::Size size, Background bg, bool rgb, in
             TextBox key;
             key.frame = f;
             key.box = box & cv::Rect(0, 0, size.width, size.height);
+            // Text pixels as stored: grey frames compare the grey renderings (a colour that turns
+            // into the background's grey is not in a grey frame); colour frames take the largest
+            // change of any sample. Clearly text, not faint anti-aliasing.
             cv::Mat diff;
-            cv::absdiff(before, img, diff);
-            cv::Mat grey_diff;
-            cv::cvtColor(diff, grey_diff, cv::COLOR_RGB2GRAY);
-            key.text_pixels = grey_diff > 24;  // clearly text, not faint anti-aliasing
+            if (rgb) {
+                cv::absdiff(before, img, diff);
+                std::vector<cv::Mat> ch;
+                cv::split(diff, ch);
+                cv::max(ch[0], ch[1], diff);
+                cv::max(diff, ch[2], diff);
+            } else {
+                cv::Mat g0, g1;
+                cv::cvtColor(before, g0, cv::COLOR_RGB2GRAY);
+                cv::cvtColor(img, g1, cv::COLOR_RGB2GRAY);
+                cv::absdiff(g0, g1, diff);
+            }
+            key.text_pixels = diff > 24;
             out.key.push_back(key);
         }
         if (!rgb) {
