@@ -92,22 +92,33 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
     return "";
 }
 
-// Strict reading: DCMTK is lenient and keeps values that do not conform to their VR. The engine
-// must interpret numbers (Rows, Number of Frames, ... for the pixel cleaner and the writer) and
-// UIDs (to remap them and keep references), so an instance whose IS/DS values are not numbers or
-// whose UI values are not made of UID characters is malformed. Dates, times, ages and text with
-// old or sloppy formats are not checked here: the profile replaces or shifts them anyway.
-// Returns the tag of the first offending element (never its value), or an empty string.
-std::string first_invalid_value(DcmItem& item) {
+// Strict reading: DCMTK is lenient, it repairs what it can and keeps values that do not conform
+// to their VR. An instance is malformed (returns why, naming the tag, never the value) when
+//  - an element had a non-standard VR code in an explicit VR data set (DCMTK guessed the length
+//    field size and typed it "unknown": EVR_UNKNOWN2B anywhere; EVR_UNKNOWN at the top level,
+//    where an explicit VR data set cannot legitimately hold it; nested, EVR_UNKNOWN is also what
+//    an unknown private tag inside an implicit VR (CP-246) sequence gets, so it is left alone);
+//  - an IS or DS value is not a number (DCMTK's VR checker), or a UI value holds other
+//    characters than UID ones: the engine and the pixel cleaner interpret these values (Number of
+//    Frames, Rows, ..., UIDs to remap and references to keep).
+// Dates, times, ages and text with old or sloppy formats are not checked: the profile replaces,
+// shifts or removes those values anyway.
+std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
     for (unsigned long i = 0; i < item.card(); ++i) {
         DcmElement* e = item.getElement(i);
         if (e == nullptr) continue;
+        const std::string tag = e->getTag().toString().c_str();
         switch (e->ident()) {
+            case EVR_UNKNOWN2B:
+                return "non-standard VR code in " + tag;
+            case EVR_UNKNOWN:
+                if (explicit_vr_top_level) return "non-standard VR code in " + tag;
+                break;
             case EVR_SQ: {
                 auto* seq = static_cast<DcmSequenceOfItems*>(e);
                 for (unsigned long k = 0; k < seq->card(); ++k)
                     if (DcmItem* nested = seq->getItem(k)) {
-                        std::string bad = first_invalid_value(*nested);
+                        std::string bad = first_invalid_element(*nested, false);
                         if (!bad.empty()) return bad;
                     }
                 break;
@@ -115,7 +126,7 @@ std::string first_invalid_value(DcmItem& item) {
             case EVR_IS:
             case EVR_DS:
                 // DCMTK's own VR checker (any VM: only the value format matters here).
-                if (e->getLength() > 0 && e->checkValue("1-n").bad()) return e->getTag().toString().c_str();
+                if (e->getLength() > 0 && e->checkValue("1-n").bad()) return "value not valid for its VR in " + tag;
                 break;
             case EVR_UI: {
                 char* value = nullptr;
@@ -125,7 +136,7 @@ std::string first_invalid_value(DcmItem& item) {
                     const char ch = value[k];
                     // PS3.5 Table 6.2-1: "0"-"9" and "." (padding and the value separator allowed).
                     if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == '\\' || ch == ' '))
-                        return e->getTag().toString().c_str();
+                        return "value not valid for its VR in " + tag;
                 }
                 break;
             }
@@ -183,10 +194,9 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
         return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
     c = file.loadAllDataIntoMemory();
     if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("cannot load the data: ") + c.text());
-    const std::string invalid = first_invalid_value(*ds);
-    if (!invalid.empty())
-        return make(Outcome::Kind::Quarantined, "malformed", "value not valid for its VR in " + invalid);
     E_TransferSyntax xfer = ds->getOriginalXfer();
+    const std::string invalid = first_invalid_element(*ds, DcmXfer(xfer).isExplicitVR());
+    if (!invalid.empty()) return make(Outcome::Kind::Quarantined, "malformed", invalid);
     if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
 
     const InstanceFacts facts = InstanceFacts::of(*ds, calling_ae);

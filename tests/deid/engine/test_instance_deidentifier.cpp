@@ -98,7 +98,7 @@ TEST_CASE("instance: malformed input is quarantined, never written, never thrown
     }
 }
 
-TEST_CASE("instance: values that break their VR (IS, DS, UI) are malformed - sloppy dates are not") {
+TEST_CASE("instance: non-standard VR codes and values that break their VR (IS, DS, UI) are malformed - sloppy dates are not") {
     testsupport::TempDir tmp;
     testsupport::MemoryPseudonymSource src;
     deid::InstanceDeidentifier deidentifier(make_config(tmp.path(), R"({"options": []})"), src);
@@ -125,6 +125,22 @@ TEST_CASE("instance: values that break their VR (IS, DS, UI) are malformed - slo
         CHECK(o.detail.find("dccc") == std::string::npos);  // the tag is named, never the value
         CHECK_FALSE(fs::exists(tmp / "out.dcm"));
     }
+    // A non-standard VR code (two zero bytes instead of "LO" for Manufacturer): DCMTK reads it as
+    // an unknown element with a 2-byte length and goes on; the instance is malformed all the same.
+    write_ct(tmp / "vr.dcm");
+    std::string bytes = testsupport::read_file(tmp / "vr.dcm");
+    const std::string manufacturer("\x08\x00\x70\x00LO", 6);
+    const std::size_t at = bytes.find(manufacturer);
+    REQUIRE(at != std::string::npos);
+    bytes[at + 4] = '\0';
+    bytes[at + 5] = '\0';
+    testsupport::write_file(tmp / "bad_vr_code.dcm", bytes);
+    Outcome bad_vr = deidentifier.process_file(tmp / "bad_vr_code.dcm", tmp / "out.dcm");
+    INFO(bad_vr.detail);
+    CHECK(bad_vr.reason == "malformed");
+    CHECK(bad_vr.detail == "non-standard VR code in (0008,0070)");
+    CHECK_FALSE(fs::exists(tmp / "out.dcm"));
+
     // Old ACR-NEMA date/time forms and a UID component with a leading zero are not rejected.
     edit("sloppy.dcm", [](DcmDataset& d) {
         d.putAndInsertString(DCM_StudyDate, "2021.01.05");
