@@ -224,8 +224,8 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
         if (!e) continue;
         const DcmTagKey tag = e->getTag().getXTag();
         const DcmEVR vr = e->ident();
-        const std::string path = prefix + tag_text(tag);
         if (vr == EVR_SQ) {
+            const std::string path = prefix + tag_text(tag);
             auto* sq = static_cast<DcmSequenceOfItems*>(e);
             for (unsigned long k = 0; k < sq->card(); ++k) {
                 DcmItem* child = sq->getItem(k);
@@ -234,7 +234,8 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
             continue;
         }
         if (is_pixel_tag(tag)) continue;
-        Visit v{e, tag, vr, path, {}, false};
+        if (!is_text_vr(vr) && !is_binary_vr(vr)) continue;  // numbers, times, ages, attribute tags
+        Visit v{e, tag, vr, prefix + tag_text(tag), {}, false};  // the path only for visited elements
         if (is_text_vr(vr)) {
             std::string raw = raw_string(e);
             v.text = is_charset_vr(vr) ? decoder.decode(raw, charset, vr) : raw;
