@@ -209,28 +209,35 @@ struct PixelCleaner::Impl {
         cv::Rect box;
         bool certain = false;  // text without asking OCR
     };
-    std::vector<Found> find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb) const {
+    struct Search {
+        std::vector<Found> found;
+        std::vector<cv::Mat> hats, strokes;  // per picture, full size (empty when searched downscaled)
+    };
+    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb) const {
         double scale = 1.0;
         cv::Mat det_rgb;
         if (!rgb.empty()) det_rgb = downscaled(rgb, scale, cv::INTER_AREA);
         const cv::Rect frame(0, 0, pictures[0].cols, pictures[0].rows);
-        std::vector<Found> out;
+        Search out;
         for (const cv::Mat& picture : pictures) {
             const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA);
-            for (const TextCandidate& c : detector.detect(det, detector.stroke_mask(det), det_rgb)) {
+            const cv::Mat hat = TextDetector::top_hat(det);
+            const cv::Mat strokes = TextDetector::strokes_of_top_hat(hat);
+            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) {
                 if (c.contrast_ratio < kMinContrastRatio) continue;
                 const cv::Rect b = to_full_size(c.box, scale) & frame;
                 if (b.empty()) continue;
-                out.push_back({b, c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread});
+                out.found.push_back({b, c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread});
             }
+            if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
         }
         return out;
     }
 
     std::string clean_frame(cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& templates,
                             int index, PixelReport& report) const;
-    std::string verify_frame(const cv::Mat& native, const ImageLayout& layout,
-                             const std::vector<cv::Rect>& cleaned) const;
+    std::string verify_frame(const cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& cleaned,
+                             const std::vector<cv::Rect>& read_before) const;
     static std::vector<cv::Mat> verify_pictures(const std::vector<cv::Mat>& pictures) {
         std::vector<cv::Mat> v{pictures[0]};  // the inverse adds nothing to |value - median|
         if (pictures.size() > 2) v.push_back(pictures[2]);
@@ -243,15 +250,25 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
                                             PixelReport& report) const {
     const cv::Rect frame(0, 0, native.cols, native.rows);
     const cv::Mat grey = display_image(native, layout);
-    const std::vector<cv::Mat> pictures = pictures_of(grey, colour_image(native, layout));
-    const std::vector<Found> found = find(pictures, colour_image(native, layout));
+    const cv::Mat rgb = colour_image(native, layout);
+    const std::vector<cv::Mat> pictures = pictures_of(grey, rgb);
+    Search search = find(pictures, rgb);
+    const std::vector<Found>& found = search.found;
 
-    // OCR only where it decides something: doubtful candidates, and all of them when an
+    // OCR only where it decides something: doubtful candidates that are not mostly inside a
+    // certain one (the same letters seen in another picture), and all of them when an
     // allow-list could keep some.
     std::vector<std::size_t> asked;
     std::vector<cv::Mat> pieces;
+    std::vector<cv::Rect> read_before;  // doubtful candidates OCR judged (verification skips them)
     for (std::size_t i = 0; i < found.size(); ++i) {
         if (found[i].certain && allow.empty()) continue;
+        if (allow.empty()) {
+            bool covered = false;
+            for (const Found& f : found)
+                covered = covered || (f.certain && (f.box & found[i].box).area() * 2 >= found[i].box.area());
+            if (covered) continue;
+        }
         asked.push_back(i);
         pieces.push_back(ocr_input(grey, found[i].box, 2));
     }
@@ -296,8 +313,9 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     // Parts added along the line hold faint strokes the stroke masks miss: inpainting takes them whole.
     std::vector<cv::Rect> extensions;
     if (!text_boxes.empty()) {
-        std::vector<cv::Mat> hats;
-        for (const cv::Mat& picture : pictures) hats.push_back(TextDetector::top_hat(picture));
+        std::vector<cv::Mat>& hats = search.hats;
+        if (hats.empty())
+            for (const cv::Mat& picture : pictures) hats.push_back(TextDetector::top_hat(picture));
         for (cv::Rect& b : text_boxes) {
             const cv::Rect e = extend_along_line(b, hats);
             if (e.x < b.x) extensions.emplace_back(e.x, e.y, b.x - e.x, e.height);
@@ -320,7 +338,8 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         cv::Mat strokes;
         if (inpaint) {
             strokes = cv::Mat::zeros(grey.size(), CV_8UC1);
-            for (const cv::Mat& picture : pictures) strokes |= detector.stroke_mask(picture);
+            for (std::size_t k = 0; k < pictures.size(); ++k)
+                strokes |= k < search.strokes.size() ? search.strokes[k] : detector.stroke_mask(pictures[k]);
             for (const cv::Rect& e : extensions) strokes(e).setTo(255);
         }
         for (const cv::Rect& b : text_boxes) {
@@ -334,20 +353,54 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     }
     report.regions_cleaned += static_cast<int>(cleaned.size());
     if (!config.verify) return {};
-    return verify_frame(native, layout, cleaned);
+    for (std::size_t i : asked)
+        if (!is_text[i]) read_before.push_back(found[i].box);
+    return verify_frame(native, layout, cleaned, read_before);
 }
 
-// Reads the cleaned frame again: every cleaned region with its neighbourhood, and every candidate
-// the detector finds anywhere in the cleaned frame (certain or not), in one OCR call.
+// Reads the cleaned frame again, in one OCR call: every cleaned region with its neighbourhood,
+// and every candidate the detector finds anywhere in the cleaned frame (certain or not) except
+// those inside a cleaned neighbourhood (read with it) and doubtful ones that detection already
+// read with OCR and found not to be text (unchanged pixels, same answer).
 std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageLayout& layout,
-                                             const std::vector<cv::Rect>& cleaned) const {
+                                             const std::vector<cv::Rect>& cleaned,
+                                             const std::vector<cv::Rect>& read_before) const {
     const cv::Mat rgb = colour_image(native, layout);
     const std::vector<cv::Mat> pictures = pictures_of(display_image(native, layout), rgb);
     const std::vector<cv::Mat> checked = verify_pictures(pictures);
+    // Cleaned boxes that touch or overlap (one line seen in several pictures, words of a line)
+    // are read as one piece: their bounding box with half a line height around it.
+    std::vector<cv::Rect> groups;
+    for (const cv::Rect& b : cleaned) {
+        cv::Rect g = b;
+        for (bool merged = true; merged;) {
+            merged = false;
+            for (std::size_t k = 0; k < groups.size(); ++k) {
+                const int m = std::max(2, std::min(g.height, groups[k].height) / 2);
+                const cv::Rect grown(g.x - m, g.y, g.width + 2 * m, g.height);
+                const int overlap = std::min(g.y + g.height, groups[k].y + groups[k].height) - std::max(g.y, groups[k].y);
+                if ((grown & groups[k]).area() > 0 && overlap >= std::min(g.height, groups[k].height) / 2) {
+                    g |= groups[k];
+                    groups.erase(groups.begin() + static_cast<long>(k));
+                    merged = true;
+                    break;
+                }
+            }
+        }
+        groups.push_back(g);
+    }
     std::vector<cv::Mat> pieces;
-    for (const cv::Rect& b : cleaned) pieces.push_back(verify_input(checked, b, std::max(4, b.height / 2)));
-    for (const Found& f : find(pictures, rgb))
-        pieces.push_back(verify_input(checked, f.box, std::max(4, f.box.height / 2)));
+    std::vector<cv::Rect> areas;
+    for (const cv::Rect& b : groups) {
+        const int m = std::max(4, b.height / 2);
+        pieces.push_back(verify_input(checked, b, m));
+        areas.emplace_back(b.x - m, b.y - m, b.width + 2 * m, b.height + 2 * m);
+    }
+    for (const Found& f : find(pictures, rgb).found) {
+        bool skip = std::find(read_before.begin(), read_before.end(), f.box) != read_before.end();
+        for (const cv::Rect& a : areas) skip = skip || (a & f.box) == f.box;
+        if (!skip) pieces.push_back(verify_input(checked, f.box, std::max(4, f.box.height / 2)));
+    }
     for (const auto& words : read_batch(pieces))
         if (readable_chars(words, kVerifyConfidence, kVerifyAlnum) > 0) return "text still readable after cleaning";
     return {};

@@ -47,7 +47,10 @@ cv::Mat TextDetector::top_hat(const cv::Mat& grey8) {
 
 cv::Mat TextDetector::stroke_mask(const cv::Mat& grey8) const {
     CV_Assert(grey8.type() == CV_8UC1);
-    const cv::Mat tophat = top_hat(grey8);
+    return strokes_of_top_hat(top_hat(grey8));
+}
+
+cv::Mat TextDetector::strokes_of_top_hat(const cv::Mat& tophat) {
     // Adaptive threshold: textured surroundings (noise, speckle) raise the bar locally.
     cv::Mat local;
     cv::blur(tophat, local, {31, 31});
@@ -65,23 +68,23 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8) const {
 namespace {
 
 double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv::Rect& box) {
-    // Only the cores of the strokes: anti-aliased edges mix with the background's colour.
+    // Only the cores of the strokes (brightest sample within 80 % of the brightest stroke pixel):
+    // anti-aliased edges and noise caught in the mask mix with the background's colour.
     int brightest = 0;
     for (int y = box.y; y < box.y + box.height; ++y) {
         const auto* m = strokes.ptr<std::uint8_t>(y);
         const auto* p = rgb8.ptr<cv::Vec3b>(y);
         for (int x = box.x; x < box.x + box.width; ++x)
-            if (m[x]) brightest = std::max(brightest, p[x][0] + p[x][1] + p[x][2]);
+            if (m[x]) brightest = std::max(brightest, static_cast<int>(std::max({p[x][0], p[x][1], p[x][2]})));
     }
-    const double floor = std::max(150.0, 0.8 * brightest);
+    const double floor = std::max(50.0, 0.8 * brightest);
     double n = 0, sr = 0, sg = 0, srr = 0, sgg = 0;
     for (int y = box.y; y < box.y + box.height; ++y) {
         const auto* m = strokes.ptr<std::uint8_t>(y);
         const auto* p = rgb8.ptr<cv::Vec3b>(y);
         for (int x = box.x; x < box.x + box.width; ++x) {
-            if (!m[x]) continue;
+            if (!m[x] || std::max({p[x][0], p[x][1], p[x][2]}) < floor) continue;
             const double sum = p[x][0] + p[x][1] + p[x][2];
-            if (sum < floor) continue;
             const double r = p[x][0] / sum, g = p[x][1] / sum;
             n += 1, sr += r, sg += g, srr += r * r, sgg += g * g;
         }
@@ -93,11 +96,12 @@ double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv
 
 }  // namespace
 
-std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8) const {
+std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8,
+                                                const cv::Mat& given_tophat) const {
     std::vector<TextCandidate> out;
     // Contrast is measured on the top-hat image: smooth shading (gradients, organs) drops out and
     // only fine texture counts as noise.
-    const cv::Mat tophat = top_hat(grey8);
+    const cv::Mat tophat = given_tophat.empty() ? top_hat(grey8) : given_tophat;
     cv::Mat joined;
     cv::morphologyEx(strokes, joined, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {7, 3}));
     cv::Mat labels, stats, centroids;

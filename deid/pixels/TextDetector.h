@@ -23,10 +23,13 @@ public:
     cv::Mat stroke_mask(const cv::Mat& grey8) const;
     // The contrast picture both use: white top-hat (15x15) of the 3x3-smoothed picture.
     static cv::Mat top_hat(const cv::Mat& grey8);
+    // stroke_mask() from an already computed top_hat().
+    static cv::Mat strokes_of_top_hat(const cv::Mat& tophat);
     std::vector<TextCandidate> detect(const cv::Mat& grey8) const;
     // Same, with the stroke mask already computed for `grey8`; `rgb8` (same size, may be empty)
-    // gives hue_spread.
-    std::vector<TextCandidate> detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8 = {}) const;
+    // gives hue_spread; `tophat` (may be empty) is top_hat(grey8) when the caller has it.
+    std::vector<TextCandidate> detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8 = {},
+                                      const cv::Mat& tophat = {}) const;
 };
 
 // Median and robust noise (1.4826 * MAD) of `grey8` in the ring of width `pad` around `box`.
