@@ -3,6 +3,10 @@
 # generated CT instances (512x512, 16 bit), in the same run. Prints instances/s, MB/s, the ratio,
 # and scrub's peak RSS at 250 and 1000 instances (memory must stay flat as the count grows).
 #
+# scrub runs with the config's default workers (2) and makes its outputs durable (one syncfs of
+# the output folder before its summary, included in its time); PixelMed does not sync. The machine
+# may be shared: check `uptime` and run it more than once, PixelMed's time varies most under load.
+#
 #   bench/scrub_throughput.sh [BUILD_DIR] [COUNT]     (defaults: build, 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
