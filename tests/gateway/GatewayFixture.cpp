@@ -43,8 +43,13 @@ Gateway::Gateway(const json& overrides) {
     merge(config, overrides);
 }
 
-bool Gateway::start() {
+std::string Gateway::write_config() {
     testsupport::write_file(dir / "config.json", config.dump(2));
+    return dir / "config.json";
+}
+
+bool Gateway::start() {
+    write_config();
     child = testsupport::Child({kGateway, "serve", "--config", dir / "config.json"}, dir / "gateway.log");
     return testsupport::wait_for_port(port);
 }

@@ -27,6 +27,7 @@ struct Gateway {
 
     // `overrides` merge over a fast test config (state under dir, retries of 100..800 ms).
     explicit Gateway(const nlohmann::json& overrides = nlohmann::json::object());
+    std::string write_config();  // returns its path
     bool start();
     std::string log() const { return testsupport::read_file(dir / "gateway.log"); }
     std::string state() const { return dir / "state"; }

@@ -210,3 +210,36 @@ TEST_CASE("spool limit reached gives A700 and the gateway keeps running and reco
     CHECK(again.failures == 0);
     CHECK(again.acked.size() == 1);
 }
+
+TEST_CASE("broker down keeps instances in incoming and nothing is forwarded until it is back") {
+    testsupport::TempDir src;
+    testdata::StudySpec spec;
+    spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 6}};
+    const auto written = testdata::write_study(src.path(), spec);
+    Gateway gw(json{{"keystore", {{"socket", "SOCKET"}}}});
+    gw.config["keystore"]["socket"] = gw.dir / "broker.sock";
+    const std::string config_path = gw.write_config();
+    const std::string keystore = std::string(DEID_BIN_DIR) + "/deid-keystore";
+    auto broker = std::make_unique<testsupport::Child>(std::vector<std::string>{keystore, "serve", "--config", config_path},
+                                                       gw.dir / "broker1.log");
+    for (int i = 0; i < 100 && !fs::exists(gw.dir / "broker.sock"); ++i) std::this_thread::sleep_for(100ms);
+    REQUIRE(gw.start());
+    const auto outbox = gw.dir / "outbox";
+    REQUIRE(store(gw.port, {written[0].path, written[1].path, written[2].path}).acked.size() == 3);
+    if (!wait_for_files(outbox, 3, 20s)) FAIL(testsupport::read_file(gw.dir / "broker1.log") + gw.log());
+
+    CHECK(broker->stop() == 0);
+    const auto sent = store(gw.port, {written[3].path, written[4].path, written[5].path});
+    CHECK(sent.acked.size() == 3);
+    std::this_thread::sleep_for(1500ms);
+    CHECK(files_under(outbox).size() == 3);  // nothing forwarded without a pseudonym
+    CHECK(files_under(gw.state() + "/spool/incoming").size() == 3);
+    CHECK(gw.log().find("stays in incoming") != std::string::npos);
+
+    broker = std::make_unique<testsupport::Child>(std::vector<std::string>{keystore, "serve", "--config", config_path},
+                                                  gw.dir / "broker2.log");
+    CHECK(wait_for_files(outbox, 6, 30s));
+    std::set<std::string> patients;
+    for (const auto& f : files_under(outbox)) patients.insert(read_attributes(f).patient_id);
+    CHECK(patients.size() == 1);  // the same pseudonym before and after the outage
+}
