@@ -26,6 +26,11 @@ namespace {
 constexpr double kMinContrastRatio = 3.0;
 // A candidate standing out this clearly from an even background is text whatever OCR says.
 constexpr double kFlatContrastRatio = 6.0;
+// ... and is at least this wide for its height (two glyphs or more).
+constexpr double kCertainMinAspect = 1.2;
+// In colour flow, OCR must read a word of this many letters/digits at this confidence.
+constexpr float kColourFlowConfidence = 50.0f;
+constexpr int kColourFlowAlnum = 3;
 // Strokes of several hues (colour Doppler, colour maps) are not text unless OCR reads them.
 constexpr double kMaxHueSpread = 0.06;
 // OCR evidence that a doubtful candidate is text.
@@ -85,6 +90,21 @@ cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, 
     return bin;
 }
 
+// Colour frames: false when `box` may lie in colour flow / power Doppler (10 % or more of the
+// ring around it coloured, chroma above 40). A candidate there (a blob, a hole between blobs, a
+// colour bar's label) needs OCR to count as text.
+bool grey_surroundings(const cv::Mat& chroma, const cv::Rect& box) {
+    const cv::Rect frame(0, 0, chroma.cols, chroma.rows);
+    const int pad = std::max(3, box.height / 2);
+    const cv::Rect outer = cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & frame;
+    const cv::Rect inner = box & frame;
+    const int ring = outer.area() - inner.area();
+    if (ring <= 0) return true;
+    const int coloured = cv::countNonZero(chroma(outer) > 40) - cv::countNonZero(chroma(inner) > 40);
+    if (coloured * 10 < ring) return true;
+    return false;
+}
+
 // The 8-bit pictures text is searched in, text bright in each: the display image (text brighter
 // than its surroundings), its inverse (text darker: light anatomy, light backgrounds) and, for
 // colour frames, the chroma (max - min sample: coloured text on grey).
@@ -107,8 +127,9 @@ std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
 // Text continues along its line: grows `b` left and right over columns of its band where one of
 // the top-hat pictures `hats` has stroke pixels clearly above the noise around `b` (faint
 // letters on light anatomy, a word's tail OCR and the detector missed, gaps between words).
-// At most 3 line heights each side; stops at a gap wider than half a line height.
-cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats) {
+// At most 3 line heights each side; stops at a gap wider than half a line height. In colour
+// frames (`chroma` not empty) a column mostly coloured (colour flow) counts as a gap.
+cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats, const cv::Mat& chroma) {
     const cv::Rect frame(0, 0, hats[0].cols, hats[0].rows);
     const int h = std::max(1, b.height);
     std::vector<double> threshold;
@@ -118,6 +139,12 @@ cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats) 
         threshold.push_back(median + std::max(12.0, 4.0 * noise));
     }
     auto inky = [&](int x) {
+        if (!chroma.empty()) {
+            int coloured = 0;
+            for (int y = std::max(0, b.y); y < std::min(frame.height, b.y + b.height); ++y)
+                coloured += chroma.at<std::uint8_t>(y, x) > 40;
+            if (coloured * 10 > 6 * b.height) return false;
+        }
         for (std::size_t k = 0; k < hats.size(); ++k) {
             int n = 0;
             for (int y = std::max(0, b.y); y < std::min(frame.height, b.y + b.height); ++y)
@@ -227,7 +254,12 @@ struct PixelCleaner::Impl {
                 if (c.contrast_ratio < kMinContrastRatio) continue;
                 const cv::Rect b = to_full_size(c.box, scale) & frame;
                 if (b.empty()) continue;
-                out.found.push_back({b, c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread});
+                // Certain: clearly apart from an even background, one hue, and as wide as a few
+                // glyphs joined (a lone blob -- a hole in colour flow, a speckle -- is not).
+                const bool word_like = c.box.width >= kCertainMinAspect * c.box.height;
+                const bool certain = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread &&
+                                     word_like && (pictures.size() < 3 || grey_surroundings(pictures[2], b));
+                out.found.push_back({b, certain});
             }
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
         }
@@ -276,19 +308,25 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
     for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
 
+    // Colour flow (colour frames, candidate with coloured surroundings): OCR must read a real word
+    // there, and neither the same-line rule nor the line extension spreads into or out of it.
+    auto grey_surroundings_of = [&](const cv::Rect& b) { return pictures.size() < 3 || grey_surroundings(pictures[2], b); };
+    std::vector<char> grey_around(found.size(), 1);
+    for (std::size_t i = 0; i < found.size(); ++i) grey_around[i] = grey_surroundings_of(found[i].box);
     std::vector<char> is_text(found.size(), 0);
     for (std::size_t i = 0; i < found.size(); ++i)
         is_text[i] = found[i].certain ||
-                     (words[i] && readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum);
+                     (words[i] && (grey_around[i] ? readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum
+                                                  : readable_chars(*words[i], kColourFlowConfidence, kColourFlowAlnum) > 0));
     // Text continues along its line: a doubtful neighbour on the same line as text (a lone
     // letter OCR cannot judge, the rest of a word) is text too.
     for (bool grew = true; grew;) {
         grew = false;
         for (std::size_t i = 0; i < found.size(); ++i) {
-            if (is_text[i]) continue;
+            if (is_text[i] || !grey_around[i]) continue;
             const cv::Rect& a = found[i].box;
             for (std::size_t j = 0; j < found.size() && !is_text[i]; ++j) {
-                if (!is_text[j]) continue;
+                if (!is_text[j] || !grey_around[j]) continue;
                 const cv::Rect& b = found[j].box;
                 const int overlap = std::min(a.y + a.height, b.y + b.height) - std::max(a.y, b.y);
                 const int gap = std::max(a.x, b.x) - std::min(a.x + a.width, b.x + b.width);
@@ -317,7 +355,8 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         if (hats.empty())
             for (const cv::Mat& picture : pictures) hats.push_back(TextDetector::top_hat(picture));
         for (cv::Rect& b : text_boxes) {
-            const cv::Rect e = extend_along_line(b, hats);
+            if (!grey_surroundings_of(b)) continue;  // no growing inside colour flow
+            const cv::Rect e = extend_along_line(b, hats, pictures.size() > 2 ? pictures[2] : cv::Mat());
             if (e.x < b.x) extensions.emplace_back(e.x, e.y, b.x - e.x, e.height);
             if (e.x + e.width > b.x + b.width) extensions.emplace_back(b.x + b.width, e.y, e.x + e.width - b.x - b.width, e.height);
             b = e;

@@ -123,6 +123,7 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::
         ring_statistics(tophat, c.box, std::max(3, box.height / 3), median, noise);
         const double stroke_mean = cv::mean(tophat(box), strokes(box))[0];
         c.contrast_ratio = (stroke_mean - median) / std::max(noise, 4.0);
+        c.ring_noise = noise;
         if (!rgb8.empty()) c.hue_spread = chromaticity_spread(rgb8, strokes, box);
         out.push_back(c);
     }

@@ -14,6 +14,7 @@ namespace deid::pixels {
 struct TextCandidate {
     cv::Rect box;                // in display-image coordinates, padded to cover anti-aliasing
     double contrast_ratio = 0;   // (stroke mean - ring median) / robust ring noise
+    double ring_noise = 0;       // robust noise (1.4826 x MAD) of the top-hat in the ring around the box
     double hue_spread = 0;       // colour frames: spread of the strokes' chromaticity (text ~0, Doppler high)
 };
 
