@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <deque>
+#include <optional>
 #include <iterator>
 #include <cerrno>
 #include <chrono>
@@ -53,36 +56,49 @@ struct StartError : std::runtime_error {
 
 class Broker;
 
+// One client connection. Requests may be pipelined: every complete frame in the read buffer is
+// handled, each gets a reply slot, and replies are written strictly in request order (a resolve
+// answered by a later group commit never lets a later error or health reply overtake it).
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(Protocol::socket socket, Broker& broker, std::uint64_t id)
         : socket_(std::move(socket)), broker_(broker), id_(id) {}
-    void start() { do_read_header(); }
-    void send(const json& reply, bool close_after = false);
+    void start() { do_read(); }
+    // Fills reply slot `seq` (a request of this session) and writes what is now in order.
+    void send(std::uint64_t seq, const json& reply, bool close_after = false);
 
 private:
-    void do_read_header();
-    void on_header(const error_code& ec);
-    void on_body(const error_code& ec);
-    void handle();
-    void reject(const std::string& why, bool close_after = false);
+    static constexpr std::size_t kMaxInFlight = 64;  // per connection; reading pauses above it
+    void do_read();
+    void on_read(const error_code& ec, std::size_t n);
+    void parse_frames();
+    void handle(const char* data, std::size_t size, std::uint64_t seq);
+    void reject(std::uint64_t seq, const std::string& why, bool close_after = false);
+    void write_ready();
+    void maybe_resume_reading();
 
     Protocol::socket socket_;
     Broker& broker_;
     std::uint64_t id_;
-    unsigned char header_[4] = {};
-    std::string body_;
-    std::string out_;
+    std::array<char, 65536> chunk_{};
+    std::string inbuf_;
+    std::uint64_t next_seq_ = 0;     // sequence number of the next request read
+    std::uint64_t first_slot_ = 0;   // sequence number of slots_.front()
+    std::deque<std::optional<std::string>> slots_;  // framed replies, in request order
+    std::string out_, queued_;
+    bool writing_ = false, reading_ = false, closing_ = false, dead_ = false;
 };
 
 struct Job {
     std::shared_ptr<Session> session;
+    std::uint64_t seq = 0;
     ResolveRequest request;
 };
 
 // Requests are parsed as they arrive; the first one queued schedules a flush on the same Asio
 // thread, which runs after the other handlers that are already ready. The flush answers every
-// queued request with ONE transaction (group commit), committed before any reply is written.
+// queued request with ONE transaction (group commit), committed before any reply is written;
+// requests the in-memory set of recorded mappings answers entirely need no transaction.
 class Broker {
 public:
     Broker(asio::io_context& io, KeystoreDatabase& db, const KeyedDerivation& derivation)
@@ -113,7 +129,9 @@ public:
                 {"patients", patients_},
                 {"uids", uids_},
                 {"requests", requests_},
-                {"transactions", transactions_},
+                {"batches", batches_},
+                {"transactions", issuer_.transactions()},
+                {"batches_from_memory", issuer_.batches_from_memory()},
                 {"rejected", rejected_},
                 {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::steady_clock::now() - started_)
@@ -153,7 +171,7 @@ private:
                                   " requests was not recorded: " + e.what());
         }
         requests_ += jobs.size();
-        ++transactions_;
+        ++batches_;
         for (std::size_t i = 0; i < jobs.size(); ++i) {
             json reply;
             if (failed) {
@@ -168,7 +186,7 @@ private:
                          {"uids", std::move(results[i].uids)},
                          {"hashes", std::move(results[i].hashes)}};
             }
-            jobs[i].session->send(reply);
+            jobs[i].session->send(jobs[i].seq, reply);
         }
     }
 
@@ -177,54 +195,111 @@ private:
     MappingIssuer issuer_;
     std::chrono::steady_clock::time_point started_;
     std::int64_t patients_ = 0, uids_ = 0;
-    std::uint64_t requests_ = 0, transactions_ = 0, rejected_ = 0, sessions_ = 0;
+    std::uint64_t requests_ = 0, batches_ = 0, rejected_ = 0, sessions_ = 0;
     std::vector<Job> pending_;
     bool flush_scheduled_ = false;
 };
 
-void Session::do_read_header() {
-    asio::async_read(socket_, asio::buffer(header_, 4),
-                     [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_header(ec); });
+void Session::do_read() {
+    if (reading_ || closing_ || dead_) return;
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+        self->on_read(ec, n);
+    });
 }
 
-void Session::on_header(const error_code& ec) {
-    if (ec) return;  // closed by the client
-    const std::uint32_t length = frame_length(header_);
-    if (length > kMaxFrameBytes) {
-        reject("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-                   std::to_string(kMaxFrameBytes) + " bytes",
-               true);
+void Session::on_read(const error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (ec) {  // closed by the client: replies still owed are dropped
+        dead_ = true;
         return;
     }
-    body_.resize(length);
-    asio::async_read(socket_, asio::buffer(&body_[0], length),
-                     [self = shared_from_this()](const error_code& ec2, std::size_t) { self->on_body(ec2); });
+    inbuf_.append(chunk_.data(), n);
+    parse_frames();
+    maybe_resume_reading();
 }
 
-void Session::on_body(const error_code& ec) {
-    if (ec) return;
-    handle();
+void Session::parse_frames() {
+    std::size_t at = 0;
+    while (!closing_ && slots_.size() < kMaxInFlight && inbuf_.size() - at >= 4) {
+        const std::uint32_t length = frame_length(reinterpret_cast<const unsigned char*>(inbuf_.data() + at));
+        if (length > kMaxFrameBytes) {
+            const std::uint64_t seq = next_seq_++;
+            slots_.emplace_back();
+            reject(seq,
+                   "frame of " + std::to_string(length) + " bytes exceeds the limit of " +
+                       std::to_string(kMaxFrameBytes) + " bytes",
+                   true);
+            inbuf_.clear();
+            return;
+        }
+        if (inbuf_.size() - at - 4 < length) break;
+        const std::uint64_t seq = next_seq_++;
+        slots_.emplace_back();
+        handle(inbuf_.data() + at + 4, length, seq);
+        at += 4 + static_cast<std::size_t>(length);
+    }
+    inbuf_.erase(0, at);
 }
 
-void Session::reject(const std::string& why, bool close_after) {
+void Session::maybe_resume_reading() {
+    if (closing_ || dead_) return;
+    if (slots_.size() < kMaxInFlight) {
+        if (inbuf_.size() >= 4) {
+            const std::uint32_t length = frame_length(reinterpret_cast<const unsigned char*>(inbuf_.data()));
+            if (inbuf_.size() - 4 >= length) {  // a complete frame waited for a free slot
+                parse_frames();
+                if (closing_ || slots_.size() >= kMaxInFlight) return;
+            }
+        }
+        do_read();
+    }
+}
+
+void Session::reject(std::uint64_t seq, const std::string& why, bool close_after) {
     broker_.count_rejected();
     log_line("warning", "connection " + std::to_string(id_) + ": request rejected: " + why);
-    send({{"ok", false}, {"error", why}}, close_after);
+    send(seq, {{"ok", false}, {"error", why}}, close_after);
 }
 
-void Session::send(const json& reply, bool close_after) {
-    out_ = frame(reply.dump());
-    asio::async_write(socket_, asio::buffer(out_),
-                      [self = shared_from_this(), close_after](const error_code& ec, std::size_t) {
-                          if (ec) return;
-                          if (close_after) {
-                              error_code ignored;
-                              self->socket_.shutdown(Protocol::socket::shutdown_both, ignored);
-                              self->socket_.close(ignored);
-                              return;
-                          }
-                          self->do_read_header();
-                      });
+void Session::send(std::uint64_t seq, const json& reply, bool close_after) {
+    if (seq < first_slot_ || seq - first_slot_ >= slots_.size()) return;
+    slots_[static_cast<std::size_t>(seq - first_slot_)] = frame(reply.dump());
+    if (close_after) closing_ = true;
+    bool moved = false;
+    while (!slots_.empty() && slots_.front()) {
+        queued_ += *slots_.front();
+        slots_.pop_front();
+        ++first_slot_;
+        moved = true;
+    }
+    if (moved) write_ready();
+}
+
+void Session::write_ready() {
+    if (writing_ || dead_) return;
+    if (queued_.empty()) {
+        if (closing_ && slots_.empty()) {
+            error_code ignored;
+            socket_.shutdown(Protocol::socket::shutdown_both, ignored);
+            socket_.close(ignored);
+            dead_ = true;
+        }
+        return;
+    }
+    out_.swap(queued_);
+    queued_.clear();
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t) {
+        self->writing_ = false;
+        self->out_.clear();
+        if (ec) {
+            self->dead_ = true;
+            return;
+        }
+        self->write_ready();
+        self->maybe_resume_reading();
+    });
 }
 
 // Checks one string field; the error names the field, never its value.
@@ -263,33 +338,31 @@ bool string_list(const json& j, const char* name, std::vector<std::string>& out,
     return true;
 }
 
-void Session::handle() {
+void Session::handle(const char* data, std::size_t size, std::uint64_t seq) {
     json request;
     try {
-        request = json::parse(body_);
+        request = json::parse(data, data + size);
     } catch (const json::exception&) {
-        reject("malformed request: not JSON (" + std::to_string(body_.size()) + " bytes)");
+        reject(seq, "malformed request: not JSON (" + std::to_string(size) + " bytes)");
         return;
     }
-    body_.clear();
-    body_.shrink_to_fit();
     if (!request.is_object() || !request.contains("op") || !request["op"].is_string()) {
-        reject("malformed request: expected a JSON object with a string \"op\"");
+        reject(seq, "malformed request: expected a JSON object with a string \"op\"");
         return;
     }
     const std::string op = request["op"].get<std::string>();
     if (op == "health" || op == "stats") {
-        send(broker_.health());
+        send(seq, broker_.health());
         return;
     }
     if (op != "resolve") {
-        reject("unknown request (known: resolve, health, stats)");
+        reject(seq, "unknown request (known: resolve, health, stats)");
         return;
     }
     for (const auto& item : request.items()) {
         const std::string& k = item.key();
         if (k != "op" && k != "issuer" && k != "patient_id" && k != "uids" && k != "hashes") {
-            reject("malformed resolve request: unknown field");
+            reject(seq, "malformed resolve request: unknown field");
             return;
         }
     }
@@ -299,10 +372,11 @@ void Session::handle() {
         !string_field(request, "patient_id", job.request.patient_id, error) ||
         !string_list(request, "uids", job.request.uids, error) ||
         !string_list(request, "hashes", job.request.hashes, error)) {
-        reject("malformed resolve request: " + error);
+        reject(seq, "malformed resolve request: " + error);
         return;
     }
     job.session = shared_from_this();
+    job.seq = seq;
     broker_.enqueue(std::move(job));
 }
 

@@ -80,9 +80,9 @@ KeystoreDatabase::KeystoreDatabase(const std::string& path, Open mode) {
         // Committed transactions are in the WAL before the reply is sent: a killed process loses
         // nothing it answered. (FULL would also survive a power cut, at one fsync per commit.)
         exec("PRAGMA synchronous=NORMAL");
-        exec("PRAGMA cache_size=-65536");
+        exec("PRAGMA cache_size=-262144");  // 256 MB of page cache for the B-tree interior pages
         exec("PRAGMA wal_autocheckpoint=10000");
-        exec("PRAGMA mmap_size=1073741824");
+        exec("PRAGMA mmap_size=2147418112");  // SQLite's default upper limit (SQLITE_MAX_MMAP_SIZE)
         exec("BEGIN IMMEDIATE");
         exec(kSchema);
         exec("COMMIT");
@@ -112,6 +112,8 @@ void KeystoreDatabase::exec(const std::string& sql) {
 }
 
 void KeystoreDatabase::begin_immediate() { exec("BEGIN IMMEDIATE"); }
+void KeystoreDatabase::begin_deferred() { exec("BEGIN DEFERRED"); }
+bool KeystoreDatabase::last_error_was_busy() const { return (sqlite3_extended_errcode(db_) & 0xff) == SQLITE_BUSY; }
 void KeystoreDatabase::commit() { exec("COMMIT"); }
 void KeystoreDatabase::rollback() noexcept {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -50,6 +50,10 @@ public:
     sqlite3* handle() const { return db_; }
     void exec(const std::string& sql);
     void begin_immediate();  // a write transaction (waits up to the busy timeout)
+    void begin_deferred();   // reads first; the first write takes the write lock
+    // True when the last failure was SQLITE_BUSY (e.g. a deferred transaction could not take the
+    // write lock because `import` committed since it started reading): retry with begin_immediate.
+    bool last_error_was_busy() const;
     void commit();
     void rollback() noexcept;
 

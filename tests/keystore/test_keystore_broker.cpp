@@ -13,6 +13,10 @@
 #include <map>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -239,6 +243,51 @@ TEST_CASE("malformed, oversized and unknown requests get errors and the broker k
     const std::string log = testsupport::read_file(site.log);
     CHECK(log.find("request rejected: malformed request: not JSON") != std::string::npos);
     CHECK(log.find("exceeds the limit") != std::string::npos);
+}
+
+TEST_CASE("pipelined requests on one connection are answered in order", "[broker]") {
+    BrokerSite site;
+    site.start();
+    boost::asio::io_context io;
+    boost::asio::local::stream_protocol::socket s(io);
+    s.connect(boost::asio::local::stream_protocol::endpoint(site.socket));
+    const json a = {{"op", "resolve"}, {"issuer", "H"}, {"patient_id", "PIPE"}, {"uids", uids_for(10, "1.2.77")}};
+    const json b = {{"op", "resolve"}, {"issuer", "H"}, {"patient_id", "PIPE2"}, {"uids", uids_for(3, "1.2.78")}};
+    // Sent in one write: the broker sees several frames in one read; the health and error replies
+    // must not overtake the resolve replies that wait for a group commit.
+    std::string bytes;
+    for (int round = 0; round < 20; ++round)
+        bytes += keystore::frame(a.dump()) + keystore::frame("{not json") + keystore::frame(b.dump()) +
+                 keystore::frame(json{{"op", "health"}}.dump());
+    boost::asio::write(s, boost::asio::buffer(bytes));
+    auto read_reply = [&] {
+        unsigned char header[4];
+        boost::asio::read(s, boost::asio::buffer(header, 4));
+        std::string body(keystore::frame_length(header), '\0');
+        boost::asio::read(s, boost::asio::buffer(&body[0], body.size()));
+        return json::parse(body);
+    };
+    json first_a, first_b;
+    for (int round = 0; round < 20; ++round) {
+        const json ra = read_reply(), bad = read_reply(), rb = read_reply(), health = read_reply();
+        REQUIRE(ra["ok"] == true);
+        CHECK(ra["uids"].size() == 10);
+        CHECK(bad["ok"] == false);
+        REQUIRE(rb["ok"] == true);
+        CHECK(rb["uids"].size() == 3);
+        CHECK(health["status"] == "serving");
+        if (round == 0) {
+            first_a = ra;
+            first_b = rb;
+        }
+        CHECK(ra == first_a);
+        CHECK(rb == first_b);
+    }
+    CHECK(first_a["pseudonym"] != first_b["pseudonym"]);
+    // What was answered from memory is what a fresh broker reads from the database.
+    site.stop();
+    site.start();
+    CHECK(resolve(site.socket, "H", "PIPE", uids_for(10, "1.2.77"), {}) == first_a);
 }
 
 TEST_CASE("a second broker on the same keystore refuses to start", "[broker]") {

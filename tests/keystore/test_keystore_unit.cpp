@@ -1,8 +1,14 @@
 #include "keystore/KeyedDerivation.h"
 
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cstdio>
+#include <memory>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -11,6 +17,7 @@
 #include "keystore/CsvMapFile.h"
 #include "keystore/KeystoreDatabase.h"
 #include "keystore/MappingIssuer.h"
+#include "keystore/RecordedSet.h"
 #include "keystore/SecretKey.h"
 #include "tests/support/Process.h"
 
@@ -226,4 +233,111 @@ TEST_CASE("the secret key file is created 0600 in a 0700 folder and reused", "[k
     CHECK_THROWS_WITH(SecretKey::load(ks, false), Catch::Contains("chmod 600"));
     chmod(ks.c_str(), 0755);
     CHECK_THROWS_WITH(prepare_keystore_dir(ks), Catch::Contains("chmod 700"));
+}
+
+TEST_CASE("derived values are HMAC-SHA256 of the documented messages (existing keystores stay valid)", "[derivation]") {
+    const SecretBytes key = secret(5);
+    const KeyedDerivation d(key, -365, -1);
+    auto hmac = [&](const std::string& message) {
+        unsigned char out[32];
+        unsigned int n = 0;
+        REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &n) != nullptr);
+        return std::vector<unsigned char>(out, out + n);
+    };
+    auto hex = [](const std::vector<unsigned char>& v, std::size_t n, bool upper) {
+        std::string s;
+        char buf[3];
+        for (std::size_t i = 0; i < n; ++i) {
+            std::snprintf(buf, sizeof buf, upper ? "%02X" : "%02x", v[i]);
+            s += buf;
+        }
+        return s;
+    };
+    using namespace std::string_literals;
+    CHECK(d.pseudonym("H", "123") == "ANON-" + hex(hmac("patient\0H\0"s "123"), 10, true));
+    CHECK(d.hash("ACC1") == hex(hmac("hash\0"s "ACC1"), 16, false));
+    CHECK(d.key_check() == hex(hmac("key-check"), 32, false));
+    const auto u = hmac("uid\0"s "1.2.3");
+    std::unique_ptr<BIGNUM, decltype(&BN_free)> n(BN_bin2bn(u.data(), 16, nullptr), &BN_free);
+    char* dec = BN_bn2dec(n.get());
+    CHECK(d.uid("1.2.3") == "2.25." + std::string(dec));
+    OPENSSL_free(dec);
+    const auto o = hmac("offset\0H\0"s "123");
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | o[static_cast<std::size_t>(i)];
+    CHECK(d.date_offset_days("H", "123") == -365 + static_cast<int>(v % 365));
+    // A key whose top bytes are 0 still formats without leading zeros; the all-ones key is the maximum.
+    MacKey small{};
+    small[15] = 7;
+    CHECK(KeyedDerivation::uid_from(small) == "2.25.7");
+    MacKey max;
+    max.fill(0xff);
+    CHECK(KeyedDerivation::uid_from(max) == "2.25.340282366920938463463374607431768211455");
+}
+
+TEST_CASE("the in-memory set of recorded mappings is bounded and keeps what is in use", "[memory]") {
+    RecordedSet set(4);  // two generations of 2
+    auto key = [](unsigned char i) {
+        MacKey k{};
+        k[0] = i;
+        k[15] = i;
+        return k;
+    };
+    for (unsigned char i = 1; i <= 10; ++i) {
+        set.insert(key(i));
+        CHECK(set.size() <= 4);
+        CHECK(set.contains(key(1)));  // key 1 stays in use, so it survives every generation change
+    }
+    CHECK(set.contains(key(1)));
+    CHECK(set.contains(key(10)));
+    CHECK_FALSE(set.contains(key(2)));
+    CHECK_FALSE(set.contains(key(99)));
+}
+
+TEST_CASE("answers from memory are what the database holds, also after an import", "[issuer][memory]") {
+    testsupport::TempDir dir;
+    KeystoreDatabase db(dir / "keystore.db", KeystoreDatabase::Open::create);
+    const KeyedDerivation d(secret(9), -365, -1);
+    MappingIssuer issuer(db, d, 4, 8);  // tiny sets: eviction happens in this test
+
+    const auto first = issuer.issue({{"H", "P1", {"1.1", "1.2"}, {"ACC"}}});
+    CHECK(issuer.transactions() == 1);
+    CHECK(issuer.batches_from_memory() == 0);
+    const auto again = issuer.issue({{"H", "P1", {"1.2", "1.1"}, {"ACC"}}});
+    CHECK(issuer.transactions() == 1);  // answered from memory: no transaction
+    CHECK(issuer.batches_from_memory() == 1);
+    CHECK(again[0].pseudonym == first[0].pseudonym);
+    CHECK(again[0].date_offset_days == first[0].date_offset_days);
+    CHECK(again[0].uids == std::vector<std::string>{first[0].uids[1], first[0].uids[0]});
+    CHECK(again[0].hashes == first[0].hashes);
+    CHECK(db.find_uid("1.2").value() == again[0].uids[0]);
+
+    // `import` (another connection, as the CLI is) pre-assigns values for a patient and UIDs that the
+    // broker has not seen, and tries to change issued ones (refused by import itself; here: the rows
+    // already exist, so INSERT OR IGNORE keeps them).
+    {
+        KeystoreDatabase other(dir / "keystore.db", KeystoreDatabase::Open::existing);
+        other.begin_immediate();
+        REQUIRE(other.insert_patient({"H", "Q", "TRIAL-Q", -5, 0, true}));
+        REQUIRE(other.insert_uid({"9.9", "2.25.9", 0, true}));
+        CHECK_FALSE(other.insert_uid({"1.1", "2.25.1111", 0, true}));
+        other.commit();
+    }
+    for (int round = 0; round < 3; ++round) {
+        const auto r = issuer.issue({{"H", "Q", {"9.9", "1.1"}, {}}});
+        CHECK(r[0].pseudonym == "TRIAL-Q");
+        CHECK(r[0].date_offset_days == -5);
+        CHECK(r[0].uids == std::vector<std::string>{"2.25.9", first[0].uids[0]});
+    }
+    CHECK(issuer.batches_from_memory() == 1);  // imported values are never answered from memory
+
+    // Evict P1's UIDs with many others; asking again goes to the database and answers the same.
+    for (int i = 0; i < 6; ++i) issuer.issue({{"H", "E" + std::to_string(i), {"7." + std::to_string(i), "8." + std::to_string(i)}, {}}});
+    const auto transactions = issuer.transactions();
+    const auto after = issuer.issue({{"H", "P1", {"1.1", "1.2"}, {}}});
+    CHECK(after[0].uids == first[0].uids);
+    CHECK(after[0].pseudonym == first[0].pseudonym);
+    CHECK(issuer.transactions() == transactions + 1);
+    CHECK(AuditLog(db).verify().ok);
 }
