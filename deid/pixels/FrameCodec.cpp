@@ -109,6 +109,7 @@ void register_codecs() {
 }
 
 FrameCodec::FrameCodec(DcmDataset& dataset) : dataset_(dataset) {}
+FrameCodec::~FrameCodec() = default;
 
 bool FrameCodec::lossy_source() const {
     return DcmXfer(static_cast<E_TransferSyntax>(original_xfer_)).isLossy();
@@ -123,8 +124,17 @@ std::string FrameCodec::open() {
     original_xfer_ = xfer;
     if (is_jpeg2000_or_video(xfer))
         return "pixel data in " + transfer_syntax_name() + " cannot be decoded by this build (no JPEG 2000/video codec)";
-    if (!pixel_data(dataset_)) return "no Pixel Data";
+    DcmPixelData* original = pixel_data(dataset_);
+    if (!original) return "no Pixel Data";
+    if (!DcmXfer(xfer).isEncapsulated() && original->getLengthField() == DCM_UndefinedLength)
+        return "encapsulated pixel data in a transfer syntax this build does not know (e.g. HTJ2K) cannot be decoded";
     if (DcmXfer(xfer).isEncapsulated()) {
+        saved_.clear();
+        for (unsigned long i = 0; i < dataset_.card(); ++i) {
+            DcmElement* el = dataset_.getElement(i);
+            if (el && (el->getGTag() == 0x0028 || el->getTag() == DCM_PixelData))
+                saved_.emplace_back(static_cast<DcmElement*>(el->clone()));
+        }
         register_codecs();
         if (dataset_.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
             !dataset_.canWriteXfer(EXS_LittleEndianExplicit))
@@ -149,7 +159,13 @@ std::string FrameCodec::open() {
     if (l.samples != 1 && l.samples != 3) return "unsupported Samples per Pixel " + std::to_string(l.samples);
     if (l.photometric == "PALETTE COLOR") read_palette(dataset_, l);
 
-    frame_bytes_ = static_cast<std::size_t>(l.rows) * l.columns * l.samples * (l.bits_allocated / 8);
+    // Uncompressed YBR_FULL_422: two pixels share one Cb and one Cr (Y1 Y2 Cb Cr), so a frame
+    // holds 2 bytes per pixel; frame() expands it, store_frame() packs it again.
+    ybr422_ = l.samples == 3 && l.photometric == "YBR_FULL_422" && !DcmXfer(xfer).isEncapsulated();
+    if (ybr422_ && (l.bits_allocated != 8 || l.columns % 2 != 0))
+        return "uncompressed YBR_FULL_422 is supported with 8 bits and an even number of columns only";
+    frame_bytes_ = ybr422_ ? static_cast<std::size_t>(l.rows) * l.columns * 2
+                           : static_cast<std::size_t>(l.rows) * l.columns * l.samples * (l.bits_allocated / 8);
     const std::size_t total = frame_bytes_ * l.frames;
     DcmPixelData* px = pixel_data(dataset_);
     if (l.bits_allocated == 8) {
@@ -168,6 +184,18 @@ std::string FrameCodec::open() {
 cv::Mat FrameCodec::frame(int index) const {
     const ImageLayout& l = layout_;
     const std::uint8_t* src = bytes_.data() + frame_bytes_ * index;
+    if (ybr422_) {
+        cv::Mat out(l.rows, l.columns, CV_8UC3);
+        for (int y = 0; y < l.rows; ++y) {
+            const std::uint8_t* s = src + static_cast<std::size_t>(y) * l.columns * 2;
+            auto* d = out.ptr<cv::Vec3b>(y);
+            for (int x = 0; x < l.columns; x += 2, s += 4) {
+                d[x] = cv::Vec3b(s[0], s[2], s[3]);
+                d[x + 1] = cv::Vec3b(s[1], s[2], s[3]);
+            }
+        }
+        return out;
+    }
     int depth = l.bits_allocated == 8 ? CV_8U : (l.pixel_representation ? CV_16S : CV_16U);
     if (l.samples == 1) return cv::Mat(l.rows, l.columns, CV_MAKETYPE(depth, 1), const_cast<std::uint8_t*>(src)).clone();
     if (l.planar == 0) return cv::Mat(l.rows, l.columns, CV_MAKETYPE(depth, 3), const_cast<std::uint8_t*>(src)).clone();
@@ -184,6 +212,20 @@ void FrameCodec::store_frame(int index, const cv::Mat& m) {
     const ImageLayout& l = layout_;
     std::uint8_t* dst = bytes_.data() + frame_bytes_ * index;
     CV_Assert(m.rows == l.rows && m.cols == l.columns && m.channels() == l.samples && m.isContinuous());
+    if (ybr422_) {
+        // A pair whose two pixels were not changed keeps its Cb/Cr exactly (mean of equal values).
+        for (int y = 0; y < l.rows; ++y) {
+            std::uint8_t* d = dst + static_cast<std::size_t>(y) * l.columns * 2;
+            const auto* s = m.ptr<cv::Vec3b>(y);
+            for (int x = 0; x < l.columns; x += 2, d += 4) {
+                d[0] = s[x][0];
+                d[1] = s[x + 1][0];
+                d[2] = static_cast<std::uint8_t>((s[x][1] + s[x + 1][1] + 1) / 2);
+                d[3] = static_cast<std::uint8_t>((s[x][2] + s[x + 1][2] + 1) / 2);
+            }
+        }
+        return;
+    }
     if (l.samples == 1 || l.planar == 0) {
         std::memcpy(dst, m.data, frame_bytes_);
         return;
@@ -201,9 +243,16 @@ std::string FrameCodec::commit(bool changed) {
     const bool encapsulated = DcmXfer(xfer).isEncapsulated();
     if (!changed) {
         if (encapsulated) {
-            // The original compressed representation is still there: no generation loss.
-            if (dataset_.chooseRepresentation(xfer, nullptr).bad()) return "could not restore the original pixel data";
-            px->removeAllButOriginalRepresentations();
+            // The original compressed pixel data and attributes go back untouched: no
+            // generation loss, no attribute rewritten by the decoder.
+            for (unsigned long i = dataset_.card(); i-- > 0;) {
+                DcmElement* el = dataset_.getElement(i);
+                if (el && (el->getGTag() == 0x0028 || el->getTag() == DCM_PixelData)) delete dataset_.remove(el);
+            }
+            for (std::unique_ptr<DcmElement>& el : saved_)
+                if (dataset_.insert(el.get(), OFTrue).good()) el.release();
+                else return "could not restore the original pixel data";
+            saved_.clear();
         }
         return {};
     }

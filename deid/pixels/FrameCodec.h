@@ -1,17 +1,20 @@
 // Pixel Data in and out: decodes an instance to native frames (DCMTK codecs: JPEG, JPEG-LS, RLE),
 // lets the cleaner read and replace frames, and encodes the result back into the instance's own
 // transfer syntax. Frames are cv::Mat in stored values: CV_8UC1, CV_16UC1, CV_16SC1 or CV_8UC3
-// (samples in stored order, colour-by-pixel even when the file is colour-by-plane).
+// (samples in stored order, colour-by-pixel even when the file is colour-by-plane; uncompressed
+// YBR_FULL_422 expanded to Y Cb Cr per pixel).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 class DcmDataset;
+class DcmElement;
 
 namespace deid::pixels {
 
@@ -30,6 +33,7 @@ void register_codecs();
 class FrameCodec {
 public:
     explicit FrameCodec(DcmDataset& dataset);
+    ~FrameCodec();
 
     // Decodes to native pixels. Returns an empty string or the reason it cannot (no PHI).
     std::string open();
@@ -50,6 +54,11 @@ private:
     int original_xfer_ = 0;  // E_TransferSyntax
     std::vector<std::uint8_t> bytes_;   // 8-bit data, or 16-bit data in host order (as bytes)
     std::size_t frame_bytes_ = 0;
+    bool ybr422_ = false;  // uncompressed YBR_FULL_422 (frames expanded to one Y Cb Cr per pixel)
+    // Compressed instances: Pixel Data and the Image Pixel attributes (group 0028) as they were
+    // before decoding (the decoder may rewrite Photometric Interpretation), put back by
+    // commit(false) so an untouched instance leaves exactly as it came.
+    std::vector<std::unique_ptr<DcmElement>> saved_;
 };
 
 }  // namespace deid::pixels

@@ -462,7 +462,8 @@ PixelReport PixelCleaner::clean(DcmFileFormat& file) {
             return report;
         }
         const ImageLayout& layout = codec.layout();
-        if (layout.samples == 3 && layout.photometric != "RGB" && layout.photometric != "YBR_FULL") {
+        if (layout.samples == 3 && layout.photometric != "RGB" && layout.photometric != "YBR_FULL" &&
+            layout.photometric != "YBR_FULL_422") {
             report.failure = "unsupported Photometric Interpretation for cleaning: " + layout.photometric;
             return report;
         }
