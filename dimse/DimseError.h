@@ -1,5 +1,5 @@
-// Errors of the DIMSE module, with a std::error_code category. DCMTK's OFCondition is converted in
-// one place (DimseError.cpp, make_error_code(const OFCondition&) in the .cpp only).
+// Errors of the DIMSE module, with a std::error_code category (StoreScp::start). Send outcomes travel
+// as dimse::SendResult values; DCMTK's OFCondition never leaves dimse/.
 #pragma once
 
 #include <string>
