@@ -32,6 +32,7 @@
 #include "keystore/KeystoreDatabase.h"
 #include "keystore/MappingIssuer.h"
 #include "keystore/SecretKey.h"
+#include "keystore/WalCheckpointer.h"
 
 namespace keystore {
 
@@ -491,6 +492,7 @@ int BrokerServer::run() {
             throw StartError(2, "the secret key in " + dir + " does not belong to its keystore.db; refusing to start");
 
         prepare_socket_path(config_, socket_path, group_id, grouped);
+        WalCheckpointer checkpointer(db, dir + "/" + KeystoreDatabase::kFileName);
         asio::io_context io;
         Broker broker(io, db, derivation);
         std::unique_ptr<Acceptor> acceptor;
