@@ -100,9 +100,10 @@ cv::Mat colour_image(const cv::Mat& native, const ImageLayout& l) {
         std::vector<cv::Mat> ch;
         cv::split(out, ch);  // Y Cb Cr -> OpenCV's Y Cr Cb
         std::swap(ch[1], ch[2]);
-        cv::Mat ycrcb;
+        cv::Mat ycrcb, rgb;
         cv::merge(ch, ycrcb);
-        cv::cvtColor(ycrcb, out, cv::COLOR_YCrCb2RGB);
+        cv::cvtColor(ycrcb, rgb, cv::COLOR_YCrCb2RGB);  // not into `out`: it may share the frame's pixels
+        return rgb;
     }
     return out;
 }

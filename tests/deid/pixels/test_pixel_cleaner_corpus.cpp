@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -164,4 +166,41 @@ TEST_CASE("a region template cleans its rectangles on a matching device only") {
     DcmFileFormat file2;
     REQUIRE(file2.loadFile(data_path("2_ORIGINAL.dcm").c_str()).good());
     CHECK_FALSE(other.clean(file2).examined);
+}
+
+TEST_CASE("in-scope instances without text leave with the same pixel data (JPEG YBR_FULL, uncompressed YBR_FULL_422)") {
+    for (const char* name : {"SC_rgb_jpeg_dcmtk.dcm", "SC_ybr_full_422_uncompressed.dcm"}) {
+        DYNAMIC_SECTION(name) {
+            DcmFileFormat file;
+            REQUIRE(file.loadFile(data_path(name).c_str()).good());
+            const E_TransferSyntax xfer = file.getDataset()->getOriginalXfer();
+            OFString pi_before;
+            file.getDataset()->findAndGetOFString(DCM_PhotometricInterpretation, pi_before);
+            file.getDataset()->putAndInsertString(DCM_BurnedInAnnotation, "YES");
+            // The bytes as written before cleaning, for comparison.
+            const std::string a = std::string("/tmp/pixels_test_a_") + name, b = std::string("/tmp/pixels_test_b_") + name;
+            REQUIRE(file.saveFile(a.c_str(), xfer).good());
+            PixelCleaner cleaner(config::Pixels{});
+            const PixelReport r = cleaner.clean(file);
+            INFO("failure: " << r.failure);
+            REQUIRE(r.failure.empty());
+            CHECK(r.examined);
+            CHECK(r.regions_cleaned == 0);
+            OFString pi_after;
+            file.getDataset()->findAndGetOFString(DCM_PhotometricInterpretation, pi_after);
+            CHECK(pi_after == pi_before);
+            file.getDataset()->putAndInsertString(DCM_BurnedInAnnotation, "YES");
+            REQUIRE(file.saveFile(b.c_str(), xfer).good());
+            // Written in the same transfer syntax, the two files are byte-identical.
+            auto slurp = [](const std::string& path) {
+                std::ifstream in(path, std::ios::binary);
+                return std::string(std::istreambuf_iterator<char>(in), {});
+            };
+            const std::string bytes_a = slurp(a), bytes_b = slurp(b);
+            std::remove(a.c_str());
+            std::remove(b.c_str());
+            CHECK(bytes_a.size() > 1000);
+            CHECK(bytes_a == bytes_b);
+        }
+    }
 }

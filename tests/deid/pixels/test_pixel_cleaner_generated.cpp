@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <iostream>
 
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <opencv2/imgproc.hpp>
 
@@ -81,4 +83,56 @@ TEST_CASE("generated burned-in text: 100% recall, <= 2% of other pixels changed"
             CHECK(outside <= 2.0);
         }
     }
+}
+
+TEST_CASE("generated text in an uncompressed YBR_FULL_422 instance is cleaned, untouched pixel pairs stay") {
+    cv::RNG rng(4422);
+    const auto c = pixels_test::make_case(rng, {480, 360}, Background::dark, true, 1, 4);
+    // RGB -> Y Cb Cr (full range), packed two pixels per Y1 Y2 Cb Cr (chroma of the left pixel).
+    cv::Mat ycrcb;
+    cv::cvtColor(c.frames[0], ycrcb, cv::COLOR_RGB2YCrCb);
+    std::vector<std::uint8_t> packed;
+    for (int y = 0; y < ycrcb.rows; ++y)
+        for (int x = 0; x < ycrcb.cols; x += 2) {
+            const cv::Vec3b a = ycrcb.at<cv::Vec3b>(y, x), b = ycrcb.at<cv::Vec3b>(y, x + 1);
+            packed.insert(packed.end(), {a[0], b[0], a[2], a[1]});
+        }
+    auto file = pixels_test::make_instance(c.frames, "US");
+    DcmDataset* ds = file->getDataset();
+    ds->putAndInsertString(DCM_PhotometricInterpretation, "YBR_FULL_422");
+    ds->putAndInsertUint8Array(DCM_PixelData, packed.data(), static_cast<unsigned long>(packed.size()));
+    PixelCleaner cleaner(config::Pixels{});
+    const PixelReport report = cleaner.clean(*file);
+    INFO("failure: " << report.failure);
+    REQUIRE(report.failure.empty());
+    REQUIRE(report.examined);
+    const Uint8* after = nullptr;
+    REQUIRE(ds->findAndGetUint8Array(DCM_PixelData, after).good());
+    REQUIRE(after);
+    // Recall on Y: at least 90 % of every text box's text pixels changed.
+    cv::Mat y_before(ycrcb.size(), CV_8UC1), y_after(ycrcb.size(), CV_8UC1);
+    cv::Mat cleaned_area = cv::Mat::zeros(ycrcb.size(), CV_8UC1);
+    for (const CleanedRegion& r : report.regions) cleaned_area(cv::Rect(r.x, r.y, r.width, r.height)).setTo(255);
+    std::size_t pairs_outside_changed = 0;
+    for (int y = 0; y < ycrcb.rows; ++y)
+        for (int x = 0; x < ycrcb.cols; x += 2) {
+            const std::size_t i = (static_cast<std::size_t>(y) * ycrcb.cols + x) * 2;
+            y_before.at<std::uint8_t>(y, x) = packed[i];
+            y_before.at<std::uint8_t>(y, x + 1) = packed[i + 1];
+            y_after.at<std::uint8_t>(y, x) = after[i];
+            y_after.at<std::uint8_t>(y, x + 1) = after[i + 1];
+            const bool touched = cleaned_area.at<std::uint8_t>(y, x) || cleaned_area.at<std::uint8_t>(y, x + 1);
+            if (!touched && std::memcmp(&packed[i], &after[i], 4) != 0) ++pairs_outside_changed;
+        }
+    const cv::Mat changed = y_before != y_after;
+    int cleaned = 0;
+    for (const auto& k : c.key) {
+        const int text_px = cv::countNonZero(k.text_pixels);
+        const int removed = cv::countNonZero(k.text_pixels & changed);
+        if (text_px > 0 && removed >= 0.9 * text_px) ++cleaned;
+    }
+    std::cout << "pixels generated (YBR_FULL_422): " << cleaned << "/" << c.key.size() << " text boxes cleaned\n";
+    CHECK(c.key.size() >= 3);
+    CHECK(cleaned == static_cast<int>(c.key.size()));
+    CHECK(pairs_outside_changed == 0);
 }
