@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -133,12 +134,17 @@ std::string KeyedDerivation::uid_from(const MacKey& uid_key) {
         limbs[n++] = static_cast<std::uint64_t>(v % kLimb);
         v /= kLimb;
     } while (v != 0);
-    char buf[64];
-    int length = std::snprintf(buf, sizeof buf, "2.25.%llu", static_cast<unsigned long long>(limbs[n - 1]));
-    for (int i = n - 2; i >= 0; --i)
-        length += std::snprintf(buf + length, sizeof buf - static_cast<std::size_t>(length), "%019llu",
-                                static_cast<unsigned long long>(limbs[i]));
-    return std::string(buf, static_cast<std::size_t>(length));
+    char buf[64] = "2.25.";
+    char* end = std::to_chars(buf + 5, buf + sizeof buf, limbs[n - 1]).ptr;
+    for (int i = n - 2; i >= 0; --i) {  // lower limbs: exactly 19 digits, zero-padded
+        char limb[20];
+        char* limb_end = std::to_chars(limb, limb + sizeof limb, limbs[i]).ptr;
+        const std::size_t digits = static_cast<std::size_t>(limb_end - limb);
+        std::memset(end, '0', 19 - digits);
+        std::memcpy(end + 19 - digits, limb, digits);
+        end += 19;
+    }
+    return std::string(buf, end);
 }
 
 std::string KeyedDerivation::pseudonym(const std::string& issuer, const std::string& patient_id) const {

@@ -28,11 +28,14 @@ WalCheckpointer::~WalCheckpointer() {
 
 int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* name, int frames) {
     auto* me = static_cast<WalCheckpointer*>(self);
+    if (frames < me->requested_at_) me->requested_at_ = 0;  // the WAL restarted
     if (frames >= kHardLimitFrames) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        me->requested_at_ = 0;
         return SQLITE_OK;
     }
-    if (frames >= kCheckpointFrames) {
+    if (frames >= me->requested_at_ + kCheckpointFrames) {  // once per 2,000 new frames
+        me->requested_at_ = frames;
         {
             std::lock_guard<std::mutex> lock(me->mutex_);
             me->wanted_ = true;

@@ -22,7 +22,7 @@ class KeystoreDatabase;
 
 class WalCheckpointer {
 public:
-    static constexpr int kCheckpointFrames = 2000;   // ask the thread for a checkpoint above this
+    static constexpr int kCheckpointFrames = 2000;   // ask the thread for a checkpoint every 2,000 frames
     static constexpr int kHardLimitFrames = 20000;   // checkpoint on the serving thread above this
     WalCheckpointer(KeystoreDatabase& serving, const std::string& path);
     ~WalCheckpointer();  // stops and joins the thread, then restores automatic checkpoints
@@ -37,6 +37,7 @@ private:
     std::string path_;
     std::mutex mutex_;
     std::condition_variable wake_;
+    int requested_at_ = 0;  // WAL frames at the last request (serving thread only)
     bool wanted_ = false;
     bool stop_ = false;
     std::thread thread_;

@@ -7,7 +7,10 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <thread>
 #include <memory>
 #include <set>
 
@@ -18,6 +21,7 @@
 #include "keystore/KeystoreDatabase.h"
 #include "keystore/MappingIssuer.h"
 #include "keystore/RecordedSet.h"
+#include "keystore/WalCheckpointer.h"
 #include "keystore/SecretKey.h"
 #include "tests/support/Process.h"
 
@@ -340,4 +344,30 @@ TEST_CASE("answers from memory are what the database holds, also after an import
     CHECK(after[0].pseudonym == first[0].pseudonym);
     CHECK(issuer.transactions() == transactions + 1);
     CHECK(AuditLog(db).verify().ok);
+}
+
+TEST_CASE("WAL checkpoints happen on the checkpoint thread, not on the committing connection", "[checkpoint]") {
+    testsupport::TempDir dir;
+    const std::string path = dir / "keystore.db";
+    KeystoreDatabase db(path, KeystoreDatabase::Open::create);
+    const auto db_file_size = [&] { return std::filesystem::file_size(path); };
+    const auto wal_size = [&] { return std::filesystem::file_size(path + "-wal"); };
+    {
+        WalCheckpointer checkpointer(db, path);
+        const auto before = db_file_size();
+        for (int i = 0; i < 1500; ++i) {  // about 3 WAL frames per transaction
+            db.begin_immediate();
+            REQUIRE(db.insert_uid({"1.2.3." + std::to_string(i) + std::string(300, '7'), "2.25." + std::to_string(i), 0, false}));
+            db.commit();
+        }
+        REQUIRE(wal_size() > 2000u * 4096u);
+        // The serving connection no longer checkpoints by itself; the thread copies the pages into
+        // the database file soon after the WAL passed 2,000 frames (1,500 rows of 300+ bytes).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (db_file_size() <= before + 400000u && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(db_file_size() > before + 400000u);
+    }
+    // Everything committed is readable after the thread stopped.
+    CHECK(db.find_uid("1.2.3.1499" + std::string(300, '7')).value() == "2.25.1499");
 }
