@@ -8,6 +8,10 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+// Colour images for the JPEG / JPEG-LS encoders (they render through DicomImage, which needs
+// dcmimage registered for RGB/YBR; without it they fail with "unsupported value for
+// PhotometricInterpretation").
+#include <dcmtk/dcmimage/diregist.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmdata/dcrlerp.h>

@@ -46,11 +46,18 @@ std::vector<std::string> read_frames(DcmDataset& dataset) {
     if (api.Init("/usr/share/tesseract-ocr/5/tessdata", "eng", tesseract::OEM_LSTM_ONLY) != 0)
         throw std::runtime_error("tesseract init");
     std::vector<std::string> out;
-    DicomImage image(&dataset, dataset.getOriginalXfer(), 0UL, 0UL, 0UL);
+    // A decompressed copy: DicomImage's frame-by-frame access cannot decode every compressed
+    // syntax (JPEG fails), and the caller's data set stays as it was.
+    DcmDataset copy(dataset);
+    if (copy.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad())
+        throw std::runtime_error("cannot decompress the pixel data");
+    DcmDataset& decoded = copy;
+    const E_TransferSyntax xfer = EXS_LittleEndianExplicit;
+    DicomImage image(&decoded, xfer, 0UL, 0UL, 0UL);
     if (image.getStatus() != EIS_Normal) throw std::runtime_error("DicomImage cannot render the frames");
     const unsigned long frames = image.getFrameCount();
     for (unsigned long f = 0; f < frames; ++f) {
-        DicomImage one(&dataset, dataset.getOriginalXfer(), 0UL, f, 1UL);
+        DicomImage one(&decoded, xfer, 0UL, f, 1UL);
         if (one.isMonochrome()) one.setMinMaxWindow();
         const int w = static_cast<int>(one.getWidth()), h = static_cast<int>(one.getHeight());
         const void* data = one.getOutputData(8);

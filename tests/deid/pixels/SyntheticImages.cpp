@@ -88,6 +88,7 @@ SyntheticCase make_case(cv::RNG& rng, cv::Size size, Background bg, bool rgb, in
             TextBox key;
             key.frame = f;
             key.box = box & cv::Rect(0, 0, size.width, size.height);
+            key.text = text;
             // Text pixels as stored: grey frames compare the grey renderings (a colour that turns
             // into the background's grey is not in a grey frame); colour frames take the largest
             // change of any sample. Clearly text, not faint anti-aliasing.

@@ -18,6 +18,7 @@ enum class Background { black, dark, gradient, noise, anatomy };
 struct TextBox {
     int frame = 0;
     cv::Rect box;        // where the text is
+    std::string text;    // what it says
     cv::Mat text_pixels; // 8-bit mask (frame size) of the pixels the text changed
 };
 

@@ -8,10 +8,15 @@
 #include <iostream>
 
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcrlerp.h>
+#include <dcmtk/dcmjpeg/djrplol.h>
+#include <dcmtk/dcmjpeg/djrploss.h>
+#include <dcmtk/dcmjpls/djrparam.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <opencv2/imgproc.hpp>
 
 #include "deid/pixels/FrameCodec.h"
+#include "IndependentOcr.h"
 #include "SyntheticImages.h"
 
 using namespace deid::pixels;
@@ -135,4 +140,71 @@ TEST_CASE("generated text in an uncompressed YBR_FULL_422 instance is cleaned, u
     CHECK(c.key.size() >= 3);
     CHECK(cleaned == static_cast<int>(c.key.size()));
     CHECK(pairs_outside_changed == 0);
+}
+
+// Compressed syntaxes: generated text is encoded, cleaned, re-encoded in the same syntax, and an
+// independent OCR pass reads none of the text it read before.
+TEST_CASE("generated text in compressed instances is gone after cleaning, transfer syntax kept") {
+    register_codecs();
+    struct Variant {
+        const char* name;
+        E_TransferSyntax xfer;
+        bool rgb;
+    };
+    const Variant variants[] = {{"JPEG baseline RGB", EXS_JPEGProcess1, true},
+                                {"JPEG lossless grey", EXS_JPEGProcess14SV1, false},
+                                {"JPEG-LS near-lossless RGB", EXS_JPEGLSLossy, true},
+                                {"RLE RGB", EXS_RLELossless, true}};
+    DJ_RPLossy jpeg_lossy(90);
+    DJ_RPLossless jpeg_lossless(1, 0);
+    DJLSRepresentationParameter jls_near(2, OFFalse);
+    DcmRLERepresentationParameter rle;
+    cv::RNG rng(777);
+    PixelCleaner cleaner(config::Pixels{});
+    for (const Variant& v : variants) {
+        DYNAMIC_SECTION(v.name) {
+            const auto c = pixels_test::make_case(rng, {480, 360}, Background::black, v.rgb, 1, 3);
+            auto file = pixels_test::make_instance(c.frames, "US");
+            const DcmRepresentationParameter* param = v.xfer == EXS_JPEGProcess1 ? static_cast<const DcmRepresentationParameter*>(&jpeg_lossy)
+                                                    : v.xfer == EXS_JPEGProcess14SV1 ? static_cast<const DcmRepresentationParameter*>(&jpeg_lossless)
+                                                    : v.xfer == EXS_JPEGLSLossy ? static_cast<const DcmRepresentationParameter*>(&jls_near)
+                                                                                 : &rle;
+            REQUIRE(file->getDataset()->chooseRepresentation(v.xfer, param).good());
+            const std::string path = std::string("/tmp/pixels_test_compressed_") + std::to_string(v.xfer) + ".dcm";
+            REQUIRE(file->saveFile(path.c_str(), v.xfer).good());
+            DcmFileFormat loaded;
+            REQUIRE(loaded.loadFile(path.c_str()).good());
+            REQUIRE(loaded.loadAllDataIntoMemory().good());
+            REQUIRE(loaded.getDataset()->getOriginalXfer() == v.xfer);
+
+            std::vector<std::string> readable;
+            {
+                DcmFileFormat probe;
+                REQUIRE(probe.loadFile(path.c_str()).good());
+                REQUIRE(probe.loadAllDataIntoMemory().good());
+                std::remove(path.c_str());
+                const std::vector<std::string> before = pixels_test::read_frames(*probe.getDataset());
+                for (const auto& k : c.key)
+                    if (pixels_test::fuzzy_contains(before[0], k.text)) readable.push_back(k.text);
+            }
+            INFO("texts readable before: " << readable.size());
+            REQUIRE(!readable.empty());  // so the check below can fail
+
+            const PixelReport report = cleaner.clean(loaded);
+            INFO("failure: " << report.failure);
+            REQUIRE(report.failure.empty());
+            CHECK(report.reencoded);
+            REQUIRE(loaded.saveFile(path.c_str(), EXS_Unknown).good());
+            DcmFileFormat reread;
+            REQUIRE(reread.loadFile(path.c_str()).good());
+            REQUIRE(reread.loadAllDataIntoMemory().good());
+            std::remove(path.c_str());
+            CHECK(reread.getDataset()->getOriginalXfer() == v.xfer);
+            const std::vector<std::string> after = pixels_test::read_frames(*reread.getDataset());
+            for (const std::string& t : readable) {
+                INFO("text still readable: " << t);  // synthetic text, not PHI
+                CHECK_FALSE(pixels_test::fuzzy_contains(after[0], t));
+            }
+        }
+    }
 }
