@@ -73,7 +73,12 @@ KeyedDerivation::KeyedDerivation(const SecretBytes& secret, int offset_min_days,
     template_->id = next_template_id++;
 }
 
-KeyedDerivation::~KeyedDerivation() = default;
+KeyedDerivation::~KeyedDerivation() {
+    if (thread_mac.id == template_->id) {  // do not keep this key's HMAC state past its owner (this thread)
+        thread_mac.ctx.reset();
+        thread_mac.id = 0;
+    }
+}
 
 // HMAC(domain "\0" a ["\0" b]) on this thread's working copy of the keyed template.
 std::array<unsigned char, 32> KeyedDerivation::mac(const char* domain, const std::string* a,
