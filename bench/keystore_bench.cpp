@@ -4,7 +4,9 @@
 //   keystore-bench throughput SOCKET THREADS CONNS SECONDS new|mapped|recent [PATIENTS UIDS]
 //                                                   pipelined resolve requests with 10 new UIDs each, or
 //                                                   10 existing ones (random over PATIENTS/UIDS)
-//   keystore-bench latency SOCKET COUNT PATIENTS UIDS  resolve of existing patients/UIDs, one at a time
+//   keystore-bench latency SOCKET COUNT PATIENTS UIDS [SEED]  resolve of existing patients/UIDs, one at
+//                                                   a time (random with SEED: another seed than the
+//                                                   warm-up's, or the broker answers from memory)
 // Prints figures; it is not a test.
 #include <algorithm>
 #include <atomic>
@@ -195,9 +197,9 @@ int throughput(const std::string& socket, int threads, int conns, double seconds
     return failed ? 1 : 0;
 }
 
-int latency(const std::string& socket, long count, long patients, long uids) {
+int latency(const std::string& socket, long count, long patients, long uids, unsigned long seed) {
     BrokerConnection c(socket);
-    std::mt19937_64 rng(42);
+    std::mt19937_64 rng(seed);
     std::vector<double> micros;
     micros.reserve(static_cast<std::size_t>(count));
     long failed = 0;
@@ -230,13 +232,14 @@ int main(int argc, char** argv) {
         if (a.size() == 8 && a[0] == "throughput" && (a[5] == "mapped" || a[5] == "recent"))
             return throughput(a[1], std::stoi(a[2]), std::stoi(a[3]), std::stod(a[4]), a[5], std::stol(a[6]),
                               std::stol(a[7]));
-        if (a.size() == 5 && a[0] == "latency") return latency(a[1], std::stol(a[2]), std::stol(a[3]), std::stol(a[4]));
+        if ((a.size() == 5 || a.size() == 6) && a[0] == "latency")
+            return latency(a[1], std::stol(a[2]), std::stol(a[3]), std::stol(a[4]), a.size() == 6 ? std::stoul(a[5]) : 42);
     } catch (const std::exception& e) {
         std::cerr << "keystore-bench: " << e.what() << "\n";
         return 1;
     }
     std::cerr << "usage: keystore-bench populate CONFIG PATIENTS UIDS | throughput SOCKET THREADS CONNS SECONDS new | "
                  "throughput SOCKET THREADS CONNS SECONDS mapped|recent PATIENTS UIDS | "
-                 "latency SOCKET COUNT PATIENTS UIDS\n";
+                 "latency SOCKET COUNT PATIENTS UIDS [SEED]\n";
     return 2;
 }

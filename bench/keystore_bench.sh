@@ -48,10 +48,12 @@ for _ in $(seq 1 600); do [[ -S "$SOCK" ]] && break; sleep 0.1; done
 WS_PATIENTS=$(( PATIENTS < 2000 ? PATIENTS : 2000 ))
 WS_UIDS=$(( UIDS < 20000 ? UIDS : 20000 ))
 load
-# Warm the page cache the way a running broker would be, then measure.
-"$BIN/keystore-bench" latency "$SOCK" 20000 "$PATIENTS" "$UIDS" >/dev/null
-"$BIN/keystore-bench" latency "$SOCK" 20000 "$PATIENTS" "$UIDS"
-"$BIN/keystore-bench" latency "$SOCK" 20000 "$WS_PATIENTS" "$WS_UIDS"
+# Warm the page cache the way a running broker would be, then measure with other random UIDs (the
+# same ones would be answered from the broker's memory): mostly database reads.
+"$BIN/keystore-bench" latency "$SOCK" 20000 "$PATIENTS" "$UIDS" 1 >/dev/null
+"$BIN/keystore-bench" latency "$SOCK" 20000 "$PATIENTS" "$UIDS" 2
+# The working set (the first lookups of each value go to the database, the rest are from memory).
+"$BIN/keystore-bench" latency "$SOCK" 20000 "$WS_PATIENTS" "$WS_UIDS" 3
 load
 "$BIN/keystore-bench" throughput "$SOCK" "$THREADS" "$CONNS" "$SECONDS_PER_RUN" recent "$WS_PATIENTS" "$WS_UIDS"
 load
