@@ -26,6 +26,8 @@ namespace {
 constexpr double kMinContrastRatio = 3.0;
 // A candidate standing out this clearly from an even background is text whatever OCR says.
 constexpr double kFlatContrastRatio = 6.0;
+// ... on a background this even (robust noise of the top-hat around it; speckle is rougher) ...
+constexpr double kFlatMaxNoise = 8.0;
 // ... and is at least this wide for its height (two glyphs or more).
 constexpr double kCertainMinAspect = 1.2;
 // In colour flow, OCR must read a word of this many letters/digits at this confidence.
@@ -257,8 +259,8 @@ struct PixelCleaner::Impl {
                 // Certain: clearly apart from an even background, one hue, and as wide as a few
                 // glyphs joined (a lone blob -- a hole in colour flow, a speckle -- is not).
                 const bool word_like = c.box.width >= kCertainMinAspect * c.box.height;
-                const bool certain = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread &&
-                                     word_like && (pictures.size() < 3 || grey_surroundings(pictures[2], b));
+                const bool certain = c.contrast_ratio >= kFlatContrastRatio && c.ring_noise <= kFlatMaxNoise &&
+                                     c.hue_spread <= kMaxHueSpread && word_like && (pictures.size() < 3 || grey_surroundings(pictures[2], b));
                 out.found.push_back({b, certain});
             }
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
