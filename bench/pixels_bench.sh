@@ -6,4 +6,4 @@ set -e
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-pixels}
 cmake --build "$build" --target pixels_bench >/dev/null
-"$build/bin/pixels_bench" "${2:-100}" "${3:-4000}" "${4:-5}"
+"$build/bin/pixels_bench" "${2:-100}" "${3:-4000}" "${4:-7}"

@@ -453,9 +453,9 @@ PixelCleaner::~PixelCleaner() = default;
 PixelReport PixelCleaner::clean(DcmFileFormat& file) {
     PixelReport report;
     DcmDataset* ds = file.getDataset();
-    if (!ds || !ds->tagExists(DCM_PixelData)) return report;
-    const Scope scope = impl_->rules.evaluate(*ds);
-    if (!scope.in_scope) return report;
+    if (!ds) return report;
+    const Scope scope = impl_->rules.evaluate(*ds);  // a few header look-ups: all CT/MR pay
+    if (!scope.in_scope || !ds->tagExists(DCM_PixelData)) return report;
     report.examined = true;
     try {
         FrameCodec codec(*ds);
