@@ -56,7 +56,7 @@ static std::string list(const std::vector<double>& v) {
     std::string s;
     char buf[32];
     for (double x : v) {
-        std::snprintf(buf, sizeof buf, "%s%.1f", s.empty() ? "" : " ", x);
+        std::snprintf(buf, sizeof buf, x < 10 ? "%s%.3f" : "%s%.1f", s.empty() ? "" : " ", x);
         s += buf;
     }
     return s;
@@ -101,7 +101,10 @@ int main(int argc, char** argv) {
                 threads, median(off), list(off).c_str(), ct_count, kCtPasses);
     std::printf("CT 512x512 16-bit, %d threads, clean_pixel_data on:  %.0f instances/s median (runs: %s; %d instances x %d)\n",
                 threads, median(on), list(on).c_str(), ct_count, kCtPasses);
-    std::printf("CT on/off ratio of medians: %.3f\n", median(on) / median(off));
+    std::vector<double> ratios;  // each "on" run against the "off" run just before it (same load)
+    for (std::size_t i = 0; i < on.size(); ++i) ratios.push_back(on[i] / off[i]);
+    std::printf("CT on/off: ratio of medians %.3f, median of paired ratios %.3f (pairs: %s)\n",
+                median(on) / median(off), median(ratios), list(ratios).c_str());
     std::printf("load average after: %s\n", load_average().c_str());
     return 0;
 }
