@@ -8,11 +8,16 @@
 # latency p50/p99 (received -> delivered, from the gateway's log) and the gateway's peak RSS.
 #
 #   bench/gateway_bench.sh [BUILD_DIR] [LARGE_COUNT] [SMALL_COUNT]   (defaults: build 1000 5000)
+# CASES=ab runs only (a) and (b) (default abc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
+# Each line ends with the 1-minute load average when the case finished: other work on the machine
+# (compiles) changes the figures a lot, so compare (a) and (b) from the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 LARGE=${2:-1000}
 SMALL=${3:-5000}
+CASES=${CASES:-abc}
+GATEWAY_WRAP=${GATEWAY_WRAP:-}
 BIN=$BUILD/bin
 cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
 for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc storescu storescp Orthanc python3; do
@@ -74,8 +79,9 @@ echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
 "$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
 
 report() { # CASE SET N BYTES SECS P50 P99 RSS
-  printf '%-40s %-6s %6d inst %8.1f inst/s %8.1f MB/s   p50 %8s  p99 %8s  peak RSS %s\n' \
-    "$1" "$2" "$3" "$(echo "$3 / $5" | bc -l)" "$(echo "$4 / 1048576 / $5" | bc -l)" "$6" "$7" "$8"
+  printf '%-40s %-6s %6d inst %8.1f inst/s %8.1f MB/s   p50 %8s  p99 %8s  peak RSS %-9s load %s\n' \
+    "$1" "$2" "$3" "$(echo "$3 / $5" | bc -l)" "$(echo "$4 / 1048576 / $5" | bc -l)" "$6" "$7" "$8" \
+    "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 # (a) storescu -> storescp, shim on both.
@@ -104,13 +110,14 @@ case_b() { # SET DIR
 {"state_dir": "$WORK/b_state", "workers": 2, "listen": {"port": $gport},
  "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4}]}
 EOF
-  "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
+  $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
   wait_port "$gport"; wait_port "$sport"
   t0=$(now)
   $SHIM storescu -aec DEIDGW 127.0.0.1 "$gport" +sd "$2" >"$WORK/b_storescu.log" 2>&1
   wait_files "$out" "$n" 1200
   t1=$(now)
-  rss=$(awk '/VmHWM/ {print $2 " kB"}' "/proc/$gw/status")
+  local gpid; gpid=$(pgrep -n -f "deid-gateway serve --config $WORK/b_config.json" || echo "$gw")
+  rss=$(awk '/VmHWM/ {print $2 "kB"}' "/proc/$gpid/status")
   read -r p50 p99 < <(grep -o 'latency_ms=[0-9]*' "$WORK/b_gateway.log" | cut -d= -f2 | sort -n |
     awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
   stop "$gw"; stop "$sink"
@@ -155,9 +162,11 @@ EOF
   rm -rf "$out" "$WORK/c_orthanc"
 }
 
+echo "start: $(uptime)"
 echo "case                                     set     count   throughput                latency (received -> delivered)  gateway"
 for set in large small; do
-  case_a "$set" "$WORK/$set"
-  case_b "$set" "$WORK/$set"
-  case_c "$set" "$WORK/$set"
+  if [[ $CASES == *a* ]]; then case_a "$set" "$WORK/$set"; fi
+  if [[ $CASES == *b* ]]; then case_b "$set" "$WORK/$set"; fi
+  if [[ $CASES == *c* ]]; then case_c "$set" "$WORK/$set"; fi
 done
+echo "end: $(uptime)"

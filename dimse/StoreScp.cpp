@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmnet/dulstruc.h>
 
 #include "dimse/DimseError.h"
@@ -87,6 +90,20 @@ int open_listen_socket(const std::string& bind, int port, std::string& error) {
     return fd;
 }
 
+// DCMTK reads an external socket from one process-wide variable (dcmExternalSocketHandle, its
+// inetd mode): hand-overs are serialised. Held only while the request is already buffered.
+std::mutex& external_socket_mutex() {
+    static std::mutex m;
+    return m;
+}
+
+// Connections accepted but still waiting for their A-ASSOCIATE-RQ, beyond max_associations.
+constexpr int kSparePendingConnections = 32;
+// A-ASSOCIATE-RQ PDUs up to this size are waited for completely before DCMTK reads them.
+constexpr std::uint32_t kMaxBufferedRequest = 64 * 1024;
+
+enum class RequestWait { ready, closed, timed_out, aborted };
+
 }  // namespace
 
 struct StoreScp::Impl {
@@ -100,7 +117,8 @@ struct StoreScp::Impl {
     std::atomic<bool> abort{false};
     mutable std::mutex mutex;
     std::condition_variable idle_cv;
-    int active = 0;
+    int active = 0;        // connection threads (waiting for a request or running an association)
+    int associations = 0;  // accepted associations, limited by max_associations
     std::atomic<long> association_seq{0};
     std::atomic<long> file_seq{0};
 
@@ -111,6 +129,8 @@ struct StoreScp::Impl {
     }
 
     void accept_loop();
+    void serve_connection(int fd, const std::string& id);
+    RequestWait wait_for_request(int fd);
     void refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResult result,
                 T_ASC_RejectParametersSource source, T_ASC_RejectParametersReason reason);
     void run_association(T_ASC_Association* assoc, const std::string& id);
@@ -164,43 +184,148 @@ void StoreScp::Impl::refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResu
     ASC_destroyAssociation(&assoc);
 }
 
+// The listening thread only accepts TCP connections; each one gets its own thread at once, which
+// waits for the A-ASSOCIATE-RQ. A client that connects and sends nothing (or trickles its request)
+// therefore delays nobody else.
 void StoreScp::Impl::accept_loop() {
+    const int listen_fd = reinterpret_cast<PRIVATE_NETWORKKEY*>(net->network)->networkSpecific.TCP.listenSocket;
     while (!stop_accept) {
-        T_ASC_Association* assoc = nullptr;
-        OFCondition cond = ASC_receiveAssociation(net, &assoc, kMaxPdu, nullptr, nullptr, OFFalse, DUL_NOBLOCK, 1);
-        if (cond == DUL_NOASSOCIATIONREQUEST) {
-            ASC_destroyAssociation(&assoc);
-            continue;
-        }
+        pollfd pfd{listen_fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 200) <= 0) continue;  // 200 ms: stop_accepting() is noticed quickly
+        const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         const std::string id = "assoc-" + std::to_string(++association_seq);
-        if (cond.bad()) {
-            log(LogLevel::warning, id + ": cannot receive the association request: " + cond.text());
-            if (assoc) {
-                ASC_dropAssociation(assoc);
-                ASC_destroyAssociation(&assoc);
-            }
-            continue;
-        }
-        bool full = false;
         {
             std::lock_guard<std::mutex> lock(mutex);
-            if (active >= settings.max_associations) full = true;
-            else ++active;
+            if (active >= settings.max_associations + kSparePendingConnections) {
+                log(LogLevel::warning, id + ": connection closed: too many connections (" +
+                                           std::to_string(active) + ") already open");
+                ::close(fd);
+                continue;
+            }
+            ++active;
         }
-        if (full) {
-            log(LogLevel::warning, id + ": refused: " + std::to_string(settings.max_associations) +
-                                       " associations already running (local limit exceeded)");
-            refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
-                   ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-            continue;
-        }
-        std::thread([this, assoc, id] {
-            run_association(assoc, id);
+        std::thread([this, fd, id] {
+            serve_connection(fd, id);
             std::lock_guard<std::mutex> lock(mutex);
             --active;
             idle_cv.notify_all();
         }).detach();
     }
+}
+
+// Waits until the whole A-ASSOCIATE-RQ PDU is in the socket's receive buffer, so that DCMTK's
+// reading of it (under external_socket_mutex) does not block. Only the PDU header's length field
+// is looked at (peeked, not consumed); DCMTK parses the request. SO_RCVLOWAT makes poll() wake up
+// only when that many bytes are there, so a trickling sender costs no busy loop.
+RequestWait StoreScp::Impl::wait_for_request(int fd) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.acse_timeout_seconds);
+    int want = 6;  // PDU type, reserved, 32-bit length
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want);
+    RequestWait result = RequestWait::timed_out;
+    for (;;) {
+        if (abort || stop_accept) {  // no new association once stopping
+            result = RequestWait::aborted;
+            break;
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
+        const int n = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left.count(), 500)));
+        if (n < 0 && errno != EINTR) {
+            result = RequestWait::closed;
+            break;
+        }
+        if (n <= 0) continue;
+        unsigned char header[6];
+        const ssize_t got = ::recv(fd, header, sizeof header, MSG_PEEK | MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+            result = RequestWait::closed;
+            break;
+        }
+        if (got < static_cast<ssize_t>(sizeof header)) {
+            if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                result = RequestWait::closed;
+                break;
+            }
+            continue;
+        }
+        const std::uint32_t length = (std::uint32_t(header[2]) << 24) | (std::uint32_t(header[3]) << 16) |
+                                     (std::uint32_t(header[4]) << 8) | std::uint32_t(header[5]);
+        if (length > kMaxBufferedRequest) {  // unusual; DCMTK reads the rest with its own timeout
+            result = RequestWait::ready;
+            break;
+        }
+        const int total = 6 + static_cast<int>(length);
+        if (want < total) {
+            want = total;
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want);
+        }
+        int available = 0;
+        std::vector<unsigned char> probe(static_cast<std::size_t>(total));
+        available = static_cast<int>(::recv(fd, probe.data(), probe.size(), MSG_PEEK | MSG_DONTWAIT));
+        if (available >= total) {
+            result = RequestWait::ready;
+            break;
+        }
+        if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+            result = RequestWait::closed;
+            break;
+        }
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+    return result;
+}
+
+void StoreScp::Impl::serve_connection(int fd, const std::string& id) {
+    const RequestWait waited = wait_for_request(fd);
+    if (waited != RequestWait::ready) {
+        log(LogLevel::warning,
+            id + ": connection closed without an association: " +
+                (waited == RequestWait::timed_out
+                     ? "no complete A-ASSOCIATE-RQ within " + std::to_string(settings.acse_timeout_seconds) + " s"
+                     : waited == RequestWait::aborted ? std::string("shutting down") : std::string("the peer closed it")));
+        ::close(fd);
+        return;
+    }
+    T_ASC_Association* assoc = nullptr;
+    OFCondition cond;
+    {
+        std::lock_guard<std::mutex> lock(external_socket_mutex());
+        dcmExternalSocketHandle.set(fd);
+        cond = ASC_receiveAssociation(net, &assoc, kMaxPdu, nullptr, nullptr, OFFalse, DUL_NOBLOCK,
+                                      settings.acse_timeout_seconds);
+        dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    }
+    if (cond.bad()) {
+        log(LogLevel::warning, id + ": cannot receive the association request: " + cond.text());
+        if (assoc) {
+            ASC_dropAssociation(assoc);
+            ASC_destroyAssociation(&assoc);
+        } else {
+            ::close(fd);
+        }
+        return;
+    }
+    bool full = false;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (associations >= settings.max_associations) full = true;
+        else ++associations;
+    }
+    if (full) {
+        log(LogLevel::warning, id + ": refused: " + std::to_string(settings.max_associations) +
+                                   " associations already running (local limit exceeded)");
+        refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+               ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+        return;
+    }
+    run_association(assoc, id);
+    std::lock_guard<std::mutex> lock(mutex);
+    --associations;
 }
 
 void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string& id) {
@@ -369,6 +494,7 @@ std::error_code StoreScp::start() {
     impl_->bound_port = ntohs(addr.sin_port);
     key->networkSpecific.TCP.port = impl_->bound_port;
     ASC_setTransportLayer(impl_->net, &impl_->layer, 0);
+    dcmDisableGethostbyaddr.set(OFTrue);  // no reverse DNS lookup per association
     impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
     impl_->log(LogLevel::info, "listening on " + impl_->settings.bind + ":" + std::to_string(impl_->bound_port) +
                                    " as " + impl_->settings.ae_title);

@@ -77,8 +77,11 @@ void Forwarder::run(int index) {
         }
         const std::string path = spool_.outgoing_path(destination_, item.id);
         if (::access(path.c_str(), F_OK) != 0) {  // purged or quarantined meanwhile
-            std::lock_guard<std::mutex> lock(mutex_);
-            known_.erase(item.id);
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                known_.erase(item.id);
+            }
+            if (on_done_) on_done_(item.id);
             continue;
         }
         if (!sender) sender = factory_();
@@ -92,6 +95,7 @@ void Forwarder::run(int index) {
             lock.lock();
             known_.erase(item.id);
             lock.unlock();
+            if (on_done_) on_done_(item.id);
             const auto received = Spool::received_ms(item.id);
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -130,6 +134,8 @@ void Forwarder::run(int index) {
                     (ec ? "could not quarantine: " + ec.message() : "quarantined as " + record.reason + "/" + item.id));
             lock.lock();
             known_.erase(item.id);
+            lock.unlock();
+            if (!ec && on_done_) on_done_(item.id);
             continue;
         }
         const auto wait = backoff(item.attempts);

@@ -28,6 +28,9 @@ public:
     Forwarder(std::string destination, int threads, config::Retry retry, Spool& spool, SenderFactory factory);
     ~Forwarder();
 
+    // Called (on a forwarding thread) once this destination is finished with an id: delivered,
+    // quarantined, or its file gone. Set before start().
+    void set_on_done(std::function<void(const std::string& id)> on_done) { on_done_ = std::move(on_done); }
     void start();
     void enqueue(const std::string& id);  // ignored when already queued
     void stop();                          // running sends finish; the queue stays on disk
@@ -48,6 +51,7 @@ private:
     config::Retry retry_;
     Spool& spool_;
     SenderFactory factory_;
+    std::function<void(const std::string&)> on_done_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     std::multimap<Clock::time_point, Item> ready_;  // by the time it may be sent

@@ -111,7 +111,10 @@ int run_serve(const config::Config& cfg) {
         pool.stop();
         return 1;
     }
-    for (auto& [name, f] : forwarders) f->start();
+    for (auto& [name, f] : forwarders) {
+        f->set_on_done([&pool, name = name](const std::string& id) { pool.destination_done(name, id); });
+        f->start();
+    }
     const auto pending_in = spool.list_incoming().size();
     sweep(spool, pool, forwarders);
     log(Level::info, "serve",

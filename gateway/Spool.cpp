@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,16 @@ bool fsync_path(const std::string& path) {
     return ok;
 }
 
+bool fdatasync_path(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = ::fdatasync(fd) == 0;
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return ok;
+}
+
 std::string iso_now() {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -76,7 +87,8 @@ std::string iso_now() {
     return buf;
 }
 
-Spool::Spool(std::string root, config::Spool limits) : root_(std::move(root)), limits_(limits) {}
+Spool::Spool(std::string root, config::Spool limits)
+    : root_(std::move(root)), limits_(limits), incoming_sync_(std::make_unique<DirectorySync>(root_ + "/incoming")) {}
 
 std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     std::error_code ec;
@@ -90,6 +102,13 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     }
     // Nothing in tmp/ was acknowledged: partial receptions and de-identification output.
     for (auto& e : fs::directory_iterator(tmp_dir(), ec)) fs::remove_all(e.path(), ec);
+    // Outgoing copies of instances still in incoming/ were never synced: a crash may have left them
+    // empty or torn. They are dropped; the instance is de-identified again (same result).
+    std::set<std::string> pending;
+    for (const auto& entry : list_incoming()) pending.insert(entry.id);
+    for (const auto& d : destinations)
+        for (const auto& id : list_outgoing(d))
+            if (pending.count(id)) ::unlink(outgoing_path(d, id).c_str());
     bytes_ = size_of_tree(incoming_dir()) + size_of_tree(root_ + "/outgoing");
     return {};
 }
@@ -137,10 +156,10 @@ bool Spool::has_room(std::uint64_t bytes, std::string* why) const {
 }
 
 std::error_code Spool::accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size) {
-    if (!fsync_path(received_file)) return last_error();
+    if (!fdatasync_path(received_file)) return last_error();
     const std::string target = incoming_path(entry);
     if (::rename(received_file.c_str(), target.c_str()) != 0) return last_error();
-    if (!fsync_path(incoming_dir())) {
+    if (!incoming_sync_->sync()) {
         const auto ec = last_error();
         ::unlink(target.c_str());
         return ec;
@@ -158,15 +177,16 @@ std::error_code Spool::add_outgoing(const std::string& file, const std::string& 
         fs::copy_file(file, staging, fs::copy_options::overwrite_existing, ec);
         if (ec) return ec;
     }
-    if (!fsync_path(staging) || ::rename(staging.c_str(), target.c_str()) != 0) {
+    if (::rename(staging.c_str(), target.c_str()) != 0) {
         const auto ec = last_error();
         ::unlink(staging.c_str());
         return ec;
     }
-    if (!fsync_path(outgoing_dir(destination))) return last_error();
     bytes_ += file_size_or_zero(target);
     return {};
 }
+
+bool Spool::has_incoming(const SpoolEntry& entry) const { return ::access(incoming_path(entry).c_str(), F_OK) == 0; }
 
 void Spool::remove_incoming(const SpoolEntry& entry) {
     const std::string path = incoming_path(entry);
@@ -205,10 +225,13 @@ std::error_code Spool::quarantine(const std::string& file, QuarantineRecord reco
     if (ec) return ec;
     const auto size = file_size_or_zero(file);
     const bool counted = file.rfind(incoming_dir(), 0) == 0 || file.rfind(root_ + "/outgoing/", 0) == 0;
+    // Outgoing copies are not synced, and a quarantined file may be the only copy left.
+    if (!fdatasync_path(file)) return last_error();
     fs::rename(file, folder + "/instance.dcm", ec);
     if (ec) return ec;
-    fsync_path(folder);
     if (counted) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+    if (!fsync_path(folder) || !fsync_path(fs::path(folder).parent_path().string()) || !fsync_path(quarantine_dir()))
+        return last_error();
     return {};
 }
 

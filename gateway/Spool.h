@@ -3,17 +3,24 @@
 //   <state_dir>/spool/incoming/<id>_<AE hex>.dcm    acknowledged (Success), waiting for de-identification
 //   <state_dir>/spool/outgoing/<dest>/<id>.dcm      de-identified, waiting for delivery to <dest>
 //   <state_dir>/spool/quarantine/<reason>/<id>/     instance.dcm + reason.json (no PHI)
-// Every move is rename() followed by fsync of the target folder; writes go through tmp/ + fsync.
+// Durability (docs/operations.md, "Durability"): the received file is fdatasync'ed, renamed into
+// incoming/ and incoming/ fsynced (one fsync shared by concurrent receivers) before Success. The
+// incoming original stays until every destination has the result; outgoing/ files are derived
+// (de-identification is deterministic) and are not synced: after a crash, prepare() drops the
+// outgoing copies of every instance still in incoming/ and it is de-identified again.
+// Quarantine moves are synced (their files may be the only copy).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "config/Config.h"
+#include "gateway/DirectorySync.h"
 
 namespace gateway {
 
@@ -39,7 +46,8 @@ class Spool {
 public:
     Spool(std::string root, config::Spool limits);
 
-    // Creates the folders, empties tmp/ (nothing there was ever acknowledged), counts the bytes held.
+    // Creates the folders, empties tmp/ (nothing there was ever acknowledged), drops the outgoing
+    // copies of instances still in incoming/ (not durable; they are made again), counts the bytes held.
     std::error_code prepare(const std::vector<std::string>& destinations);
 
     std::string new_id();
@@ -57,10 +65,13 @@ public:
     bool has_room(std::uint64_t bytes, std::string* why = nullptr) const;
     std::uint64_t bytes_held() const { return bytes_.load(); }
 
-    // Durably moves a received file (fsync, rename, fsync folder) into incoming/.
+    // Durably moves a received file (fdatasync, rename, fsync of incoming/ shared with concurrent
+    // callers) into incoming/.
     std::error_code accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size);
-    // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm, durably.
+    // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm atomically, not
+    // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
+    bool has_incoming(const SpoolEntry& entry) const;
     void remove_incoming(const SpoolEntry& entry);
     void remove_outgoing(const std::string& destination, const std::string& id);
 
@@ -81,10 +92,12 @@ private:
     config::Spool limits_;
     std::atomic<std::uint64_t> bytes_{0};
     std::atomic<std::uint64_t> seq_{0};
+    std::unique_ptr<DirectorySync> incoming_sync_;
 };
 
 // fsync helpers; false on failure (errno set).
 bool fsync_path(const std::string& path);
+bool fdatasync_path(const std::string& path);
 std::string iso_now();
 
 }  // namespace gateway

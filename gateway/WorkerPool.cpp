@@ -59,6 +59,8 @@ WorkerPool::Worker& WorkerPool::worker() {
         slot = std::make_unique<Worker>();
         slot->source = sources_();
         slot->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *slot->source);
+        // Outputs are derived from the durable incoming original, which stays until delivery.
+        slot->deidentifier->set_durable_writes(false);
     }
     return *slot;
 }
@@ -138,25 +140,60 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt) {
     if (router_.needs_manufacturer())
         if (auto info = dimse::read_instance_info(output)) facts.manufacturer = info->manufacturer;
     const auto destinations = router_.route(facts);
-    for (const auto& d : destinations) {
-        if (const auto ec = spool_.add_outgoing(output, d, entry.id)) {
+    if (!destinations.empty()) {
+        // Registered before the first link: a forwarder may deliver as soon as the file is there.
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_[entry.id] = Pending{entry, std::set<std::string>(destinations.begin(), destinations.end())};
+    }
+    for (std::size_t i = 0; i < destinations.size(); ++i) {
+        if (const auto ec = spool_.add_outgoing(output, destinations[i], entry.id)) {
+            for (std::size_t j = 0; j < i; ++j) spool_.remove_outgoing(destinations[j], entry.id);
             ::unlink(output.c_str());
-            retry_later(entry, attempt, "cannot queue for " + d + ": " + ec.message());
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                pending_.erase(entry.id);
+            }
+            retry_later(entry, attempt, "cannot queue for " + destinations[i] + ": " + ec.message());
             return;
         }
     }
     ::unlink(output.c_str());
-    spool_.remove_incoming(entry);
     std::string names;
     for (const auto& d : destinations) names += (names.empty() ? "" : ",") + d;
     log(Level::info, "deid",
         entry.id + ": de-identified, study " + outcome.study_instance_uid + " series " + outcome.series_instance_uid +
             " instance " + outcome.sop_instance_uid + " -> " + (names.empty() ? "(no destination matched)" : names));
-    done();
+    if (destinations.empty()) {
+        spool_.remove_incoming(entry);
+        done();
+        return;
+    }
     for (const auto& d : destinations) {
         auto it = forwarders_.find(d);
         if (it != forwarders_.end()) it->second->enqueue(entry.id);
     }
+}
+
+}  // namespace gateway
+
+namespace gateway {
+
+void WorkerPool::destination_done(const std::string& destination, const std::string& id) {
+    SpoolEntry entry;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = pending_.find(id);
+        if (it == pending_.end()) return;  // e.g. a replayed forward-stage instance
+        it->second.destinations.erase(destination);
+        if (!it->second.destinations.empty()) return;
+        entry = std::move(it->second.entry);
+        pending_.erase(it);
+    }
+    // Removed before it leaves in_hand_, so a sweep cannot submit it again. Not synced: if the
+    // unlink is lost in a crash, the instance is delivered once more (docs/operations.md).
+    spool_.remove_incoming(entry);
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_hand_.erase(id);
 }
 
 }  // namespace gateway

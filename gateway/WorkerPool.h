@@ -1,8 +1,10 @@
 // De-identification workers: a Boost.Asio thread_pool of config.workers threads, one
 // deid::InstanceDeidentifier (and one pseudonym source connection) per thread. Each instance in
-// spool/incoming/ is de-identified into tmp/, routed, linked into outgoing/<dest>/ and only then
-// removed from incoming/. Outcome Retry (broker down) leaves it in incoming/ and tries again with
-// backoff: nothing is ever forwarded with a missing pseudonym.
+// spool/incoming/ is de-identified into tmp/ (not synced), routed and linked into outgoing/<dest>/;
+// the incoming original is removed only when every destination is done with it
+// (destination_done), so a crash before that simply de-identifies it again. Outcome Retry (broker
+// down) leaves it in incoming/ and tries again with backoff: nothing is ever forwarded with a
+// missing pseudonym.
 #pragma once
 
 #include <functional>
@@ -34,6 +36,8 @@ public:
     ~WorkerPool();
 
     void submit(const SpoolEntry& entry);  // ignored when already in hand
+    // A destination delivered (or quarantined) an instance; the last one removes it from incoming/.
+    void destination_done(const std::string& destination, const std::string& id);
     void stop();                           // running instances finish; the rest stays in incoming/
     std::size_t in_hand() const;
 
@@ -55,7 +59,12 @@ private:
     boost::asio::io_context& timers_;
     boost::asio::thread_pool pool_;
     mutable std::mutex mutex_;
-    std::set<std::string> in_hand_;
+    std::set<std::string> in_hand_;  // being de-identified, or waiting for its destinations
+    struct Pending {
+        SpoolEntry entry;
+        std::set<std::string> destinations;  // not yet done
+    };
+    std::map<std::string, Pending> pending_;
     std::map<std::thread::id, std::unique_ptr<Worker>> workers_;
     bool stopping_ = false;
 };
