@@ -2,6 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <regex>
@@ -45,11 +51,12 @@ struct Scp {
     std::mutex log_mutex;
     RecordingHandler handler;
     dimse::StoreScp scp;
-    explicit Scp(std::vector<std::string> allowed = {}, std::uint16_t status = dimse::DimseStatus::Success)
-        : handler(dir.path(), status), scp(settings(std::move(allowed)), handler) {
+    explicit Scp(std::vector<std::string> allowed = {}, std::uint16_t status = dimse::DimseStatus::Success,
+                 int acse_timeout_seconds = 30)
+        : handler(dir.path(), status), scp(settings(std::move(allowed), acse_timeout_seconds), handler) {
         REQUIRE_FALSE(scp.start());
     }
-    dimse::ScpSettings settings(std::vector<std::string> allowed) {
+    dimse::ScpSettings settings(std::vector<std::string> allowed, int acse_timeout_seconds) {
         dimse::ScpSettings s;
         s.ae_title = "DEIDGW";
         s.bind = "127.0.0.1";
@@ -57,6 +64,7 @@ struct Scp {
         s.allowed_calling_ae = std::move(allowed);
         s.receive_dir = dir.path();
         s.dimse_timeout_seconds = 10;
+        s.acse_timeout_seconds = acse_timeout_seconds;
         s.log = [this](dimse::LogLevel, const std::string& m) {
             std::lock_guard<std::mutex> lock(log_mutex);
             logs.push_back(m);
@@ -169,4 +177,37 @@ TEST_CASE("32 associations run at once and a stalled one does not block the othe
     for (auto& e : echoes) ok += e.wait(60s) == 0;
     CHECK(ok == 32);
     CHECK(stalled.open());
+}
+
+TEST_CASE("clients that connect and send no (or half an) association request delay nobody else") {
+    // The ACSE timeout is far longer than the checks below allow: if the listening thread waited for
+    // the silent clients' requests, storescu would be stuck behind them and be stopped by run()'s limit.
+    constexpr int acse_timeout_seconds = 120;
+    Scp scp({}, dimse::DimseStatus::Success, acse_timeout_seconds);
+    boost::asio::io_context io;
+    const boost::asio::ip::tcp::endpoint gateway(boost::asio::ip::make_address("127.0.0.1"),
+                                                 static_cast<unsigned short>(scp.scp.port()));
+    std::vector<boost::asio::ip::tcp::socket> silent;
+    for (int i = 0; i < 3; ++i) {
+        silent.emplace_back(io);
+        silent.back().connect(gateway);
+    }
+    // One more sends the first bytes of an A-ASSOCIATE-RQ PDU header and stalls.
+    silent.emplace_back(io);
+    silent.back().connect(gateway);
+    const unsigned char partial[] = {0x01, 0x00, 0x00};
+    boost::asio::write(silent.back(), boost::asio::buffer(partial));
+
+    testsupport::TempDir src;
+    const auto files = testdata::write_study(src.path(), testdata::StudySpec{});
+    const auto start = std::chrono::steady_clock::now();
+    auto r = run({"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port()),
+                  files[0].path}, 30s);
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(seconds.count() < acse_timeout_seconds / 4);
+    CHECK(scp.handler.requests.size() == 1);
+    // The silent connections are still waiting (not dropped to make room), each on its own thread.
+    CHECK(scp.scp.active_associations() >= 4);
 }

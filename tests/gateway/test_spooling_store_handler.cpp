@@ -77,3 +77,25 @@ TEST_CASE("over spool.max_bytes the answer is A700 until space frees") {
     r = f.request("12345678");
     CHECK(handler.handle_store(r) == dimse::DimseStatus::Success);
 }
+
+TEST_CASE("at start, outgoing copies of instances still in incoming are dropped; delivered-only ones stay") {
+    Fixture f;
+    auto r = f.request("original");
+    REQUIRE(f.handler.handle_store(r) == dimse::DimseStatus::Success);
+    const gateway::SpoolEntry pending = f.spooled.at(0);
+    // A de-identified copy that was queued but never synced (a crash may leave it torn) ...
+    testsupport::write_file(f.spool.tmp_dir() + "/torn", "");
+    REQUIRE_FALSE(f.spool.add_outgoing(f.spool.tmp_dir() + "/torn", "pacs", pending.id));
+    // ... and one whose original is gone (a replayed forward-stage instance: synced in quarantine).
+    testsupport::write_file(f.spool.tmp_dir() + "/kept", "deidentified");
+    REQUIRE_FALSE(f.spool.add_outgoing(f.spool.tmp_dir() + "/kept", "pacs", "0000000000001-000001-abcd"));
+    REQUIRE(f.spool.list_outgoing("pacs").size() == 2);
+
+    gateway::Spool restarted(f.spool.root(), f.limits);
+    REQUIRE_FALSE(restarted.prepare({"pacs"}));
+    CHECK(restarted.list_outgoing("pacs") == std::vector<std::string>{"0000000000001-000001-abcd"});
+    REQUIRE(restarted.list_incoming().size() == 1);
+    CHECK(restarted.list_incoming()[0].id == pending.id);
+    CHECK(restarted.has_incoming(pending));
+    CHECK(testsupport::read_file(restarted.incoming_path(pending)) == "original");
+}
