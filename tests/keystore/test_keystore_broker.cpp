@@ -406,6 +406,30 @@ TEST_CASE("import: pre-assigned values win, errors name lines, nothing is import
     CHECK(resolve(fresh.socket, "", "SEEN", {"1.2.3"}) == resolve(site.socket, "", "SEEN", {"1.2.3"}));
 }
 
+TEST_CASE("answers from the broker's memory never go stale when import runs beside it", "[cli][memory]") {
+    BrokerSite site;
+    site.start();
+    const json seen = resolve(site.socket, "", "MEM-1", {"1.2.60.1", "1.2.60.2"});
+    REQUIRE(seen["ok"] == true);
+    CHECK(resolve(site.socket, "", "MEM-1", {"1.2.60.1", "1.2.60.2"}) == seen);  // from memory now
+    const json before = ask(site.socket, {{"op", "health"}});
+    CHECK(before["batches_from_memory"].get<int>() >= 1);
+    // Trying to change issued values is refused; values for patients and UIDs not seen yet win.
+    const std::string change = site.dir / "change.csv";
+    testsupport::write_file(change, "patient_id,pseudonym\nMEM-1,TRIAL-X\noriginal_uid,new_uid\n1.2.60.1,2.25.6001\n");
+    CHECK(site.cli({"import", "--csv", change}).exit_code == 1);
+    const std::string add = site.dir / "add.csv";
+    testsupport::write_file(add, "patient_id,pseudonym,date_offset_days\nMEM-2,TRIAL-2,-3\noriginal_uid,new_uid\n1.2.60.3,2.25.6003\n");
+    REQUIRE(site.cli({"import", "--csv", add}).exit_code == 0);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(resolve(site.socket, "", "MEM-1", {"1.2.60.1", "1.2.60.2"}) == seen);
+        const json imported = resolve(site.socket, "", "MEM-2", {"1.2.60.3", "1.2.60.1"});
+        CHECK(imported["pseudonym"] == "TRIAL-2");
+        CHECK(imported["date_offset_days"] == -3);
+        CHECK(imported["uids"] == json::array({"2.25.6003", seen["uids"][0]}));
+    }
+}
+
 TEST_CASE("lookup, reidentify (reason required) and the audit trail", "[cli]") {
     BrokerSite site;
     site.start();
