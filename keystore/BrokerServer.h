@@ -1,8 +1,10 @@
 // `deid-keystore serve`: the honest broker. Owns the keystore folder (database + secret key),
 // holds an exclusive lock on it (a second broker refuses to start), listens on a Unix socket
 // (mode 0600, or 0660 with --socket-group) with Boost.Asio, and answers length-prefixed JSON
-// requests (Frame.h, docs/keystore.md). Everything runs on one Asio thread: the requests that are
-// ready together are answered with one transaction (group commit) that commits before any reply.
+// requests (Frame.h, docs/keystore.md), pipelined or not, replies in request order. Serving runs on
+// one Asio thread: the requests that are ready together form one batch; what the in-memory set of
+// recorded mappings knows is answered without the database, the rest with one transaction (group
+// commit) that commits before any reply of the batch. WAL checkpoints run on a second thread.
 #pragma once
 
 #include <string>
