@@ -114,15 +114,22 @@ EOF
   wait_port "$gport"; wait_port "$sport"
   t0=$(now)
   $SHIM storescu -aec DEIDGW 127.0.0.1 "$gport" +sd "$2" >"$WORK/b_storescu.log" 2>&1
+  local t_sent; t_sent=$(now)
   wait_files "$out" "$n" 1200
   t1=$(now)
   local gpid; gpid=$(pgrep -n -f "deid-gateway serve --config $WORK/b_config.json" || echo "$gw")
   rss=$(awk '/VmHWM/ {print $2 "kB"}' "/proc/$gpid/status")
+  # CPU time of the gateway and its keystore broker (utime + stime), per instance.
+  local ticks=0 p; for p in "$gpid" $(pgrep -P "$gpid" || true); do
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  local cpu_ms; cpu_ms=$(echo "$ticks * 1000 / $(getconf CLK_TCK) / $n" | bc -l)
   read -r p50 p99 < <(grep -o 'latency_ms=[0-9]*' "$WORK/b_gateway.log" | cut -d= -f2 | sort -n |
     awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
   stop "$gw"; stop "$sink"
   local quarantined; quarantined=$(find "$WORK/b_state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
   report "(b) storescu->gateway->storescp" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+  printf '    gateway + broker CPU %.2f ms per instance; storescu finished after %.1f s of %.1f s\n' \
+    "$cpu_ms" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
   (( quarantined == 0 )) || echo "    note: $quarantined instances quarantined by the gateway" >&2
   rm -rf "$out" "$WORK/b_state"
 }
