@@ -442,6 +442,7 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
         request.transfer_syntax_uid = pc.acceptedTransferSyntax;
     request.file_path = settings.receive_dir + "/" + id + "-" + std::to_string(++file_seq) + ".part";
 
+    if (settings.prepare_receive_file) settings.prepare_receive_file(request.file_path);
     StoreContext ctx{this, &request};
     OFCondition cond = DIMSE_storeProvider(assoc, pres_id, &req, request.file_path.c_str(), OFTrue, nullptr,
                                            store_callback, &ctx, DIMSE_NONBLOCKING, settings.dimse_timeout_seconds);

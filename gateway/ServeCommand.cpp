@@ -103,6 +103,7 @@ int run_serve(const config::Config& cfg) {
     settings.acse_timeout_seconds = cfg.listen.acse_timeout_seconds;
     settings.dimse_timeout_seconds = cfg.listen.dimse_timeout_seconds;
     settings.receive_dir = spool.tmp_dir();
+    settings.prepare_receive_file = [&spool](const std::string& path) { spool.reuse_file_for(path); };
     settings.log = dimse_log;
     dimse::StoreScp scp(settings, handler);
     if (const auto ec = scp.start()) {

@@ -1,6 +1,7 @@
 #include "gateway/Spool.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -102,6 +103,12 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     }
     // Nothing in tmp/ was acknowledged: partial receptions and de-identification output.
     for (auto& e : fs::directory_iterator(tmp_dir(), ec)) fs::remove_all(e.path(), ec);
+    fs::create_directories(free_dir(), ec);
+    if (ec) return ec;
+    {
+        std::lock_guard<std::mutex> lock(free_mutex_);
+        free_files_.clear();
+    }
     // Outgoing copies of instances still in incoming/ were never synced: a crash may have left them
     // empty or torn. They are dropped; the instance is de-identified again (same result).
     std::set<std::string> pending;
@@ -191,13 +198,39 @@ bool Spool::has_incoming(const SpoolEntry& entry) const { return ::access(incomi
 void Spool::remove_incoming(const SpoolEntry& entry) {
     const std::string path = incoming_path(entry);
     const auto size = file_size_or_zero(path);
-    if (::unlink(path.c_str()) == 0) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+    if (discard(path)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
 }
 
 void Spool::remove_outgoing(const std::string& destination, const std::string& id) {
     const std::string path = outgoing_path(destination, id);
     const auto size = file_size_or_zero(path);
-    if (::unlink(path.c_str()) == 0) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+    if (discard(path)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+}
+
+bool Spool::discard(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1) {  // a hard link shared with another queue is never reused
+        std::lock_guard<std::mutex> lock(free_mutex_);
+        if (free_files_.size() < kMaxFreeFiles) {
+            const std::string name = free_dir() + "/" + std::to_string(++free_seq_);
+            if (::rename(path.c_str(), name.c_str()) == 0) {
+                free_files_.push_back(name);
+                return true;
+            }
+        }
+    }
+    return ::unlink(path.c_str()) == 0;
+}
+
+void Spool::reuse_file_for(const std::string& path) {
+    std::string name;
+    {
+        std::lock_guard<std::mutex> lock(free_mutex_);
+        if (free_files_.empty()) return;
+        name = std::move(free_files_.back());
+        free_files_.pop_back();
+    }
+    if (::rename(name.c_str(), path.c_str()) != 0) ::unlink(name.c_str());
 }
 
 std::error_code Spool::quarantine(const std::string& file, QuarantineRecord record) {
