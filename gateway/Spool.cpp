@@ -204,7 +204,9 @@ void Spool::remove_incoming(const SpoolEntry& entry) {
 void Spool::remove_outgoing(const std::string& destination, const std::string& id) {
     const std::string path = outgoing_path(destination, id);
     const auto size = file_size_or_zero(path);
-    if (discard(path)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+    // Never recycled: outgoing/ is not synced, so after a crash a stale outgoing entry could point
+    // at the reused inode, now holding a received original, and be sent as if de-identified.
+    if (::unlink(path.c_str()) == 0) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
 }
 
 bool Spool::discard(const std::string& path) {

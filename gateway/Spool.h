@@ -73,10 +73,12 @@ public:
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     bool has_incoming(const SpoolEntry& entry) const;
-    // Removals keep up to kMaxFreeFiles finished files (not hard-linked elsewhere) in tmp/free/ for
+    // remove_incoming keeps up to kMaxFreeFiles finished originals in tmp/free/ for
     // reuse_file_for(): on this ext4 (no journal) creating an inode right after many deletions
     // scans past every recently deleted one (recently_deleted(), a quarter of the gateway's CPU in
-    // a profile); overwriting a recycled file reuses its inode instead.
+    // a profile); overwriting a recycled file reuses its inode instead. A removal from incoming/
+    // lost in a crash can only make an instance go through de-identification again; outgoing files
+    // are never recycled (a stale outgoing entry is sent without de-identification).
     void remove_incoming(const SpoolEntry& entry);
     void remove_outgoing(const std::string& destination, const std::string& id);
     // Moves a recycled file (if any) to `path`, for a writer that truncates what is there.
