@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <sstream>
 
 #include <dcmtk/dcmdata/dctag.h>
@@ -440,6 +441,17 @@ Config load(const std::string& path) {
     Config c = parse(text.str());
     c.source_path = fs::absolute(path).lexically_normal().string();
     return c;
+}
+
+bool load_for_cli(const std::string& program, const std::string& path, Config& out) {
+    try {
+        out = load(path);
+        return true;
+    } catch (const ConfigError& e) {
+        std::cerr << program << ": invalid config" << (path.empty() ? "" : " " + path) << ":\n";
+        for (const auto& p : e.problems()) std::cerr << "  " << p << "\n";
+        return false;
+    }
 }
 
 std::string to_json(const Config& c) {

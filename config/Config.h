@@ -142,6 +142,10 @@ Config load(const std::string& path);
 // Same, from JSON text; `base_dir` resolves a relative state_dir (default: the working directory).
 Config parse(const std::string& json_text, const std::string& base_dir = "");
 
+// For the command-line tools: load(path); on problems print each under "<program>: invalid config"
+// to stderr and return false (the caller exits with 2).
+bool load_for_cli(const std::string& program, const std::string& path, Config& out);
+
 // The effective config as JSON, defaults filled in.
 std::string to_json(const Config& c);
 

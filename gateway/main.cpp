@@ -38,17 +38,6 @@ constexpr Command kCommands[] = {
     {"quarantine", "Inspect the quarantine: list | show ID | replay ID | replay --all | purge ID."},
 };
 
-bool load_config(const std::string& path, config::Config& out) {
-    try {
-        out = config::load(path);
-        return true;
-    } catch (const config::ConfigError& e) {
-        std::cerr << "deid-gateway: invalid config" << (path.empty() ? "" : " " + path) << ":\n";
-        for (const auto& p : e.problems()) std::cerr << "  " << p << "\n";
-        return false;
-    }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,7 +102,7 @@ int main(int argc, char** argv) {
     }
 
     config::Config cfg;
-    if (!load_config(config_path, cfg)) return 2;
+    if (!config::load_for_cli("deid-gateway", config_path, cfg)) return 2;
 
     if (command == "check-config") {
         std::cout << "config OK" << (config_path.empty() ? " (embedded default)" : ": " + config_path) << "\n";

@@ -50,17 +50,6 @@ constexpr Command kCommands[] = {
     {"audit", "'audit verify': recompute the audit hash chain; exit 1 naming the first bad record."},
 };
 
-bool load_config(const std::string& path, config::Config& out) {
-    try {
-        out = config::load(path);
-        return true;
-    } catch (const config::ConfigError& e) {
-        std::cerr << "deid-keystore: invalid config" << (path.empty() ? "" : " " + path) << ":\n";
-        for (const auto& p : e.problems()) std::cerr << "  " << p << "\n";
-        return false;
-    }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,7 +121,7 @@ int main(int argc, char** argv) {
     if (!positional.empty() && !wants_positional) return usage_error("unexpected argument(s)");
 
     config::Config config;
-    if (!load_config(config_path, config)) return 2;
+    if (!config::load_for_cli("deid-keystore", config_path, config)) return 2;
     if (!vm.count("issuer")) issuer = config.keystore.default_issuer;
     const keystore::AdminContext context{config, json, std::cout, std::cerr};
 
