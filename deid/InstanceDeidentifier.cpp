@@ -1,6 +1,7 @@
 #include "deid/InstanceDeidentifier.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -12,6 +13,8 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcostrmf.h>
+#include <dcmtk/dcmdata/dcwcache.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/dcmdata/dcxfer.h>
@@ -55,12 +58,57 @@ bool fsync_path(const std::string& path, int flags) {
     return ok;
 }
 
+// Writes `file` over whatever `path` holds without truncating it first (ext4 starts writeback on
+// the close of a file truncated to zero: a short-lived output would go to disk), then cuts it to
+// the written length. Same encoding as saveFile; on a failure `path` is removed.
+OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& path) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return EC_InvalidStream;
+    FILE* f = ::fdopen(fd, "wb");
+    if (!f) {
+        ::close(fd);
+        return EC_InvalidStream;
+    }
+    OFCondition c;
+    {
+        DcmWriteCache cache;
+        DcmOutputFileStream stream(f);  // closes f when destroyed
+        c = stream.status();
+        if (c.good()) {
+            file.transferInit();
+            c = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_recalcGL, EPD_noChange, 0, 0, 0,
+                           EWM_fileformat);
+            file.transferEnd();
+        }
+        if (c.good()) {
+            stream.flush();
+            if (std::fflush(f) != 0 || ::ftruncate(fd, ::ftello(f)) != 0) c = EC_InvalidStream;
+        }
+    }
+    return c;
+}
+
+std::string write_in_place(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& path) {
+    OFCondition c = write_file_in_place(file, xfer, path);
+    if (c == EC_RepresentationNotFound && xfer == EXS_DeflatedLittleEndianExplicit) {
+        xfer = EXS_LittleEndianExplicit;
+        c = write_file_in_place(file, xfer, path);
+    }
+    if (c.bad()) {
+        ::unlink(path.c_str());
+        if (c == EC_RepresentationNotFound) return "unsupported: the pixel data cannot be written in its transfer syntax";
+        return std::string("cannot write the output: ") + c.text();
+    }
+    return "";
+}
+
 // Writes `file` to `output_path` through a temporary file in the same folder: write, fsync,
 // rename, fsync the folder (the fsyncs only when `durable`). Returns an empty string or why it
 // failed (no PHI: paths are ours).
 std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& output_path,
-                             bool durable) {
+                             bool durable, bool in_place = false) {
     const std::string dir = directory_of(output_path);
+    if (in_place && !durable) return write_in_place(file, xfer, output_path);
     std::string tmp = dir + "/.deid-write-XXXXXX";
     int fd = ::mkstemp(&tmp[0]);
     if (fd < 0) return std::string("cannot create a temporary file in the output folder: ") + std::strerror(errno);
@@ -156,6 +204,7 @@ struct InstanceDeidentifier::Impl {
     PseudonymSource& source;
     pixels::PixelCleaner pixels;
     bool durable_writes = true;
+    bool write_in_place = false;
 
     Outcome process(const std::string& input_path, const std::string& output_path, const std::string& calling_ae);
 };
@@ -169,6 +218,7 @@ InstanceDeidentifier::InstanceDeidentifier(const config::Config& config, Pseudon
 InstanceDeidentifier::~InstanceDeidentifier() = default;
 
 void InstanceDeidentifier::set_durable_writes(bool durable) { impl_->durable_writes = durable; }
+void InstanceDeidentifier::set_write_in_place(bool in_place) { impl_->write_in_place = in_place; }
 
 Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
                                            const std::string& calling_ae) {
@@ -218,7 +268,7 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
     const VerifyReport verified = verify(profile.source, original, file);
     if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
 
-    const std::string error = write_atomically(file, xfer, output_path, durable_writes);
+    const std::string error = write_atomically(file, xfer, output_path, durable_writes, write_in_place);
     if (error.rfind("unsupported", 0) == 0) return make(Outcome::Kind::Quarantined, "unsupported-transfer-syntax", error);
     if (!error.empty()) return make(Outcome::Kind::Retry, "write-failed", error);
 

@@ -41,6 +41,11 @@ public:
     // rename) but not synced: the caller must make them durable itself (scrub syncs the output
     // folder's file system once before it reports).
     void set_durable_writes(bool durable);
+    // In-place writes (default false; only with non-durable writes): the output is written straight
+    // to `output_path`, overwriting (truncating) a file already there, so its inode is reused; on a
+    // failure `output_path` is removed. For a caller that never exposes `output_path` before Clean
+    // (the gateway links it into its queues afterwards): no temporary file, no rename.
+    void set_write_in_place(bool in_place);
 
     // Reads `input_path`; on Clean writes `output_path` atomically (temp file, fsync, rename).
     // Never throws for bad input; `calling_ae` feeds profile.reject conditions.

@@ -105,9 +105,14 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     for (auto& e : fs::directory_iterator(tmp_dir(), ec)) fs::remove_all(e.path(), ec);
     fs::create_directories(free_dir(), ec);
     if (ec) return ec;
+    fs::create_directories(free_out_dir(), ec);
+    if (ec) return ec;
     {
         std::lock_guard<std::mutex> lock(free_mutex_);
         free_files_.clear();
+        pending_outputs_.clear();
+        free_outputs_.clear();
+        destinations_ = destinations;
     }
     // Outgoing copies of instances still in incoming/ were never synced: a crash may have left them
     // empty or torn. They are dropped; the instance is de-identified again (same result).
@@ -204,9 +209,52 @@ void Spool::remove_incoming(const SpoolEntry& entry) {
 void Spool::remove_outgoing(const std::string& destination, const std::string& id) {
     const std::string path = outgoing_path(destination, id);
     const auto size = file_size_or_zero(path);
-    // Never recycled: outgoing/ is not synced, so after a crash a stale outgoing entry could point
-    // at the reused inode, now holding a received original, and be sent as if de-identified.
+    // Never recycled for receptions (a stale outgoing entry after a crash could point at the reused
+    // inode, now holding a received original). Recycled for de-identification outputs only after
+    // the removal is durable: see reuse_output_file_for().
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1) {  // the last destination's link
+        std::vector<std::string> batch;
+        bool moved = false;
+        {
+            std::lock_guard<std::mutex> lock(free_mutex_);
+            if (pending_outputs_.size() + free_outputs_.size() < kMaxFreeOutputs) {
+                const std::string name = free_out_dir() + "/" + std::to_string(++free_seq_);
+                if (::rename(path.c_str(), name.c_str()) == 0) {
+                    moved = true;
+                    pending_outputs_.push_back(name);
+                    if (pending_outputs_.size() >= kOutputSyncBatch) batch.swap(pending_outputs_);
+                }
+            }
+        }
+        if (moved) {
+            bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+            if (!batch.empty()) {
+                // Every outgoing folder: the other destinations' links went before this one. The
+                // fsyncs started after the renames above, so they make these removals durable.
+                bool synced = true;
+                for (const auto& d : destinations_) synced = fsync_path(outgoing_dir(d)) && synced;
+                std::lock_guard<std::mutex> lock(free_mutex_);
+                for (auto& name : batch) {
+                    if (synced) free_outputs_.push_back(std::move(name));
+                    else ::unlink(name.c_str());
+                }
+            }
+            return;
+        }
+    }
     if (::unlink(path.c_str()) == 0) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+}
+
+void Spool::reuse_output_file_for(const std::string& path) {
+    std::string name;
+    {
+        std::lock_guard<std::mutex> lock(free_mutex_);
+        if (free_outputs_.empty()) return;
+        name = std::move(free_outputs_.back());
+        free_outputs_.pop_back();
+    }
+    if (::rename(name.c_str(), path.c_str()) != 0) ::unlink(name.c_str());
 }
 
 bool Spool::discard(const std::string& path) {

@@ -77,12 +77,17 @@ public:
     // reuse_file_for(): on this ext4 (no journal) creating an inode right after many deletions
     // scans past every recently deleted one (recently_deleted(), a quarter of the gateway's CPU in
     // a profile); overwriting a recycled file reuses its inode instead. A removal from incoming/
-    // lost in a crash can only make an instance go through de-identification again; outgoing files
-    // are never recycled (a stale outgoing entry is sent without de-identification).
+    // lost in a crash can only make an instance go through de-identification again. Outgoing files
+    // are recycled separately (tmp/free-out/, only for de-identification outputs, never for
+    // receptions) and only once their removal from every outgoing/<dest>/ is durable: the folders
+    // are fsynced once per kOutputSyncBatch recycled files, so a crash can never leave an outgoing
+    // entry pointing at a reused inode (docs/operations.md, Durability 4).
     void remove_incoming(const SpoolEntry& entry);
     void remove_outgoing(const std::string& destination, const std::string& id);
     // Moves a recycled file (if any) to `path`, for a writer that truncates what is there.
     void reuse_file_for(const std::string& path);
+    // The same for a de-identification output, from the outgoing files whose removal is durable.
+    void reuse_output_file_for(const std::string& path);
 
     // Moves a file into quarantine/<reason>/<id>/ with its reason.json. The source is removed.
     std::error_code quarantine(const std::string& file, QuarantineRecord record);
@@ -108,6 +113,12 @@ private:
     std::mutex free_mutex_;
     std::vector<std::string> free_files_;
     std::uint64_t free_seq_ = 0;
+    static constexpr std::size_t kMaxFreeOutputs = 256;
+    static constexpr std::size_t kOutputSyncBatch = 32;
+    std::string free_out_dir() const { return root_ + "/tmp/free-out"; }
+    std::vector<std::string> destinations_;
+    std::vector<std::string> pending_outputs_;  // removed from outgoing/, removal not yet synced
+    std::vector<std::string> free_outputs_;     // removal synced: may be overwritten
 };
 
 // fsync helpers; false on failure (errno set).

@@ -61,6 +61,8 @@ WorkerPool::Worker& WorkerPool::worker() {
         slot->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *slot->source);
         // Outputs are derived from the durable incoming original, which stays until delivery.
         slot->deidentifier->set_durable_writes(false);
+        // Written over a recycled output file (Spool::reuse_output_file_for): no new inode.
+        slot->deidentifier->set_write_in_place(true);
     }
     return *slot;
 }
@@ -101,6 +103,7 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt) {
     const std::string output = spool_.tmp_dir() + "/" + entry.id + ".deid.dcm";
     deid::Outcome outcome;
     try {
+        spool_.reuse_output_file_for(output);
         outcome = worker().deidentifier->process_file(input, output, entry.calling_ae);
     } catch (const std::exception& e) {
         outcome.kind = deid::Outcome::Kind::Quarantined;

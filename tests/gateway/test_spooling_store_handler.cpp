@@ -2,7 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <set>
 
 #include "dimse/DimseStatus.h"
 #include "tests/support/Process.h"
@@ -98,4 +102,41 @@ TEST_CASE("at start, outgoing copies of instances still in incoming are dropped;
     CHECK(restarted.list_incoming()[0].id == pending.id);
     CHECK(restarted.has_incoming(pending));
     CHECK(testsupport::read_file(restarted.incoming_path(pending)) == "original");
+}
+
+namespace {
+ino_t inode_of(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+}  // namespace
+
+TEST_CASE("delivered outgoing files are reused only for outputs, and only once a synced batch of 32 is complete") {
+    Fixture f;
+    std::set<ino_t> delivered;
+    auto deliver_one = [&] {
+        const std::string id = f.spool.new_id();
+        const std::string output = f.spool.tmp_dir() + "/" + id + ".deid.dcm";
+        testsupport::write_file(output, "de-identified");
+        REQUIRE_FALSE(f.spool.add_outgoing(output, "pacs", id));
+        ::unlink(output.c_str());
+        delivered.insert(inode_of(f.spool.outgoing_path("pacs", id)));
+        f.spool.remove_outgoing("pacs", id);
+        CHECK_FALSE(fs::exists(f.spool.outgoing_path("pacs", id)));
+    };
+    const std::string next = f.spool.tmp_dir() + "/next.deid.dcm";
+    // 31 removals from outgoing/ not yet synced: none of their inodes may hold anything else.
+    for (int i = 0; i < 31; ++i) deliver_one();
+    f.spool.reuse_output_file_for(next);
+    CHECK_FALSE(fs::exists(next));
+    // The 32nd removal fsyncs the outgoing folders: the batch may now be overwritten by outputs.
+    deliver_one();
+    f.spool.reuse_output_file_for(next);
+    REQUIRE(fs::exists(next));
+    CHECK(delivered.count(inode_of(next)) == 1);
+    // A reception never gets one of them (a stale outgoing entry must never hold an original).
+    const std::string received = f.spool.tmp_dir() + "/received.part";
+    f.spool.reuse_file_for(received);
+    CHECK((!fs::exists(received) || delivered.count(inode_of(received)) == 0));
+    CHECK(f.spool.list_outgoing("pacs").empty());
 }
