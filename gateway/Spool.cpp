@@ -264,6 +264,10 @@ bool Spool::discard(const std::string& path) {
         if (free_files_.size() < kMaxFreeFiles) {
             const std::string name = free_dir() + "/" + std::to_string(++free_seq_);
             if (::rename(path.c_str(), name.c_str()) == 0) {
+                // Emptied here, on a background thread, not by the reception that reuses it: with
+                // the `discard` mount option and no journal, ext4 discards freed blocks synchronously
+                // (2 ms seen on an open with O_TRUNC, on the sender's critical path).
+                ::truncate(name.c_str(), 0);
                 free_files_.push_back(name);
                 return true;
             }
