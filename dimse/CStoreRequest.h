@@ -21,6 +21,10 @@ struct CStoreRequest {
     // it arrived in. The handler may rename it; whatever is left at this path afterwards is deleted.
     std::string file_path;
     std::uint64_t file_size = 0;
+    // The file at file_path, open read-only while the handler runs (its size came from it; a
+    // handler can fdatasync it without opening it again); -1 when it could not be opened. The SCP
+    // closes it after the handler returns: never close it in the handler.
+    int file_descriptor = -1;
     // What the SCP found when it parsed the file (DCMTK); the handler decides what it means.
     bool parsed = false;                  // false: the data set cannot be parsed
     std::string dataset_sop_class_uid;    // (0008,0016), empty when absent

@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -162,13 +164,14 @@ void store_callback(void* data, T_DIMSE_StoreProgress* progress, T_DIMSE_C_Store
         if (file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
             request.dataset_sop_instance_uid = trim(value.c_str());
     }
-    FILE* f = std::fopen(request.file_path.c_str(), "rb");
-    if (f) {
-        std::fseek(f, 0, SEEK_END);
-        request.file_size = static_cast<std::uint64_t>(std::ftell(f));
-        std::fclose(f);
-    }
+    // One descriptor for the size and for the handler's fdatasync (no second and third open).
+    request.file_descriptor = ::open(request.file_path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (request.file_descriptor >= 0 && ::fstat(request.file_descriptor, &st) == 0)
+        request.file_size = static_cast<std::uint64_t>(st.st_size);
     response->DimseStatus = ctx->impl->handler.handle_store(request);
+    if (request.file_descriptor >= 0) ::close(request.file_descriptor);
+    request.file_descriptor = -1;
 }
 
 }  // namespace

@@ -167,8 +167,10 @@ bool Spool::has_room(std::uint64_t bytes, std::string* why) const {
     return true;
 }
 
-std::error_code Spool::accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size) {
-    if (!fdatasync_path(received_file)) return last_error();
+std::error_code Spool::accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size,
+                                       int received_fd) {
+    // received_fd, when given, is open on received_file: sync through it instead of opening it again.
+    if (received_fd >= 0 ? ::fdatasync(received_fd) != 0 : !fdatasync_path(received_file)) return last_error();
     const std::string target = incoming_path(entry);
     if (::rename(received_file.c_str(), target.c_str()) != 0) return last_error();
     if (!incoming_sync_->sync()) {

@@ -68,7 +68,8 @@ public:
 
     // Durably moves a received file (fdatasync, rename, fsync of incoming/ shared with concurrent
     // callers) into incoming/.
-    std::error_code accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size);
+    std::error_code accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size,
+                                    int received_fd = -1);
     // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm atomically, not
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);

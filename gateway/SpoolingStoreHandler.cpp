@@ -55,7 +55,7 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
         return RefusedOutOfResources;
     }
     SpoolEntry entry{spool_.new_id(), request.calling_ae};
-    if (const auto ec = spool_.accept_incoming(request.file_path, entry, request.file_size)) {
+    if (const auto ec = spool_.accept_incoming(request.file_path, entry, request.file_size, request.file_descriptor)) {
         log(Level::error, "receive",
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
                 " answered A700: durable write failed: " + ec.message());
