@@ -50,8 +50,9 @@ void sweep(Spool& spool, WorkerPool& pool, std::map<std::string, std::unique_ptr
 
 int run_serve(const config::Config& cfg) {
     set_log_level(cfg.log.level);
-    // DCMTK's own messages only from warnings up (and never at a level that dumps data sets).
-    OFLog::configure(cfg.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::ERROR_LOG_LEVEL);
+    // DCMTK's own messages only at debug level: a parser error may quote raw bytes of a received
+    // file (possibly PHI) as a "tag"; the gateway logs every failure itself, by id and reason.
+    OFLog::configure(cfg.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::FATAL_LOG_LEVEL);
 
     std::vector<std::string> names;
     for (const auto& d : cfg.destinations) names.push_back(d.name);

@@ -137,6 +137,21 @@ int lookup_patient(const AdminContext& c, const std::string& issuer, const std::
     });
 }
 
+// Patients found by pseudonym, as JSON or aligned text; with_patient_id only for re-identification.
+template <typename Patients>
+void print_patients(const AdminContext& c, const Patients& found, bool with_patient_id) {
+    if (c.json) {
+        json list = json::array();
+        for (const auto& m : found) list.push_back(patient_json(m, with_patient_id));
+        c.out << json{{"found", true}, {"patients", list}}.dump(2) << "\n";
+        return;
+    }
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        if (i) c.out << "\n";
+        print_rows(c.out, patient_rows(found[i], with_patient_id));
+    }
+}
+
 int lookup_pseudonym(const AdminContext& c, const std::string& pseudonym) {
     return guarded(c, [&] {
         auto db = open_existing(c.config);
@@ -148,17 +163,8 @@ int lookup_pseudonym(const AdminContext& c, const std::string& pseudonym) {
             return 1;
         }
         // The Patient ID is not shown here: that is re-identification (reidentify --reason).
-        if (c.json) {
-            json list = json::array();
-            for (const auto& m : found) list.push_back(patient_json(m, false));
-            c.out << json{{"found", true}, {"patients", list}}.dump(2) << "\n";
-        } else {
-            for (std::size_t i = 0; i < found.size(); ++i) {
-                if (i) c.out << "\n";
-                print_rows(c.out, patient_rows(found[i], false));
-            }
-            c.out << "(the Patient ID is shown only by 'reidentify --pseudonym P --reason TEXT')\n";
-        }
+        print_patients(c, found, false);
+        if (!c.json) c.out << "(the Patient ID is shown only by 'reidentify --pseudonym P --reason TEXT')\n";
         return 0;
     });
 }
@@ -175,16 +181,7 @@ int reidentify_pseudonym(const AdminContext& c, const std::string& pseudonym, co
             else c.err << "deid-keystore: no patient has that pseudonym\n";
             return 1;
         }
-        if (c.json) {
-            json list = json::array();
-            for (const auto& m : found) list.push_back(patient_json(m, true));
-            c.out << json{{"found", true}, {"patients", list}}.dump(2) << "\n";
-        } else {
-            for (std::size_t i = 0; i < found.size(); ++i) {
-                if (i) c.out << "\n";
-                print_rows(c.out, patient_rows(found[i], true));
-            }
-        }
+        print_patients(c, found, true);
         return 0;
     });
 }
