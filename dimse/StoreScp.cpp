@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <condition_variable>
 #include <cerrno>
 #include <cstdio>
@@ -21,6 +22,8 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcostrmf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
@@ -143,35 +146,60 @@ struct StoreScp::Impl {
 
 namespace {
 
-struct StoreContext {
-    StoreScp::Impl* impl;
-    CStoreRequest* request;
-};
+// Creates (or, when a recycled file is already there, opens without truncating it) the file a data
+// set is received into and writes the file meta header, as DIMSE_createFilestream does. Writing
+// over a recycled file's blocks instead of truncating it avoids freeing and allocating them again:
+// on ext4 with the `discard` mount option every freed block is a discard request, and those make
+// the fdatasync before Success several times slower. Returns the descriptor (kept by the caller
+// for the size and the fdatasync) or -1; `stream` writes through `file`, a duplicate of it.
+int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, const std::string& calling_ae,
+                      const std::string& transfer_syntax_uid, std::unique_ptr<DcmOutputFileStream>& stream,
+                      FILE*& file) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    const int stream_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    FILE* f = stream_fd >= 0 ? ::fdopen(stream_fd, "wb") : nullptr;  // fdopen never truncates
+    if (!f) {
+        if (stream_fd >= 0) ::close(stream_fd);
+        ::close(fd);
+        return -1;
+    }
+    stream = std::make_unique<DcmOutputFileStream>(f);  // closes f when destroyed
+    file = f;
+    DcmMetaInfo meta;
+    const Uint8 version[2] = {0, 1};
+    meta.putAndInsertUint8Array(DCM_FileMetaInformationVersion, version, 2);
+    meta.putAndInsertString(DCM_MediaStorageSOPClassUID, req.AffectedSOPClassUID);
+    meta.putAndInsertString(DCM_MediaStorageSOPInstanceUID, req.AffectedSOPInstanceUID);
+    meta.putAndInsertString(DCM_TransferSyntaxUID, transfer_syntax_uid.c_str());
+    meta.putAndInsertString(DCM_ImplementationClassUID, OFFIS_IMPLEMENTATION_CLASS_UID);
+    meta.putAndInsertString(DCM_ImplementationVersionName, OFFIS_DTK_IMPLEMENTATION_VERSION_NAME);
+    meta.putAndInsertString(DCM_SourceApplicationEntityTitle, calling_ae.c_str());
+    meta.computeGroupLengthAndPadding(EGL_withGL, EPD_noChange, META_HEADER_DEFAULT_TRANSFERSYNTAX,
+                                      EET_UndefinedLength);
+    meta.transferInit();
+    const OFCondition cond = meta.write(*stream, META_HEADER_DEFAULT_TRANSFERSYNTAX, EET_ExplicitLength, nullptr);
+    meta.transferEnd();
+    if (cond.bad() || stream->status().bad()) {
+        stream.reset();
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
 
-void store_callback(void* data, T_DIMSE_StoreProgress* progress, T_DIMSE_C_StoreRQ*, char*, DcmDataset**,
-                    T_DIMSE_C_StoreRSP* response, DcmDataset**) {
-    if (progress->state != DIMSE_StoreEnd) return;
-    auto* ctx = static_cast<StoreContext*>(data);
-    CStoreRequest& request = *ctx->request;
-    // Parse what arrived. Large values (pixel data) stay on disk: only the structure is read.
+// Parses what arrived, for the handler. Large values (pixel data) stay on disk: only the
+// structure is read.
+void inspect_received(CStoreRequest& request) {
     DcmFileFormat file;
     OFCondition cond = file.loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
     request.parsed = cond.good();
-    if (request.parsed) {
-        OFString value;
-        if (file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value).good())
-            request.dataset_sop_class_uid = trim(value.c_str());
-        if (file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
-            request.dataset_sop_instance_uid = trim(value.c_str());
-    }
-    // One descriptor for the size and for the handler's fdatasync (no second and third open).
-    request.file_descriptor = ::open(request.file_path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (request.file_descriptor >= 0 && ::fstat(request.file_descriptor, &st) == 0)
-        request.file_size = static_cast<std::uint64_t>(st.st_size);
-    response->DimseStatus = ctx->impl->handler.handle_store(request);
-    if (request.file_descriptor >= 0) ::close(request.file_descriptor);
-    request.file_descriptor = -1;
+    if (!request.parsed) return;
+    OFString value;
+    if (file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value).good())
+        request.dataset_sop_class_uid = trim(value.c_str());
+    if (file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
+        request.dataset_sop_instance_uid = trim(value.c_str());
 }
 
 }  // namespace
@@ -446,13 +474,69 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
     request.file_path = settings.receive_dir + "/" + id + "-" + std::to_string(++file_seq) + ".part";
 
     if (settings.prepare_receive_file) settings.prepare_receive_file(request.file_path);
-    StoreContext ctx{this, &request};
-    OFCondition cond = DIMSE_storeProvider(assoc, pres_id, &req, request.file_path.c_str(), OFTrue, nullptr,
-                                           store_callback, &ctx, DIMSE_NONBLOCKING, settings.dimse_timeout_seconds);
+    T_DIMSE_C_StoreRSP rsp{};
+    rsp.DimseStatus = STATUS_Success;
+    std::unique_ptr<DcmOutputFileStream> stream;
+    FILE* file = nullptr;
+    const int fd = open_receive_file(request.file_path, req, calling, request.transfer_syntax_uid, stream, file);
+    OFCondition cond;
+    if (fd < 0) {
+        // As DIMSE_storeProvider does: read past the data set and answer out of resources.
+        const int saved = errno;
+        DIC_UL bytes = 0, pdvs = 0;
+        cond = DIMSE_ignoreDataSet(assoc, DIMSE_NONBLOCKING, settings.dimse_timeout_seconds, &bytes, &pdvs);
+        rsp.DimseStatus = DimseStatus::RefusedOutOfResources;
+        log(LogLevel::error, id + ": C-STORE (message " + std::to_string(req.MessageID) +
+                                 ") answered A700: cannot create the receive file: " + std::strerror(saved));
+    } else {
+        T_ASC_PresentationContextID data_pres_id = pres_id;
+        cond = DIMSE_receiveDataSetInFile(assoc, DIMSE_NONBLOCKING, settings.dimse_timeout_seconds, &data_pres_id,
+                                          stream.get(), nullptr, nullptr);
+        if (cond.good() && data_pres_id != pres_id)
+            cond = makeDcmnetCondition(DIMSEC_INVALIDPRESENTATIONCONTEXTID, OF_error,
+                                       "the data set came on another presentation context than its command");
+        // A recycled file is cut to what was written (nothing to do when it had the same size).
+        bool written = cond.good() && stream->status().good();
+        if (written) {
+            stream->flush();
+            written = stream->status().good() && std::fflush(file) == 0;
+        }
+        stream.reset();  // closes the stream's descriptor; ours stays open
+        if (cond.good()) {
+            // The stream wrote through a duplicate of fd, which shares its file offset.
+            struct stat st {};
+            const off_t length = ::lseek(fd, 0, SEEK_CUR);
+            if (!written || length < 0 || ::ftruncate(fd, length) != 0 || ::fstat(fd, &st) != 0) {
+                const int saved = errno;
+                rsp.DimseStatus = DimseStatus::RefusedOutOfResources;
+                log(LogLevel::error, id + ": C-STORE (message " + std::to_string(req.MessageID) +
+                                         ") answered A700: cannot write the receive file: " + std::strerror(saved));
+            } else {
+                request.file_size = static_cast<std::uint64_t>(st.st_size);
+                request.file_descriptor = fd;
+                inspect_received(request);
+                rsp.DimseStatus = handler.handle_store(request);
+                request.file_descriptor = -1;
+            }
+        }
+        ::close(fd);
+    }
     std::remove(request.file_path.c_str());  // whatever the handler did not take
     if (cond.bad()) {
         log(LogLevel::warning, id + ": C-STORE (message " + std::to_string(req.MessageID) +
                                    ") failed while receiving: " + cond.text());
+        return false;
+    }
+    rsp.MessageIDBeingRespondedTo = req.MessageID;
+    OFStandard::strlcpy(rsp.AffectedSOPClassUID, req.AffectedSOPClassUID, sizeof rsp.AffectedSOPClassUID);
+    OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, req.AffectedSOPInstanceUID, sizeof rsp.AffectedSOPInstanceUID);
+    rsp.opts = O_STORE_AFFECTEDSOPCLASSUID | O_STORE_AFFECTEDSOPINSTANCEUID;
+    if (dcmPeerRequiresExactUIDCopy.get()) rsp.opts |= O_STORE_PEER_REQUIRES_EXACT_UID_COPY;
+    rsp.DataSetType = DIMSE_DATASET_NULL;
+    cond = DIMSE_sendStoreResponse(assoc, pres_id, &req, &rsp, nullptr);
+    if (cond.bad()) {
+        log(LogLevel::warning, id + ": C-STORE (message " + std::to_string(req.MessageID) +
+                                   ") response not sent: " + cond.text());
         return false;
     }
     return true;

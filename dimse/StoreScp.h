@@ -27,8 +27,9 @@ struct ScpSettings {
     int acse_timeout_seconds = 30;
     int dimse_timeout_seconds = 60;
     std::string receive_dir;                   // where data sets are written while they arrive
-    // Called with each receive file's path before DCMTK writes (truncates) it; may put a recycled
-    // file there so that no new inode is needed. May be empty.
+    // Called with each receive file's path before the data set is written to it; may put a
+    // recycled file there, which is written over (not truncated first) and then cut to the length
+    // received, so that no inode and no block is allocated. May be empty.
     std::function<void(const std::string&)> prepare_receive_file;
     LogSink log;                               // observer; may be empty
 };

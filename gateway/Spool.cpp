@@ -93,6 +93,11 @@ Spool::Spool(std::string root, config::Spool limits)
 
 std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     std::error_code ec;
+    // The spool holds received originals (PHI): owner only, whatever the umask.
+    fs::create_directories(root_, ec);
+    if (ec) return ec;
+    fs::permissions(root_, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec) return ec;
     for (const std::string& dir : {tmp_dir(), incoming_dir(), quarantine_dir()}) {
         fs::create_directories(dir, ec);
         if (ec) return ec;
@@ -261,15 +266,17 @@ void Spool::reuse_output_file_for(const std::string& path) {
 
 bool Spool::discard(const std::string& path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1) {  // a hard link shared with another queue is never reused
+    // A hard link shared with another queue is never reused; a large file is not kept.
+    if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1 &&
+        static_cast<std::uint64_t>(st.st_size) <= kMaxFreeFileBytes) {
         std::lock_guard<std::mutex> lock(free_mutex_);
         if (free_files_.size() < kMaxFreeFiles) {
             const std::string name = free_dir() + "/" + std::to_string(++free_seq_);
             if (::rename(path.c_str(), name.c_str()) == 0) {
-                // Emptied here, on a background thread, not by the reception that reuses it: with
-                // the `discard` mount option and no journal, ext4 discards freed blocks synchronously
-                // (2 ms seen on an open with O_TRUNC, on the sender's critical path).
-                ::truncate(name.c_str(), 0);
+                // Kept with its blocks: the next reception writes over them and cuts the file to
+                // its own length (dimse::StoreScp). Emptying it here would free every block, and
+                // with the `discard` mount option each freed block is a discard request that
+                // slows down the receptions' fdatasync (docs/operations.md, "Recycled files").
                 free_files_.push_back(name);
                 return true;
             }

@@ -74,10 +74,11 @@ public:
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     bool has_incoming(const SpoolEntry& entry) const;
-    // remove_incoming keeps up to kMaxFreeFiles finished originals in tmp/free/ for
-    // reuse_file_for(): on this ext4 (no journal) creating an inode right after many deletions
-    // scans past every recently deleted one (recently_deleted(), a quarter of the gateway's CPU in
-    // a profile); overwriting a recycled file reuses its inode instead. A removal from incoming/
+    // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each)
+    // in tmp/free/, with their blocks, for reuse_file_for(): on this ext4 (no journal) creating an
+    // inode right after many deletions scans past every recently deleted one (recently_deleted(),
+    // a quarter of the gateway's CPU in a profile), and freeing blocks with the `discard` mount
+    // option slows down every fdatasync; writing over a recycled file avoids both. A removal from incoming/
     // lost in a crash can only make an instance go through de-identification again. Outgoing files
     // are recycled separately (tmp/free-out/, only for de-identification outputs, never for
     // receptions) and only once their removal from every outgoing/<dest>/ is durable: the folders
@@ -85,7 +86,8 @@ public:
     // entry pointing at a reused inode (docs/operations.md, Durability 4).
     void remove_incoming(const SpoolEntry& entry);
     void remove_outgoing(const std::string& destination, const std::string& id);
-    // Moves a recycled file (if any) to `path`, for a writer that truncates what is there.
+    // Moves a recycled file (if any) to `path`, for a writer that writes over it and cuts it to its
+    // own length. Its old bytes (another received original) stay there until then.
     void reuse_file_for(const std::string& path);
     // The same for a de-identification output, from the outgoing files whose removal is durable.
     void reuse_output_file_for(const std::string& path);
@@ -109,6 +111,7 @@ private:
     std::atomic<std::uint64_t> seq_{0};
     std::unique_ptr<DirectorySync> incoming_sync_;
     static constexpr std::size_t kMaxFreeFiles = 256;
+    static constexpr std::uint64_t kMaxFreeFileBytes = 4u << 20;  // larger files are deleted, not kept
     std::string free_dir() const { return root_ + "/tmp/free"; }
     bool discard(const std::string& path);
     std::mutex free_mutex_;

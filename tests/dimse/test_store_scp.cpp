@@ -9,6 +9,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <regex>
 #include <vector>
@@ -52,12 +55,15 @@ struct Scp {
     RecordingHandler handler;
     dimse::StoreScp scp;
     explicit Scp(std::vector<std::string> allowed = {}, std::uint16_t status = dimse::DimseStatus::Success,
-                 int acse_timeout_seconds = 30)
-        : handler(dir.path(), status), scp(settings(std::move(allowed), acse_timeout_seconds), handler) {
+                 int acse_timeout_seconds = 30, std::function<void(const std::string&)> prepare_receive_file = {})
+        : handler(dir.path(), status),
+          scp(settings(std::move(allowed), acse_timeout_seconds, std::move(prepare_receive_file)), handler) {
         REQUIRE_FALSE(scp.start());
     }
-    dimse::ScpSettings settings(std::vector<std::string> allowed, int acse_timeout_seconds) {
+    dimse::ScpSettings settings(std::vector<std::string> allowed, int acse_timeout_seconds,
+                                std::function<void(const std::string&)> prepare_receive_file) {
         dimse::ScpSettings s;
+        s.prepare_receive_file = std::move(prepare_receive_file);
         s.ae_title = "DEIDGW";
         s.bind = "127.0.0.1";
         s.port = 0;
@@ -131,6 +137,42 @@ TEST_CASE("C-STORE hands each data set to the handler as a bit-preserving file i
         CHECK(info->transfer_syntax_uid == "1.2.840.10008.1.2.5");
         CHECK(info->study_instance_uid == spec.study_uid);
     }
+}
+
+namespace {
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+// The data set of a DICOM file: what follows the file meta group (its length is in (0002,0000)).
+std::string data_set_bytes(const std::string& file) {
+    REQUIRE(file.size() > 144);
+    REQUIRE(file.compare(128, 4, "DICM") == 0);
+    REQUIRE(file.compare(132, 4, std::string("\x02\x00\x00\x00", 4)) == 0);
+    const auto* p = reinterpret_cast<const unsigned char*>(file.data()) + 140;
+    const std::size_t group_length = p[0] | (p[1] << 8) | (p[2] << 16) | (std::size_t(p[3]) << 24);
+    return file.substr(144 + group_length);
+}
+}  // namespace
+
+TEST_CASE("a data set received over a larger recycled file is cut to its own length, its bytes as sent") {
+    testsupport::TempDir src;
+    const auto files = testdata::write_study(src.path(), testdata::StudySpec{});
+    // What Spool::reuse_file_for leaves at the receive path: an older, larger file, not emptied.
+    Scp scp({}, dimse::DimseStatus::Success, 30, [](const std::string& path) {
+        std::ofstream(path, std::ios::binary) << std::string(4 << 20, '\x5a');
+    });
+    auto r = run({"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.scp.port()),
+                  files[0].path}, 30s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(scp.handler.requests.size() == 1);
+    const auto& req = scp.handler.requests[0];
+    CHECK(req.parsed);
+    const std::string received = read_all(req.file_path);
+    CHECK(received.size() == req.file_size);
+    CHECK(received.size() < (1u << 20));
+    CHECK(data_set_bytes(received) == data_set_bytes(read_all(files[0].path)));
 }
 
 TEST_CASE("the handler's status goes back to the sender") {

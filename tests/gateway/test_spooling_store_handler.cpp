@@ -140,3 +140,29 @@ TEST_CASE("delivered outgoing files are reused only for outputs, and only once a
     CHECK((!fs::exists(received) || delivered.count(inode_of(received)) == 0));
     CHECK(f.spool.list_outgoing("pacs").empty());
 }
+
+TEST_CASE("the spool is owner-only, and finished originals are kept with their blocks for receptions unless large") {
+    Fixture f;
+    struct stat st {};
+    REQUIRE(::stat(f.spool.root().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+
+    auto small = f.request(std::string(100000, 'a'));
+    REQUIRE(f.handler.handle_store(small) == dimse::DimseStatus::Success);
+    const ino_t small_inode = inode_of(f.spool.incoming_path(f.spooled.back()));
+    f.spool.remove_incoming(f.spooled.back());
+    CHECK(f.spool.bytes_held() == 0);
+    const std::string next = f.spool.tmp_dir() + "/next.part";
+    f.spool.reuse_file_for(next);
+    REQUIRE(fs::exists(next));
+    CHECK(inode_of(next) == small_inode);
+    CHECK(fs::file_size(next) == 100000);  // not emptied: the reception writes over it and cuts it
+
+    auto large = f.request(std::string(5 << 20, 'b'));
+    REQUIRE(f.handler.handle_store(large) == dimse::DimseStatus::Success);
+    f.spool.remove_incoming(f.spooled.back());
+    CHECK_FALSE(fs::exists(f.spool.incoming_path(f.spooled.back())));
+    const std::string after = f.spool.tmp_dir() + "/after.part";
+    f.spool.reuse_file_for(after);
+    CHECK_FALSE(fs::exists(after));  // deleted, not kept
+}
