@@ -9,6 +9,9 @@
 #
 #   bench/gateway_bench.sh [BUILD_DIR] [LARGE_COUNT] [SMALL_COUNT]   (defaults: build 1000 5000)
 # CASES=ab runs only (a) and (b) (default abc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
+# SENDERS=N (default 1) sends each set on N associations at once (N storescu processes, each with
+# a share of the files) in (a) and (b): the gateway's capacity rather than its per-instance
+# latency, as when a PACS routes on several associations. The issue's targets are for SENDERS=1.
 # Each line ends with the 1-minute load average when the case finished: other work on the machine
 # (compiles) changes the figures a lot, so compare (a) and (b) from the same run.
 set -euo pipefail
@@ -17,6 +20,7 @@ BUILD=${1:-build}
 LARGE=${2:-1000}
 SMALL=${3:-5000}
 CASES=${CASES:-abc}
+SENDERS=${SENDERS:-1}
 GATEWAY_WRAP=${GATEWAY_WRAP:-}
 BIN=$BUILD/bin
 cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
@@ -78,6 +82,26 @@ echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
 "$BIN/deid-generate" ct --count "$LARGE" --size 512 --out "$WORK/large" >/dev/null
 "$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
 
+# Sends every file in DIR to AE@PORT on SENDERS associations at once; storescu's output to LOG.
+send() { # AE PORT DIR LOG
+  if (( SENDERS == 1 )); then
+    $SHIM storescu -aec "$1" 127.0.0.1 "$2" +sd "$3" >"$4" 2>&1
+    return
+  fi
+  local i pids=()
+  find "$3" -type f | sort | split -n "r/$SENDERS" - "$WORK/senders."
+  for i in "$WORK"/senders.*; do
+    mapfile -t files <"$i"
+    $SHIM storescu -aec "$1" 127.0.0.1 "$2" "${files[@]}" >>"$4" 2>&1 & pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i"; done
+  rm -f "$WORK"/senders.*
+}
+label() { # TEXT: "storescu->..." becomes "4 x storescu->..." when SENDERS > 1
+  if (( SENDERS == 1 )); then echo "$1"; else echo "${1/storescu/$SENDERS x storescu}"; fi
+}
+fork=(); (( SENDERS == 1 )) || fork=(--fork)
+
 report() { # CASE SET N BYTES SECS P50 P99 RSS
   printf '%-40s %-6s %6d inst %8.1f inst/s %8.1f MB/s   p50 %8s  p99 %8s  peak RSS %-9s load %s\n' \
     "$1" "$2" "$3" "$(echo "$3 / $5" | bc -l)" "$(echo "$4 / 1048576 / $5" | bc -l)" "$6" "$7" "$8" \
@@ -89,14 +113,14 @@ case_a() { # SET DIR
   local n bytes port out pid t0 t1
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
   port=$(free_port); out="$WORK/out/a_$1"; mkdir -p "$out"
-  $SHIM storescp -aet SINK -od "$out" "$port" >"$WORK/a_storescp.log" 2>&1 & pid=$!; PIDS+=("$pid")
+  $SHIM storescp "${fork[@]}" -aet SINK -od "$out" "$port" >"$WORK/a_storescp.log" 2>&1 & pid=$!; PIDS+=("$pid")
   wait_port "$port"
   t0=$(now)
-  $SHIM storescu -aec SINK 127.0.0.1 "$port" +sd "$2" >"$WORK/a_storescu.log" 2>&1
+  send SINK "$port" "$2" "$WORK/a_storescu.log"
   wait_files "$out" "$n" 600
   t1=$(now)
   stop "$pid"
-  report "(a) storescu->storescp (wire)" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" n/a n/a n/a
+  report "$(label "(a) storescu->storescp (wire)")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" n/a n/a n/a
 }
 
 # (b) storescu -> gateway -> storescp.
@@ -112,7 +136,7 @@ EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
   wait_port "$gport"; wait_port "$sport"
   t0=$(now)
-  $SHIM storescu -aec DEIDGW 127.0.0.1 "$gport" +sd "$2" >"$WORK/b_storescu.log" 2>&1
+  send DEIDGW "$gport" "$2" "$WORK/b_storescu.log"
   local t_sent; t_sent=$(now)
   wait_files "$out" "$n" 1200
   t1=$(now)
@@ -126,7 +150,7 @@ EOF
     awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
   stop "$gw"; stop "$sink"
   local quarantined; quarantined=$(find "$state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
-  report "(b) storescu->gateway->storescp" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+  report "$(label "(b) storescu->gateway->storescp")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
   printf '    gateway + broker CPU %.2f ms per instance; storescu finished after %.1f s of %.1f s\n' \
     "$cpu_ms" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
   (( quarantined == 0 )) || echo "    note: $quarantined instances quarantined by the gateway" >&2

@@ -175,6 +175,24 @@ TEST_CASE("a data set received over a larger recycled file is cut to its own len
     CHECK(data_set_bytes(received) == data_set_bytes(read_all(files[0].path)));
 }
 
+TEST_CASE("a receive file that cannot be created is answered A700 and the association goes on") {
+    testsupport::TempDir src;
+    testdata::StudySpec spec;
+    spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 2}};
+    const auto files = testdata::write_study(src.path(), spec);
+    int calls = 0;
+    // The first receive path is taken by a folder: the file cannot be opened for writing.
+    Scp scp({}, dimse::DimseStatus::Success, 30, [&calls](const std::string& path) {
+        if (++calls == 1) std::filesystem::create_directory(path);
+    });
+    auto r = run({"storescu", "-v", "--no-halt", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1",
+                  std::to_string(scp.scp.port()), files[0].path, files[1].path}, 30s);
+    INFO(r.output);
+    CHECK(std::regex_search(r.output, std::regex("0xa700|Refused: OutOfResources", std::regex::icase)));
+    CHECK(scp.handler.requests.size() == 1);  // the second instance was received and handed on
+    CHECK(scp.all_logs().find("answered A700: cannot create the receive file") != std::string::npos);
+}
+
 TEST_CASE("the handler's status goes back to the sender") {
     testsupport::TempDir src;
     const auto files = testdata::write_study(src.path(), testdata::StudySpec{});
