@@ -115,6 +115,7 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     {
         std::lock_guard<std::mutex> lock(free_mutex_);
         free_files_.clear();
+        free_bytes_ = 0;
         pending_outputs_.clear();
         free_outputs_.clear();
         destinations_ = destinations;
@@ -270,14 +271,16 @@ bool Spool::discard(const std::string& path) {
     if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1 &&
         static_cast<std::uint64_t>(st.st_size) <= kMaxFreeFileBytes) {
         std::lock_guard<std::mutex> lock(free_mutex_);
-        if (free_files_.size() < kMaxFreeFiles) {
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        if (free_files_.size() < kMaxFreeFiles && free_bytes_ + size <= kMaxFreeBytes) {
             const std::string name = free_dir() + "/" + std::to_string(++free_seq_);
             if (::rename(path.c_str(), name.c_str()) == 0) {
                 // Kept with its blocks: the next reception writes over them and cuts the file to
                 // its own length (dimse::StoreScp). Emptying it here would free every block, and
                 // with the `discard` mount option each freed block is a discard request that
-                // slows down the receptions' fdatasync (docs/operations.md, "Recycled files").
-                free_files_.push_back(name);
+                // slows down the receptions' fdatasync (docs/operations.md, Durability 4, Throughput).
+                free_files_.push_back({name, size});
+                free_bytes_ += size;
                 return true;
             }
         }
@@ -290,7 +293,8 @@ void Spool::reuse_file_for(const std::string& path) {
     {
         std::lock_guard<std::mutex> lock(free_mutex_);
         if (free_files_.empty()) return;
-        name = std::move(free_files_.back());
+        name = std::move(free_files_.back().first);
+        free_bytes_ -= free_files_.back().second;
         free_files_.pop_back();
     }
     if (::rename(name.c_str(), path.c_str()) != 0) ::unlink(name.c_str());

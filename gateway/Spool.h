@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "config/Config.h"
@@ -74,8 +75,8 @@ public:
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     bool has_incoming(const SpoolEntry& entry) const;
-    // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each)
-    // in tmp/free/, with their blocks, for reuse_file_for(): on this ext4 (no journal) creating an
+    // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each,
+    // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4 (no journal) creating an
     // inode right after many deletions scans past every recently deleted one (recently_deleted(),
     // a quarter of the gateway's CPU in a profile), and freeing blocks with the `discard` mount
     // option slows down every fdatasync; writing over a recycled file avoids both. A removal from incoming/
@@ -112,10 +113,12 @@ private:
     std::unique_ptr<DirectorySync> incoming_sync_;
     static constexpr std::size_t kMaxFreeFiles = 256;
     static constexpr std::uint64_t kMaxFreeFileBytes = 4u << 20;  // larger files are deleted, not kept
+    static constexpr std::uint64_t kMaxFreeBytes = 256u << 20;    // disk held by kept files, at most
     std::string free_dir() const { return root_ + "/tmp/free"; }
     bool discard(const std::string& path);
     std::mutex free_mutex_;
-    std::vector<std::string> free_files_;
+    std::vector<std::pair<std::string, std::uint64_t>> free_files_;  // path, size (blocks kept)
+    std::uint64_t free_bytes_ = 0;
     std::uint64_t free_seq_ = 0;
     static constexpr std::size_t kMaxFreeOutputs = 256;
     static constexpr std::size_t kOutputSyncBatch = 32;
