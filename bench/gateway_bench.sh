@@ -9,6 +9,8 @@
 #
 #   bench/gateway_bench.sh [BUILD_DIR] [LARGE_COUNT] [SMALL_COUNT]   (defaults: build 1000 5000)
 # CASES=ab runs only (a) and (b) (default abc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
+# ROUNDS=N (default 3) runs (a) and (b) N times, interleaved, and prints their medians: on this VM
+# one case can vary by 2x from one minute to the next. (c) runs once.
 # SENDERS=N (default 1) sends each set on N associations at once (N storescu processes, each with
 # a share of the files) in (a) and (b): the gateway's capacity rather than its per-instance
 # latency, as when a PACS routes on several associations. The issue's targets are for SENDERS=1.
@@ -21,6 +23,8 @@ LARGE=${2:-1000}
 SMALL=${3:-5000}
 CASES=${CASES:-abc}
 SENDERS=${SENDERS:-1}
+ROUNDS=${ROUNDS:-3}
+ROUND=1
 GATEWAY_WRAP=${GATEWAY_WRAP:-}
 BIN=$BUILD/bin
 cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
@@ -28,12 +32,26 @@ for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc store
   command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
 done
 
+# A previous run's clean-up deletes thousands of files; on ext4 without a journal, files created in
+# the next minutes are slow to allocate (recently_deleted(), see docs/operations.md, Throughput),
+# which slows the first cases down far more than the later ones. So a run starts at least
+# SETTLE_SECONDS (default 300) after the previous one's clean-up.
+STAMP="${TMPDIR:-/tmp}/gateway-bench.cleaned"
+SETTLE_SECONDS=${SETTLE_SECONDS:-300}
+if [[ -f $STAMP ]]; then
+  wait_s=$(( $(stat -c %Y "$STAMP") + SETTLE_SECONDS - $(date +%s) ))
+  if (( wait_s > 0 )); then
+    echo "waiting ${wait_s} s: the previous run's clean-up was less than ${SETTLE_SECONDS} s ago (SETTLE_SECONDS=0 skips)"
+    sleep "$wait_s"
+  fi
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
+  touch "$STAMP"
 }
 trap cleanup EXIT
 
@@ -103,6 +121,7 @@ label() { # TEXT: "storescu->..." becomes "4 x storescu->..." when SENDERS > 1
 fork=(); (( SENDERS == 1 )) || fork=(--fork)
 
 report() { # CASE SET N BYTES SECS P50 P99 RSS
+  echo "${1:1:1} $2 $(echo "$3 / $5" | bc -l)" >>"$WORK/rates"
   printf '%-40s %-6s %6d inst %8.1f inst/s %8.1f MB/s   p50 %8s  p99 %8s  peak RSS %-9s load %s\n' \
     "$1" "$2" "$3" "$(echo "$3 / $5" | bc -l)" "$(echo "$4 / 1048576 / $5" | bc -l)" "$6" "$7" "$8" \
     "$(cut -d' ' -f1 /proc/loadavg)"
@@ -112,7 +131,7 @@ report() { # CASE SET N BYTES SECS P50 P99 RSS
 case_a() { # SET DIR
   local n bytes port out pid t0 t1
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
-  port=$(free_port); out="$WORK/out/a_$1"; mkdir -p "$out"
+  port=$(free_port); out="$WORK/out/a_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp "${fork[@]}" -aet SINK -od "$out" "$port" >"$WORK/a_storescp.log" 2>&1 & pid=$!; PIDS+=("$pid")
   wait_port "$port"
   t0=$(now)
@@ -127,7 +146,7 @@ case_a() { # SET DIR
 case_b() { # SET DIR
   local n bytes gport sport out state gw sink t0 t1 p50 p99 rss
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
-  gport=$(free_port); sport=$(free_port); out="$WORK/out/b_$1"; state="$WORK/b_state_$1"; mkdir -p "$out"
+  gport=$(free_port); sport=$(free_port); out="$WORK/out/b_$1_$ROUND"; state="$WORK/b_state_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp --fork -aet SINK -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
   cat >"$WORK/b_config.json" <<EOF
 {"state_dir": "$state", "workers": 2, "listen": {"port": $gport},
@@ -195,8 +214,23 @@ echo "case                                     set     count   throughput       
 # Case by case, and nothing is deleted before the end: on ext4 without a journal, every file
 # created in the minutes after many deletions scans past the deleted inodes (recently_deleted()),
 # which made the sink of whichever case followed a clean-up much slower than the sink of (a).
-for c in a b c; do
-  [[ $CASES == *$c* ]] || continue
-  for set in large small; do "case_$c" "$set" "$WORK/$set"; done
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  for c in a b; do
+    [[ $CASES == *$c* ]] || continue
+    for set in large small; do "case_$c" "$set" "$WORK/$set"; done
+  done
+done
+if [[ $CASES == *c* ]]; then for set in large small; do case_c "$set" "$WORK/$set"; done; fi
+median() { # CASE SET: the median rate of that case over the rounds, or nothing
+  awk -v c="$1" -v s="$2" '$1 == c && $2 == s {print $3}' "$WORK/rates" | sort -g |
+    awk '{v[NR] = $1} END {if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+echo "medians over $ROUNDS round(s) (inst/s):"
+for set in large small; do
+  a=$(median a "$set"); b=$(median b "$set"); c=$(median c "$set")
+  line="  $set: (a) ${a:-n/a}  (b) ${b:-n/a}  (c) ${c:-n/a}"
+  [[ -n $a && -n $b ]] && line+="   (b)/(a) $(echo "100 * $b / $a" | bc -l | xargs printf '%.0f') % (target >= 50 %)"
+  [[ -n $b && -n $c ]] && line+="   (b)/(c) $(echo "$b / $c" | bc -l | xargs printf '%.1f')x (target >= 10x)"
+  echo "$line"
 done
 echo "end: $(uptime)"
