@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gateway/Log.h"
+#include "gateway/ThreadPriority.h"
 
 namespace gateway {
 
@@ -53,6 +54,7 @@ std::chrono::milliseconds Forwarder::backoff(int failures) const {
 }
 
 void Forwarder::run(int index) {
+    background_thread_priority();
     const std::string who = "forward " + destination_ + "#" + std::to_string(index);
     std::unique_ptr<Sender> sender;
     for (;;) {

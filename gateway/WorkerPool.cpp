@@ -8,6 +8,7 @@
 
 #include "dimse/InstanceInfo.h"
 #include "gateway/Log.h"
+#include "gateway/ThreadPriority.h"
 
 namespace gateway {
 
@@ -56,6 +57,7 @@ WorkerPool::Worker& WorkerPool::worker() {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = workers_[std::this_thread::get_id()];
     if (!slot) {
+        background_thread_priority();
         slot = std::make_unique<Worker>();
         slot->source = sources_();
         slot->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *slot->source);

@@ -1,0 +1,13 @@
+#include "gateway/ThreadPriority.h"
+
+#include <sched.h>
+
+namespace gateway {
+
+void background_thread_priority() {
+    sched_param param{};
+    param.sched_priority = 0;
+    ::sched_setscheduler(0, SCHED_BATCH, &param);  // 0: the calling thread
+}
+
+}  // namespace gateway
