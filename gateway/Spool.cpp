@@ -268,10 +268,10 @@ void Spool::reuse_output_file_for(const std::string& path) {
 bool Spool::discard(const std::string& path) {
     struct stat st {};
     // A hard link shared with another queue is never reused; a large file is not kept.
-    if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1 &&
-        static_cast<std::uint64_t>(st.st_size) <= kMaxFreeFileBytes) {
+    const bool reusable = ::stat(path.c_str(), &st) == 0 && st.st_nlink == 1;
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (reusable && size <= kMaxFreeFileBytes) {
         std::lock_guard<std::mutex> lock(free_mutex_);
-        const auto size = static_cast<std::uint64_t>(st.st_size);
         if (free_files_.size() < kMaxFreeFiles && free_bytes_ + size <= kMaxFreeBytes) {
             const std::string name = free_dir() + "/" + std::to_string(++free_seq_);
             if (::rename(path.c_str(), name.c_str()) == 0) {
