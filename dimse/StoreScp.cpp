@@ -23,7 +23,6 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
-#include <dcmtk/dcmdata/dcostrmf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
@@ -34,6 +33,7 @@
 #include "dimse/DimseError.h"
 #include "dimse/DimseStatus.h"
 #include "dimse/NoDelayTransportLayer.h"
+#include "dimse/ReceiveFileStream.h"
 
 namespace dimse {
 
@@ -151,21 +151,12 @@ namespace {
 // over a recycled file's blocks instead of truncating it avoids freeing and allocating them again:
 // on ext4 with the `discard` mount option every freed block is a discard request, and those make
 // the fdatasync before Success several times slower. Returns the descriptor (kept by the caller
-// for the size and the fdatasync) or -1; `stream` writes through `file`, a duplicate of it.
+// for the size and the fdatasync) or -1; `stream` writes through it.
 int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, const std::string& calling_ae,
-                      const std::string& transfer_syntax_uid, std::unique_ptr<DcmOutputFileStream>& stream,
-                      FILE*& file) {
+                      const std::string& transfer_syntax_uid, std::unique_ptr<ReceiveFileStream>& stream) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
-    const int stream_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    FILE* f = stream_fd >= 0 ? ::fdopen(stream_fd, "wb") : nullptr;  // fdopen never truncates
-    if (!f) {
-        if (stream_fd >= 0) ::close(stream_fd);
-        ::close(fd);
-        return -1;
-    }
-    stream = std::make_unique<DcmOutputFileStream>(f);  // closes f when destroyed
-    file = f;
+    stream = std::make_unique<ReceiveFileStream>(fd);
     DcmMetaInfo meta;
     const Uint8 version[2] = {0, 1};
     meta.putAndInsertUint8Array(DCM_FileMetaInformationVersion, version, 2);
@@ -181,6 +172,7 @@ int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, con
     const OFCondition cond = meta.write(*stream, META_HEADER_DEFAULT_TRANSFERSYNTAX, EET_ExplicitLength, nullptr);
     meta.transferEnd();
     if (cond.bad() || stream->status().bad()) {
+        if (stream->consumer().error_number() != 0) errno = stream->consumer().error_number();
         stream.reset();
         ::close(fd);
         return -1;
@@ -476,9 +468,8 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
     if (settings.prepare_receive_file) settings.prepare_receive_file(request.file_path);
     T_DIMSE_C_StoreRSP rsp{};
     rsp.DimseStatus = STATUS_Success;
-    std::unique_ptr<DcmOutputFileStream> stream;
-    FILE* file = nullptr;
-    const int fd = open_receive_file(request.file_path, req, calling, request.transfer_syntax_uid, stream, file);
+    std::unique_ptr<ReceiveFileStream> stream;
+    const int fd = open_receive_file(request.file_path, req, calling, request.transfer_syntax_uid, stream);
     OFCondition cond;
     if (fd < 0) {
         // As DIMSE_storeProvider does: read past the data set and answer out of resources.
@@ -495,19 +486,21 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
         if (cond.good() && data_pres_id != pres_id)
             cond = makeDcmnetCondition(DIMSEC_INVALIDPRESENTATIONCONTEXTID, OF_error,
                                        "the data set came on another presentation context than its command");
+        // A write that failed (a full disk) made DCMTK read past the rest of the data set: the
+        // association goes on, and this request is answered A700.
+        const int write_errno = stream->consumer().error_number();
+        if (cond.bad() && write_errno != 0 && cond.module() == OFM_dcmnet && cond.code() == DIMSEC_OUTOFRESOURCES)
+            cond = EC_Normal;
         // A recycled file is cut to what was written (nothing to do when it had the same size).
-        bool written = cond.good() && stream->status().good();
-        if (written) {
-            stream->flush();
-            written = stream->status().good() && std::fflush(file) == 0;
-        }
-        stream.reset();  // closes the stream's descriptor; ours stays open
+        stream->flush();
+        const bool written = cond.good() && stream->status().good();
+        if (written) stream->consumer().start_writeback();  // the disk works while we parse
+        stream.reset();
         if (cond.good()) {
-            // The stream wrote through a duplicate of fd, which shares its file offset.
             struct stat st {};
             const off_t length = ::lseek(fd, 0, SEEK_CUR);
             if (!written || length < 0 || ::ftruncate(fd, length) != 0 || ::fstat(fd, &st) != 0) {
-                const int saved = errno;
+                const int saved = !written && write_errno != 0 ? write_errno : errno;
                 rsp.DimseStatus = DimseStatus::RefusedOutOfResources;
                 log(LogLevel::error, id + ": C-STORE (message " + std::to_string(req.MessageID) +
                                          ") answered A700: cannot write the receive file: " + std::strerror(saved));

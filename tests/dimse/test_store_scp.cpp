@@ -7,7 +7,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -191,6 +194,35 @@ TEST_CASE("a receive file that cannot be created is answered A700 and the associ
     CHECK(std::regex_search(r.output, std::regex("0xa700|Refused: OutOfResources", std::regex::icase)));
     CHECK(scp.handler.requests.size() == 1);  // the second instance was received and handed on
     CHECK(scp.all_logs().find("answered A700: cannot create the receive file") != std::string::npos);
+}
+
+TEST_CASE("a disk that fills up while a data set arrives gets A700 and the association goes on") {
+    testsupport::TempDir big_dir, small_dir;
+    testdata::StudySpec big;
+    big.rows = big.columns = 256;  // 128 KiB of pixel data
+    const auto large = testdata::write_study(big_dir.path(), big);
+    testdata::StudySpec small;
+    small.study_uid = "1.2.826.0.1.3680043.8.498.2";
+    const auto little = testdata::write_study(small_dir.path(), small);
+    Scp scp;
+    // Writes past 64 KiB fail with EFBIG (SIGXFSZ ignored), as they would with ENOSPC on a full disk.
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved;
+    limit.rlim_cur = 64 * 1024;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+    auto r = run({"storescu", "-v", "--no-halt", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1",
+                  std::to_string(scp.scp.port()), large[0].path, little[0].path}, 30s);
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, old_handler);
+    INFO(r.output);
+    INFO(scp.all_logs());
+    CHECK(std::regex_search(r.output, std::regex("0xa700|Refused: OutOfResources", std::regex::icase)));
+    CHECK(r.output.find("Releasing Association") != std::string::npos);  // not aborted
+    REQUIRE(scp.handler.requests.size() == 1);  // the small one, after the failed one
+    CHECK(scp.handler.requests[0].dataset_sop_instance_uid == little[0].sop_instance_uid);
+    CHECK(scp.all_logs().find("answered A700: cannot write the receive file: File too large") != std::string::npos);
 }
 
 TEST_CASE("the handler's status goes back to the sender") {
