@@ -494,7 +494,6 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
         // A recycled file is cut to what was written (nothing to do when it had the same size).
         stream->flush();
         const bool written = cond.good() && stream->status().good();
-        if (written) stream->consumer().start_writeback();  // the disk works while we parse
         stream.reset();
         if (cond.good()) {
             struct stat st {};
