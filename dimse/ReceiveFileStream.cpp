@@ -12,21 +12,38 @@ namespace dimse {
 
 offile_off_t FileDescriptorConsumer::avail() const { return status_.good() ? INT_MAX : 0; }
 
-offile_off_t FileDescriptorConsumer::write(const void* buf, offile_off_t buflen) {
-    if (status_.bad() || buflen <= 0) return 0;
-    const char* p = static_cast<const char*>(buf);
-    offile_off_t done = 0;
-    while (done < buflen) {
-        const ssize_t n = ::write(fd_, p + done, static_cast<size_t>(buflen - done));
-        if (n < 0) {
+bool FileDescriptorConsumer::write_out(const char* p, std::size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd_, p, n);
+        if (w < 0) {
             if (errno == EINTR) continue;
             errno_ = errno;
             status_ = makeOFCondition(OFM_dcmdata, 18, OF_error, std::strerror(errno_));
-            break;
+            return false;
         }
-        done += n;
+        p += w;
+        n -= static_cast<std::size_t>(w);
     }
-    return done;
+    return true;
+}
+
+offile_off_t FileDescriptorConsumer::write(const void* buf, offile_off_t buflen) {
+    if (status_.bad() || buflen <= 0) return 0;
+    const auto n = static_cast<std::size_t>(buflen);
+    if (buffered_ + n > kBufferBytes) {
+        flush();
+        if (status_.bad()) return 0;
+    }
+    if (n >= kBufferBytes) return write_out(static_cast<const char*>(buf), n) ? buflen : 0;
+    std::memcpy(buffer_.get() + buffered_, buf, n);
+    buffered_ += n;
+    return buflen;
+}
+
+void FileDescriptorConsumer::flush() {
+    if (buffered_ == 0 || status_.bad()) return;
+    write_out(buffer_.get(), buffered_);
+    buffered_ = 0;
 }
 
 }  // namespace dimse

@@ -486,13 +486,13 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
         if (cond.good() && data_pres_id != pres_id)
             cond = makeDcmnetCondition(DIMSEC_INVALIDPRESENTATIONCONTEXTID, OF_error,
                                        "the data set came on another presentation context than its command");
+        stream->flush();
         // A write that failed (a full disk) made DCMTK read past the rest of the data set: the
         // association goes on, and this request is answered A700.
         const int write_errno = stream->consumer().error_number();
         if (cond.bad() && write_errno != 0 && cond.module() == OFM_dcmnet && cond.code() == DIMSEC_OUTOFRESOURCES)
             cond = EC_Normal;
         // A recycled file is cut to what was written (nothing to do when it had the same size).
-        stream->flush();
         const bool written = cond.good() && stream->status().good();
         stream.reset();
         if (cond.good()) {
