@@ -5,7 +5,9 @@
 #   (c) Orthanc as an anonymize-and-forward router (Lua OnStoredInstance -> /anonymize -> store ->
 #       SendToModality), shim on storescu, Orthanc and storescp
 # for 1,000 CT 512x512 16-bit instances and for 5,000 64x64 ones. Prints instances/s, MB/s, end-to-end
-# latency p50/p99 (received -> delivered, from the gateway's log) and the gateway's peak RSS.
+# latency p50/p99 (received -> delivered, from the gateway's log) and the gateway's peak RSS, then
+# the medians, the ratios against the targets, and the bound that the durable write before Success
+# (synced_ms in the gateway's log) puts on (b) with one sender.
 #
 #   bench/gateway_bench.sh [BUILD_DIR] [LARGE_COUNT] [SMALL_COUNT]   (defaults: build 1000 5000)
 # CASES=ab runs only (a) and (b) (default abc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
@@ -167,11 +169,15 @@ EOF
   local cpu_ms; cpu_ms=$(echo "$ticks * 1000 / $(getconf CLK_TCK) / $n" | bc -l)
   read -r p50 p99 < <(grep -o 'latency_ms=[0-9]*' "$WORK/b_gateway.log" | cut -d= -f2 | sort -n |
     awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
+  # What Success waits for on this disk: the durable spool write (fdatasync, rename, folder fsync).
+  local synced; synced=$(grep -o 'synced_ms=[0-9.]*' "$WORK/b_gateway.log" | cut -d= -f2 |
+    awk '{s += $1} END {if (NR) printf "%.3f", s / NR}')
+  [[ -z $synced ]] || echo "$1 $synced" >>"$WORK/synced"
   stop "$gw"; stop "$sink"
   local quarantined; quarantined=$(find "$state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
   report "$(label "(b) storescu->gateway->storescp")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
-  printf '    gateway + broker CPU %.2f ms per instance; storescu finished after %.1f s of %.1f s\n' \
-    "$cpu_ms" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
+  printf '    gateway + broker CPU %.2f ms per instance; storescu finished after %.1f s of %.1f s; durable spool write %s ms per instance\n' \
+    "$cpu_ms" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "${synced:-n/a}"
   (( quarantined == 0 )) || echo "    note: $quarantined instances quarantined by the gateway" >&2
 }
 
@@ -233,4 +239,19 @@ for set in large small; do
   [[ -n $b && -n $c ]] && line+="   (b)/(c) $(echo "$b / $c" | bc -l | xargs printf '%.1f')x (target >= 10x)"
   echo "$line"
 done
+# The bound the durability rule sets: each instance's Success waits for its durable spool write,
+# and the sender sends the next one only then. So with one sender, (b) takes at least (a)'s whole
+# time per instance (the same sending, receiving and writing) plus that write: at most
+# 1 / (1/(a) + sync) instances/s, however little CPU the rest of the gateway used.
+if (( SENDERS == 1 )) && [[ -f $WORK/synced ]]; then
+  echo "bound from the durable spool write (one sender, before any de-identification work):"
+  for set in large small; do
+    a=$(median a "$set"); sync=$(awk -v s="$set" '$1 == s {print $2}' "$WORK/synced" | sort -g |
+      awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
+    [[ -n $a && -n $sync ]] || continue
+    cap=$(echo "1 / (1 / $a + $sync / 1000)" | bc -l)
+    printf '  %s: (a) %.3f ms per instance + durable write %.3f ms (median over rounds) -> (b) <= %.1f inst/s = %.0f %% of (a)\n' \
+      "$set" "$(echo "1000 / $a" | bc -l)" "$sync" "$cap" "$(echo "100 * $cap / $a" | bc -l)"
+  done
+fi
 echo "end: $(uptime)"

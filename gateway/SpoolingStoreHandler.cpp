@@ -1,5 +1,6 @@
 #include "gateway/SpoolingStoreHandler.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "dimse/DimseStatus.h"
@@ -55,15 +56,21 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
         return RefusedOutOfResources;
     }
     SpoolEntry entry{spool_.new_id(), request.calling_ae};
+    const auto sync_start = std::chrono::steady_clock::now();
     if (const auto ec = spool_.accept_incoming(request.file_path, entry, request.file_size, request.file_descriptor)) {
         log(Level::error, "receive",
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
                 " answered A700: durable write failed: " + ec.message());
         return RefusedOutOfResources;
     }
+    // How long the durable write took (fdatasync, rename, folder fsync): what Success waits for.
+    const auto sync_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                               sync_start).count();
+    char synced[32];
+    std::snprintf(synced, sizeof synced, "synced_ms=%.3f", static_cast<double>(sync_us) / 1000.0);
     log(Level::info, "receive",
         request.association_id + ": spooled " + entry.id + " (" + std::to_string(request.file_size) + " bytes, " +
-            request.transfer_syntax_uid + ")");
+            request.transfer_syntax_uid + ", " + synced + ")");
     if (on_spooled_) on_spooled_(entry);
     return Success;
 }
