@@ -206,6 +206,13 @@ std::error_code Spool::add_outgoing(const std::string& file, const std::string& 
     return {};
 }
 
+std::error_code Spool::move_outgoing(const std::string& file, const std::string& destination, const std::string& id) {
+    const std::string target = outgoing_path(destination, id);
+    if (::rename(file.c_str(), target.c_str()) != 0) return last_error();
+    bytes_ += file_size_or_zero(target);
+    return {};
+}
+
 bool Spool::has_incoming(const SpoolEntry& entry) const { return ::access(incoming_path(entry).c_str(), F_OK) == 0; }
 
 void Spool::remove_incoming(const SpoolEntry& entry) {

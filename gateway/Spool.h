@@ -74,6 +74,8 @@ public:
     // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm atomically, not
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
+    // The same for the last destination: `file` itself is renamed there (one rename, no link).
+    std::error_code move_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     bool has_incoming(const SpoolEntry& entry) const;
     // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each,
     // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4 (no journal) creating an

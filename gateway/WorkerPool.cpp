@@ -151,7 +151,9 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt) {
         pending_[entry.id] = Pending{entry, std::set<std::string>(destinations.begin(), destinations.end())};
     }
     for (std::size_t i = 0; i < destinations.size(); ++i) {
-        if (const auto ec = spool_.add_outgoing(output, destinations[i], entry.id)) {
+        const bool last = i + 1 == destinations.size();
+        if (const auto ec = last ? spool_.move_outgoing(output, destinations[i], entry.id)
+                                 : spool_.add_outgoing(output, destinations[i], entry.id)) {
             for (std::size_t j = 0; j < i; ++j) spool_.remove_outgoing(destinations[j], entry.id);
             ::unlink(output.c_str());
             {
@@ -162,7 +164,7 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt) {
             return;
         }
     }
-    ::unlink(output.c_str());
+    if (destinations.empty()) ::unlink(output.c_str());  // otherwise moved to the last destination
     std::string names;
     for (const auto& d : destinations) names += (names.empty() ? "" : ",") + d;
     log(Level::info, "deid",

@@ -1,6 +1,7 @@
 // De-identification workers: a Boost.Asio thread_pool of config.workers threads, one
 // deid::InstanceDeidentifier (and one pseudonym source connection) per thread. Each instance in
-// spool/incoming/ is de-identified into tmp/ (not synced), routed and linked into outgoing/<dest>/;
+// spool/incoming/ is de-identified into tmp/ (not synced), routed and linked into outgoing/<dest>/
+// (moved, for the last destination);
 // the incoming original is removed only when every destination is done with it
 // (destination_done), so a crash before that simply de-identifies it again. Outcome Retry (broker
 // down) leaves it in incoming/ and tries again with backoff: nothing is ever forwarded with a
