@@ -1,6 +1,7 @@
 #include "deid/TextCleaner.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cctype>
 #include <regex>
 
@@ -95,15 +96,38 @@ void replace_id_tokens(std::string& text) {
     text.swap(out);
 }
 
+std::size_t digit_count(const std::string& s) {
+    return static_cast<std::size_t>(
+        std::count_if(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }));
+}
+
+// A month's abbreviation anywhere (case-insensitive): what both month patterns start from.
+bool mentions_month(const std::string& s) {
+    const std::string folded = lower(s);
+    return std::any_of(std::begin(kMonths), std::end(kMonths),
+                       [&](const char* m) { return folded.find(m) != std::string::npos; });
+}
+
+// A digit, then '/', '.' or '-', then a digit: the core of every numeric date.
+bool has_digit_separator_digit(const std::string& s) {
+    auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    for (std::size_t i = 1; i + 1 < s.size(); ++i)
+        if ((s[i] == '/' || s[i] == '.' || s[i] == '-') && digit(s[i - 1]) && digit(s[i + 1])) return true;
+    return false;
+}
+
 }  // namespace
 
 void TextCleaner::add_term(const std::string& term, std::size_t min_length) {
-    std::string t = lower(trim(term));
+    add_folded_term(lower(trim(term)), min_length);
+}
+
+void TextCleaner::add_folded_term(std::string t, std::size_t min_length) {
     if (t.size() < min_length) return;
     if (std::find(terms_.begin(), terms_.end(), t) != terms_.end()) return;
     // Longest first, so whole names go before their components.
     auto at = std::find_if(terms_.begin(), terms_.end(), [&](const std::string& u) { return u.size() < t.size(); });
-    terms_.insert(at, t);
+    terms_.insert(at, std::move(t));
 }
 
 void TextCleaner::add_person_name(const std::string& pn) {
@@ -157,15 +181,16 @@ void TextCleaner::add_date(const std::string& da) {
         dd + "/" + m + "/" + y, ds + "/" + ms + "/" + y, dd + "." + m + "." + y, ds + "." + ms + "." + y,
         dd + "-" + m + "-" + y, m + "-" + dd + "-" + y, dd + "." + m + "." + yy,
     };
-    for (const std::string& f : forms) add_term(f, 6);
+    // Digits, separators and lower-case month names only: already folded.
+    for (const std::string& f : forms) add_folded_term(f, 6);
     for (const char* const* names : {kMonths, kMonthNames}) {
         const std::string mon = names[mi - 1];
         for (const std::string& day : {ds, dd}) {
-            add_term(mon + " " + day + " " + y, 6);
-            add_term(mon + " " + day + ", " + y, 6);
-            add_term(day + " " + mon + " " + y, 6);
-            add_term(day + "-" + mon + "-" + y, 6);
-            add_term(mon + ". " + day + ", " + y, 6);
+            add_folded_term(mon + " " + day + " " + y, 6);
+            add_folded_term(mon + " " + day + ", " + y, 6);
+            add_folded_term(day + " " + mon + " " + y, 6);
+            add_folded_term(day + "-" + mon + "-" + y, 6);
+            add_folded_term(mon + ". " + day + ", " + y, 6);
         }
     }
 }
@@ -185,16 +210,22 @@ std::string TextCleaner::clean(const std::string& input) const {
     static const std::regex numeric_date("\\b\\d{1,4}[/.\\-]\\d{1,2}[/.\\-]\\d{2,4}\\b");
     static const std::regex phone("(\\+\\d{1,3}[\\s.\\-]?)?\\(?\\b\\d{3}\\)?[\\s.\\-]\\d{3}[\\s.\\-]\\d{4}\\b");
     static const std::regex intl_phone("\\+\\d[\\d\\s\\-()]{7,}\\d");
-    replace_regex(text, month_first);
-    replace_regex(text, day_first);
-    replace_regex(text, numeric_date);
-    replace_regex(text, intl_phone);
-    replace_regex(text, phone);
-    replace_id_tokens(text);
+    // Each pattern runs only when the text has what every match of it needs (std::regex is slow,
+    // and most descriptions have no date or number at all).
+    if (digit_count(text) > 0) {
+        if (mentions_month(text)) {
+            replace_regex(text, month_first);
+            replace_regex(text, day_first);
+        }
+        if (has_digit_separator_digit(text)) replace_regex(text, numeric_date);
+        if (text.find('+') != std::string::npos) replace_regex(text, intl_phone);
+        if (digit_count(text) >= 10) replace_regex(text, phone);
+        replace_id_tokens(text);
+    }
 
     // Adjacent removals separated by blanks only become one.
     static const std::regex runs(std::string(1, kMarker) + "(\\s+" + std::string(1, kMarker) + ")+");
-    text = std::regex_replace(text, runs, std::string(1, kMarker));
+    if (text.find(kMarker) != std::string::npos) text = std::regex_replace(text, runs, std::string(1, kMarker));
     std::string out;
     for (char c : text) {
         if (c == kMarker) out += kRemoved;

@@ -31,6 +31,7 @@ public:
 
 private:
     void add_term(const std::string& term, std::size_t min_length);
+    void add_folded_term(std::string term, std::size_t min_length);  // already trimmed and lower-case
     std::vector<std::string> terms_;  // lower-case (ASCII folding), longest first
 };
 

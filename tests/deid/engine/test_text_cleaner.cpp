@@ -43,3 +43,11 @@ TEST_CASE("text cleaner: institutions and identifiers - short values are ignored
     c.add_identifier("A7");  // too short to remove safely
     CHECK(c.clean("Transferred from GENERAL HOSPITAL, bed A7") == "Transferred from [removed], bed A7");
 }
+
+TEST_CASE("text cleaner: each pattern still finds what it finds next to text that needs none of them") {
+    TextCleaner c;
+    CHECK(c.clean("seen Jan 3, 2019 and 4 February 2020") == "seen [removed] and [removed]");
+    CHECK(c.clean("seen 2019-01-03, phone 555 123 4567") == "seen [removed], phone [removed]");
+    CHECK(c.clean("AXIAL JANUARY PROTOCOL") == "AXIAL JANUARY PROTOCOL");  // a month, no date
+    CHECK(c.clean("HEAD+NECK 3.0") == "HEAD+NECK 3.0");                   // '+' and a number, no phone
+}
