@@ -61,7 +61,8 @@ bool fsync_path(const std::string& path, int flags) {
 // Writes `file` over whatever `path` holds without truncating it first (ext4 starts writeback on
 // the close of a file truncated to zero: a short-lived output would go to disk), then cuts it to
 // the written length. Same encoding as saveFile; on a failure `path` is removed.
-OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& path) {
+OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& path,
+                                std::uint64_t& written) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return EC_InvalidStream;
     FILE* f = ::fdopen(fd, "wb");
@@ -82,17 +83,20 @@ OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, cons
         }
         if (c.good()) {
             stream.flush();
-            if (std::fflush(f) != 0 || ::ftruncate(fd, ::ftello(f)) != 0) c = EC_InvalidStream;
+            const off_t length = std::fflush(f) == 0 ? ::ftello(f) : -1;
+            if (length < 0 || ::ftruncate(fd, length) != 0) c = EC_InvalidStream;
+            else written = static_cast<std::uint64_t>(length);
         }
     }
     return c;
 }
 
-std::string write_in_place(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& path) {
-    OFCondition c = write_file_in_place(file, xfer, path);
+std::string write_in_place(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& path,
+                           std::uint64_t& written) {
+    OFCondition c = write_file_in_place(file, xfer, path, written);
     if (c == EC_RepresentationNotFound && xfer == EXS_DeflatedLittleEndianExplicit) {
         xfer = EXS_LittleEndianExplicit;
-        c = write_file_in_place(file, xfer, path);
+        c = write_file_in_place(file, xfer, path, written);
     }
     if (c.bad()) {
         ::unlink(path.c_str());
@@ -106,9 +110,9 @@ std::string write_in_place(DcmFileFormat& file, E_TransferSyntax& xfer, const st
 // rename, fsync the folder (the fsyncs only when `durable`). Returns an empty string or why it
 // failed (no PHI: paths are ours).
 std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& output_path,
-                             bool durable, bool in_place = false) {
+                             bool durable, bool in_place, std::uint64_t& written) {
     const std::string dir = directory_of(output_path);
-    if (in_place && !durable) return write_in_place(file, xfer, output_path);
+    if (in_place && !durable) return write_in_place(file, xfer, output_path, written);
     std::string tmp = dir + "/.deid-write-XXXXXX";
     int fd = ::mkstemp(&tmp[0]);
     if (fd < 0) return std::string("cannot create a temporary file in the output folder: ") + std::strerror(errno);
@@ -206,7 +210,8 @@ struct InstanceDeidentifier::Impl {
     bool durable_writes = true;
     bool write_in_place = false;
 
-    Outcome process(const std::string& input_path, const std::string& output_path, const std::string& calling_ae);
+    Outcome process(std::shared_ptr<DcmFileFormat>& holder, const std::string& input_path,
+                    const std::string& output_path, const std::string& calling_ae);
 };
 
 InstanceDeidentifier::InstanceDeidentifier(const config::Config& config, PseudonymSource& source)
@@ -222,8 +227,14 @@ void InstanceDeidentifier::set_write_in_place(bool in_place) { impl_->write_in_p
 
 Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
                                            const std::string& calling_ae) {
+    std::shared_ptr<DcmFileFormat> file;
+    return process(file, input_path, output_path, calling_ae);
+}
+
+Outcome InstanceDeidentifier::process(std::shared_ptr<DcmFileFormat>& file, const std::string& input_path,
+                                      const std::string& output_path, const std::string& calling_ae) {
     try {
-        return impl_->process(input_path, output_path, calling_ae);
+        return impl_->process(file, input_path, output_path, calling_ae);
     } catch (const PseudonymUnavailable& e) {
         return make(Outcome::Kind::Retry, "pseudonym-unavailable", e.what());
     } catch (const std::exception& e) {
@@ -234,11 +245,16 @@ Outcome InstanceDeidentifier::process_file(const std::string& input_path, const 
     }
 }
 
-Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const std::string& output_path,
-                                            const std::string& calling_ae) {
-    DcmFileFormat file;
-    OFCondition c = file.loadFile(input_path.c_str());
-    if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("not readable as DICOM: ") + c.text());
+Outcome InstanceDeidentifier::Impl::process(std::shared_ptr<DcmFileFormat>& holder, const std::string& input_path,
+                                            const std::string& output_path, const std::string& calling_ae) {
+    OFCondition c;
+    if (!holder) {
+        auto loaded = std::make_shared<DcmFileFormat>();
+        c = loaded->loadFile(input_path.c_str());
+        if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("not readable as DICOM: ") + c.text());
+        holder = std::move(loaded);
+    }
+    DcmFileFormat& file = *holder;
     DcmDataset* ds = file.getDataset();
     if (get(*ds, DCM_SOPClassUID).empty() || get(*ds, DCM_SOPInstanceUID).empty())
         return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
@@ -268,7 +284,8 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
     const VerifyReport verified = verify(profile.source, original, file);
     if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
 
-    const std::string error = write_atomically(file, xfer, output_path, durable_writes, write_in_place);
+    std::uint64_t written = 0;
+    const std::string error = write_atomically(file, xfer, output_path, durable_writes, write_in_place, written);
     if (error.rfind("unsupported", 0) == 0) return make(Outcome::Kind::Quarantined, "unsupported-transfer-syntax", error);
     if (!error.empty()) return make(Outcome::Kind::Retry, "write-failed", error);
 
@@ -279,6 +296,7 @@ Outcome InstanceDeidentifier::Impl::process(const std::string& input_path, const
     o.series_instance_uid = report.series_instance_uid;
     o.modality = report.modality;
     o.transfer_syntax_uid = DcmXfer(xfer).getXferID();
+    o.output_bytes = written;
     return o;
 }
 

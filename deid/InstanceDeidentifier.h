@@ -2,11 +2,14 @@
 // verify, write. Used by both `deid-gateway scrub` and the gateway's worker pool.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "config/Config.h"
 #include "deid/PseudonymSource.h"
+
+class DcmFileFormat;
 
 namespace deid {
 
@@ -27,6 +30,7 @@ struct Outcome {
     std::string series_instance_uid;
     std::string modality;
     std::string transfer_syntax_uid;
+    std::uint64_t output_bytes = 0;  // the output's size, known for in-place writes (else 0)
 };
 
 class InstanceDeidentifier {
@@ -51,6 +55,12 @@ public:
     // Never throws for bad input; `calling_ae` feeds profile.reject conditions.
     Outcome process_file(const std::string& input_path, const std::string& output_path,
                          const std::string& calling_ae = "");
+    // The same, with the input possibly parsed already: a non-null `file` (its values in memory,
+    // as read from `input_path`) is used instead of reading `input_path`; a null one is read from
+    // there and set. The instance is de-identified in place: on Clean, `file` holds exactly what
+    // was written to `output_path`, for the next stage; on any other outcome, drop it.
+    Outcome process(std::shared_ptr<DcmFileFormat>& file, const std::string& input_path,
+                    const std::string& output_path, const std::string& calling_ae = "");
 
 private:
     struct Impl;

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+class DcmFileFormat;
 
 namespace dimse {
 
@@ -29,6 +32,9 @@ struct CStoreRequest {
     bool parsed = false;                  // false: the data set cannot be parsed
     std::string dataset_sop_class_uid;    // (0008,0016), empty when absent
     std::string dataset_sop_instance_uid; // (0008,0018), empty when absent
+    // The whole parsed file, values in memory, when it is at most ScpSettings::keep_parsed_bytes
+    // (else null): the handler may hand it on, so the next stage need not parse the file again.
+    std::shared_ptr<DcmFileFormat> dataset;
 };
 
 // The one place that decides a C-STORE response status (PS3.4 Annex B).

@@ -180,18 +180,23 @@ int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, con
     return fd;
 }
 
-// Parses what arrived, for the handler. Large values (pixel data) stay on disk: only the
+// Parses what arrived, for the handler. A file up to keep_parsed_bytes is read whole and handed on
+// (CStoreRequest::dataset); in a larger one, values over 4 KiB (pixel data) stay on disk: only the
 // structure is read.
-void inspect_received(CStoreRequest& request) {
-    DcmFileFormat file;
-    OFCondition cond = file.loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+void inspect_received(CStoreRequest& request, std::uint64_t keep_parsed_bytes) {
+    auto file = std::make_shared<DcmFileFormat>();
+    const bool whole = request.file_size <= keep_parsed_bytes;
+    OFCondition cond = file->loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange,
+                                      whole ? OFstatic_cast(Uint32, -1) : 4096, ERM_autoDetect);
     request.parsed = cond.good();
     if (!request.parsed) return;
     OFString value;
-    if (file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value).good())
+    if (file->getDataset()->findAndGetOFString(DCM_SOPClassUID, value).good())
         request.dataset_sop_class_uid = trim(value.c_str());
-    if (file.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
+    if (file->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
         request.dataset_sop_instance_uid = trim(value.c_str());
+    // Nothing may be left to read from the file, which the handler renames.
+    if (whole && file->loadAllDataIntoMemory().good()) request.dataset = std::move(file);
 }
 
 }  // namespace
@@ -506,7 +511,7 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
             } else {
                 request.file_size = static_cast<std::uint64_t>(st.st_size);
                 request.file_descriptor = fd;
-                inspect_received(request);
+                inspect_received(request, settings.keep_parsed_bytes);
                 rsp.DimseStatus = handler.handle_store(request);
                 request.file_descriptor = -1;
             }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +32,9 @@ struct ScpSettings {
     // recycled file there, which is written over (not truncated first) and then cut to the length
     // received, so that no inode and no block is allocated. May be empty.
     std::function<void(const std::string&)> prepare_receive_file;
+    // Received files up to this size are parsed whole and handed to the handler in memory
+    // (CStoreRequest::dataset); larger ones only structurally (values over 4 KiB stay on disk).
+    std::uint64_t keep_parsed_bytes = 0;
     LogSink log;                               // observer; may be empty
 };
 

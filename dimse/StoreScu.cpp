@@ -129,11 +129,19 @@ SendResult StoreScu::send_file(const std::string& path) {
     DcmFileFormat file;
     OFCondition cond = file.loadFile(path.c_str());
     if (cond.bad()) return result(SendResult::Kind::Refused, "unreadable", std::string("cannot read the spooled file: ") + cond.text());
+    return send(file, DcmXfer(file.getDataset()->getOriginalXfer()).getXferID());
+}
+
+SendResult StoreScu::send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid) {
+    return send(parsed, transfer_syntax_uid);
+}
+
+SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
+    OFCondition cond;
     OFString value;
     file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value);
     const std::string sop_class = trim(value);
     if (sop_class.empty()) return result(SendResult::Kind::Refused, "unreadable", "no SOP Class UID");
-    const std::string file_ts = DcmXfer(file.getDataset()->getOriginalXfer()).getXferID();
 
     const auto key = std::make_pair(sop_class, file_ts);
     for (int round = 0; round < 2; ++round) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+class DcmFileFormat;
+
 namespace dimse {
 
 struct ScuSettings {
@@ -38,10 +40,14 @@ public:
     StoreScu& operator=(const StoreScu&) = delete;
 
     SendResult send_file(const std::string& path);
+    // The same instance already parsed, its values in memory (as written to `path` in
+    // `transfer_syntax_uid`): nothing is read from the file. May be changed (decompressed).
+    SendResult send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid);
     bool connected() const;
     void release();  // releases the association (next send opens a new one)
 
 private:
+    SendResult send(DcmFileFormat& file, const std::string& file_ts);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

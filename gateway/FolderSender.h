@@ -11,6 +11,7 @@ namespace gateway {
 class FolderSender : public Sender {
 public:
     explicit FolderSender(std::string directory) : directory_(std::move(directory)) {}
+    using Sender::send;
     dimse::SendResult send(const std::string& path) override;
 
 private:

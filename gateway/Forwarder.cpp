@@ -22,11 +22,11 @@ void Forwarder::start() {
     for (int i = 0; i < threads_count_; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
-void Forwarder::enqueue(const std::string& id) {
+void Forwarder::enqueue(const std::string& id, ParsedInstance parsed) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!known_.insert(id).second) return;
-        ready_.emplace(Clock::now(), Item{id, 0});
+        ready_.emplace(Clock::now(), Item{id, 0, std::move(parsed)});
     }
     cv_.notify_one();
 }
@@ -74,7 +74,7 @@ void Forwarder::run(int index) {
                     cv_.wait_until(lock, std::max(ready_.begin()->first, paused_until_));
                 }
             }
-            item = ready_.begin()->second;
+            item = std::move(ready_.begin()->second);
             ready_.erase(ready_.begin());
         }
         const std::string path = spool_.outgoing_path(destination_, item.id);
@@ -87,7 +87,8 @@ void Forwarder::run(int index) {
             continue;
         }
         if (!sender) sender = factory_();
-        const auto result = sender->send(path);
+        const auto result = sender->send(path, item.parsed);
+        item.parsed = {};  // a retry reads the file
         std::unique_lock<std::mutex> lock(mutex_);
         if (result.kind == dimse::SendResult::Kind::Sent) {
             destination_failures_ = 0;

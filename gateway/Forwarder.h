@@ -32,7 +32,9 @@ public:
     // quarantined, or its file gone. Set before start().
     void set_on_done(std::function<void(const std::string& id)> on_done) { on_done_ = std::move(on_done); }
     void start();
-    void enqueue(const std::string& id);  // ignored when already queued
+    // Ignored when already queued. `parsed`, when given, is the instance's file already parsed
+    // (the worker's output), sent instead of reading the file on the first attempt.
+    void enqueue(const std::string& id, ParsedInstance parsed = {});
     void stop();                          // running sends finish; the queue stays on disk
     std::size_t depth() const;
     const std::string& destination() const { return destination_; }
@@ -42,6 +44,7 @@ private:
     struct Item {
         std::string id;
         int attempts = 0;
+        ParsedInstance parsed;  // dropped after the first attempt (a send may change it)
     };
     void run(int index);
     std::chrono::milliseconds backoff(int failures) const;

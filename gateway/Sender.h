@@ -5,6 +5,7 @@
 #include <string>
 
 #include "dimse/StoreScu.h"
+#include "gateway/ParsedInstance.h"
 
 namespace gateway {
 
@@ -12,6 +13,12 @@ class Sender {
 public:
     virtual ~Sender() = default;
     virtual dimse::SendResult send(const std::string& path) = 0;
+    // The same instance, parsed (what `path` holds, in `parsed.transfer_syntax_uid`); a sender
+    // that has no use for it sends the file.
+    virtual dimse::SendResult send(const std::string& path, ParsedInstance& parsed) {
+        (void)parsed;
+        return send(path);
+    }
 };
 
 }  // namespace gateway

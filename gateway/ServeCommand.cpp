@@ -29,6 +29,11 @@
 namespace gateway {
 
 namespace {
+// Received files up to this size are parsed whole by the reception and handed on in memory; larger
+// ones (a 512x512 CT is about 530 kB) would make the sender wait for the copy, so the worker reads
+// them. The worker's output goes to the forwarder in memory whatever its size, within the budget.
+constexpr std::uint64_t kKeepParsedBytes = 256 * 1024;
+constexpr std::uint64_t kParsedBudgetBytes = 64ull << 20;
 
 void dimse_log(dimse::LogLevel level, const std::string& message) {
     Level l = Level::info;
@@ -73,6 +78,9 @@ int run_serve(const config::Config& cfg) {
     }
     const std::string socket_path = broker->socket_path();
 
+    // Instances handed from stage to stage in memory (each parsed once), up to this much at once;
+    // declared before the stages, so it outlives every lease they hold.
+    ParsedBudget parsed_budget(kParsedBudgetBytes);
     std::map<std::string, std::unique_ptr<Forwarder>> forwarders;
     std::map<std::string, Forwarder*> forwarder_refs;
     for (const auto& d : cfg.destinations) {
@@ -92,9 +100,12 @@ int run_serve(const config::Config& cfg) {
     Router router(cfg.destinations);
     boost::asio::io_context io;
     WorkerPool pool(cfg, spool, router, forwarder_refs,
-                    [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io);
+                    [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io,
+                    &parsed_budget);
 
-    SpoolingStoreHandler handler(spool, [&pool](const SpoolEntry& entry) { pool.submit(entry); });
+    SpoolingStoreHandler handler(
+        spool, [&pool](const SpoolEntry& entry, ParsedInstance parsed) { pool.submit(entry, std::move(parsed)); },
+        &parsed_budget);
     dimse::ScpSettings settings;
     settings.ae_title = cfg.listen.ae_title;
     settings.bind = cfg.listen.bind;
@@ -105,6 +116,7 @@ int run_serve(const config::Config& cfg) {
     settings.dimse_timeout_seconds = cfg.listen.dimse_timeout_seconds;
     settings.receive_dir = spool.tmp_dir();
     settings.prepare_receive_file = [&spool](const std::string& path) { spool.reuse_file_for(path); };
+    settings.keep_parsed_bytes = kKeepParsedBytes;
     settings.log = dimse_log;
     dimse::StoreScp scp(settings, handler);
     if (const auto ec = scp.start()) {

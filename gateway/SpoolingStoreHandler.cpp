@@ -21,8 +21,8 @@ std::string hex(std::uint16_t status) {
 }
 }  // namespace
 
-SpoolingStoreHandler::SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled)
-    : spool_(spool), on_spooled_(std::move(on_spooled)) {}
+SpoolingStoreHandler::SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled, ParsedBudget* budget)
+    : spool_(spool), on_spooled_(std::move(on_spooled)), budget_(budget) {}
 
 std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
                                                           const std::string& reason, const std::string& detail) {
@@ -71,7 +71,8 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
     log(Level::info, "receive",
         request.association_id + ": spooled " + entry.id + " (" + std::to_string(request.file_size) + " bytes, " +
             request.transfer_syntax_uid + ", " + synced + ")");
-    if (on_spooled_) on_spooled_(entry);
+    if (on_spooled_)
+        on_spooled_(entry, budget_ ? hold(*budget_, request.dataset, request.file_size) : ParsedInstance{});
     return Success;
 }
 

@@ -9,14 +9,16 @@
 #include <functional>
 
 #include "dimse/CStoreRequest.h"
+#include "gateway/ParsedInstance.h"
 #include "gateway/Spool.h"
 
 namespace gateway {
 
 class SpoolingStoreHandler : public dimse::CStoreHandler {
 public:
-    using OnSpooled = std::function<void(const SpoolEntry&)>;
-    SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled);
+    // With the instance parsed by the reception when the budget allows (else empty).
+    using OnSpooled = std::function<void(const SpoolEntry&, ParsedInstance)>;
+    SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled, ParsedBudget* budget = nullptr);
     std::uint16_t handle_store(const dimse::CStoreRequest& request) override;
 
 private:
@@ -24,6 +26,7 @@ private:
                                         const std::string& reason, const std::string& detail);
     Spool& spool_;
     OnSpooled on_spooled_;
+    ParsedBudget* budget_;
 };
 
 }  // namespace gateway

@@ -14,27 +14,30 @@ namespace gateway {
 
 WorkerPool::WorkerPool(const config::Config& config, Spool& spool, const Router& router,
                        std::map<std::string, Forwarder*> forwarders, SourceFactory sources,
-                       boost::asio::io_context& timers)
+                       boost::asio::io_context& timers, ParsedBudget* budget)
     : config_(config),
       spool_(spool),
       router_(router),
       forwarders_(std::move(forwarders)),
       sources_(std::move(sources)),
       timers_(timers),
+      budget_(budget),
       pool_(static_cast<std::size_t>(std::max(1, config.workers))) {}
 
 WorkerPool::~WorkerPool() { stop(); }
 
-void WorkerPool::submit(const SpoolEntry& entry) {
+void WorkerPool::submit(const SpoolEntry& entry, ParsedInstance parsed) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || !in_hand_.insert(entry.id).second) return;
     }
-    post(entry, 0);
+    post(entry, 0, std::move(parsed));
 }
 
-void WorkerPool::post(const SpoolEntry& entry, int attempt) {
-    boost::asio::post(pool_, [this, entry, attempt] { process(entry, attempt); });
+void WorkerPool::post(const SpoolEntry& entry, int attempt, ParsedInstance parsed) {
+    boost::asio::post(pool_, [this, entry, attempt, parsed = std::move(parsed)]() mutable {
+        process(entry, attempt, std::move(parsed));
+    });
 }
 
 void WorkerPool::stop() {
@@ -85,7 +88,7 @@ void WorkerPool::retry_later(const SpoolEntry& entry, int attempt, const std::st
     });
 }
 
-void WorkerPool::process(const SpoolEntry& entry, int attempt) {
+void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance parsed) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) {
@@ -104,9 +107,10 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt) {
     }
     const std::string output = spool_.tmp_dir() + "/" + entry.id + ".deid.dcm";
     deid::Outcome outcome;
+    std::shared_ptr<DcmFileFormat> file = std::move(parsed.file);  // null: read from `input`
     try {
         spool_.reuse_output_file_for(output);
-        outcome = worker().deidentifier->process_file(input, output, entry.calling_ae);
+        outcome = worker().deidentifier->process(file, input, output, entry.calling_ae);
     } catch (const std::exception& e) {
         outcome.kind = deid::Outcome::Kind::Quarantined;
         outcome.reason = "internal-error";
@@ -175,9 +179,20 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt) {
         done();
         return;
     }
+    // With one destination, its forwarder sends what was just written from memory; several
+    // forwarders would share (and change) it, so they read their files.
+    ParsedInstance output_parsed;
+    if (destinations.size() == 1 && file) {
+        output_parsed.lease = std::move(parsed.lease);  // the reception's share covers it
+        if (!output_parsed.lease && budget_ && outcome.output_bytes > 0) output_parsed.lease = budget_->lease(outcome.output_bytes);
+        if (output_parsed.lease) {
+            output_parsed.file = std::move(file);
+            output_parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
+        }
+    }
     for (const auto& d : destinations) {
         auto it = forwarders_.find(d);
-        if (it != forwarders_.end()) it->second->enqueue(entry.id);
+        if (it != forwarders_.end()) it->second->enqueue(entry.id, std::move(output_parsed));
     }
 }
 

@@ -23,6 +23,7 @@
 #include "deid/InstanceDeidentifier.h"
 #include "deid/PseudonymSource.h"
 #include "gateway/Forwarder.h"
+#include "gateway/ParsedInstance.h"
 #include "gateway/Router.h"
 #include "gateway/Spool.h"
 
@@ -32,11 +33,15 @@ class WorkerPool {
 public:
     using SourceFactory = std::function<std::unique_ptr<deid::PseudonymSource>()>;
     // `timers` runs the retry timers (the serve command's io_context).
+    // `budget` (may be null) bounds the de-identified instances handed to forwarders in memory.
     WorkerPool(const config::Config& config, Spool& spool, const Router& router,
-               std::map<std::string, Forwarder*> forwarders, SourceFactory sources, boost::asio::io_context& timers);
+               std::map<std::string, Forwarder*> forwarders, SourceFactory sources, boost::asio::io_context& timers,
+               ParsedBudget* budget = nullptr);
     ~WorkerPool();
 
-    void submit(const SpoolEntry& entry);  // ignored when already in hand
+    // Ignored when already in hand. `parsed`, when given, is the incoming file already parsed by
+    // the reception: de-identified in memory instead of reading the file (first attempt only).
+    void submit(const SpoolEntry& entry, ParsedInstance parsed = {});
     // A destination delivered (or quarantined) an instance; the last one removes it from incoming/.
     void destination_done(const std::string& destination, const std::string& id);
     void stop();                           // running instances finish; the rest stays in incoming/
@@ -47,8 +52,8 @@ private:
         std::unique_ptr<deid::PseudonymSource> source;
         std::unique_ptr<deid::InstanceDeidentifier> deidentifier;
     };
-    void post(const SpoolEntry& entry, int attempt);
-    void process(const SpoolEntry& entry, int attempt);
+    void post(const SpoolEntry& entry, int attempt, ParsedInstance parsed = {});
+    void process(const SpoolEntry& entry, int attempt, ParsedInstance parsed);
     void retry_later(const SpoolEntry& entry, int attempt, const std::string& why);
     Worker& worker();
 
@@ -58,6 +63,7 @@ private:
     std::map<std::string, Forwarder*> forwarders_;
     SourceFactory sources_;
     boost::asio::io_context& timers_;
+    ParsedBudget* budget_;
     boost::asio::thread_pool pool_;
     mutable std::mutex mutex_;
     std::set<std::string> in_hand_;  // being de-identified, or waiting for its destinations

@@ -19,6 +19,10 @@
 #include <regex>
 #include <vector>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
 #include "dimse/DimseStatus.h"
 #include "dimse/InstanceInfo.h"
 #include "dimse/NoDelayTransportLayer.h"
@@ -302,4 +306,38 @@ TEST_CASE("clients that connect and send no (or half an) association request del
     CHECK(scp.handler.requests.size() == 1);
     // The silent connections are still waiting (not dropped to make room), each on its own thread.
     CHECK(scp.scp.active_associations() >= 4);
+}
+
+TEST_CASE("a received file up to keep_parsed_bytes is handed to the handler parsed, its values in memory") {
+    testsupport::TempDir src, big_dir;
+    const auto small = testdata::write_study(src.path(), testdata::StudySpec{});
+    testdata::StudySpec big;
+    big.rows = big.columns = 256;  // 128 KiB of pixel data
+    const auto large = testdata::write_study(big_dir.path(), big);
+    testsupport::TempDir dir;
+    RecordingHandler handler(dir.path());
+    dimse::ScpSettings s;
+    s.ae_title = "DEIDGW";
+    s.bind = "127.0.0.1";
+    s.port = 0;
+    s.receive_dir = dir.path();
+    s.keep_parsed_bytes = 64 * 1024;
+    dimse::StoreScp scp(s, handler);
+    REQUIRE_FALSE(scp.start());
+    auto r = run({"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.port()),
+                  small[0].path, large[0].path}, 30s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(handler.requests.size() == 2);
+    const auto& kept = handler.requests[0];
+    REQUIRE(kept.dataset);
+    std::filesystem::remove(kept.file_path);  // the handler moved the file; its values are in memory
+    OFString uid;
+    REQUIRE(kept.dataset->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid).good());
+    CHECK(std::string(uid.c_str()) == small[0].sop_instance_uid);
+    const Uint16* pixels = nullptr;
+    CHECK(kept.dataset->getDataset()->findAndGetUint16Array(DCM_PixelData, pixels).good());
+    CHECK(pixels != nullptr);
+    CHECK_FALSE(handler.requests[1].dataset);  // over 64 KiB: parsed for the checks only
+    CHECK(handler.requests[1].parsed);
 }

@@ -5,6 +5,10 @@
 #include <filesystem>
 #include <regex>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
 #include "dimse/InstanceInfo.h"
 #include "tests/dimse/TestInstances.h"
 #include "tests/support/Process.h"
@@ -121,4 +125,33 @@ TEST_CASE("an unsupported SOP class is a refusal and a peer that is down is a re
     r = nowhere.send_file(files[0].path);
     CHECK(r.kind == dimse::SendResult::Kind::Retry);
     CHECK(r.reason == "connect-failed");
+}
+
+TEST_CASE("an instance sent parsed arrives with the same bytes as sent from its file") {
+    for (const bool rle : {false, true}) {
+        testsupport::TempDir src;
+        testdata::StudySpec spec;
+        spec.rle = rle;  // compressed: the peer accepts only uncompressed, so both paths decompress
+        const auto files = testdata::write_study(src.path(), spec);
+        StoreScpPeer from_file, from_memory;
+        {
+            dimse::StoreScu scu(to(from_file.port));
+            REQUIRE(scu.send_file(files[0].path).kind == dimse::SendResult::Kind::Sent);
+        }
+        DcmFileFormat parsed;
+        REQUIRE(parsed.loadFile(files[0].path.c_str(), EXS_Unknown, EGL_noChange, OFstatic_cast(Uint32, -1)).good());
+        REQUIRE(parsed.loadAllDataIntoMemory().good());
+        const std::string ts = DcmXfer(parsed.getDataset()->getOriginalXfer()).getXferID();
+        fs::remove(files[0].path);  // nothing is read from the file
+        {
+            dimse::StoreScu scu(to(from_memory.port));
+            const auto r = scu.send_parsed(parsed, ts);
+            INFO(r.detail);
+            REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+        }
+        const auto a = from_file.received(), b = from_memory.received();
+        REQUIRE(a.size() == 1);
+        REQUIRE(b.size() == 1);
+        CHECK(testsupport::read_file(a[0]) == testsupport::read_file(b[0]));
+    }
 }

@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <set>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
 #include "dimse/DimseStatus.h"
 #include "tests/support/Process.h"
 
@@ -19,7 +22,7 @@ struct Fixture {
     config::Spool limits;
     gateway::Spool spool{dir / "spool", limits};
     std::vector<gateway::SpoolEntry> spooled;
-    gateway::SpoolingStoreHandler handler{spool, [this](const gateway::SpoolEntry& e) { spooled.push_back(e); }};
+    gateway::SpoolingStoreHandler handler{spool, [this](const gateway::SpoolEntry& e, gateway::ParsedInstance) { spooled.push_back(e); }};
     int n = 0;
     Fixture() { REQUIRE_FALSE(spool.prepare({"pacs"})); }
     dimse::CStoreRequest request(const std::string& content = "data") {
@@ -165,4 +168,38 @@ TEST_CASE("the spool is owner-only, and finished originals are kept with their b
     const std::string after = f.spool.tmp_dir() + "/after.part";
     f.spool.reuse_file_for(after);
     CHECK_FALSE(fs::exists(after));  // deleted, not kept
+}
+
+TEST_CASE("the parsed instance goes on with the spool entry while the budget lasts, and gives its bytes back") {
+    testsupport::TempDir dir;
+    config::Spool limits;
+    gateway::Spool spool{dir / "spool", limits};
+    REQUIRE_FALSE(spool.prepare({"pacs"}));
+    gateway::ParsedBudget budget(10);
+    std::vector<gateway::ParsedInstance> handed;
+    gateway::SpoolingStoreHandler handler(
+        spool, [&](const gateway::SpoolEntry&, gateway::ParsedInstance p) { handed.push_back(std::move(p)); }, &budget);
+    int n = 0;
+    auto request = [&](const std::string& content) {
+        dimse::CStoreRequest r;
+        r.affected_sop_class_uid = r.dataset_sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+        r.affected_sop_instance_uid = r.dataset_sop_instance_uid = "1.2.3";
+        r.parsed = true;
+        r.file_path = spool.tmp_dir() + "/" + std::to_string(++n) + ".part";
+        testsupport::write_file(r.file_path, content);
+        r.file_size = content.size();
+        r.dataset = std::make_shared<DcmFileFormat>();
+        return r;
+    };
+    CHECK(handler.handle_store(request("123456")) == dimse::DimseStatus::Success);  // 6 of 10
+    CHECK(handler.handle_store(request("123456")) == dimse::DimseStatus::Success);  // would be 12
+    REQUIRE(handed.size() == 2);
+    CHECK(handed[0]);
+    CHECK_FALSE(handed[1]);  // the next stage reads the file
+    CHECK(budget.used() == 6);
+    handed.clear();
+    CHECK(budget.used() == 0);
+    CHECK(handler.handle_store(request("1234567890")) == dimse::DimseStatus::Success);
+    REQUIRE(handed.size() == 1);
+    CHECK(handed[0]);
 }

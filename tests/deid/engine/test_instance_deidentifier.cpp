@@ -199,3 +199,36 @@ TEST_CASE("instance: a site rule that keeps an identifying value is caught by th
     CHECK(o.detail.find("ACC5566") == std::string::npos);
     CHECK_FALSE(fs::exists(tmp / "out.dcm"));
 }
+
+TEST_CASE("instance: an input parsed already gives the same output as the file, and is what was written") {
+    testsupport::TempDir tmp;
+    write_ct(tmp / "in.dcm");
+    testsupport::MemoryPseudonymSource src;
+    deid::InstanceDeidentifier deidentifier(
+        make_config(tmp.path(), R"({"options": ["retain_long_modified_dates", "clean_descriptors"]})"), src);
+    deidentifier.set_durable_writes(false);
+    deidentifier.set_write_in_place(true);
+    REQUIRE(deidentifier.process_file(tmp / "in.dcm", tmp / "from_file.dcm").kind == Outcome::Kind::Clean);
+
+    // As the gateway's reception parses it: whole, values in memory.
+    auto parsed = std::make_shared<DcmFileFormat>();
+    REQUIRE(parsed->loadFile((tmp / "in.dcm").c_str(), EXS_Unknown, EGL_noChange, OFstatic_cast(Uint32, -1)).good());
+    REQUIRE(parsed->loadAllDataIntoMemory().good());
+    std::shared_ptr<DcmFileFormat> file = parsed;
+    const Outcome o = deidentifier.process(file, "/nonexistent/not-read.dcm", tmp / "from_memory.dcm");
+    INFO(o.reason << ": " << o.detail);
+    REQUIRE(o.kind == Outcome::Kind::Clean);
+    CHECK(file == parsed);  // de-identified in place
+    const std::string written = testsupport::read_file(tmp / "from_memory.dcm");
+    CHECK(written == testsupport::read_file(tmp / "from_file.dcm"));
+    CHECK(o.output_bytes == written.size());
+    OFString v;
+    file->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, v);
+    CHECK(std::string(v.c_str()) == o.sop_instance_uid);
+
+    // Null: read from the path, and handed back.
+    std::shared_ptr<DcmFileFormat> none;
+    REQUIRE(deidentifier.process(none, tmp / "in.dcm", tmp / "again.dcm").kind == Outcome::Kind::Clean);
+    REQUIRE(none);
+    CHECK(testsupport::read_file(tmp / "again.dcm") == written);
+}
