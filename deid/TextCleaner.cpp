@@ -171,6 +171,9 @@ void TextCleaner::add_date(const std::string& da) {
     std::string d = trim(da);
     if (d.size() < 8 || !std::all_of(d.begin(), d.begin() + 8, [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
         return;
+    // Study, Series and Content Date are usually the same day: its forms are made once.
+    if (std::find(dates_.begin(), dates_.end(), d.substr(0, 8)) != dates_.end()) return;
+    dates_.push_back(d.substr(0, 8));
     const std::string y = d.substr(0, 4), m = d.substr(4, 2), dd = d.substr(6, 2);
     int mi = std::stoi(m), di = std::stoi(dd);
     if (mi < 1 || mi > 12 || di < 1 || di > 31) return;

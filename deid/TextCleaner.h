@@ -33,6 +33,7 @@ private:
     void add_term(const std::string& term, std::size_t min_length);
     void add_folded_term(std::string term, std::size_t min_length);  // already trimmed and lower-case
     std::vector<std::string> terms_;  // lower-case (ASCII folding), longest first
+    std::vector<std::string> dates_;  // YYYYMMDD already added
 };
 
 }  // namespace deid

@@ -65,22 +65,24 @@ void AuditLog::append(const std::string& operation, const std::string& reason, c
     std::int64_t seq = 1;
     std::string prev = kGenesis;
     {
-        SqliteStatement last(db_.handle(), "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+        SqliteStatement& last = db_.prepared("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
         if (last.step()) {
             seq = last.integer(0) + 1;
             prev = last.text(1);
         }
+        last.reset();
     }
     const std::string time = now_utc();
     const std::string who = operator_name();
     const std::string detail_text = detail.dump();
     const std::string hash = record_hash(prev, seq, time, operation, who, reason, detail_text);
-    SqliteStatement insert(db_.handle(),
-                           "INSERT INTO audit(seq, time, operation, operator, reason, detail, prev_hash, hash) "
-                           "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    SqliteStatement& insert = db_.prepared(
+        "INSERT INTO audit(seq, time, operation, operator, reason, detail, prev_hash, hash) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, seq).bind(2, time).bind(3, operation).bind(4, who).bind(5, reason).bind(6, detail_text);
     insert.bind(7, prev).bind(8, hash);
     insert.step();
+    insert.reset();
 }
 
 AuditVerification AuditLog::verify() {

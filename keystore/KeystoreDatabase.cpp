@@ -99,6 +99,7 @@ KeystoreDatabase::~KeystoreDatabase() {
     find_uid_.reset();
     insert_uid_.reset();
     add_count_.reset();
+    prepared_.clear();
     if (db_) sqlite3_close(db_);
 }
 
@@ -123,6 +124,10 @@ SqliteStatement& KeystoreDatabase::statement(std::unique_ptr<SqliteStatement>& s
     if (!slot) slot = std::make_unique<SqliteStatement>(db_, sql);
     slot->reset();
     return *slot;
+}
+
+SqliteStatement& KeystoreDatabase::prepared(const std::string& sql) {
+    return statement(prepared_[sql], sql.c_str());
 }
 
 std::optional<std::string> KeystoreDatabase::meta(const std::string& key) {

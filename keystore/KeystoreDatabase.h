@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,10 +76,14 @@ public:
     void for_each_patient(const std::function<void(const PatientMapping&)>& fn);
     void for_each_uid(const std::function<void(const UidMapping&)>& fn);
 
+    // A statement prepared once per connection and reset for each use (hot paths: the audit log).
+    SqliteStatement& prepared(const std::string& sql);
+
 private:
     SqliteStatement& statement(std::unique_ptr<SqliteStatement>& slot, const char* sql);
     sqlite3* db_ = nullptr;
     std::unique_ptr<SqliteStatement> find_patient_, insert_patient_, find_uid_, insert_uid_, add_count_;
+    std::map<std::string, std::unique_ptr<SqliteStatement>> prepared_;
 };
 
 }  // namespace keystore
