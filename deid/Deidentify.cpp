@@ -595,7 +595,7 @@ void Engine::write_method(DeidReport& report) {
     if (p_.retain_institution_identity) codes.push_back("113112");
     std::string method = std::string("PS3.15 ") + ps315_edition() + " Basic Application Confidentiality Profile";
     ds_.putAndInsertString(DCM_DeidentificationMethod, method.c_str());
-    for (const std::string& c : codes) add_method_code(ds_, c);
+    add_method_codes(ds_, codes);
     // (0012,0063) now names the edition and every applied option (add_method_code appends them).
     report.method_codes = codes;
     const char* longitudinal = p_.retain_long_full_dates ? "UNMODIFIED"
@@ -674,27 +674,30 @@ const char* method_code_meaning(const std::string& code) {
     return "";
 }
 
-void add_method_code(DcmItem& dataset, const std::string& code) {
-    const char* meaning = method_code_meaning(code);
-    if (!*meaning) throw std::invalid_argument("not a CID 7050 code: " + code);
-    DcmItem* item = nullptr;
-    // Already there: nothing to do.
+void add_method_code(DcmItem& dataset, const std::string& code) { add_method_codes(dataset, {code}); }
+
+void add_method_codes(DcmItem& dataset, const std::vector<std::string>& codes) {
+    std::set<std::string> present;
     DcmSequenceOfItems* seq = nullptr;
     if (dataset.findAndGetSequence(DCM_DeidentificationMethodCodeSequence, seq).good() && seq)
-        for (unsigned long i = 0; i < seq->card(); ++i)
-            if (get(*seq->getItem(i), DCM_CodeValue) == code) return;
-    if (dataset.findOrCreateSequenceItem(DCM_DeidentificationMethodCodeSequence, item, -2).good() && item) {
-        item->putAndInsertString(DCM_CodeValue, code.c_str());
-        item->putAndInsertString(DCM_CodingSchemeDesignator, "DCM");
-        item->putAndInsertString(DCM_CodeMeaning, meaning);
+        for (unsigned long i = 0; i < seq->card(); ++i) present.insert(get(*seq->getItem(i), DCM_CodeValue));
+    std::string method = get(dataset, DCM_DeidentificationMethod);
+    const std::string method_before = method;
+    for (const std::string& code : codes) {
+        const char* meaning = method_code_meaning(code);
+        if (!*meaning) throw std::invalid_argument("not a CID 7050 code: " + code);
+        if (!present.insert(code).second) continue;  // already there: nothing to do
+        DcmItem* item = nullptr;
+        if (dataset.findOrCreateSequenceItem(DCM_DeidentificationMethodCodeSequence, item, -2).good() && item) {
+            item->putAndInsertString(DCM_CodeValue, code.c_str());
+            item->putAndInsertString(DCM_CodingSchemeDesignator, "DCM");
+            item->putAndInsertString(DCM_CodeMeaning, meaning);
+        }
+        const std::string option = meaning;
+        if (code != "113100" && method.find(option) == std::string::npos)
+            method = method.empty() ? option : method + "\\" + option;
     }
-    if (code != "113100") {
-        std::string method = get(dataset, DCM_DeidentificationMethod);
-        std::string option = meaning;
-        if (method.find(option) == std::string::npos)
-            dataset.putAndInsertString(DCM_DeidentificationMethod,
-                                       (method.empty() ? option : method + "\\" + option).c_str());
-    }
+    if (method != method_before) dataset.putAndInsertString(DCM_DeidentificationMethod, method.c_str());
 }
 
 }  // namespace deid

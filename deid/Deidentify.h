@@ -44,6 +44,7 @@ DeidReport apply(const Profile& profile, DcmDataset& dataset, PseudonymSource& s
 // Adds a CID 7050 code (e.g. "113101" after pixel cleaning) to De-identification Method Code
 // Sequence (0012,0064) and its meaning to De-identification Method (0012,0063).
 void add_method_code(DcmItem& dataset, const std::string& code);
+void add_method_codes(DcmItem& dataset, const std::vector<std::string>& codes);  // the same, in order
 
 // The CID 7050 code meaning of a code value ("" when unknown).
 const char* method_code_meaning(const std::string& code);
