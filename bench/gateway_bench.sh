@@ -13,6 +13,8 @@
 # CASES=ab runs only (a) and (b) (default abc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
 # ROUNDS=N (default 3) runs (a) and (b) N times, interleaved, and prints their medians: on this VM
 # one case can vary by 2x from one minute to the next. (c) runs once.
+# INSTRUCTIONS=1 also prints the instructions the gateway and its broker executed per instance
+# (needs perf, Debian package linux-perf; it slows (b) down: for comparing builds, not for rates).
 # SENDERS=N (default 1) sends each set on N associations at once (N storescu processes, each with
 # a share of the files) in (a) and (b): the gateway's capacity rather than its per-instance
 # latency, as when a PACS routes on several associations. The issue's targets are for SENDERS=1.
@@ -96,6 +98,10 @@ wait_files() { # DIR N LIMIT_SECONDS
   done
 }
 now() { date +%s.%N; }
+# Each case starts with nothing left to write back: otherwise the previous case's sink output
+# (530 MB for the large set, dirty in the page cache) is written to disk during the next case and
+# slows down whatever syncs there, i.e. the gateway's durable writes in (b).
+settle_disk() { sync; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
@@ -136,6 +142,7 @@ case_a() { # SET DIR
   port=$(free_port); out="$WORK/out/a_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp "${fork[@]}" -aet SINK -od "$out" "$port" >"$WORK/a_storescp.log" 2>&1 & pid=$!; PIDS+=("$pid")
   wait_port "$port"
+  settle_disk
   t0=$(now)
   send SINK "$port" "$2" "$WORK/a_storescu.log"
   wait_files "$out" "$n" 600
@@ -156,11 +163,26 @@ case_b() { # SET DIR
 EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
   wait_port "$gport"; wait_port "$sport"
+  # INSTRUCTIONS=1: count them (perf stat), steadier than CPU time on a shared VM, for comparing
+  # two builds; the counting slows (b) down, so its throughput is not comparable then.
+  local pstat=""; if [[ -n ${INSTRUCTIONS:-} ]]; then
+    local gpids; gpids=$(echo "$gw" $(pgrep -P "$gw" || true) | tr ' ' ',')
+    perf stat -e instructions:u,instructions:k -x, -o "$WORK/b_perf.txt" -p "$gpids" 2>/dev/null & pstat=$!
+    PIDS+=("$pstat")
+  fi
+  settle_disk
   t0=$(now)
   send DEIDGW "$gport" "$2" "$WORK/b_storescu.log"
   local t_sent; t_sent=$(now)
   wait_files "$out" "$n" 1200
   t1=$(now)
+  local instructions=""
+  if [[ -n $pstat ]]; then
+    kill -INT "$pstat" 2>/dev/null; wait "$pstat" 2>/dev/null || true
+    instructions=$(awk -F, -v n="$n" '$3 ~ /instructions:u/ {u = $1} $3 ~ /instructions:k/ {k = $1}
+      END {if (u != "" && u != "<not counted>") printf "; instructions %.0fk user + %.0fk kernel per instance", u / n / 1000, k / n / 1000}' \
+      "$WORK/b_perf.txt")
+  fi
   local gpid; gpid=$(pgrep -n -f "deid-gateway serve --config $WORK/b_config.json" || echo "$gw")
   rss=$(awk '/VmHWM/ {print $2 "kB"}' "/proc/$gpid/status")
   # CPU time of the gateway and its keystore broker (utime + stime), per instance.
@@ -170,14 +192,14 @@ EOF
   read -r p50 p99 < <(grep -o 'latency_ms=[0-9]*' "$WORK/b_gateway.log" | cut -d= -f2 | sort -n |
     awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
   # What Success waits for on this disk: the durable spool write (fdatasync, rename, folder fsync).
-  local synced; synced=$(grep -o 'synced_ms=[0-9.]*' "$WORK/b_gateway.log" | cut -d= -f2 |
+  local synced; synced=$( (grep -o 'synced_ms=[0-9.]*' "$WORK/b_gateway.log" || true) | cut -d= -f2 |
     awk '{s += $1} END {if (NR) printf "%.3f", s / NR}')
   [[ -z $synced ]] || echo "$1 $synced" >>"$WORK/synced"
   stop "$gw"; stop "$sink"
   local quarantined; quarantined=$(find "$state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
   report "$(label "(b) storescu->gateway->storescp")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
-  printf '    gateway + broker CPU %.2f ms per instance; storescu finished after %.1f s of %.1f s; durable spool write %s ms per instance\n' \
-    "$cpu_ms" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "${synced:-n/a}"
+  printf '    gateway + broker CPU %.2f ms per instance%s; storescu finished after %.1f s of %.1f s; durable spool write %s ms per instance\n' \
+    "$cpu_ms" "$instructions" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "${synced:-n/a}"
   (( quarantined == 0 )) || echo "    note: $quarantined instances quarantined by the gateway" >&2
 }
 
@@ -207,6 +229,7 @@ EOF
 EOF
   $SHIM Orthanc "$odir/config.json" >"$odir.log" 2>&1 & orthanc=$!; PIDS+=("$orthanc")
   wait_port "$oport"; wait_port "$sport"
+  settle_disk
   t0=$(now)
   $SHIM storescu -aec ROUTER 127.0.0.1 "$oport" +sd "$2" >"$WORK/c_storescu.log" 2>&1
   wait_files "$out" "$n" 3600
