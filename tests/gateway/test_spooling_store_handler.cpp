@@ -171,23 +171,13 @@ TEST_CASE("the spool is owner-only, and finished originals are kept with their b
 }
 
 TEST_CASE("the parsed instance goes on with the spool entry while the budget lasts, and gives its bytes back") {
-    testsupport::TempDir dir;
-    config::Spool limits;
-    gateway::Spool spool{dir / "spool", limits};
-    REQUIRE_FALSE(spool.prepare({"pacs"}));
+    Fixture f;
     gateway::ParsedBudget budget(10);
     std::vector<gateway::ParsedInstance> handed;
     gateway::SpoolingStoreHandler handler(
-        spool, [&](const gateway::SpoolEntry&, gateway::ParsedInstance p) { handed.push_back(std::move(p)); }, &budget);
-    int n = 0;
+        f.spool, [&](const gateway::SpoolEntry&, gateway::ParsedInstance p) { handed.push_back(std::move(p)); }, &budget);
     auto request = [&](const std::string& content) {
-        dimse::CStoreRequest r;
-        r.affected_sop_class_uid = r.dataset_sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
-        r.affected_sop_instance_uid = r.dataset_sop_instance_uid = "1.2.3";
-        r.parsed = true;
-        r.file_path = spool.tmp_dir() + "/" + std::to_string(++n) + ".part";
-        testsupport::write_file(r.file_path, content);
-        r.file_size = content.size();
+        auto r = f.request(content);
         r.dataset = std::make_shared<DcmFileFormat>();
         return r;
     };
