@@ -24,7 +24,7 @@ struct CStoreRequest {
     // it arrived in. The handler may rename it; whatever is left at this path afterwards is deleted.
     std::string file_path;
     std::uint64_t file_size = 0;
-    // The file at file_path, open read-only while the handler runs (its size came from it; a
+    // The file at file_path, open (read-write) while the handler runs (its size came from it; a
     // handler can fdatasync it without opening it again); -1 when it could not be opened. The SCP
     // closes it after the handler returns: never close it in the handler.
     int file_descriptor = -1;

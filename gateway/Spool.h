@@ -78,13 +78,13 @@ public:
     std::error_code move_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     bool has_incoming(const SpoolEntry& entry) const;
     // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each,
-    // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4 (no journal) creating an
-    // inode right after many deletions scans past every recently deleted one (recently_deleted(),
-    // a quarter of the gateway's CPU in a profile), and freeing blocks with the `discard` mount
-    // option slows down every fdatasync; writing over a recycled file avoids both. A removal from incoming/
-    // lost in a crash can only make an instance go through de-identification again. Outgoing files
-    // are recycled separately (tmp/free-out/, only for de-identification outputs, never for
-    // receptions) and only once their removal from every outgoing/<dest>/ is durable: the folders
+    // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4
+    // (no journal) creating an inode right after many deletions scans past every recently deleted
+    // one (recently_deleted(), a quarter of the gateway's CPU in a profile), and freeing blocks
+    // with the `discard` mount option slows down every fdatasync; writing over a recycled file
+    // avoids both. A removal from incoming/ lost in a crash can only make an instance go through
+    // de-identification again. Outgoing files are recycled separately (tmp/free-out/, only for
+    // de-identification outputs, never for receptions) and only once their removal from every outgoing/<dest>/ is durable: the folders
     // are fsynced once per kOutputSyncBatch recycled files, so a crash can never leave an outgoing
     // entry pointing at a reused inode (docs/operations.md, Durability 4).
     void remove_incoming(const SpoolEntry& entry);

@@ -183,12 +183,11 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance pa
     // forwarders would share (and change) it, so they read their files.
     ParsedInstance output_parsed;
     if (destinations.size() == 1 && file) {
-        output_parsed.lease = std::move(parsed.lease);  // the reception's share covers it
-        if (!output_parsed.lease && budget_ && outcome.output_bytes > 0) output_parsed.lease = budget_->lease(outcome.output_bytes);
-        if (output_parsed.lease) {
-            output_parsed.file = std::move(file);
-            output_parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
-        }
+        if (parsed.lease)  // the reception's share of the budget covers it
+            output_parsed = ParsedInstance{std::move(file), {}, std::move(parsed.lease)};
+        else if (budget_ && outcome.output_bytes > 0)
+            output_parsed = hold(*budget_, std::move(file), outcome.output_bytes);
+        output_parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
     }
     for (const auto& d : destinations) {
         auto it = forwarders_.find(d);
