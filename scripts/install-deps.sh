@@ -13,7 +13,7 @@ packages=(
   nlohmann-json3-dev catch2
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
   libpixelmed-java default-jre-headless    # the comparison in bench/
-  curl lsof procps
+  curl lsof procps ccache
 )
 
 missing=()
@@ -26,8 +26,8 @@ echo "install-deps: installing ${missing[*]}"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Orthanc's package starts a system service; the tests start their own instances.
 if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true; fi
 if [ -x /etc/init.d/orthanc ]; then $sudo /etc/init.d/orthanc stop >/dev/null 2>&1 || true; fi
