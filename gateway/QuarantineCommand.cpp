@@ -3,13 +3,13 @@
 #include <iostream>
 
 #include "gateway/Commands.h"
-#include "gateway/Spool.h"
+#include "spool/Spool.h"
 
 namespace gateway {
 
 namespace {
 
-void print_row(const QuarantineRecord& r) {
+void print_row(const spool::QuarantineRecord& r) {
     std::cout << std::left << std::setw(32) << r.id << std::setw(26) << r.reason << std::setw(11) << r.stage
               << std::setw(14) << (r.destination.empty() ? "-" : r.destination) << std::setw(22) << r.quarantined_at
               << r.detail << "\n";
@@ -18,7 +18,7 @@ void print_row(const QuarantineRecord& r) {
 }  // namespace
 
 int run_quarantine(const config::Config& cfg, const std::vector<std::string>& args) {
-    Spool spool(cfg.spool_dir(), cfg.spool);
+    spool::Spool spool(cfg.spool_dir(), cfg.spool);
     const std::string& verb = args.front();
     auto usage = [] {
         std::cerr << "deid-gateway quarantine: expected list | show ID | replay ID | replay --all | purge ID\n";

@@ -15,14 +15,14 @@
 
 #include "dimse/StoreScp.h"
 #include "gateway/Commands.h"
-#include "gateway/DicomSender.h"
-#include "gateway/FolderSender.h"
-#include "gateway/Forwarder.h"
-#include "gateway/Log.h"
-#include "gateway/Router.h"
-#include "gateway/Spool.h"
-#include "gateway/SpoolingStoreHandler.h"
-#include "gateway/WorkerPool.h"
+#include "forward/DicomSender.h"
+#include "forward/FolderSender.h"
+#include "forward/Forwarder.h"
+#include "common/Log.h"
+#include "spool/Router.h"
+#include "spool/Spool.h"
+#include "receive/SpoolingStoreHandler.h"
+#include "deidentify/WorkerPool.h"
 #include "keystore/BrokerClient.h"
 #include "keystore/BrokerProcess.h"
 
@@ -36,16 +36,17 @@ constexpr std::uint64_t kKeepParsedBytes = 256 * 1024;
 constexpr std::uint64_t kParsedBudgetBytes = 64ull << 20;
 
 void dimse_log(dimse::LogLevel level, const std::string& message) {
+    using common::Level;
     Level l = Level::info;
     if (level == dimse::LogLevel::debug) l = Level::debug;
     if (level == dimse::LogLevel::warning) l = Level::warning;
     if (level == dimse::LogLevel::error) l = Level::error;
-    log(l, "dimse", message);
+    common::log(l, "dimse", message);
 }
 
 // Picks up what is waiting in the spool: at start-up (whatever was in flight) and every few
 // seconds (instances put back by `quarantine replay` while the service runs).
-void sweep(Spool& spool, WorkerPool& pool, std::map<std::string, std::unique_ptr<Forwarder>>& forwarders) {
+void sweep(spool::Spool& spool, deidentify::WorkerPool& pool, std::map<std::string, std::unique_ptr<forward::Forwarder>>& forwarders) {
     for (const auto& entry : spool.list_incoming()) pool.submit(entry);
     for (auto& [name, forwarder] : forwarders)
         for (const auto& id : spool.list_outgoing(name)) forwarder->enqueue(id);
@@ -54,14 +55,14 @@ void sweep(Spool& spool, WorkerPool& pool, std::map<std::string, std::unique_ptr
 }  // namespace
 
 int run_serve(const config::Config& cfg) {
-    set_log_level(cfg.log.level);
+    common::set_log_level(cfg.log.level);
     // DCMTK's own messages only at debug level: a parser error may quote raw bytes of a received
     // file (possibly PHI) as a "tag"; the gateway logs every failure itself, by id and reason.
     OFLog::configure(cfg.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::FATAL_LOG_LEVEL);
 
     std::vector<std::string> names;
     for (const auto& d : cfg.destinations) names.push_back(d.name);
-    Spool spool(cfg.spool_dir(), cfg.spool);
+    spool::Spool spool(cfg.spool_dir(), cfg.spool);
     if (const auto ec = spool.prepare(names)) {
         std::cerr << "deid-gateway serve: cannot prepare the spool under " << cfg.spool_dir() << ": " << ec.message()
                   << "\n";
@@ -73,38 +74,38 @@ int run_serve(const config::Config& cfg) {
         broker = std::make_unique<keystore::BrokerProcess>(cfg);
     } catch (const std::exception& e) {
         std::cerr << "deid-gateway serve: cannot start the keystore broker: " << e.what() << "\n";
-        log(Level::error, "serve", std::string("cannot start the keystore broker: ") + e.what());
+        common::log(common::Level::error, "serve", std::string("cannot start the keystore broker: ") + e.what());
         return 1;
     }
     const std::string socket_path = broker->socket_path();
 
     // Instances handed from stage to stage in memory (each parsed once), up to this much at once;
     // declared before the stages, so it outlives every lease they hold.
-    ParsedBudget parsed_budget(kParsedBudgetBytes);
-    std::map<std::string, std::unique_ptr<Forwarder>> forwarders;
-    std::map<std::string, Forwarder*> forwarder_refs;
+    spool::ParsedBudget parsed_budget(kParsedBudgetBytes);
+    std::map<std::string, std::unique_ptr<forward::Forwarder>> forwarders;
+    std::map<std::string, forward::Forwarder*> forwarder_refs;
     for (const auto& d : cfg.destinations) {
-        Forwarder::SenderFactory factory;
+        forward::Forwarder::SenderFactory factory;
         int threads = 1;
         if (d.is_folder()) {
-            factory = [dir = d.directory]() { return std::make_unique<FolderSender>(dir); };
+            factory = [dir = d.directory]() { return std::make_unique<forward::FolderSender>(dir); };
             threads = std::max(1, std::min(d.associations, 2));
         } else {
-            factory = [d, &cfg]() { return std::make_unique<DicomSender>(d, cfg); };
+            factory = [d, &cfg]() { return std::make_unique<forward::DicomSender>(d, cfg); };
             threads = std::max(1, d.associations);
         }
-        auto f = std::make_unique<Forwarder>(d.name, threads, cfg.retry, spool, factory);
+        auto f = std::make_unique<forward::Forwarder>(d.name, threads, cfg.retry, spool, factory);
         forwarder_refs[d.name] = f.get();
         forwarders[d.name] = std::move(f);
     }
-    Router router(cfg.destinations);
+    spool::Router router(cfg.destinations);
     boost::asio::io_context io;
-    WorkerPool pool(cfg, spool, router, forwarder_refs,
+    deidentify::WorkerPool pool(cfg, spool, router, forwarder_refs,
                     [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io,
                     &parsed_budget);
 
-    SpoolingStoreHandler handler(
-        spool, [&pool](const SpoolEntry& entry, ParsedInstance parsed) { pool.submit(entry, std::move(parsed)); },
+    receive::SpoolingStoreHandler handler(
+        spool, [&pool](const spool::SpoolEntry& entry, spool::ParsedInstance parsed) { pool.submit(entry, std::move(parsed)); },
         &parsed_budget);
     dimse::ScpSettings settings;
     settings.ae_title = cfg.listen.ae_title;
@@ -131,7 +132,7 @@ int run_serve(const config::Config& cfg) {
     }
     const auto pending_in = spool.list_incoming().size();
     sweep(spool, pool, forwarders);
-    log(Level::info, "serve",
+    common::log(common::Level::info, "serve",
         "ready: " + cfg.listen.ae_title + " on " + cfg.listen.bind + ":" + std::to_string(scp.port()) + ", " +
             std::to_string(cfg.workers) + " workers, " + std::to_string(cfg.destinations.size()) +
             " destinations, " + std::to_string(pending_in) + " instances picked up from incoming");
@@ -150,13 +151,13 @@ int run_serve(const config::Config& cfg) {
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
         if (ec) return;
-        log(Level::info, "serve",
+        common::log(common::Level::info, "serve",
             std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
                 ": no new associations; waiting up to " + std::to_string(cfg.shutdown_timeout_seconds) +
                 " s for running ones");
         scp.stop_accepting();
         if (!scp.wait_idle(std::chrono::seconds(cfg.shutdown_timeout_seconds))) {
-            log(Level::warning, "serve", std::to_string(scp.active_associations()) + " associations still running: aborting them");
+            common::log(common::Level::warning, "serve", std::to_string(scp.active_associations()) + " associations still running: aborting them");
             scp.abort_all();
             scp.wait_idle(std::chrono::seconds(5));
         }
@@ -168,7 +169,7 @@ int run_serve(const config::Config& cfg) {
     io.run();
     pool.stop();
     for (auto& [name, f] : forwarders) f->stop();
-    log(Level::info, "serve",
+    common::log(common::Level::info, "serve",
         "stopped; " + std::to_string(spool.list_incoming().size()) + " instances wait in incoming for the next start");
     return 0;
 }

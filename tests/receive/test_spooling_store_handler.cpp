@@ -1,4 +1,4 @@
-#include "gateway/SpoolingStoreHandler.h"
+#include "receive/SpoolingStoreHandler.h"
 
 #include <catch2/catch.hpp>
 
@@ -20,9 +20,9 @@ namespace {
 struct Fixture {
     testsupport::TempDir dir;
     config::Spool limits;
-    gateway::Spool spool{dir / "spool", limits};
-    std::vector<gateway::SpoolEntry> spooled;
-    gateway::SpoolingStoreHandler handler{spool, [this](const gateway::SpoolEntry& e, gateway::ParsedInstance) { spooled.push_back(e); }};
+    spool::Spool spool{dir / "spool", limits};
+    std::vector<spool::SpoolEntry> spooled;
+    receive::SpoolingStoreHandler handler{spool, [this](const spool::SpoolEntry& e, spool::ParsedInstance) { spooled.push_back(e); }};
     int n = 0;
     Fixture() { REQUIRE_FALSE(spool.prepare({"pacs"})); }
     dimse::CStoreRequest request(const std::string& content = "data") {
@@ -73,9 +73,9 @@ TEST_CASE("unparsable data is C000 and a SOP class mismatch is A900 and both are
 TEST_CASE("over spool.max_bytes the answer is A700 until space frees") {
     Fixture f;
     f.limits.max_bytes = 10;
-    gateway::Spool small(f.dir / "spool", f.limits);
+    spool::Spool small(f.dir / "spool", f.limits);
     REQUIRE_FALSE(small.prepare({"pacs"}));
-    gateway::SpoolingStoreHandler handler(small, nullptr);
+    receive::SpoolingStoreHandler handler(small, nullptr);
     auto r = f.request("12345678");
     CHECK(handler.handle_store(r) == dimse::DimseStatus::Success);
     r = f.request("12345678");
@@ -89,7 +89,7 @@ TEST_CASE("at start, outgoing copies of instances still in incoming are dropped;
     Fixture f;
     auto r = f.request("original");
     REQUIRE(f.handler.handle_store(r) == dimse::DimseStatus::Success);
-    const gateway::SpoolEntry pending = f.spooled.at(0);
+    const spool::SpoolEntry pending = f.spooled.at(0);
     // A de-identified copy that was queued but never synced (a crash may leave it torn) ...
     testsupport::write_file(f.spool.tmp_dir() + "/torn", "");
     REQUIRE_FALSE(f.spool.add_outgoing(f.spool.tmp_dir() + "/torn", "pacs", pending.id));
@@ -98,7 +98,7 @@ TEST_CASE("at start, outgoing copies of instances still in incoming are dropped;
     REQUIRE_FALSE(f.spool.add_outgoing(f.spool.tmp_dir() + "/kept", "pacs", "0000000000001-000001-abcd"));
     REQUIRE(f.spool.list_outgoing("pacs").size() == 2);
 
-    gateway::Spool restarted(f.spool.root(), f.limits);
+    spool::Spool restarted(f.spool.root(), f.limits);
     REQUIRE_FALSE(restarted.prepare({"pacs"}));
     CHECK(restarted.list_outgoing("pacs") == std::vector<std::string>{"0000000000001-000001-abcd"});
     REQUIRE(restarted.list_incoming().size() == 1);
@@ -172,10 +172,10 @@ TEST_CASE("the spool is owner-only, and finished originals are kept with their b
 
 TEST_CASE("the parsed instance goes on with the spool entry while the budget lasts, and gives its bytes back") {
     Fixture f;
-    gateway::ParsedBudget budget(10);
-    std::vector<gateway::ParsedInstance> handed;
-    gateway::SpoolingStoreHandler handler(
-        f.spool, [&](const gateway::SpoolEntry&, gateway::ParsedInstance p) { handed.push_back(std::move(p)); }, &budget);
+    spool::ParsedBudget budget(10);
+    std::vector<spool::ParsedInstance> handed;
+    receive::SpoolingStoreHandler handler(
+        f.spool, [&](const spool::SpoolEntry&, spool::ParsedInstance p) { handed.push_back(std::move(p)); }, &budget);
     auto request = [&](const std::string& content) {
         auto r = f.request(content);
         r.dataset = std::make_shared<DcmFileFormat>();

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-namespace gateway {
+namespace spool {
 
 class DirectorySync {
 public:
@@ -35,4 +35,4 @@ private:
     std::uint64_t syncs_ = 0;
 };
 
-}  // namespace gateway
+}  // namespace spool

@@ -1,6 +1,6 @@
-#include "gateway/DicomSender.h"
+#include "forward/DicomSender.h"
 
-namespace gateway {
+namespace forward {
 
 namespace {
 dimse::ScuSettings settings_for(const config::Destination& d, const config::Config& c) {
@@ -18,4 +18,4 @@ dimse::ScuSettings settings_for(const config::Destination& d, const config::Conf
 DicomSender::DicomSender(const config::Destination& destination, const config::Config& config)
     : scu_(settings_for(destination, config)) {}
 
-}  // namespace gateway
+}  // namespace forward

@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "config/Config.h"
-#include "gateway/DirectorySync.h"
+#include "spool/DirectorySync.h"
 
-namespace gateway {
+namespace spool {
 
 // One received instance as it moves through the stages: a small value.
 struct SpoolEntry {
@@ -135,4 +135,4 @@ bool fsync_path(const std::string& path);
 bool fdatasync_path(const std::string& path);
 std::string iso_now();
 
-}  // namespace gateway
+}  // namespace spool

@@ -1,12 +1,12 @@
-#include "gateway/SpoolingStoreHandler.h"
+#include "receive/SpoolingStoreHandler.h"
 
 #include <chrono>
 #include <cstdio>
 
 #include "dimse/DimseStatus.h"
-#include "gateway/Log.h"
+#include "common/Log.h"
 
-namespace gateway {
+namespace receive {
 
 using dimse::DimseStatus::CannotUnderstand;
 using dimse::DimseStatus::DataSetDoesNotMatchSopClass;
@@ -21,19 +21,19 @@ std::string hex(std::uint16_t status) {
 }
 }  // namespace
 
-SpoolingStoreHandler::SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled, ParsedBudget* budget)
+SpoolingStoreHandler::SpoolingStoreHandler(spool::Spool& spool, OnSpooled on_spooled, spool::ParsedBudget* budget)
     : spool_(spool), on_spooled_(std::move(on_spooled)), budget_(budget) {}
 
 std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
                                                           const std::string& reason, const std::string& detail) {
-    QuarantineRecord record;
+    spool::QuarantineRecord record;
     record.id = spool_.new_id();
     record.reason = reason;
     record.detail = detail;
     record.stage = "receive";
     record.calling_ae = request.calling_ae;
     const auto ec = spool_.quarantine(request.file_path, record);
-    log(Level::warning, "receive",
+    common::log(common::Level::warning, "receive",
         request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered " +
             hex(status) + ": " + detail +
             (ec ? " (could not quarantine: " + ec.message() + ")" : "; quarantined as " + reason + "/" + record.id));
@@ -51,14 +51,14 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
                                      "the data set's SOP Class UID differs from the request's");
     std::string why;
     if (!spool_.has_room(request.file_size, &why)) {
-        log(Level::warning, "receive",
+        common::log(common::Level::warning, "receive",
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered A700: " + why);
         return RefusedOutOfResources;
     }
-    SpoolEntry entry{spool_.new_id(), request.calling_ae};
+    spool::SpoolEntry entry{spool_.new_id(), request.calling_ae};
     const auto sync_start = std::chrono::steady_clock::now();
     if (const auto ec = spool_.accept_incoming(request.file_path, entry, request.file_size, request.file_descriptor)) {
-        log(Level::error, "receive",
+        common::log(common::Level::error, "receive",
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
                 " answered A700: durable write failed: " + ec.message());
         return RefusedOutOfResources;
@@ -68,12 +68,12 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
                                                                                sync_start).count();
     char synced[32];
     std::snprintf(synced, sizeof synced, "synced_ms=%.3f", static_cast<double>(sync_us) / 1000.0);
-    log(Level::info, "receive",
+    common::log(common::Level::info, "receive",
         request.association_id + ": spooled " + entry.id + " (" + std::to_string(request.file_size) + " bytes, " +
             request.transfer_syntax_uid + ", " + synced + ")");
     if (on_spooled_)
-        on_spooled_(entry, budget_ ? hold(*budget_, request.dataset, request.file_size) : ParsedInstance{});
+        on_spooled_(entry, budget_ ? spool::hold(*budget_, request.dataset, request.file_size) : spool::ParsedInstance{});
     return Success;
 }
 
-}  // namespace gateway
+}  // namespace receive

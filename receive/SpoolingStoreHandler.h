@@ -9,24 +9,24 @@
 #include <functional>
 
 #include "dimse/CStoreRequest.h"
-#include "gateway/ParsedInstance.h"
-#include "gateway/Spool.h"
+#include "spool/ParsedInstance.h"
+#include "spool/Spool.h"
 
-namespace gateway {
+namespace receive {
 
 class SpoolingStoreHandler : public dimse::CStoreHandler {
 public:
     // With the instance parsed by the reception when the budget allows (else empty).
-    using OnSpooled = std::function<void(const SpoolEntry&, ParsedInstance)>;
-    SpoolingStoreHandler(Spool& spool, OnSpooled on_spooled, ParsedBudget* budget = nullptr);
+    using OnSpooled = std::function<void(const spool::SpoolEntry&, spool::ParsedInstance)>;
+    SpoolingStoreHandler(spool::Spool& spool, OnSpooled on_spooled, spool::ParsedBudget* budget = nullptr);
     std::uint16_t handle_store(const dimse::CStoreRequest& request) override;
 
 private:
     std::uint16_t refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
                                         const std::string& reason, const std::string& detail);
-    Spool& spool_;
+    spool::Spool& spool_;
     OnSpooled on_spooled_;
-    ParsedBudget* budget_;
+    spool::ParsedBudget* budget_;
 };
 
-}  // namespace gateway
+}  // namespace receive

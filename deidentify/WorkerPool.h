@@ -22,26 +22,26 @@
 #include "config/Config.h"
 #include "deid/InstanceDeidentifier.h"
 #include "deid/PseudonymSource.h"
-#include "gateway/Forwarder.h"
-#include "gateway/ParsedInstance.h"
-#include "gateway/Router.h"
-#include "gateway/Spool.h"
+#include "forward/Forwarder.h"
+#include "spool/ParsedInstance.h"
+#include "spool/Router.h"
+#include "spool/Spool.h"
 
-namespace gateway {
+namespace deidentify {
 
 class WorkerPool {
 public:
     using SourceFactory = std::function<std::unique_ptr<deid::PseudonymSource>()>;
     // `timers` runs the retry timers (the serve command's io_context).
     // `budget` (may be null) bounds the de-identified instances handed to forwarders in memory.
-    WorkerPool(const config::Config& config, Spool& spool, const Router& router,
-               std::map<std::string, Forwarder*> forwarders, SourceFactory sources, boost::asio::io_context& timers,
-               ParsedBudget* budget = nullptr);
+    WorkerPool(const config::Config& config, spool::Spool& spool, const spool::Router& router,
+               std::map<std::string, forward::Forwarder*> forwarders, SourceFactory sources, boost::asio::io_context& timers,
+               spool::ParsedBudget* budget = nullptr);
     ~WorkerPool();
 
     // Ignored when already in hand. `parsed`, when given, is the incoming file already parsed by
     // the reception: de-identified in memory instead of reading the file (first attempt only).
-    void submit(const SpoolEntry& entry, ParsedInstance parsed = {});
+    void submit(const spool::SpoolEntry& entry, spool::ParsedInstance parsed = {});
     // A destination delivered (or quarantined) an instance; the last one removes it from incoming/.
     void destination_done(const std::string& destination, const std::string& id);
     void stop();                           // running instances finish; the rest stays in incoming/
@@ -52,23 +52,23 @@ private:
         std::unique_ptr<deid::PseudonymSource> source;
         std::unique_ptr<deid::InstanceDeidentifier> deidentifier;
     };
-    void post(const SpoolEntry& entry, int attempt, ParsedInstance parsed = {});
-    void process(const SpoolEntry& entry, int attempt, ParsedInstance parsed);
-    void retry_later(const SpoolEntry& entry, int attempt, const std::string& why);
+    void post(const spool::SpoolEntry& entry, int attempt, spool::ParsedInstance parsed = {});
+    void process(const spool::SpoolEntry& entry, int attempt, spool::ParsedInstance parsed);
+    void retry_later(const spool::SpoolEntry& entry, int attempt, const std::string& why);
     Worker& worker();
 
     const config::Config& config_;
-    Spool& spool_;
-    const Router& router_;
-    std::map<std::string, Forwarder*> forwarders_;
+    spool::Spool& spool_;
+    const spool::Router& router_;
+    std::map<std::string, forward::Forwarder*> forwarders_;
     SourceFactory sources_;
     boost::asio::io_context& timers_;
-    ParsedBudget* budget_;
+    spool::ParsedBudget* budget_;
     boost::asio::thread_pool pool_;
     mutable std::mutex mutex_;
     std::set<std::string> in_hand_;  // being de-identified, or waiting for its destinations
     struct Pending {
-        SpoolEntry entry;
+        spool::SpoolEntry entry;
         std::set<std::string> destinations;  // not yet done
     };
     std::map<std::string, Pending> pending_;
@@ -76,4 +76,4 @@ private:
     bool stopping_ = false;
 };
 
-}  // namespace gateway
+}  // namespace deidentify

@@ -1,15 +1,15 @@
-#include "gateway/Forwarder.h"
+#include "forward/Forwarder.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "gateway/Log.h"
-#include "gateway/ThreadPriority.h"
+#include "common/Log.h"
+#include "common/ThreadPriority.h"
 
-namespace gateway {
+namespace forward {
 
-Forwarder::Forwarder(std::string destination, int threads, config::Retry retry, Spool& spool, SenderFactory factory)
+Forwarder::Forwarder(std::string destination, int threads, config::Retry retry, spool::Spool& spool, SenderFactory factory)
     : destination_(std::move(destination)),
       threads_count_(std::max(1, threads)),
       retry_(retry),
@@ -22,7 +22,7 @@ void Forwarder::start() {
     for (int i = 0; i < threads_count_; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
-void Forwarder::enqueue(const std::string& id, ParsedInstance parsed) {
+void Forwarder::enqueue(const std::string& id, spool::ParsedInstance parsed) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!known_.insert(id).second) return;
@@ -54,7 +54,7 @@ std::chrono::milliseconds Forwarder::backoff(int failures) const {
 }
 
 void Forwarder::run(int index) {
-    background_thread_priority();
+    common::background_thread_priority();
     const std::string who = "forward " + destination_ + "#" + std::to_string(index);
     std::unique_ptr<Sender> sender;
     for (;;) {
@@ -99,11 +99,11 @@ void Forwarder::run(int index) {
             known_.erase(item.id);
             lock.unlock();
             if (on_done_) on_done_(item.id);
-            const auto received = Spool::received_ms(item.id);
+            const auto received = spool::Spool::received_ms(item.id);
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
-            log(Level::info, who,
+            common::log(common::Level::info, who,
                 "delivered " + item.id + " (" + result.detail + ", latency_ms=" +
                     std::to_string(received ? now_ms - received : 0) + ")");
             continue;
@@ -116,7 +116,7 @@ void Forwarder::run(int index) {
             ready_.emplace(Clock::now(), item);
             lock.unlock();
             sender.reset();
-            log(Level::warning, who,
+            common::log(common::Level::warning, who,
                 result.detail + "; destination paused for " + std::to_string(wait.count()) + " ms (" +
                     std::to_string(depth()) + " queued)");
             continue;
@@ -124,7 +124,7 @@ void Forwarder::run(int index) {
         ++item.attempts;
         if (result.kind == dimse::SendResult::Kind::Refused || item.attempts >= retry_.max_attempts) {
             lock.unlock();
-            QuarantineRecord record;
+            spool::QuarantineRecord record;
             record.id = item.id;
             record.reason = result.kind == dimse::SendResult::Kind::Refused ? result.reason : "max-attempts";
             record.detail = result.detail;
@@ -132,7 +132,7 @@ void Forwarder::run(int index) {
             record.destination = destination_;
             record.attempts = item.attempts;
             const auto ec = spool_.quarantine(path, record);
-            log(Level::error, who,
+            common::log(common::Level::error, who,
                 item.id + " not delivered: " + result.detail + "; " +
                     (ec ? "could not quarantine: " + ec.message() : "quarantined as " + record.reason + "/" + item.id));
             lock.lock();
@@ -144,10 +144,10 @@ void Forwarder::run(int index) {
         const auto wait = backoff(item.attempts);
         ready_.emplace(Clock::now() + wait, item);
         lock.unlock();
-        log(Level::warning, who,
+        common::log(common::Level::warning, who,
             item.id + ": " + result.detail + "; attempt " + std::to_string(item.attempts) + " of " +
                 std::to_string(retry_.max_attempts) + ", retry in " + std::to_string(wait.count()) + " ms");
     }
 }
 
-}  // namespace gateway
+}  // namespace forward

@@ -2,16 +2,16 @@
 #pragma once
 
 #include "config/Config.h"
-#include "gateway/Sender.h"
+#include "forward/Sender.h"
 
-namespace gateway {
+namespace forward {
 
 class DicomSender : public Sender {
 public:
     DicomSender(const config::Destination& destination, const config::Config& config);
     using Sender::send;
     dimse::SendResult send(const std::string& path) override { return scu_.send_file(path); }
-    dimse::SendResult send(const std::string& path, ParsedInstance& parsed) override {
+    dimse::SendResult send(const std::string& path, spool::ParsedInstance& parsed) override {
         if (!parsed) return scu_.send_file(path);
         return scu_.send_parsed(*parsed.file, parsed.transfer_syntax_uid);
     }
@@ -20,4 +20,4 @@ private:
     dimse::StoreScu scu_;
 };
 
-}  // namespace gateway
+}  // namespace forward

@@ -1,4 +1,4 @@
-#include "gateway/WorkerPool.h"
+#include "deidentify/WorkerPool.h"
 
 #include <unistd.h>
 
@@ -7,14 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "dimse/InstanceInfo.h"
-#include "gateway/Log.h"
-#include "gateway/ThreadPriority.h"
+#include "common/Log.h"
+#include "common/ThreadPriority.h"
 
-namespace gateway {
+namespace deidentify {
 
-WorkerPool::WorkerPool(const config::Config& config, Spool& spool, const Router& router,
-                       std::map<std::string, Forwarder*> forwarders, SourceFactory sources,
-                       boost::asio::io_context& timers, ParsedBudget* budget)
+WorkerPool::WorkerPool(const config::Config& config, spool::Spool& spool, const spool::Router& router,
+                       std::map<std::string, forward::Forwarder*> forwarders, SourceFactory sources,
+                       boost::asio::io_context& timers, spool::ParsedBudget* budget)
     : config_(config),
       spool_(spool),
       router_(router),
@@ -26,7 +26,7 @@ WorkerPool::WorkerPool(const config::Config& config, Spool& spool, const Router&
 
 WorkerPool::~WorkerPool() { stop(); }
 
-void WorkerPool::submit(const SpoolEntry& entry, ParsedInstance parsed) {
+void WorkerPool::submit(const spool::SpoolEntry& entry, spool::ParsedInstance parsed) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || !in_hand_.insert(entry.id).second) return;
@@ -34,7 +34,7 @@ void WorkerPool::submit(const SpoolEntry& entry, ParsedInstance parsed) {
     post(entry, 0, std::move(parsed));
 }
 
-void WorkerPool::post(const SpoolEntry& entry, int attempt, ParsedInstance parsed) {
+void WorkerPool::post(const spool::SpoolEntry& entry, int attempt, spool::ParsedInstance parsed) {
     boost::asio::post(pool_, [this, entry, attempt, parsed = std::move(parsed)]() mutable {
         process(entry, attempt, std::move(parsed));
     });
@@ -60,23 +60,23 @@ WorkerPool::Worker& WorkerPool::worker() {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = workers_[std::this_thread::get_id()];
     if (!slot) {
-        background_thread_priority();
+        common::background_thread_priority();
         slot = std::make_unique<Worker>();
         slot->source = sources_();
         slot->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *slot->source);
         // Outputs are derived from the durable incoming original, which stays until delivery.
         slot->deidentifier->set_durable_writes(false);
-        // Written over a recycled output file (Spool::reuse_output_file_for): no new inode.
+        // Written over a recycled output file (spool::Spool::reuse_output_file_for): no new inode.
         slot->deidentifier->set_write_in_place(true);
     }
     return *slot;
 }
 
-void WorkerPool::retry_later(const SpoolEntry& entry, int attempt, const std::string& why) {
+void WorkerPool::retry_later(const spool::SpoolEntry& entry, int attempt, const std::string& why) {
     long long ms = config_.retry.base_ms;
     for (int i = 0; i < attempt && ms < config_.retry.cap_ms; ++i) ms *= 2;
     ms = std::min<long long>(ms, config_.retry.cap_ms);
-    log(Level::warning, "deid", entry.id + ": " + why + "; stays in incoming, retry in " + std::to_string(ms) + " ms");
+    common::log(common::Level::warning, "deid", entry.id + ": " + why + "; stays in incoming, retry in " + std::to_string(ms) + " ms");
     auto timer = std::make_shared<boost::asio::steady_timer>(timers_, std::chrono::milliseconds(ms));
     timer->async_wait([this, timer, entry, attempt](const boost::system::error_code& ec) {
         if (ec) return;
@@ -88,7 +88,7 @@ void WorkerPool::retry_later(const SpoolEntry& entry, int attempt, const std::st
     });
 }
 
-void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance parsed) {
+void WorkerPool::process(const spool::SpoolEntry& entry, int attempt, spool::ParsedInstance parsed) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) {
@@ -124,19 +124,19 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance pa
         case deid::Outcome::Kind::Rejected:
             ::unlink(output.c_str());
             spool_.remove_incoming(entry);
-            log(Level::info, "deid", entry.id + ": rejected by the profile (" + outcome.reason + "), not forwarded");
+            common::log(common::Level::info, "deid", entry.id + ": rejected by the profile (" + outcome.reason + "), not forwarded");
             done();
             return;
         case deid::Outcome::Kind::Quarantined: {
             ::unlink(output.c_str());
-            QuarantineRecord record;
+            spool::QuarantineRecord record;
             record.id = entry.id;
             record.reason = outcome.reason.empty() ? "unknown" : outcome.reason;
             record.detail = outcome.detail;
             record.stage = "deidentify";
             record.calling_ae = entry.calling_ae;
             const auto ec = spool_.quarantine(input, record);
-            log(Level::warning, "deid",
+            common::log(common::Level::warning, "deid",
                 entry.id + ": quarantined as " + record.reason + "/" + entry.id + ": " + outcome.detail +
                     (ec ? " (could not move: " + ec.message() + ")" : ""));
             done();
@@ -145,7 +145,7 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance pa
         case deid::Outcome::Kind::Clean:
             break;
     }
-    RouteFacts facts{entry.calling_ae, outcome.modality, outcome.sop_class_uid, ""};
+    spool::RouteFacts facts{entry.calling_ae, outcome.modality, outcome.sop_class_uid, ""};
     if (router_.needs_manufacturer())
         if (auto info = dimse::read_instance_info(output)) facts.manufacturer = info->manufacturer;
     const auto destinations = router_.route(facts);
@@ -171,7 +171,7 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance pa
     if (destinations.empty()) ::unlink(output.c_str());  // otherwise moved to the last destination
     std::string names;
     for (const auto& d : destinations) names += (names.empty() ? "" : ",") + d;
-    log(Level::info, "deid",
+    common::log(common::Level::info, "deid",
         entry.id + ": de-identified, study " + outcome.study_instance_uid + " series " + outcome.series_instance_uid +
             " instance " + outcome.sop_instance_uid + " -> " + (names.empty() ? "(no destination matched)" : names));
     if (destinations.empty()) {
@@ -181,12 +181,12 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance pa
     }
     // With one destination, its forwarder sends what was just written from memory; several
     // forwarders would share (and change) it, so they read their files.
-    ParsedInstance output_parsed;
+    spool::ParsedInstance output_parsed;
     if (destinations.size() == 1 && file) {
         if (parsed.lease)  // the reception's share of the budget covers it
-            output_parsed = ParsedInstance{std::move(file), {}, std::move(parsed.lease)};
+            output_parsed = spool::ParsedInstance{std::move(file), {}, std::move(parsed.lease)};
         else if (budget_ && outcome.output_bytes > 0)
-            output_parsed = hold(*budget_, std::move(file), outcome.output_bytes);
+            output_parsed = spool::hold(*budget_, std::move(file), outcome.output_bytes);
         output_parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
     }
     for (const auto& d : destinations) {
@@ -195,12 +195,12 @@ void WorkerPool::process(const SpoolEntry& entry, int attempt, ParsedInstance pa
     }
 }
 
-}  // namespace gateway
+}  // namespace deidentify
 
-namespace gateway {
+namespace deidentify {
 
 void WorkerPool::destination_done(const std::string& destination, const std::string& id) {
-    SpoolEntry entry;
+    spool::SpoolEntry entry;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = pending_.find(id);
@@ -217,4 +217,4 @@ void WorkerPool::destination_done(const std::string& destination, const std::str
     in_hand_.erase(id);
 }
 
-}  // namespace gateway
+}  // namespace deidentify

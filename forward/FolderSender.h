@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "gateway/Sender.h"
+#include "forward/Sender.h"
 
-namespace gateway {
+namespace forward {
 
 class FolderSender : public Sender {
 public:
@@ -18,4 +18,4 @@ private:
     std::string directory_;
 };
 
-}  // namespace gateway
+}  // namespace forward

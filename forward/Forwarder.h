@@ -17,15 +17,15 @@
 #include <vector>
 
 #include "config/Config.h"
-#include "gateway/Sender.h"
-#include "gateway/Spool.h"
+#include "forward/Sender.h"
+#include "spool/Spool.h"
 
-namespace gateway {
+namespace forward {
 
 class Forwarder {
 public:
     using SenderFactory = std::function<std::unique_ptr<Sender>()>;
-    Forwarder(std::string destination, int threads, config::Retry retry, Spool& spool, SenderFactory factory);
+    Forwarder(std::string destination, int threads, config::Retry retry, spool::Spool& spool, SenderFactory factory);
     ~Forwarder();
 
     // Called (on a forwarding thread) once this destination is finished with an id: delivered,
@@ -34,7 +34,7 @@ public:
     void start();
     // Ignored when already queued. `parsed`, when given, is the instance's file already parsed
     // (the worker's output), sent instead of reading the file on the first attempt.
-    void enqueue(const std::string& id, ParsedInstance parsed = {});
+    void enqueue(const std::string& id, spool::ParsedInstance parsed = {});
     void stop();                          // running sends finish; the queue stays on disk
     std::size_t depth() const;
     const std::string& destination() const { return destination_; }
@@ -44,7 +44,7 @@ private:
     struct Item {
         std::string id;
         int attempts = 0;
-        ParsedInstance parsed;  // dropped after the first attempt (a send may change it)
+        spool::ParsedInstance parsed;  // dropped after the first attempt (a send may change it)
     };
     void run(int index);
     std::chrono::milliseconds backoff(int failures) const;
@@ -52,7 +52,7 @@ private:
     std::string destination_;
     int threads_count_;
     config::Retry retry_;
-    Spool& spool_;
+    spool::Spool& spool_;
     SenderFactory factory_;
     std::function<void(const std::string&)> on_done_;
     mutable std::mutex mutex_;
@@ -65,4 +65,4 @@ private:
     std::vector<std::thread> threads_;
 };
 
-}  // namespace gateway
+}  // namespace forward

@@ -1,12 +1,12 @@
-#include "gateway/FolderSender.h"
+#include "forward/FolderSender.h"
 
 #include <cstdio>
 #include <filesystem>
 
 #include "dimse/InstanceInfo.h"
-#include "gateway/Spool.h"
+#include "spool/Spool.h"
 
-namespace gateway {
+namespace forward {
 
 namespace fs = std::filesystem;
 
@@ -36,15 +36,15 @@ dimse::SendResult FolderSender::send(const std::string& path) {
     const fs::path target = dir / (info->sop_instance_uid + ".dcm");
     const fs::path temp = dir / ("." + info->sop_instance_uid + ".dcm.tmp");
     fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
-    if (ec || !fsync_path(temp.string())) {
+    if (ec || !spool::fsync_path(temp.string())) {
         fs::remove(temp, ec);
         return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot write into the destination folder");
     }
     fs::rename(temp, target, ec);
     if (ec) return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot rename: " + ec.message());
-    fsync_path(dir.string());
+    spool::fsync_path(dir.string());
     return make(dimse::SendResult::Kind::Sent, "", "written " + info->study_instance_uid + "/" +
                                                        info->series_instance_uid + "/" + info->sop_instance_uid + ".dcm");
 }
 
-}  // namespace gateway
+}  // namespace forward

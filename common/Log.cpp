@@ -1,4 +1,4 @@
-#include "gateway/Log.h"
+#include "common/Log.h"
 
 #include <atomic>
 #include <chrono>
@@ -6,7 +6,7 @@
 #include <ctime>
 #include <mutex>
 
-namespace gateway {
+namespace common {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
@@ -49,4 +49,4 @@ void log(Level level, const std::string& component, const std::string& message) 
     std::fflush(stderr);
 }
 
-}  // namespace gateway
+}  // namespace common

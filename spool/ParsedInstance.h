@@ -12,7 +12,7 @@
 
 class DcmFileFormat;
 
-namespace gateway {
+namespace spool {
 
 // Bounds the bytes of parsed instances held between stages, so memory stays flat however long the
 // queues get. A lease gives its bytes back when its last copy is gone.
@@ -53,4 +53,4 @@ inline ParsedInstance hold(ParsedBudget& budget, std::shared_ptr<DcmFileFormat> 
     return p;
 }
 
-}  // namespace gateway
+}  // namespace spool

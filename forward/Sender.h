@@ -5,9 +5,9 @@
 #include <string>
 
 #include "dimse/StoreScu.h"
-#include "gateway/ParsedInstance.h"
+#include "spool/ParsedInstance.h"
 
-namespace gateway {
+namespace forward {
 
 class Sender {
 public:
@@ -15,10 +15,10 @@ public:
     virtual dimse::SendResult send(const std::string& path) = 0;
     // The same instance, parsed (what `path` holds, in `parsed.transfer_syntax_uid`); a sender
     // that has no use for it sends the file.
-    virtual dimse::SendResult send(const std::string& path, ParsedInstance& parsed) {
+    virtual dimse::SendResult send(const std::string& path, spool::ParsedInstance& parsed) {
         (void)parsed;
         return send(path);
     }
 };
 
-}  // namespace gateway
+}  // namespace forward

@@ -7,7 +7,7 @@
 
 #include "config/Config.h"
 
-namespace gateway {
+namespace spool {
 
 struct RouteFacts {
     std::string calling_ae;
@@ -27,4 +27,4 @@ private:
     std::vector<config::Destination> destinations_;
 };
 
-}  // namespace gateway
+}  // namespace spool

@@ -1,9 +1,9 @@
-#include "gateway/Router.h"
+#include "spool/Router.h"
 
 #include <algorithm>
 #include <cctype>
 
-namespace gateway {
+namespace spool {
 
 namespace {
 bool in(const std::vector<std::string>& list, const std::string& value) {
@@ -39,4 +39,4 @@ bool Router::needs_manufacturer() const {
                        [](const auto& d) { return !d.when.manufacturer.empty(); });
 }
 
-}  // namespace gateway
+}  // namespace spool

@@ -1,8 +1,8 @@
-#include "gateway/ThreadPriority.h"
+#include "common/ThreadPriority.h"
 
 #include <sched.h>
 
-namespace gateway {
+namespace common {
 
 void background_thread_priority() {
     sched_param param{};
@@ -10,4 +10,4 @@ void background_thread_priority() {
     ::sched_setscheduler(0, SCHED_BATCH, &param);  // 0: the calling thread
 }
 
-}  // namespace gateway
+}  // namespace common

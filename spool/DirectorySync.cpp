@@ -1,11 +1,11 @@
-#include "gateway/DirectorySync.h"
+#include "spool/DirectorySync.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-namespace gateway {
+namespace spool {
 
 DirectorySync::DirectorySync(std::string directory) : directory_(std::move(directory)) {}
 
@@ -54,4 +54,4 @@ std::uint64_t DirectorySync::syncs() const {
     return syncs_;
 }
 
-}  // namespace gateway
+}  // namespace spool

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace gateway {
+namespace common {
 
 enum class Level { debug = 0, info = 1, warning = 2, error = 3 };
 
@@ -12,4 +12,4 @@ void set_log_level(const std::string& level);  // debug | info | warning | error
 bool log_enabled(Level level);
 void log(Level level, const std::string& component, const std::string& message);
 
-}  // namespace gateway
+}  // namespace common

@@ -1,4 +1,4 @@
-#include "gateway/Spool.h"
+#include "spool/Spool.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace gateway {
+namespace spool {
 
 namespace fs = std::filesystem;
 
@@ -432,4 +432,4 @@ std::vector<std::string> Spool::list_outgoing(const std::string& destination) co
     return out;
 }
 
-}  // namespace gateway
+}  // namespace spool
