@@ -6,37 +6,46 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "dimse/InstanceInfo.h"
 #include "common/Log.h"
 #include "common/ThreadPriority.h"
+#include "dimse/InstanceInfo.h"
 
 namespace deidentify {
 
+using common::Level;
+using common::log;
+
 WorkerPool::WorkerPool(const config::Config& config, spool::Spool& spool, const spool::Router& router,
-                       std::map<std::string, forward::Forwarder*> forwarders, SourceFactory sources,
-                       boost::asio::io_context& timers, spool::ParsedBudget* budget)
+                       SourceFactory sources, boost::asio::io_context& timers, spool::ParsedBudget* budget)
     : config_(config),
       spool_(spool),
       router_(router),
-      forwarders_(std::move(forwarders)),
       sources_(std::move(sources)),
       timers_(timers),
       budget_(budget),
-      pool_(static_cast<std::size_t>(std::max(1, config.workers))) {}
-
-WorkerPool::~WorkerPool() { stop(); }
-
-void WorkerPool::submit(const spool::SpoolEntry& entry, spool::ParsedInstance parsed) {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ || !in_hand_.insert(entry.id).second) return;
-    }
-    post(entry, 0, std::move(parsed));
+      pool_(static_cast<std::size_t>(std::max(1, config.workers))) {
+    spool_.on_incoming([this](spool::InstanceRecord record) { submit(std::move(record)); });
 }
 
-void WorkerPool::post(const spool::SpoolEntry& entry, int attempt, spool::ParsedInstance parsed) {
-    boost::asio::post(pool_, [this, entry, attempt, parsed = std::move(parsed)]() mutable {
-        process(entry, attempt, std::move(parsed));
+WorkerPool::~WorkerPool() {
+    stop();
+    spool_.on_incoming(nullptr);
+}
+
+void WorkerPool::submit(spool::InstanceRecord record) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) {
+            spool_.give_back(record);
+            return;
+        }
+    }
+    post(std::move(record), 0);
+}
+
+void WorkerPool::post(spool::InstanceRecord record, int attempt) {
+    boost::asio::post(pool_, [this, record = std::move(record), attempt]() mutable {
+        process(std::move(record), attempt);
     });
 }
 
@@ -51,9 +60,9 @@ void WorkerPool::stop() {
     workers_.clear();
 }
 
-std::size_t WorkerPool::in_hand() const {
+int WorkerPool::retries_scheduled() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return in_hand_.size();
+    return retries_scheduled_;
 }
 
 WorkerPool::Worker& WorkerPool::worker() {
@@ -61,56 +70,88 @@ WorkerPool::Worker& WorkerPool::worker() {
     auto& slot = workers_[std::this_thread::get_id()];
     if (!slot) {
         common::background_thread_priority();
-        slot = std::make_unique<Worker>();
-        slot->source = sources_();
-        slot->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *slot->source);
+        auto w = std::make_unique<Worker>();
+        w->source = sources_();
+        w->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *w->source);
         // Outputs are derived from the durable incoming original, which stays until delivery.
-        slot->deidentifier->set_durable_writes(false);
-        // Written over a recycled output file (spool::Spool::reuse_output_file_for): no new inode.
-        slot->deidentifier->set_write_in_place(true);
+        w->deidentifier->set_durable_writes(false);
+        // Written over a recycled output file (Spool::reuse_output_file_for): no new inode.
+        w->deidentifier->set_write_in_place(true);
+        slot = std::move(w);
     }
     return *slot;
 }
 
-void WorkerPool::retry_later(const spool::SpoolEntry& entry, int attempt, const std::string& why) {
+void WorkerPool::retry_later(const spool::InstanceRecord& record, int attempt, const std::string& why) {
     long long ms = config_.retry.base_ms;
     for (int i = 0; i < attempt && ms < config_.retry.cap_ms; ++i) ms *= 2;
     ms = std::min<long long>(ms, config_.retry.cap_ms);
-    common::log(common::Level::warning, "deid", entry.id + ": " + why + "; stays in incoming, retry in " + std::to_string(ms) + " ms");
+    log(Level::warning, "deid", record.id + ": " + why + "; stays in incoming, retry in " + std::to_string(ms) + " ms");
     auto timer = std::make_shared<boost::asio::steady_timer>(timers_, std::chrono::milliseconds(ms));
-    timer->async_wait([this, timer, entry, attempt](const boost::system::error_code& ec) {
-        if (ec) return;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++retries_scheduled_;
+    }
+    timer->async_wait([this, timer, r = record.without_data(), attempt](const boost::system::error_code& ec) mutable {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (stopping_) return;
+            --retries_scheduled_;
+            if (ec || stopping_) {
+                spool_.give_back(r);
+                return;
+            }
         }
-        post(entry, attempt + 1);
+        post(std::move(r), attempt + 1);
     });
 }
 
-void WorkerPool::process(const spool::SpoolEntry& entry, int attempt, spool::ParsedInstance parsed) {
+void WorkerPool::process(spool::InstanceRecord record, int attempt) {
+    // The exception boundary of a worker task: nothing thrown below ends the process.
+    try {
+        process_unguarded(record, attempt);
+        return;
+    } catch (const std::exception& e) {
+        log(Level::error, "deid", record.id + ": internal error (" + e.what() + ")");
+    } catch (...) {
+        log(Level::error, "deid", record.id + ": internal error");
+    }
+    try {
+        spool::QuarantineRecord q;
+        q.id = record.id;
+        q.reason = "internal-error";
+        q.detail = "the worker failed unexpectedly";
+        q.stage = spool::Stage::deidentify;
+        q.calling_ae = record.calling_ae;
+        if (const auto ec = spool_.quarantine_incoming(record, q))
+            log(Level::error, "deid", record.id + ": could not quarantine: " + ec.message());
+        else
+            log(Level::warning, "deid", record.id + ": quarantined as internal-error/" + record.id);
+    } catch (...) {
+        spool_.give_back(record);
+    }
+}
+
+void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) {
-            in_hand_.erase(entry.id);
+            spool_.give_back(record);
             return;
         }
     }
-    auto done = [&] {
-        std::lock_guard<std::mutex> lock(mutex_);
-        in_hand_.erase(entry.id);
-    };
-    const std::string input = spool_.incoming_path(entry);
+    const std::string input = spool_.incoming_path(record);
     if (::access(input.c_str(), F_OK) != 0) {  // replayed or purged meanwhile
-        done();
+        spool_.give_back(record);
         return;
     }
-    const std::string output = spool_.tmp_dir() + "/" + entry.id + ".deid.dcm";
+    const std::string output = spool_.tmp_dir() + "/" + record.id + ".deid.dcm";
     deid::Outcome outcome;
-    std::shared_ptr<DcmFileFormat> file = std::move(parsed.file);  // null: read from `input`
+    std::shared_ptr<DcmFileFormat> file = std::move(record.parsed.file);  // null: read from `input`
+    std::shared_ptr<void> lease = std::move(record.parsed.lease);
+    record.parsed = {};
     try {
         spool_.reuse_output_file_for(output);
-        outcome = worker().deidentifier->process(file, input, output, entry.calling_ae);
+        outcome = worker().deidentifier->process(file, input, output, record.calling_ae);
     } catch (const std::exception& e) {
         outcome.kind = deid::Outcome::Kind::Quarantined;
         outcome.reason = "internal-error";
@@ -119,102 +160,52 @@ void WorkerPool::process(const spool::SpoolEntry& entry, int attempt, spool::Par
     switch (outcome.kind) {
         case deid::Outcome::Kind::Retry:
             ::unlink(output.c_str());
-            retry_later(entry, attempt, outcome.detail.empty() ? "pseudonym source unavailable" : outcome.detail);
+            retry_later(record, attempt, outcome.detail.empty() ? "pseudonym source unavailable" : outcome.detail);
             return;  // still in hand
         case deid::Outcome::Kind::Rejected:
             ::unlink(output.c_str());
-            spool_.remove_incoming(entry);
-            common::log(common::Level::info, "deid", entry.id + ": rejected by the profile (" + outcome.reason + "), not forwarded");
-            done();
+            spool_.reject(record);
+            log(Level::info, "deid", record.id + ": rejected by the profile (" + outcome.reason + "), not forwarded");
             return;
         case deid::Outcome::Kind::Quarantined: {
             ::unlink(output.c_str());
-            spool::QuarantineRecord record;
-            record.id = entry.id;
-            record.reason = outcome.reason.empty() ? "unknown" : outcome.reason;
-            record.detail = outcome.detail;
-            record.stage = "deidentify";
-            record.calling_ae = entry.calling_ae;
-            const auto ec = spool_.quarantine(input, record);
-            common::log(common::Level::warning, "deid",
-                entry.id + ": quarantined as " + record.reason + "/" + entry.id + ": " + outcome.detail +
+            spool::QuarantineRecord q;
+            q.id = record.id;
+            q.reason = outcome.reason.empty() ? "unknown" : outcome.reason;
+            q.detail = outcome.detail;
+            q.stage = spool::Stage::deidentify;
+            q.calling_ae = record.calling_ae;
+            const auto ec = spool_.quarantine_incoming(record, q);
+            log(Level::warning, "deid",
+                record.id + ": quarantined as " + q.reason + "/" + record.id + ": " + outcome.detail +
                     (ec ? " (could not move: " + ec.message() + ")" : ""));
-            done();
             return;
         }
         case deid::Outcome::Kind::Clean:
             break;
     }
-    spool::RouteFacts facts{entry.calling_ae, outcome.modality, outcome.sop_class_uid, ""};
+    spool::RouteFacts facts{record.calling_ae, outcome.modality, outcome.sop_class_uid, ""};
     if (router_.needs_manufacturer())
         if (auto info = dimse::read_instance_info(output)) facts.manufacturer = info->manufacturer;
     const auto destinations = router_.route(facts);
-    if (!destinations.empty()) {
-        // Registered before the first link: a forwarder may deliver as soon as the file is there.
-        std::lock_guard<std::mutex> lock(mutex_);
-        pending_[entry.id] = Pending{entry, std::set<std::string>(destinations.begin(), destinations.end())};
-    }
-    for (std::size_t i = 0; i < destinations.size(); ++i) {
-        const bool last = i + 1 == destinations.size();
-        if (const auto ec = last ? spool_.move_outgoing(output, destinations[i], entry.id)
-                                 : spool_.add_outgoing(output, destinations[i], entry.id)) {
-            for (std::size_t j = 0; j < i; ++j) spool_.remove_outgoing(destinations[j], entry.id);
-            ::unlink(output.c_str());
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                pending_.erase(entry.id);
-            }
-            retry_later(entry, attempt, "cannot queue for " + destinations[i] + ": " + ec.message());
-            return;
-        }
-    }
-    if (destinations.empty()) ::unlink(output.c_str());  // otherwise moved to the last destination
     std::string names;
     for (const auto& d : destinations) names += (names.empty() ? "" : ",") + d;
-    common::log(common::Level::info, "deid",
-        entry.id + ": de-identified, study " + outcome.study_instance_uid + " series " + outcome.series_instance_uid +
-            " instance " + outcome.sop_instance_uid + " -> " + (names.empty() ? "(no destination matched)" : names));
-    if (destinations.empty()) {
-        spool_.remove_incoming(entry);
-        done();
-        return;
-    }
-    // With one destination, its forwarder sends what was just written from memory; several
-    // forwarders would share (and change) it, so they read their files.
-    spool::ParsedInstance output_parsed;
+    // With one destination, its sender sends what was just written from memory; several would
+    // share (and change) it, so they read their files (Spool::publish passes it to one only).
     if (destinations.size() == 1 && file) {
-        if (parsed.lease)  // the reception's share of the budget covers it
-            output_parsed = spool::ParsedInstance{std::move(file), {}, std::move(parsed.lease)};
-        else if (budget_ && outcome.output_bytes > 0)
-            output_parsed = spool::hold(*budget_, std::move(file), outcome.output_bytes);
-        output_parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
+        if (lease)  // the reception's share of the budget covers it
+            record.parsed = spool::ParsedInstance{std::move(file), outcome.transfer_syntax_uid, std::move(lease)};
+        else if (budget_ && outcome.output_bytes > 0) {
+            record.parsed = spool::hold(*budget_, std::move(file), outcome.output_bytes);
+            record.parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
+        }
     }
-    for (const auto& d : destinations) {
-        auto it = forwarders_.find(d);
-        if (it != forwarders_.end()) it->second->enqueue(entry.id, std::move(output_parsed));
-    }
-}
-
-}  // namespace deidentify
-
-namespace deidentify {
-
-void WorkerPool::destination_done(const std::string& destination, const std::string& id) {
-    spool::SpoolEntry entry;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto it = pending_.find(id);
-        if (it == pending_.end()) return;  // e.g. a replayed forward-stage instance
-        it->second.destinations.erase(destination);
-        if (!it->second.destinations.empty()) return;
-        entry = std::move(it->second.entry);
-        pending_.erase(it);
-    }
-    // Removed before it leaves in_hand_, so a sweep cannot submit it again. Not synced: if the
-    // unlink is lost in a crash, the instance is delivered once more (docs/operations.md).
-    spool_.remove_incoming(entry);
-    std::lock_guard<std::mutex> lock(mutex_);
-    in_hand_.erase(id);
+    log(Level::info, "deid",
+        record.id + ": de-identified, study " + outcome.study_instance_uid + " series " + outcome.series_instance_uid +
+            " instance " + outcome.sop_instance_uid + " -> " + (names.empty() ? "(no destination matched)" : names));
+    const spool::InstanceRecord key = record.without_data();
+    if (const auto ec = spool_.publish(std::move(record), output, destinations))
+        retry_later(key, attempt, "cannot queue for " + names + ": " + ec.message());
 }
 
 }  // namespace deidentify

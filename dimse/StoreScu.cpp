@@ -14,6 +14,7 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/dcmnet/scu.h>
 
+#include "dimse/DimseError.h"
 #include "dimse/DimseStatus.h"
 #include "dimse/NoDelayTransportLayer.h"
 
@@ -50,9 +51,21 @@ std::string trim(const OFString& v) {
     return s;
 }
 
+// The error code that travels with each reason slug (the slug names the quarantine folder).
+std::error_code error_for(const std::string& reason) {
+    if (reason.empty()) return {};
+    if (reason == "connect-failed") return DimseError::connect_failed;
+    if (reason == "association-rejected") return DimseError::association_rejected;
+    if (reason == "sop-class-not-supported") return DimseError::no_presentation_context;
+    if (reason == "cannot-decompress") return DimseError::cannot_convert;
+    if (reason == "unreadable") return DimseError::file_unreadable;
+    return DimseError::send_failed;  // send-failed, peer-failure
+}
+
 SendResult result(SendResult::Kind kind, std::string reason, std::string detail, std::uint16_t status = 0) {
     SendResult r;
     r.kind = kind;
+    r.error = error_for(reason);
     r.reason = std::move(reason);
     r.detail = std::move(detail);
     r.status = status;
@@ -189,7 +202,11 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
         }
         char hex[8];
         std::snprintf(hex, sizeof hex, "%04X", status);
-        if (status_is_stored(status)) return result(SendResult::Kind::Sent, "", std::string("status ") + hex, status);
+        if (status_is_stored(status)) {
+            auto sent = result(SendResult::Kind::Sent, "", std::string("status ") + hex, status);
+            sent.resent = round > 0;
+            return sent;
+        }
         if (status == DimseStatus::SopClassNotSupported)
             return result(SendResult::Kind::Refused, "sop-class-not-supported",
                           std::string("the peer answered ") + hex + " (SOP class not supported)", status);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <system_error>
 
 class DcmFileFormat;
 
@@ -28,8 +29,10 @@ struct SendResult {
     };
     Kind kind = Kind::Retry;
     std::uint16_t status = 0;  // the C-STORE response status when there was one
+    std::error_code error;     // what failed (DimseError), for decisions; empty when Sent
     std::string reason;        // slug for quarantine/<reason>/ ("sop-class-not-supported", ...)
     std::string detail;        // one line for logs; no PHI
+    bool resent = false;       // Sent on a new association after the kept-open one was dropped
 };
 
 class StoreScu {

@@ -1,21 +1,25 @@
 #include "forward/DicomSender.h"
 
+#include <algorithm>
+
 namespace forward {
 
 namespace {
-dimse::ScuSettings settings_for(const config::Destination& d, const config::Config& c) {
+dimse::ScuSettings settings_for(const config::Destination& d, const config::Config& c, int association_timeout) {
     dimse::ScuSettings s;
     s.calling_ae = d.calling_ae_title.empty() ? c.listen.ae_title : d.calling_ae_title;
     s.called_ae = d.ae_title;
     s.host = d.host;
     s.port = d.port;
-    s.acse_timeout_seconds = c.listen.acse_timeout_seconds;
+    s.acse_timeout_seconds = association_timeout > 0 ? std::min(association_timeout, c.listen.acse_timeout_seconds)
+                                                    : c.listen.acse_timeout_seconds;
     s.dimse_timeout_seconds = c.listen.dimse_timeout_seconds;
     return s;
 }
 }  // namespace
 
-DicomSender::DicomSender(const config::Destination& destination, const config::Config& config)
-    : scu_(settings_for(destination, config)) {}
+DicomSender::DicomSender(const config::Destination& destination, const config::Config& config,
+                         int association_timeout_seconds)
+    : scu_(settings_for(destination, config, association_timeout_seconds)) {}
 
 }  // namespace forward

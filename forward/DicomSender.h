@@ -8,7 +8,11 @@ namespace forward {
 
 class DicomSender : public Sender {
 public:
-    DicomSender(const config::Destination& destination, const config::Config& config);
+    // `association_timeout_seconds` > 0 bounds how long the peer may take to accept the association
+    // (extra associations: a peer that serves fewer at a time must not hold an instance long).
+    DicomSender(const config::Destination& destination, const config::Config& config,
+                int association_timeout_seconds = 0);
+    bool connected() const override { return scu_.connected(); }
     using Sender::send;
     dimse::SendResult send(const std::string& path) override { return scu_.send_file(path); }
     dimse::SendResult send(const std::string& path, spool::ParsedInstance& parsed) override {

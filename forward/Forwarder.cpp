@@ -6,8 +6,12 @@
 
 #include "common/Log.h"
 #include "common/ThreadPriority.h"
+#include "dimse/DimseError.h"
 
 namespace forward {
+
+using common::Level;
+using common::log;
 
 Forwarder::Forwarder(std::string destination, int threads, config::Retry retry, spool::Spool& spool, SenderFactory factory)
     : destination_(std::move(destination)),
@@ -19,19 +23,20 @@ Forwarder::Forwarder(std::string destination, int threads, config::Retry retry, 
 Forwarder::~Forwarder() { stop(); }
 
 void Forwarder::start() {
+    spool_.on_outgoing(destination_, [this](spool::InstanceRecord record) { enqueue(std::move(record)); });
     for (int i = 0; i < threads_count_; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
-void Forwarder::enqueue(const std::string& id, spool::ParsedInstance parsed) {
+void Forwarder::enqueue(spool::InstanceRecord record) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!known_.insert(id).second) return;
-        ready_.emplace(Clock::now(), Item{id, 0, std::move(parsed)});
+        ready_.emplace(Clock::now(), Item{std::move(record), 0});
     }
-    cv_.notify_one();
+    cv_.notify_all();  // the sender that may take it is not necessarily the first to wake
 }
 
 void Forwarder::stop() {
+    spool_.on_outgoing(destination_, nullptr);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
@@ -44,7 +49,27 @@ void Forwarder::stop() {
 
 std::size_t Forwarder::depth() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return known_.size();
+    return ready_.size() + in_flight_;
+}
+
+int Forwarder::outages() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return outages_;
+}
+
+std::chrono::milliseconds Forwarder::current_pause() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pause_;
+}
+
+int Forwarder::unreachable_attempts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return unreachable_attempts_;
+}
+
+int Forwarder::associations_allowed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return allowed_;
 }
 
 std::chrono::milliseconds Forwarder::backoff(int failures) const {
@@ -59,11 +84,23 @@ void Forwarder::run(int index) {
     std::unique_ptr<Sender> sender;
     for (;;) {
         Item item;
+        Clock::time_point started;
         {
             std::unique_lock<std::mutex> lock(mutex_);
             for (;;) {
                 if (stopping_) return;
                 const auto now = Clock::now();
+                if (index >= allowed_) {
+                    // An extra association only while the queue is deep and no cap holds.
+                    const bool deep = ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);
+                    if (index == allowed_ && deep && capped_until_ <= now && paused_until_ <= now) {
+                        ++allowed_;
+                    } else {
+                        if (sender) sender.reset();  // not needed now: released
+                        cv_.wait_for(lock, std::chrono::seconds(1));
+                        continue;
+                    }
+                }
                 if (!ready_.empty() && ready_.begin()->first <= now && paused_until_ <= now) break;
                 if (ready_.empty()) {
                     // An idle association is released after a while; the next instance opens a new one.
@@ -76,76 +113,117 @@ void Forwarder::run(int index) {
             }
             item = std::move(ready_.begin()->second);
             ready_.erase(ready_.begin());
+            ++in_flight_;
+            started = Clock::now();
         }
-        const std::string path = spool_.outgoing_path(destination_, item.id);
+        auto done = [&] {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --in_flight_;
+        };
+        const std::string id = item.record.id;
+        const std::string path = spool_.outgoing_path(destination_, id);
         if (::access(path.c_str(), F_OK) != 0) {  // purged or quarantined meanwhile
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                known_.erase(item.id);
-            }
-            if (on_done_) on_done_(item.id);
+            done();
+            spool_.dropped(destination_, id);
             continue;
         }
-        if (!sender) sender = factory_();
-        const auto result = sender->send(path, item.parsed);
-        item.parsed = {};  // a retry reads the file
-        std::unique_lock<std::mutex> lock(mutex_);
+        if (!sender) sender = factory_(index);
+        const bool was_connected = sender->connected();
+        const auto result = sender->send(path, item.record.parsed);
+        item.record.parsed = {};  // a retry reads the file
         if (result.kind == dimse::SendResult::Kind::Sent) {
-            destination_failures_ = 0;
-            lock.unlock();
-            // The file goes before the id is forgotten, so a sweep cannot queue it again.
-            spool_.remove_outgoing(destination_, item.id);
-            lock.lock();
-            known_.erase(item.id);
-            lock.unlock();
-            if (on_done_) on_done_(item.id);
-            const auto received = spool::Spool::received_ms(item.id);
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                destination_failures_ = 0;
+                pause_ = std::chrono::milliseconds(0);
+            }
+            spool_.delivered(destination_, id);
+            done();
+            const auto received = spool::Spool::received_ms(id);
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
-            common::log(common::Level::info, who,
-                "delivered " + item.id + " (" + result.detail + ", latency_ms=" +
+            if (result.resent)
+                log(Level::warning, who, id + ": the association was dropped by the peer; resent on a new one");
+            log(Level::info, who,
+                "delivered " + id + " (" + result.detail + ", latency_ms=" +
                     std::to_string(received ? now_ms - received : 0) + ")");
             continue;
         }
-        const bool unreachable = result.reason == "connect-failed" || result.reason == "association-rejected";
-        if (result.kind == dimse::SendResult::Kind::Retry && unreachable) {
-            ++destination_failures_;
-            const auto wait = backoff(destination_failures_);
-            paused_until_ = Clock::now() + wait;
-            ready_.emplace(Clock::now(), item);
-            lock.unlock();
+        const bool unreachable = result.error == dimse::DimseError::connect_failed ||
+                                 result.error == dimse::DimseError::association_rejected;
+        if (result.kind == dimse::SendResult::Kind::Retry && unreachable && index > 0 && !was_connected) {
+            // An extra association the peer did not accept promptly: it serves fewer at a time.
+            // Not an outage: the instance goes back to the front, the count is capped for a while.
+            int allowed;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                ++unreachable_attempts_;
+                allowed_ = std::max(1, std::min(allowed_, index));
+                allowed = allowed_;
+                capped_until_ = Clock::now() + std::chrono::seconds(kCapSeconds);
+                ready_.emplace(Clock::time_point{}, std::move(item));
+                --in_flight_;
+            }
+            cv_.notify_all();
             sender.reset();
-            common::log(common::Level::warning, who,
-                result.detail + "; destination paused for " + std::to_string(wait.count()) + " ms (" +
-                    std::to_string(depth()) + " queued)");
+            log(Level::warning, who,
+                "the peer did not accept association " + std::to_string(index + 1) + " within " +
+                    std::to_string(kPromptSeconds) + " s (" + result.detail +
+                    "): it serves fewer associations at a time; using " + std::to_string(allowed) + " for " +
+                    std::to_string(kCapSeconds) + " s, the destination is not paused");
+            continue;
+        }
+        if (result.kind == dimse::SendResult::Kind::Retry && unreachable) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            ++unreachable_attempts_;
+            // One outage doubles the pause once: senders whose attempt started before the pause
+            // was set saw the same outage and only put their instance back.
+            const bool new_outage = started >= paused_at_;
+            if (new_outage) {
+                ++destination_failures_;
+                ++outages_;
+                pause_ = backoff(destination_failures_);
+                paused_at_ = Clock::now();
+                paused_until_ = paused_at_ + pause_;
+            }
+            const auto wait = pause_;
+            ready_.emplace(Clock::now(), std::move(item));
+            --in_flight_;
+            const auto queued = ready_.size() + in_flight_;
+            lock.unlock();
+            cv_.notify_all();
+            sender.reset();
+            if (new_outage)
+                log(Level::warning, who,
+                    result.detail + "; destination paused for " + std::to_string(wait.count()) + " ms (" +
+                        std::to_string(queued) + " queued)");
             continue;
         }
         ++item.attempts;
         if (result.kind == dimse::SendResult::Kind::Refused || item.attempts >= retry_.max_attempts) {
-            lock.unlock();
             spool::QuarantineRecord record;
-            record.id = item.id;
+            record.id = id;
             record.reason = result.kind == dimse::SendResult::Kind::Refused ? result.reason : "max-attempts";
             record.detail = result.detail;
-            record.stage = "forward";
-            record.destination = destination_;
             record.attempts = item.attempts;
-            const auto ec = spool_.quarantine(path, record);
-            common::log(common::Level::error, who,
-                item.id + " not delivered: " + result.detail + "; " +
-                    (ec ? "could not quarantine: " + ec.message() : "quarantined as " + record.reason + "/" + item.id));
-            lock.lock();
-            known_.erase(item.id);
-            lock.unlock();
-            if (!ec && on_done_) on_done_(item.id);
+            const auto ec = spool_.quarantine_outgoing(destination_, id, record);
+            done();
+            log(Level::error, who,
+                id + " not delivered: " + result.detail + "; " +
+                    (ec ? "could not quarantine: " + ec.message() : "quarantined as " + record.reason + "/" + id));
             continue;
         }
         const auto wait = backoff(item.attempts);
-        ready_.emplace(Clock::now() + wait, item);
-        lock.unlock();
-        common::log(common::Level::warning, who,
-            item.id + ": " + result.detail + "; attempt " + std::to_string(item.attempts) + " of " +
+        const int attempts = item.attempts;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ready_.emplace(Clock::now() + wait, std::move(item));
+            --in_flight_;
+        }
+        cv_.notify_one();
+        log(Level::warning, who,
+            id + ": " + result.detail + "; attempt " + std::to_string(attempts) + " of " +
                 std::to_string(retry_.max_attempts) + ", retry in " + std::to_string(wait.count()) + " ms");
     }
 }

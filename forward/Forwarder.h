@@ -1,8 +1,15 @@
-// Delivery to one destination: a persistent queue (spool/outgoing/<dest>/), `threads` senders each
-// with its own kept-open association, retries with exponential backoff. A peer that cannot be
-// reached pauses the whole destination (the instances' attempt counts do not grow: the peer never
-// saw them); a peer that answers a failure counts an attempt for that instance. A refusal that
-// retrying cannot fix, or retry.max_attempts, moves the instance to quarantine/<reason>/.
+// Delivery to one destination: a persistent queue (spool/outgoing/<dest>/, handed over by
+// Spool::on_outgoing), `threads` senders each with its own kept-open association, retries with
+// exponential backoff. A peer that cannot be reached pauses the whole destination (the instances'
+// attempt counts do not grow: the peer never saw them), and the pause doubles once per outage, not
+// once per sender that saw it fail. A peer that answers a failure counts an attempt for that
+// instance. A refusal that retrying cannot fix, or retry.max_attempts, moves the instance to
+// quarantine/<reason>/ for this destination only.
+// Associations: one at first; one more (up to `threads`) only while the queue is deep, and an
+// extra one must be accepted within kPromptSeconds: a peer that serves fewer associations at a
+// time (DCMTK storescp without --fork, many archives) holds or refuses it, and the count is capped
+// for kCapSeconds with a warning, the instance going back to the front of the queue. Each outcome is reported to the spool
+// (delivered, quarantined, dropped), which finishes the instance after its last destination.
 #pragma once
 
 #include <chrono>
@@ -11,7 +18,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,27 +30,32 @@ namespace forward {
 
 class Forwarder {
 public:
-    using SenderFactory = std::function<std::unique_ptr<Sender>()>;
+    // `index` 0 is the first association; the others are extra ones (see above).
+    using SenderFactory = std::function<std::unique_ptr<Sender>(int index)>;
+    static constexpr int kPromptSeconds = 2;
+    static constexpr int kCapSeconds = 60;
+    static constexpr std::size_t kDeepQueue = 8;  // queued instances per open association before one more
     Forwarder(std::string destination, int threads, config::Retry retry, spool::Spool& spool, SenderFactory factory);
     ~Forwarder();
 
-    // Called (on a forwarding thread) once this destination is finished with an id: delivered,
-    // quarantined, or its file gone. Set before start().
-    void set_on_done(std::function<void(const std::string& id)> on_done) { on_done_ = std::move(on_done); }
-    void start();
-    // Ignored when already queued. `parsed`, when given, is the instance's file already parsed
-    // (the worker's output), sent instead of reading the file on the first attempt.
-    void enqueue(const std::string& id, spool::ParsedInstance parsed = {});
+    void start();  // listens on spool.on_outgoing(destination) and starts the senders
+    // `record.parsed`, when set, is the instance's output already parsed (the worker's), sent
+    // instead of reading the file on the first attempt.
+    void enqueue(spool::InstanceRecord record);
     void stop();                          // running sends finish; the queue stays on disk
     std::size_t depth() const;
     const std::string& destination() const { return destination_; }
+    // How many times this destination was paused (one per outage); its current pause.
+    int outages() const;
+    std::chrono::milliseconds current_pause() const;
+    int unreachable_attempts() const;  // sends that found the peer unreachable
+    int associations_allowed() const;
 
 private:
     using Clock = std::chrono::steady_clock;
     struct Item {
-        std::string id;
+        spool::InstanceRecord record;  // its data set is dropped after the first attempt
         int attempts = 0;
-        spool::ParsedInstance parsed;  // dropped after the first attempt (a send may change it)
     };
     void run(int index);
     std::chrono::milliseconds backoff(int failures) const;
@@ -54,13 +65,18 @@ private:
     config::Retry retry_;
     spool::Spool& spool_;
     SenderFactory factory_;
-    std::function<void(const std::string&)> on_done_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     std::multimap<Clock::time_point, Item> ready_;  // by the time it may be sent
-    std::set<std::string> known_;                   // queued or in flight
+    std::size_t in_flight_ = 0;
     Clock::time_point paused_until_{};
-    int destination_failures_ = 0;
+    Clock::time_point paused_at_{};  // when the current outage's pause was set
+    std::chrono::milliseconds pause_{0};
+    int destination_failures_ = 0;   // outages in a row
+    int outages_ = 0;
+    int unreachable_attempts_ = 0;
+    int allowed_ = 1;                  // senders that may run now
+    Clock::time_point capped_until_{};
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -19,6 +19,8 @@ public:
         (void)parsed;
         return send(path);
     }
+    // Whether a connection to the peer is open (a folder is always there).
+    virtual bool connected() const { return true; }
 };
 
 }  // namespace forward

@@ -10,7 +10,7 @@ namespace gateway {
 namespace {
 
 void print_row(const spool::QuarantineRecord& r) {
-    std::cout << std::left << std::setw(32) << r.id << std::setw(26) << r.reason << std::setw(11) << r.stage
+    std::cout << std::left << std::setw(32) << r.id << std::setw(26) << r.reason << std::setw(11) << spool::stage_name(r.stage)
               << std::setw(14) << (r.destination.empty() ? "-" : r.destination) << std::setw(22) << r.quarantined_at
               << r.detail << "\n";
 }
@@ -48,39 +48,46 @@ int run_quarantine(const config::Config& cfg, const std::vector<std::string>& ar
         return failed ? 1 : 0;
     }
     if ((verb == "show" || verb == "replay" || verb == "purge") && args.size() == 2) {
-        const auto record = spool.find_quarantined(args[1]);
-        if (!record) {
+        // An instance that failed on several destinations has one record for each.
+        const auto records = spool.find_quarantined(args[1]);
+        if (records.empty()) {
             std::cerr << "deid-gateway quarantine: no quarantined instance with id " << args[1] << "\n";
             return 1;
         }
-        if (verb == "show") {
-            std::cout << "id:          " << record->id << "\n"
-                      << "reason:      " << record->reason << "\n"
-                      << "detail:      " << record->detail << "\n"
-                      << "stage:       " << record->stage << "\n"
-                      << "destination: " << (record->destination.empty() ? "-" : record->destination) << "\n"
-                      << "calling AE:  " << record->calling_ae << "\n"
-                      << "since:       " << record->quarantined_at << "\n"
-                      << "attempts:    " << record->attempts << "\n"
-                      << "file:        " << record->folder << "/instance.dcm\n";
-            return 0;
-        }
-        if (verb == "purge") {
-            if (const auto ec = spool.purge(*record)) {
-                std::cerr << "cannot purge " << record->id << ": " << ec.message() << "\n";
-                return 1;
+        int failed = 0;
+        for (const auto& record : records) {
+            if (verb == "show") {
+                std::cout << "id:          " << record.id << "\n"
+                          << "reason:      " << record.reason << "\n"
+                          << "detail:      " << record.detail << "\n"
+                          << "stage:       " << spool::stage_name(record.stage) << "\n"
+                          << "destination: " << (record.destination.empty() ? "-" : record.destination) << "\n"
+                          << "calling AE:  " << record.calling_ae << "\n"
+                          << "since:       " << record.quarantined_at << "\n"
+                          << "attempts:    " << record.attempts << "\n"
+                          << "file:        " << record.folder << "/instance.dcm\n";
+                continue;
             }
-            std::cout << "purged " << record->id << "\n";
-            return 0;
+            if (verb == "purge") {
+                if (const auto ec = spool.purge(record)) {
+                    std::cerr << "cannot purge " << record.id << ": " << ec.message() << "\n";
+                    ++failed;
+                } else {
+                    std::cout << "purged " << record.id << "\n";
+                }
+                continue;
+            }
+            if (const auto ec = spool.replay(record)) {
+                std::cerr << "cannot replay " << record.id << ": " << ec.message() << "\n";
+                ++failed;
+                continue;
+            }
+            std::cout << "replayed " << record.id << " into "
+                      << (record.stage == spool::Stage::forward ? "outgoing/" + record.destination
+                                                                : std::string("incoming"))
+                      << "\n";
         }
-        if (const auto ec = spool.replay(*record)) {
-            std::cerr << "cannot replay " << record->id << ": " << ec.message() << "\n";
-            return 1;
-        }
-        std::cout << "replayed " << record->id << " into "
-                  << (record->stage == "forward" ? "outgoing/" + record->destination : std::string("incoming"))
-                  << "\n";
-        return 0;
+        return failed ? 1 : 0;
     }
     return usage();
 }

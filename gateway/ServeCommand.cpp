@@ -1,6 +1,8 @@
 // deid-gateway serve: wires the stages together (receive -> spool -> de-identify -> forward) and
 // runs until SIGTERM/SIGINT.
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "forward/FolderSender.h"
 #include "forward/Forwarder.h"
 #include "common/Log.h"
+#include "common/ReloadHooks.h"
 #include "spool/Router.h"
 #include "spool/Spool.h"
 #include "receive/SpoolingStoreHandler.h"
@@ -42,14 +45,6 @@ void dimse_log(dimse::LogLevel level, const std::string& message) {
     if (level == dimse::LogLevel::warning) l = Level::warning;
     if (level == dimse::LogLevel::error) l = Level::error;
     common::log(l, "dimse", message);
-}
-
-// Picks up what is waiting in the spool: at start-up (whatever was in flight) and every few
-// seconds (instances put back by `quarantine replay` while the service runs).
-void sweep(spool::Spool& spool, deidentify::WorkerPool& pool, std::map<std::string, std::unique_ptr<forward::Forwarder>>& forwarders) {
-    for (const auto& entry : spool.list_incoming()) pool.submit(entry);
-    for (auto& [name, forwarder] : forwarders)
-        for (const auto& id : spool.list_outgoing(name)) forwarder->enqueue(id);
 }
 
 }  // namespace
@@ -78,35 +73,37 @@ int run_serve(const config::Config& cfg) {
         return 1;
     }
     const std::string socket_path = broker->socket_path();
+    if (broker->child_pid() > 0)
+        common::log(common::Level::info, "serve", "keystore broker started (pid " + std::to_string(broker->child_pid()) + ")");
 
     // Instances handed from stage to stage in memory (each parsed once), up to this much at once;
     // declared before the stages, so it outlives every lease they hold.
     spool::ParsedBudget parsed_budget(kParsedBudgetBytes);
     std::map<std::string, std::unique_ptr<forward::Forwarder>> forwarders;
-    std::map<std::string, forward::Forwarder*> forwarder_refs;
     for (const auto& d : cfg.destinations) {
         forward::Forwarder::SenderFactory factory;
         int threads = 1;
         if (d.is_folder()) {
-            factory = [dir = d.directory]() { return std::make_unique<forward::FolderSender>(dir); };
+            factory = [dir = d.directory](int) { return std::make_unique<forward::FolderSender>(dir); };
             threads = std::max(1, std::min(d.associations, 2));
         } else {
-            factory = [d, &cfg]() { return std::make_unique<forward::DicomSender>(d, cfg); };
+            // Extra associations must be accepted promptly (forward/Forwarder.h).
+            factory = [d, &cfg](int index) {
+                return std::make_unique<forward::DicomSender>(d, cfg, index > 0 ? forward::Forwarder::kPromptSeconds : 0);
+            };
             threads = std::max(1, d.associations);
         }
         auto f = std::make_unique<forward::Forwarder>(d.name, threads, cfg.retry, spool, factory);
-        forwarder_refs[d.name] = f.get();
         forwarders[d.name] = std::move(f);
     }
     spool::Router router(cfg.destinations);
     boost::asio::io_context io;
-    deidentify::WorkerPool pool(cfg, spool, router, forwarder_refs,
-                    [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io,
-                    &parsed_budget);
-
-    receive::SpoolingStoreHandler handler(
-        spool, [&pool](const spool::SpoolEntry& entry, spool::ParsedInstance parsed) { pool.submit(entry, std::move(parsed)); },
-        &parsed_budget);
+    // The stages meet only through the spool: the pool listens for incoming instances, each
+    // forwarder for its destination's outgoing ones.
+    deidentify::WorkerPool pool(cfg, spool, router,
+                                [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io,
+                                &parsed_budget);
+    receive::SpoolingStoreHandler handler(spool, &parsed_budget);
     dimse::ScpSettings settings;
     settings.ae_title = cfg.listen.ae_title;
     settings.bind = cfg.listen.bind;
@@ -126,12 +123,9 @@ int run_serve(const config::Config& cfg) {
         pool.stop();
         return 1;
     }
-    for (auto& [name, f] : forwarders) {
-        f->set_on_done([&pool, name = name](const std::string& id) { pool.destination_done(name, id); });
-        f->start();
-    }
+    for (auto& [name, f] : forwarders) f->start();
     const auto pending_in = spool.list_incoming().size();
-    sweep(spool, pool, forwarders);
+    spool.sweep();
     common::log(common::Level::info, "serve",
         "ready: " + cfg.listen.ae_title + " on " + cfg.listen.bind + ":" + std::to_string(scp.port()) + ", " +
             std::to_string(cfg.workers) + " workers, " + std::to_string(cfg.destinations.size()) +
@@ -142,26 +136,62 @@ int run_serve(const config::Config& cfg) {
         sweeper.expires_after(std::chrono::seconds(5));
         sweeper.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
-            sweep(spool, pool, forwarders);
+            spool.sweep();
             schedule_sweep();
         });
     };
     schedule_sweep();
 
+    // SIGHUP runs the reload hooks (features add theirs); it never ends the process.
+    common::ReloadHooks reload_hooks;
+    reload_hooks.add("log level", [&cfg] {
+        if (cfg.source_path.empty()) return;  // the embedded default: nothing to re-read
+        const config::Config fresh = config::load(cfg.source_path);  // throws with the problems named
+        common::set_log_level(fresh.log.level);
+        common::log(common::Level::info, "reload", "log level " + fresh.log.level + " (from " + cfg.source_path + ")");
+    });
+    boost::asio::signal_set hangup(io, SIGHUP);
+    std::function<void()> on_hangup = [&] {
+        hangup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            common::log(common::Level::info, "serve", "received SIGHUP: running the reload hooks");
+            reload_hooks.run_all();
+            on_hangup();
+        });
+    };
+    on_hangup();
+
+    // The broker is supervised: a child that dies is reported and started again; meanwhile the
+    // workers' requests fail, so instances wait in incoming/ (Outcome Retry) until it answers.
+    broker->supervise([](keystore::BrokerProcess::Event event, const std::string& message) {
+        common::log(event == keystore::BrokerProcess::Event::restarted ? common::Level::info : common::Level::error,
+                    "broker", message);
+    });
+
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
         if (ec) return;
+        const auto timeout = std::chrono::seconds(cfg.shutdown_timeout_seconds);
         common::log(common::Level::info, "serve",
             std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
                 ": no new associations; waiting up to " + std::to_string(cfg.shutdown_timeout_seconds) +
                 " s for running ones");
+        // Whatever a peer does (a trickle of bytes keeps DCMTK reading), the process ends within
+        // the timeout and a short grace: nothing unacknowledged is lost, the spool is durable.
+        std::thread([timeout] {
+            std::this_thread::sleep_for(timeout + std::chrono::seconds(3));
+            common::log(common::Level::error, "serve",
+                "shutdown took longer than shutdown_timeout_seconds: exiting without waiting for the rest");
+            std::_Exit(1);
+        }).detach();
         scp.stop_accepting();
-        if (!scp.wait_idle(std::chrono::seconds(cfg.shutdown_timeout_seconds))) {
+        if (!scp.wait_idle(timeout)) {
             common::log(common::Level::warning, "serve", std::to_string(scp.active_associations()) + " associations still running: aborting them");
             scp.abort_all();
-            scp.wait_idle(std::chrono::seconds(5));
+            scp.wait_idle(std::chrono::seconds(2));
         }
         sweeper.cancel();
+        hangup.cancel();
         io.stop();
     });
 

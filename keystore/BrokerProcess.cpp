@@ -61,12 +61,16 @@ BrokerProcess::BrokerProcess(const config::Config& config) : socket_path_(config
                                      " does not answer a health request");
         return;
     }
-    const std::string exe = keystore_executable();
-    std::vector<std::string> args = {exe, "serve"};
+    args_ = {keystore_executable(), "serve"};
     if (!config.source_path.empty()) {
-        args.push_back("--config");
-        args.push_back(config.source_path);
+        args_.push_back("--config");
+        args_.push_back(config.source_path);
     }
+    start_child();
+}
+
+void BrokerProcess::start_child() {
+    std::vector<std::string> args = args_;
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(&a[0]);
     argv.push_back(nullptr);
@@ -75,6 +79,9 @@ BrokerProcess::BrokerProcess(const config::Config& config) : socket_path_(config
     const pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("cannot start the keystore broker: fork failed");
     if (pid == 0) {
+        // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches the
+        // gateway only, which drains and then stops the broker itself.
+        setpgid(0, 0);
         // Do not outlive the gateway if it dies without running its destructors.
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(1);
@@ -84,24 +91,26 @@ BrokerProcess::BrokerProcess(const config::Config& config) : socket_path_(config
         sigprocmask(SIG_SETMASK, &none, nullptr);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         close_range(3, ~0U, 0);
         execvp(argv[0], argv.data());
         _exit(127);
     }
+    setpgid(pid, pid);  // also from the parent: no window in which a Ctrl-C reaches both
     child_pid_ = pid;
 
     const auto deadline = Clock::now() + kStartLimit;
     while (true) {
         int status = 0;
-        if (waitpid(child_pid_, &status, WNOHANG) == child_pid_) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
             child_pid_ = -1;
             std::string reason = exit_reason(status);
             if (WIFEXITED(status) && WEXITSTATUS(status) == 127) reason += " (deid-keystore not found)";
-            throw std::runtime_error("the keystore broker (" + exe + " serve) " + reason +
+            throw std::runtime_error("the keystore broker (" + args_[0] + " serve) " + reason +
                                      " before answering; see its messages above");
         }
-        if (answers_health(socket_path_, child_pid_)) return;
+        if (answers_health(socket_path_, pid)) return;
         if (Clock::now() > deadline) {
             stop_child();
             throw std::runtime_error("the keystore broker did not answer on " + socket_path_ + " within " +
@@ -111,15 +120,65 @@ BrokerProcess::BrokerProcess(const config::Config& config) : socket_path_(config
     }
 }
 
+void BrokerProcess::supervise(Observer observer) {
+    if (child_pid_ <= 0 || watcher_.joinable()) return;
+    observer_ = std::move(observer);
+    watcher_ = std::thread([this] { watch(); });
+}
+
+void BrokerProcess::watch() {
+    auto report = [this](Event e, const std::string& m) {
+        if (observer_) observer_(e, m);
+    };
+    auto backoff = std::chrono::milliseconds(500);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        cv_.wait_for(lock, std::chrono::milliseconds(200));
+        if (stopping_) return;
+        const pid_t pid = static_cast<pid_t>(child_pid_.load());
+        int status = 0;
+        if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid) continue;
+        child_pid_ = -1;
+        up_ = false;
+        report(Event::died, "the keystore broker (pid " + std::to_string(pid) + ") " + exit_reason(status) +
+                                "; instances wait in the spool; restarting it in " +
+                                std::to_string(backoff.count()) + " ms");
+        while (!stopping_) {
+            cv_.wait_for(lock, backoff);
+            if (stopping_) return;
+            lock.unlock();
+            std::string failure;
+            try {
+                start_child();
+            } catch (const std::exception& e) {
+                failure = e.what();
+            }
+            lock.lock();
+            if (failure.empty()) {
+                up_ = true;
+                report(Event::restarted, "the keystore broker answers again (pid " +
+                                             std::to_string(child_pid_.load()) + ")");
+                backoff = std::chrono::milliseconds(500);
+                break;
+            }
+            backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
+            report(Event::restart_failed,
+                   "cannot restart the keystore broker: " + failure + "; next try in " +
+                       std::to_string(backoff.count()) + " ms");
+        }
+    }
+}
+
 void BrokerProcess::stop_child() {
-    if (child_pid_ <= 0) return;
-    kill(child_pid_, SIGTERM);
+    const pid_t pid = static_cast<pid_t>(child_pid_.load());
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
     const auto deadline = Clock::now() + kStopLimit;
     int status = 0;
-    while (waitpid(child_pid_, &status, WNOHANG) == 0) {
+    while (waitpid(pid, &status, WNOHANG) == 0) {
         if (Clock::now() > deadline) {
-            kill(child_pid_, SIGKILL);
-            waitpid(child_pid_, &status, 0);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -127,6 +186,14 @@ void BrokerProcess::stop_child() {
     child_pid_ = -1;
 }
 
-BrokerProcess::~BrokerProcess() { stop_child(); }
+BrokerProcess::~BrokerProcess() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    stop_child();
+}
 
 }  // namespace keystore

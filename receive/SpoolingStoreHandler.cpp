@@ -21,8 +21,25 @@ std::string hex(std::uint16_t status) {
 }
 }  // namespace
 
-SpoolingStoreHandler::SpoolingStoreHandler(spool::Spool& spool, OnSpooled on_spooled, spool::ParsedBudget* budget)
-    : spool_(spool), on_spooled_(std::move(on_spooled)), budget_(budget) {}
+SpoolingStoreHandler::SpoolingStoreHandler(spool::Spool& spool, spool::ParsedBudget* budget)
+    : spool_(spool), budget_(budget) {}
+
+std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& request) {
+    // The exception boundary of the reception: whatever throws below becomes A700 and a log line,
+    // never an exception through DCMTK's association loop (which would end the process).
+    try {
+        return decide(request);
+    } catch (const std::exception& e) {
+        common::log(common::Level::error, "receive",
+            request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
+                " answered A700: internal error (" + e.what() + ")");
+    } catch (...) {
+        common::log(common::Level::error, "receive",
+            request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
+                " answered A700: internal error");
+    }
+    return RefusedOutOfResources;
+}
 
 std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
                                                           const std::string& reason, const std::string& detail) {
@@ -30,7 +47,7 @@ std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreReq
     record.id = spool_.new_id();
     record.reason = reason;
     record.detail = detail;
-    record.stage = "receive";
+    record.stage = spool::Stage::receive;
     record.calling_ae = request.calling_ae;
     const auto ec = spool_.quarantine(request.file_path, record);
     common::log(common::Level::warning, "receive",
@@ -40,7 +57,7 @@ std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreReq
     return status;
 }
 
-std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& request) {
+std::uint16_t SpoolingStoreHandler::decide(const dimse::CStoreRequest& request) {
     if (!request.parsed)
         return refuse_and_quarantine(request, CannotUnderstand, "malformed", "the data set cannot be parsed");
     if (request.dataset_sop_class_uid.empty() || request.dataset_sop_instance_uid.empty())
@@ -55,9 +72,14 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered A700: " + why);
         return RefusedOutOfResources;
     }
-    spool::SpoolEntry entry{spool_.new_id(), request.calling_ae};
+    spool::InstanceRecord record;
+    record.id = spool_.new_id();
+    record.calling_ae = request.calling_ae;
+    record.received_ms = spool::Spool::received_ms(record.id);
+    if (budget_) record.parsed = spool::hold(*budget_, request.dataset, request.file_size);
+    const std::string id = record.id;
     const auto sync_start = std::chrono::steady_clock::now();
-    if (const auto ec = spool_.accept_incoming(request.file_path, entry, request.file_size, request.file_descriptor)) {
+    if (const auto ec = spool_.admit(std::move(record), request.file_path, request.file_size, request.file_descriptor)) {
         common::log(common::Level::error, "receive",
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
                 " answered A700: durable write failed: " + ec.message());
@@ -69,10 +91,8 @@ std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& req
     char synced[32];
     std::snprintf(synced, sizeof synced, "synced_ms=%.3f", static_cast<double>(sync_us) / 1000.0);
     common::log(common::Level::info, "receive",
-        request.association_id + ": spooled " + entry.id + " (" + std::to_string(request.file_size) + " bytes, " +
+        request.association_id + ": spooled " + id + " (" + std::to_string(request.file_size) + " bytes, " +
             request.transfer_syntax_uid + ", " + synced + ")");
-    if (on_spooled_)
-        on_spooled_(entry, budget_ ? spool::hold(*budget_, request.dataset, request.file_size) : spool::ParsedInstance{});
     return Success;
 }
 

@@ -3,10 +3,9 @@
 //   A900 the data set's SOP Class differs from the request's               (quarantined: sop-class-mismatch)
 //   A700 the spool is over spool.max_bytes, the disk is short of spool.min_free_bytes, or the
 //        durable write (fsync, rename, fsync of the folder) failed
-//   0000 only once the instance is durably in spool/incoming/.
+//   0000 only once the instance is durably in spool/incoming/ (Spool::admit, which hands it on).
+//   A700 also for any exception inside the handler (logged): it never reaches DCMTK's loop.
 #pragma once
-
-#include <functional>
 
 #include "dimse/CStoreRequest.h"
 #include "spool/ParsedInstance.h"
@@ -16,16 +15,15 @@ namespace receive {
 
 class SpoolingStoreHandler : public dimse::CStoreHandler {
 public:
-    // With the instance parsed by the reception when the budget allows (else empty).
-    using OnSpooled = std::function<void(const spool::SpoolEntry&, spool::ParsedInstance)>;
-    SpoolingStoreHandler(spool::Spool& spool, OnSpooled on_spooled, spool::ParsedBudget* budget = nullptr);
+    // The instance goes on with the data set parsed by the reception when `budget` allows.
+    explicit SpoolingStoreHandler(spool::Spool& spool, spool::ParsedBudget* budget = nullptr);
     std::uint16_t handle_store(const dimse::CStoreRequest& request) override;
 
 private:
+    std::uint16_t decide(const dimse::CStoreRequest& request);
     std::uint16_t refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
                                         const std::string& reason, const std::string& detail);
     spool::Spool& spool_;
-    OnSpooled on_spooled_;
     spool::ParsedBudget* budget_;
 };
 

@@ -37,8 +37,17 @@ private:
     std::atomic<std::uint64_t> used_{0};
 };
 
+// Moved from stage to stage, never copied: one stage at a time holds it and may change it.
 struct ParsedInstance {
-    std::shared_ptr<DcmFileFormat> file;  // used by one stage at a time, which may change it
+    ParsedInstance() = default;
+    ParsedInstance(std::shared_ptr<DcmFileFormat> f, std::string ts, std::shared_ptr<void> l)
+        : file(std::move(f)), transfer_syntax_uid(std::move(ts)), lease(std::move(l)) {}
+    ParsedInstance(ParsedInstance&&) = default;
+    ParsedInstance& operator=(ParsedInstance&&) = default;
+    ParsedInstance(const ParsedInstance&) = delete;
+    ParsedInstance& operator=(const ParsedInstance&) = delete;
+
+    std::shared_ptr<DcmFileFormat> file;  // (deid's API takes a shared_ptr; only this value holds it)
     std::string transfer_syntax_uid;      // the syntax of its file (set once written by the worker)
     std::shared_ptr<void> lease;          // its share of the ParsedBudget
     explicit operator bool() const { return file != nullptr; }

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -116,6 +117,7 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
         std::lock_guard<std::mutex> lock(free_mutex_);
         free_files_.clear();
         free_bytes_ = 0;
+        free_out_bytes_ = 0;
         pending_outputs_.clear();
         free_outputs_.clear();
         destinations_ = destinations;
@@ -149,7 +151,24 @@ std::int64_t Spool::received_ms(const std::string& id) {
     }
 }
 
-std::string Spool::incoming_path(const SpoolEntry& entry) const {
+const char* stage_name(Stage stage) {
+    switch (stage) {
+        case Stage::receive: return "receive";
+        case Stage::deidentify: return "deidentify";
+        case Stage::forward: return "forward";
+    }
+    return "receive";
+}
+
+namespace {
+Stage stage_from(const std::string& name) {
+    if (name == "deidentify") return Stage::deidentify;
+    if (name == "forward") return Stage::forward;
+    return Stage::receive;
+}
+}  // namespace
+
+std::string Spool::incoming_path(const InstanceRecord& entry) const {
     return incoming_dir() + "/" + entry.id + "_" + hex_encode(entry.calling_ae) + ".dcm";
 }
 
@@ -157,23 +176,57 @@ std::string Spool::outgoing_path(const std::string& destination, const std::stri
     return outgoing_dir(destination) + "/" + id + ".dcm";
 }
 
-bool Spool::has_room(std::uint64_t bytes, std::string* why) const {
-    if (bytes_.load() + bytes > limits_.max_bytes) {
-        if (why) *why = "spool over spool.max_bytes (" + std::to_string(bytes_.load()) + " bytes held)";
-        return false;
-    }
-    struct statvfs st {};
-    if (statvfs(root_.c_str(), &st) == 0) {
-        const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
-        if (free_bytes < limits_.min_free_bytes + bytes) {
-            if (why) *why = "free disk space below spool.min_free_bytes (" + std::to_string(free_bytes) + " bytes free)";
+bool Spool::has_room(std::uint64_t bytes, std::string* why) {
+    for (int pass = 0; pass < 2; ++pass) {
+        // Recycled files hold disk like instances do (on the first pass): given back rather than refuse.
+        const std::uint64_t recycled = pass == 0 ? recycled_bytes() : 0;
+        if (bytes_.load() + recycled + bytes > limits_.max_bytes) {
+            if (recycled) {
+                release_recycled();
+                continue;
+            }
+            if (why) *why = "spool over spool.max_bytes (" + std::to_string(bytes_.load()) + " bytes held)";
             return false;
         }
+        struct statvfs st {};
+        if (statvfs(root_.c_str(), &st) == 0) {
+            const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+            if (free_bytes < limits_.min_free_bytes + bytes) {
+                if (recycled) {
+                    release_recycled();
+                    continue;
+                }
+                if (why) *why = "free disk space below spool.min_free_bytes (" + std::to_string(free_bytes) + " bytes free)";
+                return false;
+            }
+        }
+        return true;
     }
     return true;
 }
 
-std::error_code Spool::accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size,
+std::uint64_t Spool::recycled_bytes() const {
+    std::lock_guard<std::mutex> lock(free_mutex_);
+    return free_bytes_ + free_out_bytes_;
+}
+
+void Spool::release_recycled() {
+    std::vector<std::string> names;
+    {
+        std::lock_guard<std::mutex> lock(free_mutex_);
+        for (auto& f : free_files_) names.push_back(std::move(f.first));
+        for (auto& f : free_outputs_) names.push_back(std::move(f.first));
+        free_files_.clear();
+        free_outputs_.clear();
+        free_bytes_ = 0;
+        free_out_bytes_ = 0;
+        // pending_outputs_ wait for their folder sync; they are few (< kOutputSyncBatch) and stay.
+        for (const auto& f : pending_outputs_) free_out_bytes_ += f.second;
+    }
+    for (const auto& n : names) ::unlink(n.c_str());
+}
+
+std::error_code Spool::accept_incoming(const std::string& received_file, const InstanceRecord& entry, std::uint64_t size,
                                        int received_fd) {
     // received_fd, when given, is open on received_file: sync through it instead of opening it again.
     if (received_fd >= 0 ? ::fdatasync(received_fd) != 0 : !fdatasync_path(received_file)) return last_error();
@@ -185,6 +238,7 @@ std::error_code Spool::accept_incoming(const std::string& received_file, const S
         return ec;
     }
     bytes_ += size;
+    active_ = true;
     return {};
 }
 
@@ -213,9 +267,9 @@ std::error_code Spool::move_outgoing(const std::string& file, const std::string&
     return {};
 }
 
-bool Spool::has_incoming(const SpoolEntry& entry) const { return ::access(incoming_path(entry).c_str(), F_OK) == 0; }
+bool Spool::has_incoming(const InstanceRecord& entry) const { return ::access(incoming_path(entry).c_str(), F_OK) == 0; }
 
-void Spool::remove_incoming(const SpoolEntry& entry) {
+void Spool::remove_incoming(const InstanceRecord& entry) {
     const std::string path = incoming_path(entry);
     const auto size = file_size_or_zero(path);
     if (discard(path)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
@@ -229,7 +283,7 @@ void Spool::remove_outgoing(const std::string& destination, const std::string& i
     // the removal is durable: see reuse_output_file_for().
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1) {  // the last destination's link
-        std::vector<std::string> batch;
+        std::vector<std::pair<std::string, std::uint64_t>> batch;
         bool moved = false;
         {
             std::lock_guard<std::mutex> lock(free_mutex_);
@@ -237,7 +291,8 @@ void Spool::remove_outgoing(const std::string& destination, const std::string& i
                 const std::string name = free_out_dir() + "/" + std::to_string(++free_seq_);
                 if (::rename(path.c_str(), name.c_str()) == 0) {
                     moved = true;
-                    pending_outputs_.push_back(name);
+                    pending_outputs_.push_back({name, size});
+                    free_out_bytes_ += size;
                     if (pending_outputs_.size() >= kOutputSyncBatch) batch.swap(pending_outputs_);
                 }
             }
@@ -250,9 +305,13 @@ void Spool::remove_outgoing(const std::string& destination, const std::string& i
                 bool synced = true;
                 for (const auto& d : destinations_) synced = fsync_path(outgoing_dir(d)) && synced;
                 std::lock_guard<std::mutex> lock(free_mutex_);
-                for (auto& name : batch) {
-                    if (synced) free_outputs_.push_back(std::move(name));
-                    else ::unlink(name.c_str());
+                for (auto& item : batch) {
+                    if (synced) {
+                        free_outputs_.push_back(std::move(item));
+                    } else {
+                        ::unlink(item.first.c_str());
+                        free_out_bytes_ -= std::min(item.second, free_out_bytes_);
+                    }
                 }
             }
             return;
@@ -266,7 +325,8 @@ void Spool::reuse_output_file_for(const std::string& path) {
     {
         std::lock_guard<std::mutex> lock(free_mutex_);
         if (free_outputs_.empty()) return;
-        name = std::move(free_outputs_.back());
+        name = std::move(free_outputs_.back().first);
+        free_out_bytes_ -= std::min(free_outputs_.back().second, free_out_bytes_);
         free_outputs_.pop_back();
     }
     if (::rename(name.c_str(), path.c_str()) != 0) ::unlink(name.c_str());
@@ -309,14 +369,14 @@ void Spool::reuse_file_for(const std::string& path) {
 
 std::error_code Spool::quarantine(const std::string& file, QuarantineRecord record) {
     std::error_code ec;
-    const std::string folder = quarantine_dir() + "/" + record.reason + "/" + record.id;
+    const std::string folder = quarantine_folder(record);
     fs::create_directories(folder, ec);
     if (ec) return ec;
     record.quarantined_at = iso_now();
     nlohmann::json j = {{"id", record.id},
                         {"reason", record.reason},
                         {"detail", record.detail},
-                        {"stage", record.stage},
+                        {"stage", stage_name(record.stage)},
                         {"destination", record.destination},
                         {"calling_ae", record.calling_ae},
                         {"quarantined_at", record.quarantined_at},
@@ -324,7 +384,8 @@ std::error_code Spool::quarantine(const std::string& file, QuarantineRecord reco
                         {"file", "instance.dcm"}};
     {
         std::ofstream out(folder + "/reason.json.tmp");
-        out << j.dump(2) << "\n";
+        // A peer's AE title (or any value) may be invalid UTF-8: replaced (U+FFFD), never a throw.
+        out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         if (!out) return std::make_error_code(std::errc::io_error);
     }
     fsync_path(folder + "/reason.json.tmp");
@@ -350,14 +411,15 @@ std::vector<QuarantineRecord> Spool::quarantined() const {
         for (auto& item : fs::directory_iterator(reason_dir.path(), ec)) {
             if (!item.is_directory()) continue;
             QuarantineRecord r;
-            r.id = item.path().filename().string();
+            r.id = item.path().filename().string();  // the folder name, until reason.json says
             r.reason = reason_dir.path().filename().string();
             r.folder = item.path().string();
             std::ifstream in(item.path() / "reason.json");
             try {
                 nlohmann::json j = nlohmann::json::parse(in);
+                r.id = j.value("id", r.id);
                 r.detail = j.value("detail", "");
-                r.stage = j.value("stage", "");
+                r.stage = stage_from(j.value("stage", ""));
                 r.destination = j.value("destination", "");
                 r.calling_ae = j.value("calling_ae", "");
                 r.quarantined_at = j.value("quarantined_at", "");
@@ -368,26 +430,38 @@ std::vector<QuarantineRecord> Spool::quarantined() const {
             out.push_back(std::move(r));
         }
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return std::tie(a.id, a.destination) < std::tie(b.id, b.destination); });
     return out;
 }
 
-std::optional<QuarantineRecord> Spool::find_quarantined(const std::string& id) const {
+std::string Spool::quarantine_folder(const QuarantineRecord& record) const {
+    // One folder per failed destination: the same instance may fail on two for the same reason.
+    std::string name = record.id;
+    if (record.stage == Stage::forward && !record.destination.empty()) name += "." + record.destination;
+    return quarantine_dir() + "/" + record.reason + "/" + name;
+}
+
+std::vector<QuarantineRecord> Spool::find_quarantined(const std::string& id) const {
+    std::vector<QuarantineRecord> out;
     for (auto& r : quarantined())
-        if (r.id == id) return r;
-    return std::nullopt;
+        if (r.id == id || fs::path(r.folder).filename() == id) out.push_back(r);
+    return out;
 }
 
 std::error_code Spool::replay(const QuarantineRecord& record) {
     std::error_code ec;
     const std::string file = record.folder + "/instance.dcm";
     std::string target;
-    if (record.stage == "forward") {
+    if (record.stage == Stage::forward) {
         if (record.destination.empty()) return std::make_error_code(std::errc::invalid_argument);
         fs::create_directories(outgoing_dir(record.destination), ec);
         target = outgoing_path(record.destination, record.id);
     } else {
-        target = incoming_path(SpoolEntry{record.id, record.calling_ae});
+        InstanceRecord original;
+        original.id = record.id;
+        original.calling_ae = record.calling_ae;
+        target = incoming_path(original);
     }
     const auto size = file_size_or_zero(file);
     fs::rename(file, target, ec);
@@ -404,17 +478,18 @@ std::error_code Spool::purge(const QuarantineRecord& record) {
     return ec;
 }
 
-std::vector<SpoolEntry> Spool::list_incoming() const {
-    std::vector<SpoolEntry> out;
+std::vector<InstanceRecord> Spool::list_incoming() const {
+    std::vector<InstanceRecord> out;
     std::error_code ec;
     for (auto& e : fs::directory_iterator(incoming_dir(), ec)) {
         const std::string name = e.path().filename().string();
         if (name.size() < 5 || name.substr(name.size() - 4) != ".dcm") continue;
         const std::string stem = name.substr(0, name.size() - 4);
         const auto underscore = stem.find('_');
-        SpoolEntry entry;
+        InstanceRecord entry;
         entry.id = stem.substr(0, underscore);
         if (underscore != std::string::npos) entry.calling_ae = hex_decode(stem.substr(underscore + 1));
+        entry.received_ms = received_ms(entry.id);
         out.push_back(std::move(entry));
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -430,6 +505,175 @@ std::vector<std::string> Spool::list_outgoing(const std::string& destination) co
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+void Spool::on_incoming(Listener listener) {
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    incoming_listener_ = std::move(listener);
+}
+
+void Spool::on_outgoing(const std::string& destination, Listener listener) {
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    if (listener) outgoing_listeners_[destination] = std::move(listener);
+    else outgoing_listeners_.erase(destination);
+}
+
+std::error_code Spool::admit(InstanceRecord record, const std::string& received_file, std::uint64_t size,
+                             int received_fd) {
+    if (const auto ec = accept_incoming(received_file, record, size, received_fd)) return ec;
+    if (!record.received_ms) record.received_ms = received_ms(record.id);
+    Listener listener;
+    {
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        if (!incoming_listener_ || !in_work_.insert(record.id).second) return {};  // a sweep hands it later
+        listener = incoming_listener_;
+    }
+    listener(std::move(record));
+    return {};
+}
+
+std::error_code Spool::publish(InstanceRecord record, const std::string& output_file,
+                               const std::vector<std::string>& destinations) {
+    if (destinations.empty()) {
+        ::unlink(output_file.c_str());
+        reject(record);  // nothing to wait for: finished
+        return {};
+    }
+    const InstanceRecord key = record.without_data();
+    {
+        // Registered before the first link: a destination may deliver as soon as its file is there,
+        // and a sweep must not hand out what is being linked.
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        joins_[key.id] = Join{key.without_data(), std::set<std::string>(destinations.begin(), destinations.end())};
+        for (const auto& d : destinations) queued_[d].insert(key.id);
+    }
+    for (std::size_t i = 0; i < destinations.size(); ++i) {
+        const bool last = i + 1 == destinations.size();
+        if (const auto ec = last ? move_outgoing(output_file, destinations[i], key.id)
+                                 : add_outgoing(output_file, destinations[i], key.id)) {
+            for (std::size_t j = 0; j < i; ++j) remove_outgoing(destinations[j], key.id);
+            ::unlink(output_file.c_str());
+            std::lock_guard<std::mutex> lock(flow_mutex_);
+            joins_.erase(key.id);
+            for (const auto& d : destinations) queued_[d].erase(key.id);
+            return ec;
+        }
+    }
+    std::vector<std::pair<Listener, InstanceRecord>> hand;
+    {
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        in_work_.erase(key.id);
+        for (std::size_t i = 0; i < destinations.size(); ++i) {
+            auto it = outgoing_listeners_.find(destinations[i]);
+            if (it == outgoing_listeners_.end()) continue;  // a sweep hands it once it listens
+            // The data set goes to one destination only: a send may change it.
+            hand.emplace_back(it->second, destinations.size() == 1 ? std::move(record) : key.without_data());
+        }
+    }
+    for (auto& [listener, r] : hand) listener(std::move(r));
+    return {};
+}
+
+void Spool::reject(const InstanceRecord& record) {
+    // Removed before it is forgotten, so a sweep cannot hand it again.
+    remove_incoming(record);
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    in_work_.erase(record.id);
+}
+
+std::error_code Spool::quarantine_incoming(const InstanceRecord& record, QuarantineRecord quarantine_record) {
+    const auto ec = quarantine(incoming_path(record), std::move(quarantine_record));
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    in_work_.erase(record.id);
+    return ec;
+}
+
+void Spool::give_back(const InstanceRecord& record) {
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    in_work_.erase(record.id);
+}
+
+void Spool::delivered(const std::string& destination, const std::string& id) {
+    // The file goes before the id is forgotten, so a sweep cannot queue it again.
+    remove_outgoing(destination, id);
+    finish_destination(destination, id);
+}
+
+std::error_code Spool::quarantine_outgoing(const std::string& destination, const std::string& id,
+                                           QuarantineRecord quarantine_record) {
+    quarantine_record.stage = Stage::forward;
+    quarantine_record.destination = destination;
+    if (quarantine_record.id.empty()) quarantine_record.id = id;
+    const auto ec = quarantine(outgoing_path(destination, id), std::move(quarantine_record));
+    // Whether or not the move worked, this destination is done with the instance for now: a file
+    // that could not be moved stays in outgoing/ and is tried again after a restart, never in a loop.
+    finish_destination(destination, id);
+    if (ec) {
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        queued_[destination].insert(id);  // keeps the sweep from handing it again while running
+    }
+    return ec;
+}
+
+void Spool::dropped(const std::string& destination, const std::string& id) { finish_destination(destination, id); }
+
+void Spool::finish_destination(const std::string& destination, const std::string& id) {
+    InstanceRecord finished;
+    {
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        auto q = queued_.find(destination);
+        if (q != queued_.end()) q->second.erase(id);
+        auto it = joins_.find(id);
+        if (it == joins_.end()) return;  // e.g. a replayed forward-stage instance
+        it->second.destinations.erase(destination);
+        if (!it->second.destinations.empty()) return;
+        finished = it->second.record.without_data();
+    }
+    // Removed while still joined, so a sweep cannot hand it again. Not synced: if the unlink is
+    // lost in a crash, the instance is delivered once more (docs/operations.md).
+    remove_incoming(finished);
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    joins_.erase(id);
+}
+
+void Spool::sweep() {
+    // Idle for a whole sweep interval (nothing admitted, nothing in flight): recycled files are
+    // given back, so a quiet gateway holds no disk beyond its instances.
+    if (!active_.exchange(false) && in_flight() == 0 && recycled_bytes() > 0) release_recycled();
+    std::vector<std::pair<Listener, InstanceRecord>> hand;
+    const auto incoming = list_incoming();
+    std::map<std::string, std::vector<std::string>> outgoing;
+    {
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        for (const auto& [d, listener] : outgoing_listeners_) outgoing[d];
+    }
+    for (auto& [d, ids] : outgoing) ids = list_outgoing(d);
+    {
+        std::lock_guard<std::mutex> lock(flow_mutex_);
+        if (incoming_listener_)
+            for (const auto& r : incoming)
+                if (!joins_.count(r.id) && in_work_.insert(r.id).second)
+                    hand.emplace_back(incoming_listener_, r.without_data());
+        for (const auto& [d, ids] : outgoing) {
+            auto listener = outgoing_listeners_.find(d);
+            if (listener == outgoing_listeners_.end()) continue;
+            auto& queued = queued_[d];
+            for (const auto& id : ids)
+                if (queued.insert(id).second) {
+                    InstanceRecord r;
+                    r.id = id;
+                    r.received_ms = received_ms(id);
+                    hand.emplace_back(listener->second, std::move(r));
+                }
+        }
+    }
+    // Called outside the lock: a listener may call back into the spool.
+    for (auto& [listener, r] : hand) listener(std::move(r));
+}
+
+std::size_t Spool::in_flight() const {
+    std::lock_guard<std::mutex> lock(flow_mutex_);
+    return in_work_.size() + joins_.size();
 }
 
 }  // namespace spool

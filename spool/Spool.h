@@ -13,7 +13,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,30 +26,65 @@
 
 #include "config/Config.h"
 #include "spool/DirectorySync.h"
+#include "spool/InstanceRecord.h"
 
 namespace spool {
 
-// One received instance as it moves through the stages: a small value.
-struct SpoolEntry {
-    std::string id;          // "<ms since epoch>-<seq>-<random>": time-ordered, safe to log
-    std::string calling_ae;  // who sent it (for routing and reject rules)
-};
+// Which stage an instance failed on; reason.json spells it "receive" | "deidentify" | "forward".
+enum class Stage { receive, deidentify, forward };
+const char* stage_name(Stage stage);
 
 struct QuarantineRecord {
     std::string id;
     std::string reason;       // slug, also the folder name
     std::string detail;       // one line, no PHI
-    std::string stage;        // receive | deidentify | forward
-    std::string destination;  // for stage forward
+    Stage stage = Stage::receive;
+    std::string destination;  // for stage forward: each failed destination has its own record
     std::string calling_ae;
     std::string quarantined_at;  // ISO 8601 UTC
     int attempts = 0;
     std::string folder;       // absolute path of quarantine/<reason>/<id>
 };
 
+// The stages meet only here (docs/architecture.md): the reception admits an instance, the worker
+// pool gets it from the incoming listener and publishes its output for its destinations, each
+// destination's queue gets it from its outgoing listener and reports it delivered or quarantined,
+// and the spool finishes the instance (removes the original) when its last destination is done.
+// No stage holds another stage's class. One mutex guards who holds what, so a sweep never hands
+// out an instance a stage already holds.
 class Spool {
 public:
     Spool(std::string root, config::Spool limits);
+
+    // ---- where the stages meet ----
+    using Listener = std::function<void(InstanceRecord)>;
+    // Set before the stages run; called on the admitting / publishing / sweeping thread.
+    void on_incoming(Listener listener);
+    void on_outgoing(const std::string& destination, Listener listener);
+    // receive: accept_incoming(), then the record goes to the incoming listener.
+    std::error_code admit(InstanceRecord record, const std::string& received_file, std::uint64_t size,
+                          int received_fd = -1);
+    // deidentify: `output_file` (in tmp/) is the instance's result for `destinations` (routing):
+    // linked into each outgoing/<dest>/ and handed to each destination's listener; the data set
+    // goes with the record when there is one destination. With none, the instance is finished.
+    // On an error nothing was queued and the worker still holds the instance.
+    std::error_code publish(InstanceRecord record, const std::string& output_file,
+                            const std::vector<std::string>& destinations);
+    // deidentify: the instance leaves the path: rejected by the profile (original removed),
+    // quarantined, or given back (its file gone, or the pool stopping: a later sweep hands it again).
+    void reject(const InstanceRecord& record);
+    std::error_code quarantine_incoming(const InstanceRecord& record, QuarantineRecord quarantine_record);
+    void give_back(const InstanceRecord& record);
+    // forward: `destination` is done with `id`; the instance is finished once every destination is.
+    void delivered(const std::string& destination, const std::string& id);
+    std::error_code quarantine_outgoing(const std::string& destination, const std::string& id,
+                                        QuarantineRecord quarantine_record);
+    void dropped(const std::string& destination, const std::string& id);  // its file was gone
+    // Hands what waits in incoming/ and outgoing/ and no stage holds to the listeners (start-up,
+    // and periodically for instances put back by `quarantine replay`).
+    void sweep();
+    // Instances admitted and not finished (in a worker, or waiting for a destination).
+    std::size_t in_flight() const;
 
     // Creates the folders, empties tmp/ (nothing there was ever acknowledged), drops the outgoing
     // copies of instances still in incoming/ (not durable; they are made again), counts the bytes held.
@@ -60,23 +98,26 @@ public:
     std::string incoming_dir() const { return root_ + "/incoming"; }
     std::string outgoing_dir(const std::string& destination) const { return root_ + "/outgoing/" + destination; }
     std::string quarantine_dir() const { return root_ + "/quarantine"; }
-    std::string incoming_path(const SpoolEntry& entry) const;
+    std::string incoming_path(const InstanceRecord& record) const;
     std::string outgoing_path(const std::string& destination, const std::string& id) const;
 
     // Room for `bytes` more: under spool.max_bytes and above spool.min_free_bytes free on disk.
-    bool has_room(std::uint64_t bytes, std::string* why = nullptr) const;
-    std::uint64_t bytes_held() const { return bytes_.load(); }
+    // Recycled files count against both: when they would make it refuse, they are given back first.
+    bool has_room(std::uint64_t bytes, std::string* why = nullptr);
+    std::uint64_t bytes_held() const { return bytes_.load(); }  // instances in incoming/ and outgoing/
+    std::uint64_t recycled_bytes() const;                        // files kept for reuse (tmp/free*)
+    void release_recycled();                                     // deletes them
 
     // Durably moves a received file (fdatasync, rename, fsync of incoming/ shared with concurrent
     // callers) into incoming/.
-    std::error_code accept_incoming(const std::string& received_file, const SpoolEntry& entry, std::uint64_t size,
+    std::error_code accept_incoming(const std::string& received_file, const InstanceRecord& record, std::uint64_t size,
                                     int received_fd = -1);
     // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm atomically, not
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     // The same for the last destination: `file` itself is renamed there (one rename, no link).
     std::error_code move_outgoing(const std::string& file, const std::string& destination, const std::string& id);
-    bool has_incoming(const SpoolEntry& entry) const;
+    bool has_incoming(const InstanceRecord& record) const;
     // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each,
     // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4
     // (no journal) creating an inode right after many deletions scans past every recently deleted
@@ -87,7 +128,7 @@ public:
     // de-identification outputs, never for receptions) and only once their removal from every outgoing/<dest>/ is durable: the folders
     // are fsynced once per kOutputSyncBatch recycled files, so a crash can never leave an outgoing
     // entry pointing at a reused inode (docs/operations.md, Durability 4).
-    void remove_incoming(const SpoolEntry& entry);
+    void remove_incoming(const InstanceRecord& record);
     void remove_outgoing(const std::string& destination, const std::string& id);
     // Moves a recycled file (if any) to `path`, for a writer that writes over it and cuts it to its
     // own length. Its old bytes (another received original) stay there until then.
@@ -98,16 +139,31 @@ public:
     // Moves a file into quarantine/<reason>/<id>/ with its reason.json. The source is removed.
     std::error_code quarantine(const std::string& file, QuarantineRecord record);
     std::vector<QuarantineRecord> quarantined() const;
-    std::optional<QuarantineRecord> find_quarantined(const std::string& id) const;
+    // Every record of instance `id` (one per failed destination), or the one whose folder is named `id`.
+    std::vector<QuarantineRecord> find_quarantined(const std::string& id) const;
     // Puts it back at the start of the path it failed on (incoming/ or outgoing/<dest>/).
     std::error_code replay(const QuarantineRecord& record);
     std::error_code purge(const QuarantineRecord& record);
 
     // What is waiting, for start-up and periodic sweeps.
-    std::vector<SpoolEntry> list_incoming() const;
+    std::vector<InstanceRecord> list_incoming() const;
     std::vector<std::string> list_outgoing(const std::string& destination) const;
 
 private:
+    void finish_destination(const std::string& destination, const std::string& id);
+    std::string quarantine_folder(const QuarantineRecord& record) const;
+
+    mutable std::mutex flow_mutex_;
+    Listener incoming_listener_;
+    std::map<std::string, Listener> outgoing_listeners_;
+    std::set<std::string> in_work_;  // handed to the incoming listener, not yet published or gone
+    struct Join {
+        InstanceRecord record;               // without data
+        std::set<std::string> destinations;  // not yet done
+    };
+    std::map<std::string, Join> joins_;                          // published, waiting for destinations
+    std::map<std::string, std::set<std::string>> queued_;        // destination -> ids handed to it
+
     std::string root_;
     config::Spool limits_;
     std::atomic<std::uint64_t> bytes_{0};
@@ -118,16 +174,18 @@ private:
     static constexpr std::uint64_t kMaxFreeBytes = 256u << 20;    // disk held by kept files, at most
     std::string free_dir() const { return root_ + "/tmp/free"; }
     bool discard(const std::string& path);
-    std::mutex free_mutex_;
+    mutable std::mutex free_mutex_;
     std::vector<std::pair<std::string, std::uint64_t>> free_files_;  // path, size (blocks kept)
     std::uint64_t free_bytes_ = 0;
+    std::uint64_t free_out_bytes_ = 0;  // pending_outputs_ and free_outputs_
+    std::atomic<bool> active_{false};   // something was admitted since the last sweep
     std::uint64_t free_seq_ = 0;
     static constexpr std::size_t kMaxFreeOutputs = 256;
     static constexpr std::size_t kOutputSyncBatch = 32;
     std::string free_out_dir() const { return root_ + "/tmp/free-out"; }
     std::vector<std::string> destinations_;
-    std::vector<std::string> pending_outputs_;  // removed from outgoing/, removal not yet synced
-    std::vector<std::string> free_outputs_;     // removal synced: may be overwritten
+    std::vector<std::pair<std::string, std::uint64_t>> pending_outputs_;  // removed from outgoing/, not yet synced
+    std::vector<std::pair<std::string, std::uint64_t>> free_outputs_;     // removal synced: may be overwritten
 };
 
 // fsync helpers; false on failure (errno set).

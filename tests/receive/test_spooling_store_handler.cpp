@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <set>
+#include <stdexcept>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -21,10 +22,13 @@ struct Fixture {
     testsupport::TempDir dir;
     config::Spool limits;
     spool::Spool spool{dir / "spool", limits};
-    std::vector<spool::SpoolEntry> spooled;
-    receive::SpoolingStoreHandler handler{spool, [this](const spool::SpoolEntry& e, spool::ParsedInstance) { spooled.push_back(e); }};
+    std::vector<spool::InstanceRecord> spooled;
+    receive::SpoolingStoreHandler handler{spool};
     int n = 0;
-    Fixture() { REQUIRE_FALSE(spool.prepare({"pacs"})); }
+    Fixture() {
+        REQUIRE_FALSE(spool.prepare({"pacs"}));
+        spool.on_incoming([this](spool::InstanceRecord r) { spooled.push_back(std::move(r)); });
+    }
     dimse::CStoreRequest request(const std::string& content = "data") {
         dimse::CStoreRequest r;
         r.association_id = "assoc-1";
@@ -67,7 +71,7 @@ TEST_CASE("unparsable data is C000 and a SOP class mismatch is A900 and both are
     REQUIRE(q.size() == 2);
     CHECK(((q[0].reason == "malformed" && q[1].reason == "sop-class-mismatch") ||
            (q[1].reason == "malformed" && q[0].reason == "sop-class-mismatch")));
-    CHECK(q[0].stage == "receive");
+    CHECK(q[0].stage == spool::Stage::receive);
 }
 
 TEST_CASE("over spool.max_bytes the answer is A700 until space frees") {
@@ -75,7 +79,7 @@ TEST_CASE("over spool.max_bytes the answer is A700 until space frees") {
     f.limits.max_bytes = 10;
     spool::Spool small(f.dir / "spool", f.limits);
     REQUIRE_FALSE(small.prepare({"pacs"}));
-    receive::SpoolingStoreHandler handler(small, nullptr);
+    receive::SpoolingStoreHandler handler(small);
     auto r = f.request("12345678");
     CHECK(handler.handle_store(r) == dimse::DimseStatus::Success);
     r = f.request("12345678");
@@ -89,7 +93,7 @@ TEST_CASE("at start, outgoing copies of instances still in incoming are dropped;
     Fixture f;
     auto r = f.request("original");
     REQUIRE(f.handler.handle_store(r) == dimse::DimseStatus::Success);
-    const spool::SpoolEntry pending = f.spooled.at(0);
+    const spool::InstanceRecord pending = f.spooled.at(0).without_data();
     // A de-identified copy that was queued but never synced (a crash may leave it torn) ...
     testsupport::write_file(f.spool.tmp_dir() + "/torn", "");
     REQUIRE_FALSE(f.spool.add_outgoing(f.spool.tmp_dir() + "/torn", "pacs", pending.id));
@@ -170,12 +174,12 @@ TEST_CASE("the spool is owner-only, and finished originals are kept with their b
     CHECK_FALSE(fs::exists(after));  // deleted, not kept
 }
 
-TEST_CASE("the parsed instance goes on with the spool entry while the budget lasts, and gives its bytes back") {
+TEST_CASE("the parsed instance goes on with the instance record while the budget lasts, and gives its bytes back") {
     Fixture f;
     spool::ParsedBudget budget(10);
     std::vector<spool::ParsedInstance> handed;
-    receive::SpoolingStoreHandler handler(
-        f.spool, [&](const spool::SpoolEntry&, spool::ParsedInstance p) { handed.push_back(std::move(p)); }, &budget);
+    receive::SpoolingStoreHandler handler(f.spool, &budget);
+    f.spool.on_incoming([&](spool::InstanceRecord r) { handed.push_back(std::move(r.parsed)); });
     auto request = [&](const std::string& content) {
         auto r = f.request(content);
         r.dataset = std::make_shared<DcmFileFormat>();
@@ -192,4 +196,27 @@ TEST_CASE("the parsed instance goes on with the spool entry while the budget las
     CHECK(handler.handle_store(request("1234567890")) == dimse::DimseStatus::Success);
     REQUIRE(handed.size() == 1);
     CHECK(handed[0]);
+}
+
+TEST_CASE("an exception inside the handler becomes A700 and a log line, never an escape into DCMTK") {
+    Fixture f;
+    f.spool.on_incoming([](spool::InstanceRecord) { throw std::runtime_error("listener failed"); });
+    auto r = f.request();
+    std::uint16_t status = 0;
+    CHECK_NOTHROW(status = f.handler.handle_store(r));
+    CHECK(status == dimse::DimseStatus::RefusedOutOfResources);
+}
+
+TEST_CASE("a peer's AE title with invalid UTF-8 is quarantined like any other: C000, a readable record") {
+    Fixture f;
+    auto r = f.request();
+    r.calling_ae = std::string("MOD\xc3\x28", 5);
+    r.parsed = false;
+    std::uint16_t status = 0;
+    CHECK_NOTHROW(status = f.handler.handle_store(r));
+    CHECK(status == dimse::DimseStatus::CannotUnderstand);
+    const auto q = f.spool.quarantined();
+    REQUIRE(q.size() == 1);
+    CHECK(q[0].reason == "malformed");
+    CHECK(q[0].detail == "the data set cannot be parsed");
 }

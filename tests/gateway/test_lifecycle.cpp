@@ -1,0 +1,191 @@
+// Lifecycle faults of `deid-gateway serve`, with the real binary and real peers: the broker child
+// dying, Ctrl-C and SIGHUP, SIGTERM while a peer trickles bytes, a peer that serves one association
+// at a time.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/dimse/TestInstances.h"
+#include "tests/gateway/GatewayFixture.h"
+
+using namespace std::chrono_literals;
+using namespace gwtest;
+using nlohmann::json;
+
+namespace {
+
+bool wait_for_log(const Gateway& gw, const std::string& needle, std::chrono::seconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (gw.log().find(needle) == std::string::npos) {
+        if (std::chrono::steady_clock::now() > end) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+// The gateway's deid-keystore child, found by its parent pid in /proc (the gateway's only child).
+long broker_pid(const Gateway& gw) {
+    namespace fs = std::filesystem;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(e.path() / "stat");
+        std::string stat;
+        std::getline(in, stat);
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos || stat.find("(deid-keystore)") == std::string::npos) continue;
+        std::istringstream rest(stat.substr(close + 2));
+        std::string state;
+        long ppid = 0;
+        rest >> state >> ppid;
+        if (ppid == gw.child.pid() && state != "Z") return std::stol(name);
+    }
+    return -1;
+}
+
+std::vector<std::string> paths(const std::vector<testdata::Written>& w) {
+    std::vector<std::string> out;
+    for (auto& x : w) out.push_back(x.path);
+    return out;
+}
+
+std::vector<std::string> small_study(const std::string& dir, int n) {
+    testdata::StudySpec spec;
+    spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", n}};
+    return paths(testdata::write_study(dir, spec));
+}
+
+}  // namespace
+
+TEST_CASE("the broker runs in its own process group: Ctrl-C reaches the gateway only, which drains and stops it") {
+    testsupport::TempDir src;
+    Gateway gw;
+    REQUIRE(gw.start());
+    REQUIRE(wait_for_log(gw, "ready:", 30s));
+    const long broker = broker_pid(gw);
+    REQUIRE(broker > 0);
+    CHECK(::getpgid(static_cast<pid_t>(broker)) != ::getpgid(gw.child.pid()));
+    REQUIRE(store(gw.port, small_study(src.path(), 3)).acked.size() == 3);
+    REQUIRE(wait_for_files(gw.dir / "outbox", 3, 30s));
+    ::kill(-gw.child.pid(), SIGINT);  // what a terminal's Ctrl-C does: the whole foreground group
+    CHECK(gw.child.wait(30s) == 0);
+    const std::string log = gw.log();
+    INFO(log);
+    CHECK(log.find("received SIGINT") != std::string::npos);
+    CHECK(log.find("stopped;") != std::string::npos);
+    CHECK(log.find("stays in incoming") == std::string::npos);  // no worker lost its broker midway
+    CHECK(::kill(static_cast<pid_t>(broker), 0) != 0);                 // and the broker is gone
+}
+
+TEST_CASE("a broker child that dies is noticed, logged and restarted, and instances wait for it") {
+    testsupport::TempDir src;
+    Gateway gw;
+    REQUIRE(gw.start());
+    REQUIRE(wait_for_log(gw, "ready:", 30s));
+    const long broker = broker_pid(gw);
+    REQUIRE(broker > 0);
+    ::kill(static_cast<pid_t>(broker), SIGKILL);
+    const auto sent = store(gw.port, small_study(src.path(), 3));  // while it is down or restarting
+    CHECK(sent.acked.size() == 3);
+    REQUIRE(wait_for_log(gw, "keystore broker (pid " + std::to_string(broker) + ") was killed by signal 9", 10s));
+    REQUIRE(wait_for_log(gw, "the keystore broker answers again", 30s));
+    if (!wait_for_files(gw.dir / "outbox", 3, 60s)) FAIL(gw.log());
+    CHECK(gw.child.running());
+}
+
+TEST_CASE("SIGHUP is logged and runs the reload hooks; the gateway keeps serving") {
+    testsupport::TempDir src;
+    Gateway gw(json{{"log", {{"level", "info"}}}});
+    REQUIRE(gw.start());
+    REQUIRE(wait_for_log(gw, "ready:", 30s));
+    gw.child.signal(SIGHUP);
+    REQUIRE(wait_for_log(gw, "received SIGHUP", 10s));
+    REQUIRE(wait_for_log(gw, "log level info", 10s));
+    CHECK(gw.child.running());
+    REQUIRE(store(gw.port, small_study(src.path(), 1)).acked.size() == 1);
+    CHECK(wait_for_files(gw.dir / "outbox", 1, 30s));
+}
+
+TEST_CASE("SIGTERM is honoured within shutdown_timeout_seconds while a peer trickles bytes") {
+    Gateway gw(json{{"shutdown_timeout_seconds", 2}, {"listen", {{"acse_timeout_seconds", 60}}}});
+    REQUIRE(gw.start());
+    REQUIRE(wait_for_log(gw, "ready:", 30s));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(gw.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    // An A-ASSOCIATE-RQ announcing 4 KiB, then one byte every 100 ms.
+    const unsigned char header[] = {0x01, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x01};
+    REQUIRE(::send(fd, header, sizeof header, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof header));
+    std::atomic<bool> stop{false};
+    std::atomic<int> trickled{0};
+    std::thread trickle([&] {
+        const unsigned char byte = 0x20;
+        while (!stop && ::send(fd, &byte, 1, MSG_NOSIGNAL) == 1) {
+            ++trickled;
+            std::this_thread::sleep_for(100ms);
+        }
+    });
+    while (trickled < 5) std::this_thread::sleep_for(20ms);
+    const auto signalled = std::chrono::steady_clock::now();
+    gw.child.signal(SIGTERM);
+    const int code = gw.child.wait(30s);
+    const auto took = std::chrono::steady_clock::now() - signalled;
+    stop = true;
+    trickle.join();
+    ::close(fd);
+    INFO(gw.log());
+    CHECK(code != -1);
+    CHECK(took < 2s + 4s);  // the timeout and a short grace
+}
+
+TEST_CASE("a peer that serves one association at a time gets a 200-instance study with no instance waiting long") {
+    testsupport::TempDir src, sink_dir;
+    const int sink_port = testsupport::free_port();
+    std::filesystem::create_directories(sink_dir / "in");
+    // Plain storescp (no --fork): one association at a time.
+    testsupport::Child sink(with_shim({"storescp", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)}),
+                            sink_dir / "storescp.log");
+    REQUIRE(testsupport::wait_for_port(sink_port));
+    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
+                                                   {"port", sink_port}, {"associations", 4}}})}});
+    REQUIRE(gw.start());
+    const auto sent = store(gw.port, small_study(src.path(), 200));
+    REQUIRE(sent.acked.size() == 200);
+    if (!wait_for_files(sink_dir / "in", 200, 120s)) FAIL(gw.log());
+    REQUIRE(wait_for_log(gw, "delivered", 10s));
+    // Every delivery's latency (reception to the peer's Success), from the gateway's log.
+    static const std::regex latency("latency_ms=([0-9]+)");
+    long worst = 0;
+    int delivered = 0;
+    std::istringstream lines(gw.log());
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        if (line.find("delivered") != std::string::npos && std::regex_search(line, m, latency)) {
+            worst = std::max(worst, std::stol(m[1]));
+            ++delivered;
+        }
+    }
+    const std::string log = gw.log();
+    INFO(log.substr(0, 20000));
+    CHECK(delivered == 200);
+    CHECK(worst < 8000);
+    // The peer is not declared down: at most a warning that names what happened.
+    CHECK(log.find("destination paused") == std::string::npos);
+    const auto capped = log.find("did not accept association");
+    if (capped != std::string::npos)
+        CHECK(log.find("it serves fewer associations at a time", capped) != std::string::npos);
+}
