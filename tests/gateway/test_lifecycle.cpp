@@ -189,3 +189,32 @@ TEST_CASE("a peer that serves one association at a time gets a 200-instance stud
     if (capped != std::string::npos)
         CHECK(log.find("it serves fewer associations at a time", capped) != std::string::npos);
 }
+
+TEST_CASE("a kept-open association the peer dropped is resent on a new one, and the log says so") {
+    testsupport::TempDir src, sink_dir;
+    const int sink_port = testsupport::free_port();
+    std::filesystem::create_directories(sink_dir / "in");
+    // storescp --fork serves each association in a child process whose pid it logs.
+    testsupport::Child sink(with_shim({"storescp", "--fork", "-v", "-aet", "SINK", "-od", sink_dir / "in",
+                                       std::to_string(sink_port)}),
+                            sink_dir / "storescp.log");
+    REQUIRE(testsupport::wait_for_port(sink_port));
+    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
+                                                   {"port", sink_port}, {"associations", 1}}})}});
+    REQUIRE(gw.start());
+    const auto files = small_study(src.path(), 2);
+    REQUIRE(store(gw.port, {files[0]}).acked.size() == 1);
+    REQUIRE(wait_for_files(sink_dir / "in", 1, 30s));
+    // The peer drops the kept-open association: its child process ends (killed by its pid).
+    static const std::regex child_pid("Association Received in child process \\(pid: ([0-9]+)\\)");
+    const std::string peer_log = testsupport::read_file(sink_dir / "storescp.log");
+    std::vector<long> pids;
+    for (std::sregex_iterator it(peer_log.begin(), peer_log.end(), child_pid), end; it != end; ++it)
+        pids.push_back(std::stol((*it)[1]));
+    INFO(peer_log);
+    REQUIRE_FALSE(pids.empty());
+    ::kill(static_cast<pid_t>(pids.back()), SIGKILL);
+    REQUIRE(store(gw.port, {files[1]}).acked.size() == 1);
+    REQUIRE(wait_for_files(sink_dir / "in", 2, 30s));
+    CHECK(wait_for_log(gw, "resent on a new one", 10s));
+}
