@@ -60,27 +60,25 @@ mkdir -p "$tmp/var/lib" "$tmp/run"
 install -d -o "$broker_user" -g "$broker_user" -m 0700 "$tmp/var/lib/deid-keystore"
 install -d -o "$gateway_user" -g "$gateway_user" -m 0700 "$tmp/var/lib/deid-gateway"
 
+# Starts the broker as the broker user, expecting it to stop at once with exit 2 and a message
+# containing $2 (log in $tmp/$1.log).
+expect_broker_refusal() {
+  local name=$1 message=$2 rc=0
+  as_user "$broker_user" "$bin/deid-keystore" serve --config "$tmp/broker.json" --socket-group "$socket_group" \
+    > "$tmp/$name.log" 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || fail "$name: broker exit $rc, expected 2"
+  grep -q "$message" "$tmp/$name.log" || fail "$name: no clear error: $(cat "$tmp/$name.log")"
+}
+
 # Without the socket folder the broker (not root) cannot make it in a root-owned /run: a clear error.
-set +e
-as_user "$broker_user" "$bin/deid-keystore" serve --config "$tmp/broker.json" --socket-group "$socket_group" \
-  > "$tmp/no-folder.log" 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 2 ] || fail "broker without a socket folder: exit $rc, expected 2"
-grep -q "socket folder" "$tmp/no-folder.log" || fail "no clear error without the socket folder: $(cat "$tmp/no-folder.log")"
+expect_broker_refusal no-folder "cannot create the socket folder"
 
 # The socket folder exists beforehand (systemd's RuntimeDirectory= in the unit; by hand, as here).
 install -d -o "$broker_user" -g "$socket_group" -m 0710 "$tmp/run/deid-keystore"
 
 # As documented before: the broker user is NOT in the socket group. It cannot give the socket to
 # the group, fails with exit 2 naming that, and leaves no stale socket behind.
-set +e
-as_user "$broker_user" "$bin/deid-keystore" serve --config "$tmp/broker.json" --socket-group "$socket_group" \
-  > "$tmp/not-in-group.log" 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 2 ] || fail "broker outside the socket group: exit $rc, expected 2"
-grep -q "socket group" "$tmp/not-in-group.log" || fail "no clear error outside the group: $(cat "$tmp/not-in-group.log")"
+expect_broker_refusal not-in-group "cannot give the socket to the socket group"
 [ ! -e "$socket" ] || fail "a failed start left a stale socket at $socket"
 
 # The fix in docs/keystore.md (step 2): the broker user is a member of the socket group too.
