@@ -9,7 +9,11 @@ endif()
 set(BINDIR "${_prefix}/${DEID_INSTALL_BINDIR}")
 set(DOCDIR "${_prefix}/${DEID_INSTALL_DOCDIR}")
 set(CONFDIR "${_confdir}")
-set(_out "${DEID_PACKAGING_BINARY_DIR}/units")
+# One folder per install destination, so concurrent installs (cmake --install and cpack) into
+# different prefixes never overwrite each other's generated units.
+string(SHA1 _key "$ENV{DESTDIR}|${_prefix}")
+string(SUBSTRING "${_key}" 0 12 _key)
+set(_out "${DEID_PACKAGING_BINARY_DIR}/units/${_key}")
 foreach(unit deid-keystore.service deid-gateway.service)
   configure_file("${DEID_PACKAGING_SOURCE_DIR}/systemd/${unit}.in" "${_out}/${unit}" @ONLY)
 endforeach()
