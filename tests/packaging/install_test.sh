@@ -47,6 +47,11 @@ for conf in gateway.json broker.json; do
     || { cat "$tmp/check.log"; fail "check-config $conf"; }
 done
 
+# The container's configs too (docker/): the image and the compose demo start with them.
+for conf in "$SOURCE_DIR/docker/container.json" "$SOURCE_DIR/docker/compose/gateway.json"; do
+  "$prefix/bin/deid-gateway" check-config --config "$conf" > "$tmp/check.log" 2>&1 || { cat "$tmp/check.log"; fail "check-config $conf"; }
+done
+
 # systemd-analyze verify: syntax, directives, ExecStart binaries exist, dependencies load. The
 # units' own folder is put first on the unit path so Requires=deid-keystore.service resolves to ours.
 verify_out="$tmp/verify.log"
