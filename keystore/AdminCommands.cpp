@@ -5,12 +5,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <ostream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -20,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "keystore/AuditLog.h"
+#include "keystore/BrokerConnection.h"
 #include "keystore/CsvMapFile.h"
 #include "keystore/KeyedDerivation.h"
 #include "keystore/KeystoreDatabase.h"
@@ -118,6 +124,48 @@ std::string sha256_file_hex(const std::string& text) {
     for (unsigned int i = 0; i < n; ++i) o << std::hex << std::setw(2) << std::setfill('0') << int(d[i]);
     return o.str();
 }
+
+
+// An audit time bound as stored (2026-12-01T20:00:05.000Z, so text order is time order), from
+// ISO 8601 UTC ("2026-12-01", "2026-12-01T20:00", "2026-12-01T20:00:05[.123][Z]") or an age before
+// `now` ("90s", "30m", "24h", "7d"). Empty when the text is neither.
+std::optional<std::string> audit_time_bound(const std::string& text, std::time_t now) {
+    static const std::regex age(R"(([0-9]{1,9})([smhd]))");
+    static const std::regex iso(
+        R"(([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,3}))?)?)?Z?)");
+    std::smatch m;
+    std::tm tm{};
+    std::string millis = "000";
+    if (std::regex_match(text, m, age)) {
+        const std::int64_t unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : m[2] == "h" ? 3600 : 86400;
+        const std::time_t t = now - static_cast<std::time_t>(std::stoll(m[1]) * unit);
+        gmtime_r(&t, &tm);
+    } else if (std::regex_match(text, m, iso)) {
+        tm.tm_year = std::stoi(m[1]) - 1900;
+        tm.tm_mon = std::stoi(m[2]) - 1;
+        tm.tm_mday = std::stoi(m[3]);
+        tm.tm_hour = m[4].matched ? std::stoi(m[4]) : 0;
+        tm.tm_min = m[5].matched ? std::stoi(m[5]) : 0;
+        tm.tm_sec = m[6].matched ? std::stoi(m[6]) : 0;
+        if (m[7].matched) millis = (m[7].str() + "00").substr(0, 3);
+        // timegm normalises out-of-range fields (2026-02-30 -> 03-02): such a date is refused.
+        std::tm check = tm;
+        const std::time_t t = timegm(&check);
+        std::tm back{};
+        gmtime_r(&t, &back);
+        if (back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon || back.tm_mday != tm.tm_mday ||
+            back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+            return std::nullopt;
+    } else {
+        return std::nullopt;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, millis.c_str());
+    return std::string(buf);
+}
+
+constexpr const char* kAuditOperations[] = {"create", "issue", "lookup", "reidentify", "import", "export"};
 
 }  // namespace
 
@@ -314,11 +362,18 @@ int import_csv(const AdminContext& c, const std::string& path) {
     });
 }
 
-int export_csv(const AdminContext& c, const std::string& path) {
+int export_csv(const AdminContext& c, const std::string& path, bool overwrite) {
     return guarded(c, [&] {
+        struct stat existing {};
+        const bool existed = lstat(path.c_str(), &existing) == 0;
+        if (!overwrite && existed)
+            throw Failure(1, path + " already exists; nothing was written (pass --force to replace it)");
         auto db = open_existing(c.config);
-        const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) throw Failure(2, "cannot create " + path + ": " + std::strerror(errno));
+        // Written to a temporary file beside the target, then linked (no --force: fails if the
+        // target appeared meanwhile) or renamed over it (--force), so the file is whole or absent.
+        std::string temp = path + ".partial-XXXXXX";
+        const int fd = mkstemp(temp.data());
+        if (fd < 0) throw Failure(2, "cannot create a file beside " + path + ": " + std::strerror(errno));
         fchmod(fd, 0600);
         std::string buffer;
         bool ok = true;
@@ -336,26 +391,44 @@ int export_csv(const AdminContext& c, const std::string& path) {
             buffer.clear();
         };
         std::int64_t patients = 0, uids = 0;
-        // One read transaction: a consistent snapshot even while the broker writes.
-        db->exec("BEGIN");
-        buffer += "issuer,patient_id,pseudonym,date_offset_days\n";
-        db->for_each_patient([&](const PatientMapping& m) {
-            buffer += CsvMapFile::line({m.issuer, m.patient_id, m.pseudonym, std::to_string(m.date_offset_days)}) + "\n";
-            ++patients;
-            flush(false);
-        });
-        buffer += "original_uid,new_uid\n";
-        db->for_each_uid([&](const UidMapping& m) {
-            buffer += CsvMapFile::line({m.original, m.replacement}) + "\n";
-            ++uids;
-            flush(false);
-        });
-        db->exec("COMMIT");
+        try {
+            // One read transaction: a consistent snapshot even while the broker writes.
+            db->exec("BEGIN");
+            buffer += "issuer,patient_id,pseudonym,date_offset_days\n";
+            db->for_each_patient([&](const PatientMapping& m) {
+                buffer +=
+                    CsvMapFile::line({m.issuer, m.patient_id, m.pseudonym, std::to_string(m.date_offset_days)}) + "\n";
+                ++patients;
+                flush(false);
+            });
+            buffer += "original_uid,new_uid\n";
+            db->for_each_uid([&](const UidMapping& m) {
+                buffer += CsvMapFile::line({m.original, m.replacement}) + "\n";
+                ++uids;
+                flush(false);
+            });
+            db->exec("COMMIT");
+        } catch (...) {
+            close(fd);
+            unlink(temp.c_str());
+            throw;
+        }
         flush(true);
         ok = ok && fsync(fd) == 0;
+        const int write_errno = errno;
         close(fd);
-        if (!ok) throw Failure(2, "cannot write " + path + ": " + std::strerror(errno));
-        audit(*db, "export", "", {{"file", path}, {"patients", patients}, {"uids", uids}});
+        if (!ok) {
+            unlink(temp.c_str());
+            throw Failure(2, "cannot write " + path + ": " + std::strerror(write_errno));
+        }
+        const int placed = overwrite ? rename(temp.c_str(), path.c_str()) : link(temp.c_str(), path.c_str());
+        const int place_errno = errno;
+        if (!overwrite || placed != 0) unlink(temp.c_str());
+        if (placed != 0 && place_errno == EEXIST)
+            throw Failure(1, path + " already exists; nothing was written (pass --force to replace it)");
+        if (placed != 0) throw Failure(2, "cannot create " + path + ": " + std::strerror(place_errno));
+        audit(*db, "export", "",
+              {{"file", path}, {"patients", patients}, {"uids", uids}, {"replaced", overwrite && existed}});
         if (c.json) c.out << json{{"exported", true}, {"patients", patients}, {"uids", uids}}.dump(2) << "\n";
         else print_rows(c.out, {{"patients exported", std::to_string(patients)}, {"uids exported", std::to_string(uids)}});
         return 0;
@@ -409,6 +482,107 @@ int audit_verify(const AdminContext& c) {
         }
         return v.ok ? 0 : 1;
     });
+}
+
+int audit_list(const AdminContext& c, const AuditFilter& filter) {
+    return guarded(c, [&] {
+        const std::time_t now = std::time(nullptr);
+        std::string since, until;
+        if (!filter.since.empty()) {
+            const auto t = audit_time_bound(filter.since, now);
+            if (!t) throw Failure(2, "--since: expected a UTC time such as 2026-12-01T20:00:00Z or an age such as 24h, got \"" +
+                                         filter.since + "\"");
+            since = *t;
+        }
+        if (!filter.until.empty()) {
+            const auto t = audit_time_bound(filter.until, now);
+            if (!t) throw Failure(2, "--until: expected a UTC time such as 2026-12-01T20:00:00Z or an age such as 24h, got \"" +
+                                         filter.until + "\"");
+            until = *t;
+        }
+        if (!filter.operation.empty() &&
+            std::none_of(std::begin(kAuditOperations), std::end(kAuditOperations),
+                         [&](const char* op) { return filter.operation == op; }))
+            throw Failure(2, "--action: expected one of create, issue, lookup, reidentify, import, export, got \"" +
+                                 filter.operation + "\"");
+        if (filter.limit < 0) throw Failure(2, "--limit: expected a positive number");
+        auto db = open_existing(c.config);
+        // The newest `limit` matches, shown oldest first.
+        SqliteStatement s(db->handle(),
+                          "SELECT seq, time, operation, operator, reason, detail FROM audit"
+                          " WHERE (?1 = '' OR time >= ?1) AND (?2 = '' OR time < ?2)"
+                          " AND (?3 = '' OR operation = ?3) AND (?4 = '' OR operator = ?4)"
+                          " ORDER BY seq DESC LIMIT ?5");
+        s.bind(1, since).bind(2, until).bind(3, filter.operation).bind(4, filter.operator_name);
+        s.bind(5, filter.limit > 0 ? filter.limit : std::int64_t{-1});
+        struct Record {
+            std::int64_t seq;
+            std::string time, operation, operator_name, reason, detail;
+        };
+        std::vector<Record> records;
+        while (s.step()) records.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
+        std::reverse(records.begin(), records.end());
+        if (c.json) {
+            json list = json::array();
+            for (const Record& r : records) {
+                json detail = json::parse(r.detail, nullptr, false);
+                if (detail.is_discarded()) detail = r.detail;  // a tampered record is shown as text
+                list.push_back({{"seq", r.seq},
+                                {"time", r.time},
+                                {"operation", r.operation},
+                                {"operator", r.operator_name},
+                                {"reason", r.reason},
+                                {"detail", detail}});
+            }
+            c.out << json{{"count", records.size()}, {"records", list}}.dump(2) << "\n";
+            return 0;
+        }
+        std::vector<std::array<std::string, 6>> table = {{"seq", "time", "operation", "operator", "reason", "detail"}};
+        for (const Record& r : records)
+            table.push_back({std::to_string(r.seq), r.time, r.operation, r.operator_name, r.reason.empty() ? "-" : r.reason,
+                             r.detail});
+        std::array<std::size_t, 6> width{};
+        for (const auto& row : table)
+            for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+        for (const auto& row : table) {
+            for (std::size_t i = 0; i + 1 < row.size(); ++i)
+                c.out << std::left << std::setw(static_cast<int>(width[i] + 2)) << row[i];
+            c.out << row.back() << "\n";
+        }
+        c.out << records.size() << " record" << (records.size() == 1 ? "" : "s") << "\n";
+        return 0;
+    });
+}
+
+int broker_health(const AdminContext& c, int wait_seconds) {
+    const std::string socket = c.config.broker_socket();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max(wait_seconds, 0));
+    std::string problem;
+    while (true) {
+        try {
+            BrokerConnection connection(socket, std::chrono::seconds(5));
+            const json reply = connection.request({{"op", "health"}});
+            if (reply.is_object() && reply.value("ok", false)) {
+                if (c.json) {
+                    c.out << reply.dump(2) << "\n";
+                } else {
+                    Rows rows = {{"broker", reply.value("status", std::string("serving"))}, {"socket", socket}};
+                    for (const char* key : {"pid", "patients", "uids", "requests", "uptime_seconds"})
+                        if (reply.contains(key)) rows.emplace_back(key, reply[key].dump());
+                    print_rows(c.out, rows);
+                }
+                return 0;
+            }
+            problem = "the broker answered without ok";
+        } catch (const std::exception& e) {
+            problem = e.what();
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (c.json) c.out << json{{"ok", false}, {"socket", socket}, {"error", problem}}.dump(2) << "\n";
+    else c.err << "deid-keystore: no broker answers on " << socket << ": " << problem << "\n";
+    return 1;
 }
 
 }  // namespace keystore

@@ -467,6 +467,7 @@ int BrokerServer::run() {
     const std::string dir = config_.keystore_dir();
     const std::string socket_path = config_.broker_socket();
     int lock_fd = -1;
+    bool listening = false;  // this process made the socket: only then is it ours to remove
     try {
         gid_t group_id = 0;
         const bool grouped = !options_.socket_group.empty();
@@ -501,6 +502,7 @@ int BrokerServer::run() {
         } catch (const boost::system::system_error& e) {
             throw StartError(2, "cannot listen on " + socket_path + ": " + e.code().message());
         }
+        listening = true;
         if (grouped && chown(socket_path.c_str(), static_cast<uid_t>(-1), group_id) != 0)
             throw StartError(2, "cannot give the socket to the socket group: " + std::string(std::strerror(errno)));
         chmod(socket_path.c_str(), grouped ? 0660 : 0600);
@@ -529,10 +531,11 @@ int BrokerServer::run() {
         log_line("info", "stopped");
     } catch (const StartError& e) {
         log_line("error", e.what());
+        if (listening) unlink(socket_path.c_str());  // a failed start leaves no stale socket behind
         return e.exit_code;
     } catch (const std::exception& e) {
         log_line("error", e.what());
-        unlink(socket_path.c_str());
+        if (listening) unlink(socket_path.c_str());
         return 2;
     }
     if (lock_fd >= 0) close(lock_fd);

@@ -23,9 +23,12 @@ constexpr const char* kUsage =
     "  reidentify --pseudonym P --reason TEXT  show the patient behind a pseudonym (audited)\n"
     "  reidentify --uid U --reason TEXT        show the original UID behind a new UID (audited)\n"
     "  import --csv FILE                       import pre-assigned pseudonyms, offsets and UIDs\n"
-    "  export --csv FILE                       write the whole map (file mode 0600)\n"
+    "  export --csv FILE [--force]             write the whole map (file mode 0600; --force replaces FILE)\n"
     "  stats                                   counts\n"
     "  audit verify                            recompute the audit hash chain\n"
+    "  audit list [--since T] [--until T] [--action OP] [--operator U] [--limit N]\n"
+    "                                          show audit records (T: 2026-12-01T20:00Z or an age: 24h, 7d)\n"
+    "  health [--wait SECONDS]                 ask the running broker on its socket whether it serves\n"
     "\n"
     "All commands use the keystore folder of the gateway config (--config FILE; default: embedded).\n"
     "Admin commands print aligned text, or JSON with --json. 'deid-keystore COMMAND --help' for details.\n";
@@ -45,9 +48,15 @@ constexpr Command kCommands[] = {
     {"import", "Import pre-assigned mappings from --csv FILE: sections headed 'patient_id,pseudonym[,date_offset_days]', "
                "'issuer,patient_id,pseudonym[,date_offset_days]' or 'original_uid,new_uid'. All or nothing; errors "
                "name line numbers."},
-    {"export", "Write the whole map to --csv FILE (created with mode 0600), in the import format."},
+    {"export", "Write the whole map to --csv FILE (created with mode 0600), in the import format. An existing FILE "
+               "is refused (exit 1) unless --force; the file appears whole or not at all."},
     {"stats", "Show the number of patients, UIDs and audit records."},
-    {"audit", "'audit verify': recompute the audit hash chain; exit 1 naming the first bad record."},
+    {"audit", "'audit verify': recompute the audit hash chain; exit 1 naming the first bad record. 'audit list': "
+              "show the records (oldest first) matching every filter given: --since/--until a UTC time "
+              "(2026-12-01, 2026-12-01T20:00:05Z) or an age (90s, 30m, 24h, 7d), --action an operation (create, "
+              "issue, lookup, reidentify, import, export), --operator a Unix user, --limit the newest N."},
+    {"health", "Ask the broker serving on keystore.socket (or <state_dir>/run/keystore.sock) for its health: exit "
+               "0 when it answers, 1 when not. --wait SECONDS retries until it answers (for start-up ordering)."},
 };
 
 }  // namespace
@@ -77,7 +86,9 @@ int main(int argc, char** argv) {
     po::options_description options(std::string("deid-keystore ") + known->name + ": " + known->summary +
                                     "\n\noptions");
     std::string config_path, patient_id, issuer, pseudonym, uid, reason, csv, socket_group;
-    bool json = false;
+    bool json = false, force = false;
+    keystore::AuditFilter audit_filter;
+    int wait_seconds = 0;
     std::vector<std::string> positional;
     options.add_options()("help,h", "show this help")("config", po::value(&config_path), "gateway config file (JSON)");
     if (command == "serve") {
@@ -95,6 +106,15 @@ int main(int argc, char** argv) {
                                                                                   "a replacement UID")(
             "reason", po::value(&reason), "why (required, recorded in the audit log)");
     if (command == "import" || command == "export") options.add_options()("csv", po::value(&csv), "the CSV file");
+    if (command == "export") options.add_options()("force", po::bool_switch(&force), "replace an existing FILE");
+    if (command == "audit")
+        options.add_options()("since", po::value(&audit_filter.since), "list: records at or after this UTC time or age")(
+            "until", po::value(&audit_filter.until), "list: records before this UTC time or age")(
+            "action", po::value(&audit_filter.operation), "list: only this operation")(
+            "operator", po::value(&audit_filter.operator_name), "list: only records of this Unix user")(
+            "limit", po::value(&audit_filter.limit), "list: only the newest N matching records");
+    if (command == "health")
+        options.add_options()("wait", po::value(&wait_seconds), "retry for up to SECONDS until the broker answers");
     po::options_description hidden;
     hidden.add_options()("args", po::value(&positional));
     po::options_description all;
@@ -145,12 +165,23 @@ int main(int argc, char** argv) {
     }
     if (command == "import" || command == "export") {
         if (csv.empty()) return usage_error("--csv FILE is required");
-        return command == "import" ? keystore::import_csv(context, csv) : keystore::export_csv(context, csv);
+        return command == "import" ? keystore::import_csv(context, csv) : keystore::export_csv(context, csv, force);
     }
     if (command == "stats") return keystore::show_stats(context);
     if (command == "audit") {
-        if (positional != std::vector<std::string>{"verify"}) return usage_error("expected 'audit verify'");
+        if (positional == std::vector<std::string>{"list"}) {
+            if (vm.count("limit") && audit_filter.limit < 1) return usage_error("--limit: expected a number >= 1");
+            return keystore::audit_list(context, audit_filter);
+        }
+        if (positional != std::vector<std::string>{"verify"}) return usage_error("expected 'audit verify' or 'audit list'");
+        if (!audit_filter.since.empty() || !audit_filter.until.empty() || !audit_filter.operation.empty() ||
+            !audit_filter.operator_name.empty() || vm.count("limit"))
+            return usage_error("the filters go with 'audit list'");
         return keystore::audit_verify(context);
+    }
+    if (command == "health") {
+        if (wait_seconds < 0) return usage_error("--wait: expected a number of seconds >= 0");
+        return keystore::broker_health(context, wait_seconds);
     }
     return 2;
 }

@@ -14,6 +14,7 @@ packages=(
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
   libpixelmed-java default-jre-headless    # the comparison in bench/
   curl lsof procps ccache
+  file systemd                             # cpack's dpkg-shlibdeps step; systemd-analyze verify of the units
 )
 
 missing=()
