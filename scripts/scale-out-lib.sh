@@ -11,6 +11,10 @@ chmod 0711 "$WORK"   # traversable: the PostgreSQL server may run as another use
 declare -A PID=()
 PG_PID=""
 CHUNK=${CHUNK:-5}   # files per storescu run (one association each)
+# DCMTK's storescu/storescp do not set TCP_NODELAY (each instance would wait ~45 ms on Nagle and
+# delayed ACKs, docs/operations.md): the project's LD_PRELOAD shim sets it when it is built.
+SHIM=()
+[[ -f $BIN/../tests/gateway/libnodelay_shim.so ]] && SHIM=(env "LD_PRELOAD=$(cd "$BIN/../tests/gateway" && pwd)/libnodelay_shim.so")
 
 cleanup() {
   local name
@@ -75,7 +79,7 @@ start_destination() {
   DEST_PORT=$(free_port)
   mkdir -p "$WORK/dest"
   # +uf: a second copy of an instance gets its own file, so a duplicate delivery is visible.
-  storescp --fork +uf -aet SINK -od "$WORK/dest" "$DEST_PORT" >"$WORK/storescp.log" 2>&1 &
+  "${SHIM[@]}" storescp --fork +uf -aet SINK -od "$WORK/dest" "$DEST_PORT" >"$WORK/storescp.log" 2>&1 &
   PID[storescp]=$!
   wait_port "$DEST_PORT" || die "storescp did not start"
 }
@@ -129,7 +133,7 @@ sender() { # LIST_FILE LOG ACKED_FILE
   for round in $(seq 1 15); do
     (( ${#pending[@]} )) || return 0
     for (( i = 0; i < ${#pending[@]}; i += CHUNK )); do
-      storescu -v -to 10 -ta 10 -td 30 -aec DEIDGW 127.0.0.1 "$LB_PORT" "${pending[@]:i:CHUNK}" >>"$2" 2>&1 || true
+      "${SHIM[@]}" storescu -v -to 10 -ta 10 -td 30 -aec DEIDGW 127.0.0.1 "$LB_PORT" "${pending[@]:i:CHUNK}" >>"$2" 2>&1 || true
     done
     # storescu -v logs "Sending file: F" ... "Received Store Response (Success)" per instance.
     python3 - "$2" "$3" <<'PY'
