@@ -43,7 +43,8 @@ need_tools() {
 
 start_postgres() {
   PG_PORT=$(free_port)
-  "$ROOT/scripts/postgres-scratch.sh" "$WORK/pg" "$PG_PORT" >"$WORK/postgres.log" 2>&1 &
+  PG_SCRATCH_TEMPLATE="$BIN/../postgres-template" \
+    "$ROOT/scripts/postgres-scratch.sh" "$WORK/pg" "$PG_PORT" >"$WORK/postgres.log" 2>&1 &
   PG_PID=$!
   if ! wait_for 180 pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; then
     local code=0
