@@ -147,7 +147,10 @@ int throughput(const std::string& socket, int threads, int conns, double seconds
                 asio::io_context io;
                 std::vector<std::unique_ptr<Pipe>> pipes;
                 for (int c = 0; c < conns; ++c) pipes.push_back(std::make_unique<Pipe>(io, socket));
-                std::mt19937_64 rng(static_cast<unsigned long>(t) * 7919 + static_cast<unsigned long>(std::time(nullptr)));
+                // The pid too: several bench processes started in the same second (one per broker of a
+                // shared map, bench/scale_out_bench.sh) must not ask for the same "new" UIDs.
+                std::mt19937_64 rng(static_cast<unsigned long>(t) * 7919 + static_cast<unsigned long>(std::time(nullptr)) +
+                                    (static_cast<unsigned long>(getpid()) << 20));
                 const std::string stem = "1.2.826.0.1.3680043.10.544." + std::to_string(rng() % 1000000000) + "." +
                                          std::to_string(t) + ".";
                 long i = 0;
@@ -155,7 +158,7 @@ int throughput(const std::string& socket, int threads, int conns, double seconds
                 while (!stop) {
                     for (int c = 0; c < conns; ++c, ++i) {
                         json uids = json::array();
-                        std::string patient = "TP" + std::to_string(t) + "-" + std::to_string(i / 50);
+                        std::string patient = "TP" + std::to_string(getpid()) + "." + std::to_string(t) + "-" + std::to_string(i / 50);
                         if (mode != "new") {
                             patient = patient_id(static_cast<long>(rng() % static_cast<unsigned long>(known_patients)));
                             for (int k = 0; k < 10; ++k)

@@ -260,12 +260,18 @@ Config from_json(const json& doc, const std::string& base_dir) {
 
     if (const json& k = doc["keystore"]; r.object(k, "keystore")) {
         r.only_keys(k, "keystore", {"socket", "directory", "date_offset_min_days", "date_offset_max_days",
-                                    "default_issuer"});
+                                    "default_issuer", "database"});
         r.string(k["socket"], "keystore.socket", c.keystore.socket);
         r.string(k["directory"], "keystore.directory", c.keystore.directory, true);
         r.integer(k["date_offset_min_days"], "keystore.date_offset_min_days", c.keystore.date_offset_min_days, -36500, -1);
         r.integer(k["date_offset_max_days"], "keystore.date_offset_max_days", c.keystore.date_offset_max_days, -36500, -1);
         r.string(k["default_issuer"], "keystore.default_issuer", c.keystore.default_issuer);
+        // keystore.database (issue 17): a PostgreSQL connection URI or empty. The value is never
+        // shown in an error: it may carry a password.
+        r.string(k["database"], "keystore.database", c.keystore.database);
+        if (!c.keystore.database.empty() && c.keystore.database.rfind("postgresql://", 0) != 0 &&
+            c.keystore.database.rfind("postgres://", 0) != 0)
+            r.problems.push_back("keystore.database: expected empty (SQLite) or a postgresql:// connection URI");
         if (c.keystore.date_offset_max_days < c.keystore.date_offset_min_days)
             r.fail("keystore.date_offset_max_days", "a value >= keystore.date_offset_min_days",
                    k["date_offset_max_days"]);
@@ -492,7 +498,8 @@ std::string to_json(const Config& c) {
     j["keystore"] = {{"socket", c.keystore.socket}, {"directory", c.keystore.directory},
                      {"date_offset_min_days", c.keystore.date_offset_min_days},
                      {"date_offset_max_days", c.keystore.date_offset_max_days},
-                     {"default_issuer", c.keystore.default_issuer}};
+                     {"default_issuer", c.keystore.default_issuer},
+                     {"database", c.keystore.database}};
     json rules = json::array();
     for (const Rule& r : c.profile.rules) {
         json rj = {{"tag", r.tag}, {"action", r.action}};

@@ -61,6 +61,9 @@ struct Keystore {
     int date_offset_min_days = -365;
     int date_offset_max_days = -1;
     std::string default_issuer;  // used when Issuer of Patient ID is absent
+    // keystore.database: a libpq connection URI (postgresql://user@host:port/db) for a map shared by
+    // several brokers; empty = the SQLite file keystore.db under keystore.directory.
+    std::string database;
 };
 
 // One site rule: what to do with one attribute, optionally only where `when` matches.

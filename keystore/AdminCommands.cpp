@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -29,8 +30,8 @@
 #include "keystore/CsvMapFile.h"
 #include "keystore/KeyedDerivation.h"
 #include "keystore/KeystoreDatabase.h"
+#include "keystore/MapStore.h"
 #include "keystore/SecretKey.h"
-#include "keystore/SqliteStatement.h"
 
 namespace keystore {
 
@@ -48,12 +49,14 @@ std::string db_path(const config::Config& config) {
     return config.keystore_dir() + "/" + KeystoreDatabase::kFileName;
 }
 
-std::unique_ptr<KeystoreDatabase> open_existing(const config::Config& config) {
+// The map the config names (SQLite file or keystore.database): every command runs against it.
+std::unique_ptr<MapStore> open_existing(const config::Config& config) {
     umask(077);
-    const std::string path = db_path(config);
-    if (access(path.c_str(), F_OK) != 0)
-        throw Failure(2, "no keystore database at " + path + " (has the broker ever run with this config?)");
-    return std::make_unique<KeystoreDatabase>(path, KeystoreDatabase::Open::existing);
+    try {
+        return open_map_store(config, OpenMode::existing);
+    } catch (const std::exception& e) {
+        throw Failure(2, e.what());
+    }
 }
 
 std::string iso_time(std::int64_t unix_seconds) {
@@ -105,7 +108,7 @@ int guarded(const AdminContext& c, Body body) {
     }
 }
 
-void audit(KeystoreDatabase& db, const std::string& operation, const std::string& reason, const json& detail) {
+void audit(MapStore& db, const std::string& operation, const std::string& reason, const json& detail) {
     db.begin_immediate();
     try {
         AuditLog(db).append(operation, reason, detail);
@@ -274,8 +277,9 @@ int import_csv(const AdminContext& c, const std::string& path) {
         prepare_keystore_dir(dir);
         const KeyedDerivation derivation(SecretKey::load(dir, true), c.config.keystore.date_offset_min_days,
                                          c.config.keystore.date_offset_max_days);
-        KeystoreDatabase db(db_path(c.config), KeystoreDatabase::Open::create);
-        db.exec("PRAGMA synchronous=FULL");  // imported values cannot be re-derived: survive a power cut
+        const std::unique_ptr<MapStore> store = open_map_store(c.config, OpenMode::create);
+        MapStore& db = *store;
+        db.make_commits_durable();  // imported values cannot be re-derived: survive a power cut
         int added_patients = 0, added_uids = 0, unchanged = 0;
         db.begin_immediate();
         try {
@@ -306,6 +310,8 @@ int import_csv(const AdminContext& c, const std::string& path) {
                 m.first_seen = now;
                 m.imported = true;
                 if (db.insert_patient(m)) ++added_patients;
+                else  // issued by a broker (another host) since the lookup above
+                    map.errors.push_back("line " + std::to_string(row.line) + ": this patient was issued meanwhile; retry");
             }
             for (const CsvUidRow& row : map.uids) {
                 const auto existing = db.find_uid(row.original_uid);
@@ -324,6 +330,8 @@ int import_csv(const AdminContext& c, const std::string& path) {
                 }
                 UidMapping m{row.original_uid, row.new_uid, now, true};
                 if (db.insert_uid(m)) ++added_uids;
+                else
+                    map.errors.push_back("line " + std::to_string(row.line) + ": this UID was issued meanwhile; retry");
             }
             if (!map.errors.empty()) {
                 db.rollback();
@@ -393,7 +401,7 @@ int export_csv(const AdminContext& c, const std::string& path, bool overwrite) {
         std::int64_t patients = 0, uids = 0;
         try {
             // One read transaction: a consistent snapshot even while the broker writes.
-            db->exec("BEGIN");
+            db->begin_snapshot();
             buffer += "issuer,patient_id,pseudonym,date_offset_days\n";
             db->for_each_patient([&](const PatientMapping& m) {
                 buffer +=
@@ -407,7 +415,7 @@ int export_csv(const AdminContext& c, const std::string& path, bool overwrite) {
                 ++uids;
                 flush(false);
             });
-            db->exec("COMMIT");
+            db->commit();
         } catch (...) {
             close(fd);
             unlink(temp.c_str());
@@ -439,11 +447,10 @@ int show_stats(const AdminContext& c) {
     return guarded(c, [&] {
         auto db = open_existing(c.config);
         const MapCounts counts = db->counts();
-        // seq is dense (1..n) in an intact chain; max(seq) is O(1) where count(*) is a scan.
-        SqliteStatement last(db->handle(), "SELECT coalesce(max(seq), 0) FROM audit");
-        const std::int64_t audit_records = last.step() ? last.integer(0) : 0;
+        const std::int64_t audit_records = db->audit_record_count();
         struct stat st {};
-        const std::int64_t bytes = stat(db_path(c.config).c_str(), &st) == 0 ? st.st_size : 0;
+        const std::int64_t bytes = uses_postgres(c.config) ? db->size_bytes()
+                                   : stat(db_path(c.config).c_str(), &st) == 0 ? st.st_size : 0;
         if (c.json)
             c.out << json{{"patients", counts.patients},
                           {"uids", counts.uids},
@@ -463,22 +470,37 @@ int show_stats(const AdminContext& c) {
 int audit_verify(const AdminContext& c) {
     return guarded(c, [&] {
         auto db = open_existing(c.config);
-        db->exec("BEGIN");
+        db->begin_snapshot();
         const AuditVerification v = AuditLog(*db).verify();
-        db->exec("COMMIT");
+        db->commit();
+        // PostgreSQL: one chain per broker host, verified together; each head is printed.
+        const bool chained = uses_postgres(c.config);
         if (c.json) {
             json j = {{"ok", v.ok}, {"records", v.records}, {"head_hash", v.head_hash}};
+            if (chained) {
+                j["chains"] = json::array();
+                for (const auto& h : v.chains)
+                    j["chains"].push_back({{"chain", h.chain}, {"records", h.records}, {"head_hash", h.head_hash}});
+                if (!v.ok) j["bad_chain"] = v.bad_chain;
+            }
             if (!v.ok) {
                 j["first_bad_record"] = v.first_bad_seq;
                 j["problem"] = v.problem;
             }
             c.out << j.dump(2) << "\n";
+        } else if (v.ok && chained) {
+            Rows rows = {{"audit chains", std::to_string(v.chains.size()) + " intact"},
+                         {"records", std::to_string(v.records)}};
+            for (const auto& h : v.chains)
+                rows.emplace_back("chain " + h.chain, std::to_string(h.records) + " records, head hash " + h.head_hash);
+            print_rows(c.out, rows);
         } else if (v.ok) {
             print_rows(c.out, {{"audit chain", "intact"},
                                {"records", std::to_string(v.records)},
                                {"head hash", v.head_hash.empty() ? "(empty log)" : v.head_hash}});
         } else {
-            c.err << "deid-keystore: audit chain BROKEN at record " << v.first_bad_seq << ": " << v.problem << "\n";
+            c.err << "deid-keystore: audit chain " << (chained ? v.bad_chain + " " : std::string())
+                  << "BROKEN at record " << v.first_bad_seq << ": " << v.problem << "\n";
         }
         return v.ok ? 0 : 1;
     });
@@ -507,20 +529,25 @@ int audit_list(const AdminContext& c, const AuditFilter& filter) {
                                  filter.operation + "\"");
         if (filter.limit < 0) throw Failure(2, "--limit: expected a positive number");
         auto db = open_existing(c.config);
-        // The newest `limit` matches, shown oldest first.
-        SqliteStatement s(db->handle(),
-                          "SELECT seq, time, operation, operator, reason, detail FROM audit"
-                          " WHERE (?1 = '' OR time >= ?1) AND (?2 = '' OR time < ?2)"
-                          " AND (?3 = '' OR operation = ?3) AND (?4 = '' OR operator = ?4)"
-                          " ORDER BY seq DESC LIMIT ?5");
-        s.bind(1, since).bind(2, until).bind(3, filter.operation).bind(4, filter.operator_name);
-        s.bind(5, filter.limit > 0 ? filter.limit : std::int64_t{-1});
+        // The newest `limit` matches, shown oldest first (by time, then chain and seq: with a shared
+        // PostgreSQL map each broker host keeps its own chain).
         struct Record {
             std::int64_t seq;
-            std::string time, operation, operator_name, reason, detail;
+            std::string time, operation, operator_name, reason, detail, chain;
         };
         std::vector<Record> records;
-        while (s.step()) records.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
+        for (const std::string& chain : db->audit_chains())
+            db->for_each_audit_record(chain, [&](const AuditRecord& r) {
+                if (!since.empty() && r.time < since) return;
+                if (!until.empty() && !(r.time < until)) return;
+                if (!filter.operation.empty() && r.operation != filter.operation) return;
+                if (!filter.operator_name.empty() && r.operator_name != filter.operator_name) return;
+                records.push_back({r.seq, r.time, r.operation, r.operator_name, r.reason, r.detail, r.chain});
+            });
+        std::stable_sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
+            return std::tie(a.time, a.chain, a.seq) > std::tie(b.time, b.chain, b.seq);
+        });
+        if (filter.limit > 0 && records.size() > static_cast<std::size_t>(filter.limit)) records.resize(filter.limit);
         std::reverse(records.begin(), records.end());
         if (c.json) {
             json list = json::array();

@@ -8,8 +8,7 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "keystore/KeystoreDatabase.h"
-#include "keystore/SqliteStatement.h"
+#include "keystore/MapStore.h"
 
 namespace keystore {
 
@@ -62,64 +61,67 @@ std::string AuditLog::now_utc() {
 }
 
 void AuditLog::append(const std::string& operation, const std::string& reason, const nlohmann::json& detail) {
-    std::int64_t seq = 1;
-    std::string prev = kGenesis;
-    {
-        SqliteStatement& last = db_.prepared("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-        if (last.step()) {
-            seq = last.integer(0) + 1;
-            prev = last.text(1);
-        }
-        last.reset();
+    AuditRecord r;
+    r.seq = 1;
+    r.prev_hash = kGenesis;
+    if (const auto last = db_.last_audit_record()) {
+        r.seq = last->seq + 1;
+        r.prev_hash = last->hash;
     }
-    const std::string time = now_utc();
-    const std::string who = operator_name();
-    const std::string detail_text = detail.dump();
-    const std::string hash = record_hash(prev, seq, time, operation, who, reason, detail_text);
-    SqliteStatement& insert = db_.prepared(
-        "INSERT INTO audit(seq, time, operation, operator, reason, detail, prev_hash, hash) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-    insert.bind(1, seq).bind(2, time).bind(3, operation).bind(4, who).bind(5, reason).bind(6, detail_text);
-    insert.bind(7, prev).bind(8, hash);
-    insert.step();
-    insert.reset();
+    r.time = now_utc();
+    r.operation = operation;
+    r.operator_name = operator_name();
+    r.reason = reason;
+    r.detail = detail.dump();
+    r.hash = record_hash(r.prev_hash, r.seq, r.time, r.operation, r.operator_name, r.reason, r.detail);
+    db_.insert_audit_record(r);
 }
 
 AuditVerification AuditLog::verify() {
     AuditVerification v;
-    SqliteStatement s(db_.handle(),
-                      "SELECT seq, time, operation, operator, reason, detail, prev_hash, hash FROM audit ORDER BY seq");
-    std::int64_t expected_seq = 1;
-    std::string prev = kGenesis;
-    while (s.step()) {
-        const std::int64_t seq = s.integer(0);
-        auto fail = [&](std::int64_t bad, std::string problem) {
-            v.ok = false;
-            v.first_bad_seq = bad;
-            v.problem = std::move(problem);
-        };
-        if (seq != expected_seq) {
-            fail(expected_seq, seq > expected_seq
-                                   ? "record " + std::to_string(expected_seq) + " is missing (removed); the next is " +
-                                         std::to_string(seq)
-                                   : "record " + std::to_string(seq) + " is out of sequence");
-            return v;
-        }
-        if (s.text(6) != prev) {
-            fail(seq, "record " + std::to_string(seq) +
-                          ": prev_hash does not match the previous record's hash (removed, inserted or reordered)");
-            return v;
-        }
-        const std::string recomputed = record_hash(prev, seq, s.text(1), s.text(2), s.text(3), s.text(4), s.text(5));
-        if (recomputed != s.text(7)) {
-            fail(seq, "record " + std::to_string(seq) + ": hash does not match its contents (changed or reordered)");
-            return v;
-        }
-        prev = s.text(7);
-        ++v.records;
-        ++expected_seq;
+    for (const std::string& chain : db_.audit_chains()) {
+        std::int64_t expected_seq = 1;
+        std::string prev = kGenesis;
+        AuditChainHead head;
+        head.chain = chain;
+        bool chain_ok = true;
+        db_.for_each_audit_record(chain, [&](const AuditRecord& r) {
+            if (!chain_ok) return;
+            auto fail = [&](std::int64_t bad, std::string problem) {
+                chain_ok = false;
+                if (!v.ok) return;  // the first bad record of the first broken chain is reported
+                v.ok = false;
+                v.first_bad_seq = bad;
+                v.bad_chain = chain;
+                v.problem = std::move(problem);
+            };
+            const std::int64_t seq = r.seq;
+            if (seq != expected_seq) {
+                fail(expected_seq, seq > expected_seq ? "record " + std::to_string(expected_seq) +
+                                                            " is missing (removed); the next is " + std::to_string(seq)
+                                                      : "record " + std::to_string(seq) + " is out of sequence");
+                return;
+            }
+            if (r.prev_hash != prev) {
+                fail(seq, "record " + std::to_string(seq) +
+                              ": prev_hash does not match the previous record's hash (removed, inserted or reordered)");
+                return;
+            }
+            const std::string recomputed =
+                record_hash(prev, seq, r.time, r.operation, r.operator_name, r.reason, r.detail);
+            if (recomputed != r.hash) {
+                fail(seq, "record " + std::to_string(seq) + ": hash does not match its contents (changed or reordered)");
+                return;
+            }
+            prev = r.hash;
+            ++head.records;
+            ++expected_seq;
+        });
+        head.head_hash = prev == kGenesis ? "" : prev;
+        v.records += head.records;
+        v.chains.push_back(head);
     }
-    v.head_hash = prev == kGenesis ? "" : prev;
+    if (v.ok && v.chains.size() == 1) v.head_hash = v.chains.front().head_hash;
     return v;
 }
 

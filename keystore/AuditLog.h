@@ -7,25 +7,36 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace keystore {
 
-class KeystoreDatabase;
+class MapStore;
 
+// One chain's state after verification.
+struct AuditChainHead {
+    std::string chain;  // empty: the SQLite keystore's only chain
+    std::int64_t records = 0;
+    std::string head_hash;
+};
+
+// All chains of the store, verified together: ok only when every chain is intact.
 struct AuditVerification {
     bool ok = true;
     std::int64_t records = 0;
     std::int64_t first_bad_seq = 0;  // 0 when ok
     std::string problem;             // what is wrong with the first bad record
     std::string head_hash;           // hash of the last record (note it down to detect truncation)
+    std::string bad_chain;           // the chain of first_bad_seq
+    std::vector<AuditChainHead> chains;  // in name order (one for SQLite)
 };
 
 class AuditLog {
 public:
-    explicit AuditLog(KeystoreDatabase& db) : db_(db) {}
-    // Appends one record; the caller holds a write transaction (BEGIN IMMEDIATE).
+    explicit AuditLog(MapStore& db) : db_(db) {}
+    // Appends one record to the store's chain; the caller holds a write transaction.
     void append(const std::string& operation, const std::string& reason, const nlohmann::json& detail);
     AuditVerification verify();
 
@@ -36,7 +47,7 @@ public:
     static std::string now_utc();        // 2024-05-01T12:00:00.123Z
 
 private:
-    KeystoreDatabase& db_;
+    MapStore& db_;
 };
 
 }  // namespace keystore

@@ -102,7 +102,7 @@ struct Job {
 // requests the in-memory set of recorded mappings answers entirely need no transaction.
 class Broker {
 public:
-    Broker(asio::io_context& io, KeystoreDatabase& db, const KeyedDerivation& derivation)
+    Broker(asio::io_context& io, MapStore& db, const KeyedDerivation& derivation)
         : io_(io), db_(db), issuer_(db, derivation), started_(std::chrono::steady_clock::now()) {
         const MapCounts c = db_.counts();
         patients_ = c.patients;
@@ -192,7 +192,7 @@ private:
     }
 
     asio::io_context& io_;
-    KeystoreDatabase& db_;
+    MapStore& db_;
     MappingIssuer issuer_;
     std::chrono::steady_clock::time_point started_;
     std::int64_t patients_ = 0, uids_ = 0;
@@ -481,7 +481,9 @@ int BrokerServer::run() {
         const SecretBytes secret = SecretKey::load(dir, true);
         const KeyedDerivation derivation(secret, config_.keystore.date_offset_min_days,
                                          config_.keystore.date_offset_max_days);
-        KeystoreDatabase db(dir + "/" + KeystoreDatabase::kFileName, KeystoreDatabase::Open::create);
+        // The map: keystore.db here, or the PostgreSQL database several brokers share (issue 17).
+        const std::unique_ptr<MapStore> store = open_map_store(config_, OpenMode::create);
+        MapStore& db = *store;
         db.begin_immediate();
         const auto stored_check = db.meta("key_check");
         if (!stored_check) {
@@ -489,11 +491,15 @@ int BrokerServer::run() {
             AuditLog(db).append("create", "", {{"keystore", dir}});
         }
         db.commit();
-        if (stored_check && *stored_check != derivation.key_check())
+        // Read again: two brokers creating one shared database at once both see it empty, and
+        // key_check is written once (PostgresMapStore), so the loser sees the winner's.
+        if (db.meta("key_check") != derivation.key_check())
             throw StartError(2, "the secret key in " + dir + " does not belong to its keystore.db; refusing to start");
 
         prepare_socket_path(config_, socket_path, group_id, grouped);
-        WalCheckpointer checkpointer(db, dir + "/" + KeystoreDatabase::kFileName);
+        std::unique_ptr<WalCheckpointer> checkpointer;  // SQLite only
+        if (auto* sqlite = dynamic_cast<KeystoreDatabase*>(store.get()))
+            checkpointer = std::make_unique<WalCheckpointer>(*sqlite, dir + "/" + KeystoreDatabase::kFileName);
         asio::io_context io;
         Broker broker(io, db, derivation);
         std::unique_ptr<Acceptor> acceptor;
@@ -515,7 +521,7 @@ int BrokerServer::run() {
             io.stop();
         });
         acceptor->start();
-        log_line("info", "serving the keystore in " + dir + " on " + socket_path + " (" +
+        log_line("info", "serving the keystore in " + dir + " (" + db.description() + ") on " + socket_path + " (" +
                              std::to_string(broker.health()["patients"].get<std::int64_t>()) + " patients, " +
                              std::to_string(broker.health()["uids"].get<std::int64_t>()) + " UIDs)");
         // A handler that throws (it should not) is logged; the broker keeps serving.

@@ -65,7 +65,7 @@ constexpr const char* kPatientColumns = "issuer, patient_id, pseudonym, date_off
 
 }  // namespace
 
-KeystoreDatabase::KeystoreDatabase(const std::string& path, Open mode) {
+KeystoreDatabase::KeystoreDatabase(const std::string& path, Open mode) : path_(path) {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (mode == Open::create) flags |= SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -114,6 +114,8 @@ void KeystoreDatabase::exec(const std::string& sql) {
 
 void KeystoreDatabase::begin_immediate() { exec("BEGIN IMMEDIATE"); }
 void KeystoreDatabase::begin_deferred() { exec("BEGIN DEFERRED"); }
+void KeystoreDatabase::begin_snapshot() { exec("BEGIN"); }  // WAL: a read transaction is a snapshot
+void KeystoreDatabase::make_commits_durable() { exec("PRAGMA synchronous=FULL"); }
 bool KeystoreDatabase::last_error_was_busy() const { return (sqlite3_extended_errcode(db_) & 0xff) == SQLITE_BUSY; }
 void KeystoreDatabase::commit() { exec("COMMIT"); }
 void KeystoreDatabase::rollback() noexcept {
@@ -219,8 +221,83 @@ std::optional<UidMapping> KeystoreDatabase::uid_with_replacement(const std::stri
     return std::nullopt;
 }
 
-bool KeystoreDatabase::replacement_uid_exists(const std::string& replacement) {
-    return uid_with_replacement(replacement).has_value();
+std::map<PatientKey, PatientMapping> KeystoreDatabase::find_patients(const std::vector<PatientKey>& keys) {
+    std::map<PatientKey, PatientMapping> out;
+    for (const PatientKey& k : keys)
+        if (auto m = find_patient(k.first, k.second)) out.emplace(k, std::move(*m));
+    return out;
+}
+
+std::vector<bool> KeystoreDatabase::insert_patients(const std::vector<PatientMapping>& rows) {
+    std::vector<bool> out;
+    out.reserve(rows.size());
+    for (const PatientMapping& m : rows) out.push_back(insert_patient(m));
+    return out;
+}
+
+std::map<std::string, std::string> KeystoreDatabase::find_uids(const std::vector<std::string>& originals) {
+    std::map<std::string, std::string> out;
+    for (const std::string& o : originals)
+        if (auto n = find_uid(o)) out.emplace(o, std::move(*n));
+    return out;
+}
+
+std::vector<bool> KeystoreDatabase::insert_uids(const std::vector<UidMapping>& rows) {
+    std::vector<bool> out;
+    out.reserve(rows.size());
+    for (const UidMapping& m : rows) out.push_back(insert_uid(m));
+    return out;
+}
+
+std::int64_t KeystoreDatabase::size_bytes() {
+    SqliteStatement s(db_, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+    return s.step() ? s.integer(0) : 0;
+}
+
+std::optional<AuditRecord> KeystoreDatabase::last_audit_record() {
+    SqliteStatement& last = prepared("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    std::optional<AuditRecord> out;
+    if (last.step()) {
+        out.emplace();
+        out->seq = last.integer(0);
+        out->hash = last.text(1);
+    }
+    last.reset();
+    return out;
+}
+
+void KeystoreDatabase::insert_audit_record(const AuditRecord& r) {
+    SqliteStatement& insert = prepared(
+        "INSERT INTO audit(seq, time, operation, operator, reason, detail, prev_hash, hash) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, r.seq).bind(2, r.time).bind(3, r.operation).bind(4, r.operator_name).bind(5, r.reason);
+    insert.bind(6, r.detail).bind(7, r.prev_hash).bind(8, r.hash);
+    insert.step();
+    insert.reset();
+}
+
+void KeystoreDatabase::for_each_audit_record(const std::string& chain,
+                                             const std::function<void(const AuditRecord&)>& fn) {
+    SqliteStatement s(db_, "SELECT seq, time, operation, operator, reason, detail, prev_hash, hash FROM audit ORDER BY seq");
+    while (s.step()) {
+        AuditRecord r;
+        r.chain = chain;
+        r.seq = s.integer(0);
+        r.time = s.text(1);
+        r.operation = s.text(2);
+        r.operator_name = s.text(3);
+        r.reason = s.text(4);
+        r.detail = s.text(5);
+        r.prev_hash = s.text(6);
+        r.hash = s.text(7);
+        fn(r);
+    }
+}
+
+std::int64_t KeystoreDatabase::audit_record_count() {
+    // seq is dense (1..n) in an intact chain; max(seq) is O(1) where count(*) is a scan.
+    SqliteStatement last(db_, "SELECT coalesce(max(seq), 0) FROM audit");
+    return last.step() ? last.integer(0) : 0;
 }
 
 void KeystoreDatabase::for_each_patient(const std::function<void(const PatientMapping&)>& fn) {

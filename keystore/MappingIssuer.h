@@ -2,7 +2,9 @@
 // hashes, each recorded (with one audit record listing the new values) in ONE transaction that
 // commits before any reply leaves. Recorded and imported mappings win over derived ones.
 // Mappings already known to be recorded with their derived values are answered from memory
-// (RecordedSet) without a transaction; the rest go to the database. No sockets, no threads:
+// (RecordedSet) without a transaction; the rest go to the database as batches (one lookup of all
+// unknown patients, one of all unknown UIDs, one insert of each kind for what is missing), so a
+// networked store (PostgreSQL) answers a batch in a few round trips. No sockets, no threads:
 // testable on its own.
 #pragma once
 
@@ -14,7 +16,7 @@
 
 namespace keystore {
 
-class KeystoreDatabase;
+class MapStore;
 class KeyedDerivation;
 
 struct ResolveRequest {
@@ -36,7 +38,7 @@ class MappingIssuer {
 public:
     static constexpr std::size_t kDefaultPatientsInMemory = 1u << 18;
     static constexpr std::size_t kDefaultUidsInMemory = 1u << 21;
-    MappingIssuer(KeystoreDatabase& db, const KeyedDerivation& derivation,
+    MappingIssuer(MapStore& db, const KeyedDerivation& derivation,
                   std::size_t patients_in_memory = kDefaultPatientsInMemory,
                   std::size_t uids_in_memory = kDefaultUidsInMemory)
         : db_(db), derivation_(derivation), patients_seen_(patients_in_memory), uids_seen_(uids_in_memory) {}
@@ -49,7 +51,7 @@ public:
     std::uint64_t transactions() const { return transactions_; }
 
 private:
-    KeystoreDatabase& db_;
+    MapStore& db_;
     const KeyedDerivation& derivation_;
     RecordedSet patients_seen_;
     RecordedSet uids_seen_;

@@ -8,6 +8,7 @@ packages=(
   libdcmtk-dev dcmtk                       # DICOM parsing, codecs, networking; storescu/storescp for tests
   libboost-dev libboost-program-options-dev libboost-system-dev
   libssl-dev libsqlite3-dev sqlite3
+  libpq-dev postgresql haproxy             # the shared keystore map; scale-out tests start their own
   libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev libopencv-imgcodecs-dev
   libtesseract-dev tesseract-ocr tesseract-ocr-eng
   nlohmann-json3-dev catch2
