@@ -93,7 +93,9 @@ void Forwarder::run(int index) {
                 if (index >= allowed_) {
                     // An extra association only while the queue is deep and no cap holds.
                     const bool deep = ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);
-                    if (index == allowed_ && deep && capped_until_ <= now && paused_until_ <= now) {
+                    // Only once the peer has taken an instance since the last outage: an extra
+                    // association to a peer that is down proves nothing about its capacity.
+                    if (index == allowed_ && deep && delivering_ && capped_until_ <= now && paused_until_ <= now) {
                         ++allowed_;
                     } else {
                         if (sender) sender.reset();  // not needed now: released
@@ -132,11 +134,17 @@ void Forwarder::run(int index) {
         const auto result = sender->send(path, item.record.parsed);
         item.record.parsed = {};  // a retry reads the file
         if (result.kind == dimse::SendResult::Kind::Sent) {
+            bool grow = false;
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 destination_failures_ = 0;
                 pause_ = std::chrono::milliseconds(0);
+                delivering_ = true;
+                // The newest association works: the next may open at once if the queue is still deep.
+                grow = index + 1 == allowed_ && allowed_ < threads_count_ &&
+                       ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);
             }
+            if (grow) cv_.notify_all();
             spool_.delivered(destination_, id);
             done();
             const auto received = spool::Spool::received_ms(id);
@@ -180,6 +188,7 @@ void Forwarder::run(int index) {
             // One outage doubles the pause once: senders whose attempt started before the pause
             // was set saw the same outage and only put their instance back.
             const bool new_outage = started >= paused_at_;
+            delivering_ = false;
             if (new_outage) {
                 ++destination_failures_;
                 ++outages_;

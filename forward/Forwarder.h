@@ -76,6 +76,7 @@ private:
     int outages_ = 0;
     int unreachable_attempts_ = 0;
     int allowed_ = 1;                  // senders that may run now
+    bool delivering_ = false;          // the peer took an instance since the last outage
     Clock::time_point capped_until_{};
     bool stopping_ = false;
     std::vector<std::thread> threads_;

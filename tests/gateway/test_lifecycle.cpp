@@ -218,3 +218,53 @@ TEST_CASE("a kept-open association the peer dropped is resent on a new one, and 
     REQUIRE(wait_for_files(sink_dir / "in", 2, 30s));
     CHECK(wait_for_log(gw, "resent on a new one", 10s));
 }
+
+TEST_CASE("an outage seen by several open associations pauses the destination once, doubling once per outage") {
+    testsupport::TempDir src, sink_dir;
+    const int sink_port = testsupport::free_port();
+    std::filesystem::create_directories(sink_dir / "in");
+    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
+                                                   {"port", sink_port}, {"associations", 4}}})}});
+    REQUIRE(gw.start());
+    // The peer is down while the study arrives: its queue gets deep.
+    REQUIRE(store(gw.port, small_study(src.path(), 600)).acked.size() == 600);
+    const auto end = std::chrono::steady_clock::now() + 60s;
+    while (files_under(gw.state() + "/spool/outgoing/pacs").size() < 600 && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(50ms);
+    REQUIRE(files_under(gw.state() + "/spool/outgoing/pacs").size() == 600);
+    testsupport::Child sink(
+        with_shim({"storescp", "--fork", "-v", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)}),
+        sink_dir / "storescp.log");
+    // With the queue deep, several associations deliver at once; then the peer goes away under all of them.
+    if (!wait_for_log(gw, "forward pacs#2: delivered", 60s)) FAIL(gw.log().substr(gw.log().size() > 6000 ? gw.log().size() - 6000 : 0));
+    static const std::regex child_pid("Association Received in child process \\(pid: ([0-9]+)\\)");
+    const auto before = gw.log().size();
+    sink.signal(SIGKILL);
+    const std::string peer_log = testsupport::read_file(sink_dir / "storescp.log");
+    for (std::sregex_iterator it(peer_log.begin(), peer_log.end(), child_pid), e; it != e; ++it)
+        ::kill(static_cast<pid_t>(std::stol((*it)[1])), SIGKILL);
+    // Three outages in a row after the kill (100, 200, 400 ms).
+    const auto limit = std::chrono::steady_clock::now() + 30s;
+    while (gw.log().find("destination paused for 400 ms", before) == std::string::npos &&
+           std::chrono::steady_clock::now() < limit)
+        std::this_thread::sleep_for(50ms);
+    // Each outage is logged once, and the next one only after the pause (100 ms, doubling) is over.
+    static const std::regex paused("^[0-9-]+T[0-9]+:([0-9]+):([0-9.]+)Z .*destination paused for ([0-9]+) ms");
+    std::vector<std::pair<double, long>> pauses;  // (seconds within the hour, pause)
+    std::istringstream lines(gw.log().substr(before));
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        if (std::regex_search(line, m, paused))
+            pauses.push_back({std::stod(m[1]) * 60 + std::stod(m[2]), std::stol(m[3])});
+    }
+    std::string warnings;
+    std::istringstream all(gw.log().substr(before));
+    for (std::string line; std::getline(all, line);)
+        if (line.find("WARN") != std::string::npos || line.find("ERROR") != std::string::npos) warnings += line + "\n";
+    INFO(warnings);
+    REQUIRE(pauses.size() >= 3);
+    CHECK(pauses[0].second == 100);
+    CHECK(pauses[1].second == 200);
+    CHECK(pauses[2].second == 400);
+    for (std::size_t i = 1; i < 3; ++i) CHECK(pauses[i].first - pauses[i - 1].first >= pauses[i - 1].second / 1000.0 * 0.9);
+}
