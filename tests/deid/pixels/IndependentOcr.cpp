@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <cstdio>
+#include <fstream>
 #include <stdexcept>
 
 #include <dcmtk/dcmdata/dcdatset.h>
@@ -11,6 +13,7 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <tesseract/baseapi.h>
 
@@ -35,17 +38,13 @@ std::string ocr(tesseract::TessBaseAPI& api, const cv::Mat& grey) {
     return s;
 }
 
-}  // namespace
-
-std::vector<std::string> read_frames(DcmDataset& dataset) {
+// Per frame, the pictures the OCR reads: DCMTK's rendering (min-max window), enlarged when small;
+// the same stretched (dim text); bright strokes against their neighbourhood as black on white.
+std::vector<std::vector<cv::Mat>> views_of(DcmDataset& dataset) {
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
-    tesseract::TessBaseAPI api;
-    api.SetVariable("debug_file", "/dev/null");
-    if (api.Init("/usr/share/tesseract-ocr/5/tessdata", "eng", tesseract::OEM_LSTM_ONLY) != 0)
-        throw std::runtime_error("tesseract init");
-    std::vector<std::string> out;
+    std::vector<std::vector<cv::Mat>> out;
     // A decompressed copy: DicomImage's frame-by-frame access cannot decode every compressed
     // syntax (JPEG fails), and the caller's data set stays as it was.
     DcmDataset copy(dataset);
@@ -70,18 +69,84 @@ std::vector<std::string> read_frames(DcmDataset& dataset) {
             cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
         }
         if (std::max(w, h) < 1000) cv::resize(grey, grey, {}, 2.0, 2.0, cv::INTER_CUBIC);
-        std::string text = ocr(api, grey);
         // Dim text: stretch the darker half of the range to full scale.
         cv::Mat stretched;
         grey.convertTo(stretched, CV_8U, 4.0, 0);
-        text += " " + ocr(api, stretched);
         // Bright strokes against their own neighbourhood, as black on white.
         cv::Mat local;
         cv::adaptiveThreshold(grey, local, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 31, -25);
-        text += " " + ocr(api, local);
+        out.push_back({grey, stretched, local});
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> read_frames(DcmDataset& dataset) {
+    tesseract::TessBaseAPI api;
+    api.SetVariable("debug_file", "/dev/null");
+    if (api.Init("/usr/share/tesseract-ocr/5/tessdata", "eng", tesseract::OEM_LSTM_ONLY) != 0)
+        throw std::runtime_error("tesseract init");
+    std::vector<std::string> out;
+    for (const std::vector<cv::Mat>& views : views_of(dataset)) {
+        std::string text;
+        for (const cv::Mat& v : views) text += " " + ocr(api, v);
         out.push_back(text);
     }
     api.End();
+    return out;
+}
+
+constexpr int kViewsPerFrame = 6;  // views_of()'s three, a wide-neighbourhood one, and that turned 90 and 270 degrees
+
+std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDataset*>& datasets,
+                                                      const std::string& work_dir) {
+    // Every view of every frame becomes a PNG; one `tesseract LIST stdout` run reads them all,
+    // one page each (form feeds between pages).
+    std::vector<std::vector<int>> pages_of(datasets.size());
+    std::ofstream list(work_dir + "/pages.txt");
+    int page = 0;
+    for (std::size_t d = 0; d < datasets.size(); ++d)
+        for (std::vector<cv::Mat> views : views_of(*datasets[d])) {
+            // Large text on mid-grey anatomy: the neighbourhood of the third view is too small for
+            // its strokes (they come out hollow), so the same with a 101 px neighbourhood too.
+            cv::Mat wide;
+            cv::adaptiveThreshold(views[0], wide, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 101, -25);
+            views.push_back(wide);
+            // Text rotated 90 or 270 degrees: that view turned both ways.
+            cv::Mat cw, ccw;
+            cv::rotate(wide, cw, cv::ROTATE_90_CLOCKWISE);
+            cv::rotate(wide, ccw, cv::ROTATE_90_COUNTERCLOCKWISE);
+            views.push_back(cw);
+            views.push_back(ccw);
+            pages_of[d].push_back(page);
+            for (const cv::Mat& v : views) {
+                const std::string png = work_dir + "/page" + std::to_string(page++) + ".png";
+                if (!cv::imwrite(png, v)) throw std::runtime_error("cannot write " + png);
+                list << png << "\n";
+            }
+        }
+    list.close();
+    const std::string command = "timeout 600 tesseract " + work_dir + "/pages.txt stdout --psm 11 -l eng "
+                                "-c include_page_breaks=1 2>/dev/null";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) throw std::runtime_error("cannot run tesseract");
+    std::string all;
+    char buf[4096];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) all.append(buf, n);
+    if (pclose(pipe) != 0) throw std::runtime_error("tesseract failed");
+    std::vector<std::string> pages(1);
+    for (char c : all)
+        if (c == '\f') pages.emplace_back();
+        else pages.back().push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    if (static_cast<int>(pages.size()) < page) throw std::runtime_error("tesseract read fewer pages than given");
+    std::vector<std::vector<std::string>> out(datasets.size());
+    for (std::size_t d = 0; d < datasets.size(); ++d)
+        for (int first : pages_of[d]) {
+            std::string text;
+            for (int p = first; p < first + kViewsPerFrame; ++p) text += " " + pages[p];
+            out[d].push_back(text);
+        }
     return out;
 }
 
