@@ -140,7 +140,11 @@ std::string FrameCodec::transfer_syntax_name() const {
 std::string FrameCodec::open() {
     const E_TransferSyntax xfer = dataset_.getOriginalXfer();
     original_xfer_ = xfer;
-    if (xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || is_htj2k_uid(meta_xfer_uid_)) {
+    // The file meta names JPEG 2000 too when the data set was re-encoded in memory (HTJ2K -> .90).
+    const E_TransferSyntax meta = meta_xfer_uid_.empty() ? EXS_Unknown : DcmXfer(meta_xfer_uid_.c_str()).getXfer();
+    if (meta == EXS_JPEG2000LosslessOnly || meta == EXS_JPEG2000) original_xfer_ = meta;
+    if (xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || meta == EXS_JPEG2000LosslessOnly ||
+        meta == EXS_JPEG2000 || is_htj2k_uid(meta_xfer_uid_)) {
         htj2k_ = is_htj2k_uid(meta_xfer_uid_);
         jpeg2000_ = true;
         return open_jpeg2000();

@@ -132,7 +132,8 @@ bool grey_surroundings(const cv::Mat& chroma, const cv::Rect& box) {
 
 // The 8-bit pictures text is searched in, text bright in each: the display image (text brighter
 // than its surroundings), its inverse (text darker: light anatomy, light backgrounds) and, for
-// colour frames, the chroma (max - min sample: coloured text on grey).
+// colour frames, the chroma (max - min sample: coloured text on grey) and the largest per-sample
+// top-hat (coloured text over colour).
 std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
     std::vector<cv::Mat> out{grey, cv::Mat()};
     cv::bitwise_not(grey, out[1]);
@@ -145,6 +146,17 @@ std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
         cv::min(ch[0], ch[1], lo);
         cv::min(lo, ch[2], lo);
         out.push_back(hi - lo);
+        // Coloured text over colour (yellow on blue flow, white on red, cyan on a colour bar):
+        // bright in some sample though not in the brightest one nor in the chroma. The largest
+        // per-sample top-hat finds it.
+        cv::Mat hats;
+        cv::morphologyEx(rgb, hats, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+        std::vector<cv::Mat> hc;
+        cv::split(hats, hc);
+        cv::Mat m;
+        cv::max(hc[0], hc[1], m);
+        cv::max(m, hc[2], m);
+        out.push_back(m);
     }
     return out;
 }
@@ -262,6 +274,7 @@ struct PixelCleaner::Impl {
         bool certain = false;   // text without asking OCR
         bool vertical = false;  // a line running up or down (text rotated 90 or 270 degrees)
         bool glyph_like = false;  // one hue and clearly apart from its surroundings (may join a line of text)
+        int picture = 0;          // index into the pictures it was found in
     };
     struct Search {
         std::vector<Found> found;
@@ -274,7 +287,9 @@ struct PixelCleaner::Impl {
         if (!rgb.empty()) det_rgb = downscaled(rgb, scale, cv::INTER_AREA);
         const cv::Rect frame(0, 0, pictures[0].cols, pictures[0].rows);
         Search out;
-        for (const cv::Mat& picture : pictures) {
+        for (std::size_t p = 0; p < pictures.size(); ++p) {
+            const cv::Mat& picture = pictures[p];
+            const int picture_index = static_cast<int>(p);
             const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA);
             const cv::Mat hat = TextDetector::top_hat(det);
             const cv::Mat strokes = TextDetector::strokes_of_top_hat(hat);
@@ -291,7 +306,7 @@ struct PixelCleaner::Impl {
                 const bool certain = !screened && c.contrast_ratio >= kFlatContrastRatio && c.ring_noise <= kFlatMaxNoise &&
                                      c.hue_spread <= kMaxHueSpread && word_like && (pictures.size() < 3 || grey_surroundings(pictures[2], b));
                 const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
-                out.found.push_back({b, certain, vertical, glyph_like});
+                out.found.push_back({b, certain, vertical, glyph_like, picture_index});
             };
             for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) take(c, strokes, false);
             // Text rotated 90/270: the same detector on the transposed picture; only lines
@@ -332,7 +347,7 @@ struct PixelCleaner::Impl {
     }
 
     std::string clean_frame(cv::Mat& native, const ImageLayout& layout, const Scope& scope, int index,
-                            PixelReport& report) const;
+                            PixelReport& report, bool run_verify = true) const;
     PixelReport clean_pixels(DcmFileFormat& file) const;
     void clean_overlays(DcmDataset& ds, PixelReport& report) const;
     std::string verify_frame(const cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& cleaned,
@@ -340,12 +355,13 @@ struct PixelCleaner::Impl {
     static std::vector<cv::Mat> verify_pictures(const std::vector<cv::Mat>& pictures) {
         std::vector<cv::Mat> v{pictures[0]};  // the inverse adds nothing to |value - median|
         if (pictures.size() > 2) v.push_back(pictures[2]);
+        if (pictures.size() > 3) v.push_back(pictures[3]);
         return v;
     }
 };
 
 std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& layout, const Scope& scope,
-                                            int index, PixelReport& report) const {
+                                            int index, PixelReport& report, bool run_verify) const {
     const std::vector<cv::Rect>& templates = scope.template_rects;
     const bool screened = scope.screened_only;
     const cv::Rect frame(0, 0, native.cols, native.rows);
@@ -370,7 +386,9 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             if (covered) continue;
         }
         asked.push_back(i);
-        add_pieces(pieces, ocr_input(grey, found[i].box, 2, found[i].vertical), found[i].vertical);
+        // Coloured text over colour is read in the picture that shows it; the rest as before, in the display image.
+        const cv::Mat& source = found[i].picture >= 3 ? pictures[static_cast<std::size_t>(found[i].picture)] : grey;
+        add_pieces(pieces, ocr_input(source, found[i].box, 2, found[i].vertical), found[i].vertical);
     }
     const auto answers = merged_answers(read_batch(pieces), found, asked);
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
@@ -478,7 +496,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         }
     }
     report.regions_cleaned += static_cast<int>(cleaned.size());
-    if (!config.verify) return {};
+    if (!config.verify || !run_verify) return {};
     for (std::size_t i : asked)
         if (!is_text[i]) read_before.push_back(found[i].box);
     return verify_frame(native, layout, cleaned, read_before, screened);
@@ -541,6 +559,47 @@ PixelReport PixelCleaner::clean(DcmFileFormat& file) {
     PixelReport report = impl_->clean_pixels(file);
     if (report.failure.empty() && file.getDataset()) impl_->clean_overlays(*file.getDataset(), report);
     return report;
+}
+
+std::string PixelCleaner::find_readable_text(DcmFileFormat& file) {
+    DcmDataset* ds = file.getDataset();
+    if (!ds) return {};
+    // What clean() would find on a copy of each frame (detection, the screen, OCR; no template
+    // rectangles: they are not evidence of text), then the verification reading of it.
+    auto readable = [&](cv::Mat picture, const ImageLayout& layout, Scope scope, int index) -> std::string {
+        scope.template_rects.clear();
+        PixelReport probe;
+        const cv::Mat untouched = picture.clone();
+        impl_->clean_frame(picture, layout, scope, index, probe, false);
+        if (probe.regions_cleaned > 0) return "text found by detection and OCR";
+        return impl_->verify_frame(untouched, layout, {}, {}, scope.screened_only);
+    };
+    try {
+        for (const OverlayPlane& p : OverlayPlanes(*ds).read()) {
+            ImageLayout layout;
+            layout.rows = p.rows, layout.columns = p.columns, layout.frames = p.frames, layout.samples = 1;
+            layout.bits_allocated = layout.bits_stored = 8, layout.photometric = "MONOCHROME2";
+            for (int f = 0; f < p.frames; ++f)
+                if (std::string why = readable(p.pictures[f].clone(), layout, Scope{}, f); !why.empty())
+                    return why + " (overlay " + std::to_string(p.group - 0x6000 + 1) + ")";
+        }
+        const Scope scope = impl_->rules.evaluate(*ds);
+        if (!scope.in_scope || !ds->tagExists(DCM_PixelData)) return {};
+        OFString meta_xfer;
+        if (file.getMetaInfo()) file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, meta_xfer);
+        FrameCodec codec(*ds, meta_xfer.c_str());
+        std::string result;
+        if (codec.open().empty()) {
+            const ImageLayout& layout = codec.layout();
+            for (int i = 0; i < layout.frames && result.empty(); ++i)
+                if (std::string why = readable(codec.frame(i), layout, scope, i); !why.empty())
+                    result = why + " (frame " + std::to_string(i + 1) + ")";
+        }
+        codec.commit(false);
+        return result;
+    } catch (const std::exception& e) {
+        return std::string("pixel verification error: ") + e.what();
+    }
 }
 
 PixelReport PixelCleaner::clean_overlays(DcmFileFormat& file) {

@@ -53,6 +53,11 @@ public:
     // bits, are removed. Pixel Data is not touched.
     PixelReport clean_overlays(DcmFileFormat& file);
 
+    // The verification pass alone, nothing cleaned: reads every frame and overlay plane of `file`
+    // as clean() reads them after cleaning. Returns why the instance would fail ("text still
+    // readable ...", no PHI), or empty. `file` is left as it was.
+    std::string find_readable_text(DcmFileFormat& file);
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <opencv2/imgproc.hpp>
 
 #include "deid/pixels/FrameCodec.h"
@@ -51,14 +52,19 @@ cv::Mat render(const Font& font, const std::string& text, int px) {
     return m;
 }
 
-// Real anatomy: the first frame of a corpus file, as 12-bit unsigned grey.
-cv::Mat real_frame(const std::string& path) {
+// Real anatomy: the first frame of a corpus file (the part `crop` when not empty), as 12-bit
+// unsigned grey.
+cv::Mat real_frame(const std::string& path, cv::Rect crop = {}) {
     DcmFileFormat f;
     if (f.loadFile(path.c_str()).bad()) return {};
-    deid::pixels::FrameCodec codec(*f.getDataset());
+    OFString uid;
+    f.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid);
+    deid::pixels::FrameCodec codec(*f.getDataset(), uid.c_str());
     if (!codec.open().empty()) return {};
     cv::Mat m = codec.frame(0), d;
     if (m.channels() != 1) return {};
+    if (!crop.empty()) m = m(crop & cv::Rect(0, 0, m.cols, m.rows)).clone();
+    if (std::max(m.cols, m.rows) > 800) cv::resize(m, m, {}, 0.5, 0.5, cv::INTER_AREA);
     m.convertTo(d, CV_64F);
     double lo = 0, hi = 0;
     cv::minMaxLoc(d, &lo, &hi);
@@ -166,6 +172,7 @@ struct Style {
     int rotation = 0;
     cv::Scalar colour;  // grey: value in the frame's range; RGB: colour
     bool coloured_region = false;  // place over the colour (flow, disc, bar)
+    double max_background_spread = 0.06;  // largest standard deviation of the background under the text / range
 };
 
 // Burns `text` into frame `frame` of `c` at a free random place; returns false when none fits.
@@ -187,6 +194,18 @@ bool plant(cv::RNG& rng, PlantedCase& c, int frame, const std::string& text, con
         }
         r &= cv::Rect(0, 0, img.cols, img.rows);
         if (r.size() != m.size()) continue;
+        // Legible layouts: text on a background that does not cross it with edges as strong as
+        // its own strokes (the independent OCR must read every planted string in the input).
+        if (attempt < 150) {
+            cv::Mat bg;
+            img(r).convertTo(bg, CV_32F);
+            cv::Mat grey_bg = bg;
+            if (bg.channels() == 3) cv::cvtColor(bg, grey_bg, cv::COLOR_RGB2GRAY);
+            cv::Scalar mean, sd;
+            cv::meanStdDev(grey_bg, mean, sd);
+            const double range = img.depth() == CV_16U ? 4095 : 255;
+            if (sd[0] > s.max_background_spread * range) continue;
+        }
         bool clear = true;
         for (const PlantedString& k : c.key) {
             const cv::Rect g(k.box.x - 12, k.box.y - 12, k.box.width + 24, k.box.height + 24);
@@ -225,11 +244,17 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
         const char* modality;
         std::string real;  // corpus file, or empty for synthetic
         int frames;
+        cv::Rect crop;     // of the real frame
     };
+    const std::string anatomy = data_dir + "/pixels/anatomy/";
     const std::vector<Source> sources = {
-        {"CT", corpus + "dicomdirtests/77654033/CT2/17106", 1}, {"MR", corpus + "dicomdirtests/98892003/MR1/4919", 1},
-        {"CR", corpus + "dicomdirtests/77654033/CR1/6154", 1},  {"NM", corpus + "JPGExtended.dcm", 1},
-        {"DX", "", 1}, {"MG", "", 1}, {"OP", "", 1}, {"US", "", 1}, {"US-DOPPLER", "", 1}, {"SC", "", 1}, {"XA", "", 3},
+        {"CT", anatomy + "J2K_pixelrep_mismatch.dcm", 1, {}},
+        {"MR", anatomy + "ts_siemens_trio_5.dcm", 1, {}},
+        // The CR of the pseudo-PHI set below its burned-in lines (they are in the top 400 rows).
+        {"CR", data_dir + "/pixels/0_ORIGINAL_compressed.dcm", 1, cv::Rect(200, 700, 1200, 1000)},
+        {"NM", corpus + "JPGExtended.dcm", 1, {}},
+        {"DX", "", 1, {}}, {"MG", "", 1, {}}, {"OP", "", 1, {}}, {"US", "", 1, {}}, {"US-DOPPLER", "", 1, {}},
+        {"SC", "", 1, {}}, {"XA", "", 3, {}},
     };
     const int rounds = large ? 4 : 1;
     int next_string = 0, next_font = 0;
@@ -237,7 +262,7 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
         for (const Source& src : sources) {
             PlantedCase c;
             c.modality = src.modality == std::string("US-DOPPLER") ? "US" : src.modality;
-            cv::Mat bg = src.real.empty() ? synthetic(rng, src.modality) : real_frame(src.real);
+            cv::Mat bg = src.real.empty() ? synthetic(rng, src.modality) : real_frame(src.real, src.crop);
             if (bg.empty()) continue;
             if (bg.depth() == CV_16U && std::max(bg.cols, bg.rows) < 300) cv::resize(bg, bg, {}, 2, 2, cv::INTER_CUBIC);
             for (int f = 0; f < src.frames; ++f) c.frames.push_back(bg.clone());
@@ -261,6 +286,8 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
                 }
                 // Multi-frame: text in the first and last frames only.
                 const int frame = src.frames > 1 ? (i % 2 ? src.frames - 1 : 0) : 0;
+                if (i == 2) s.max_background_spread = 0.12;  // one string per case on rougher ground
+                if (s.coloured_region) s.max_background_spread = 0.5;
                 const Font& font = kFonts[next_font++ % kFontCount];
                 const std::string text = kStrings[next_string++ % kStringCount];
                 plant(rng, c, frame, text, font, s);

@@ -1,8 +1,9 @@
 // Benchmark (bench/pixels_bench.sh): instances/s through PixelCleaner::clean with 2 threads, for
-// 640x480 RGB ultrasound frames with burned-in text and for 512x512 16-bit CT frames without.
+// 640x480 RGB ultrasound frames with burned-in text and for 512x512 CT / 256x256 MR 16-bit
+// frames without, the text screen off and on.
 // Each measured unit is what the pipeline does per instance around the cleaner: copy a parsed
-// instance (DcmFileFormat), then -- with clean_pixel_data on -- call clean(). CT "off" and "on"
-// runs are interleaved and repeated; the median of the repeats is printed with every run, and
+// instance (DcmFileFormat), then call clean(). CT/MR "off" and "on" runs are interleaved and
+// repeated; the median of the repeats is printed with every run, and
 // the load average of the machine before and after.
 #include <algorithm>
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <opencv2/imgproc.hpp>
 
 #include "config/Config.h"
 #include "deid/pixels/PixelCleaner.h"
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
     const int ct_count = argc > 2 ? std::atoi(argv[2]) : 4000;
     const int repeats = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
     const int threads = 2;
-    const int kCtPasses = 5;  // each CT run goes over the set this many times (longer runs, less noise)
+    const int kOffPasses = 20;  // each "off" run goes over the set this many times (longer runs, less noise)
     std::printf("load average before: %s (%u hardware threads)\n", load_average().c_str(),
                 std::thread::hardware_concurrency());
     cv::RNG rng(7);
@@ -77,7 +79,14 @@ int main(int argc, char** argv) {
                                                                : pixels_test::Background::black, true, 1, 6);
         us.push_back(pixels_test::make_instance(c.frames, "US"));
     }
-    for (int i = 0; i < ct_count; ++i) ct.push_back(pixels_test::make_instance({pixels_test::make_ct_frame(rng)}, "CT"));
+    std::vector<std::unique_ptr<DcmFileFormat>> mr;
+    for (int i = 0; i < ct_count; ++i) {
+        const cv::Mat f = pixels_test::make_ct_frame(rng);
+        ct.push_back(pixels_test::make_instance({f}, "CT"));
+        cv::Mat small;
+        cv::resize(f, small, {256, 256}, 0, 0, cv::INTER_AREA);
+        mr.push_back(pixels_test::make_instance({small}, "MR"));
+    }
     PixelCleaner cleaner(config::Pixels{});
     int failures = 0;
     run(us, &cleaner, threads, failures);  // warm-up: one OCR engine per thread is created on first use
@@ -92,19 +101,31 @@ int main(int argc, char** argv) {
                 "each; %d quarantined by verification)\n",
                 threads, median(us_rates), list(us_rates).c_str(), us_count, us_failures);
 
-    std::vector<double> off, on;
-    for (int r = 0; r < repeats; ++r) {  // interleaved: both see the same machine load
-        off.push_back(run(ct, nullptr, threads, failures, kCtPasses));
-        on.push_back(run(ct, &cleaner, threads, failures, kCtPasses));
+    // CT and MR with the text screen (pixels.screen_all_images) off and on, interleaved: "off" is
+    // what these images cost before (a few header look-ups), "on" decodes every frame and runs the
+    // screen (and OCR on what it keeps; these frames have no text).
+    config::Pixels no_screen;
+    no_screen.screen_all_images = false;
+    PixelCleaner unscreened(no_screen);
+    for (const char* modality : {"CT", "MR"}) {
+        const bool is_ct = std::string(modality) == "CT";
+        std::vector<std::unique_ptr<DcmFileFormat>>& set = is_ct ? ct : mr;
+        std::vector<double> off, on;
+        for (int r = 0; r < repeats; ++r) {  // interleaved: both see the same machine load
+            off.push_back(run(set, &unscreened, threads, failures, kOffPasses));
+            on.push_back(run(set, &cleaner, threads, failures, 1));
+            if (failures) std::printf("  %d %s instances quarantined with the screen on\n", failures, modality);
+        }
+        const char* size = is_ct ? "512x512" : "256x256";
+        std::printf("%s %s 16-bit, %d threads, screen off: %.0f instances/s median (runs: %s; %zu instances x %d)\n",
+                    modality, size, threads, median(off), list(off).c_str(), set.size(), kOffPasses);
+        std::printf("%s %s 16-bit, %d threads, screen on:  %.0f instances/s median (runs: %s; %zu instances)\n",
+                    modality, size, threads, median(on), list(on).c_str(), set.size());
+        std::vector<double> ratios;  // each "on" run against the "off" run just before it (same load)
+        for (std::size_t i = 0; i < on.size(); ++i) ratios.push_back(on[i] / off[i]);
+        std::printf("%s on/off: ratio of medians %.3f, median of paired ratios %.3f (pairs: %s)\n", modality,
+                    median(on) / median(off), median(ratios), list(ratios).c_str());
     }
-    std::printf("CT 512x512 16-bit, %d threads, clean_pixel_data off: %.0f instances/s median (runs: %s; %d instances x %d)\n",
-                threads, median(off), list(off).c_str(), ct_count, kCtPasses);
-    std::printf("CT 512x512 16-bit, %d threads, clean_pixel_data on:  %.0f instances/s median (runs: %s; %d instances x %d)\n",
-                threads, median(on), list(on).c_str(), ct_count, kCtPasses);
-    std::vector<double> ratios;  // each "on" run against the "off" run just before it (same load)
-    for (std::size_t i = 0; i < on.size(); ++i) ratios.push_back(on[i] / off[i]);
-    std::printf("CT on/off: ratio of medians %.3f, median of paired ratios %.3f (pairs: %s)\n",
-                median(on) / median(off), median(ratios), list(ratios).c_str());
     std::printf("load average after: %s\n", load_average().c_str());
     return 0;
 }

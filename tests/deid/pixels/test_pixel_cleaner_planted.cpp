@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -68,6 +69,7 @@ TEST_CASE("planted text in CR, DX, MG, CT, MR, NM, OP, US, SC, XA: readable befo
         outputs.push_back(files[i]->getDataset());
         FrameCodec codec(*files[i]->getDataset());
         REQUIRE(codec.open().empty());
+        const double case_changed = outside_changed, case_total = outside_total;
         for (std::size_t f = 0; f < cases[i].frames.size(); ++f) {
             if (const char* png = std::getenv("DEID_PLANTED_PNG")) {  // developer aid: look at the cases
                 const std::string stem = std::string(png) + "/case" + std::to_string(i) + "_" + std::to_string(f);
@@ -95,6 +97,8 @@ TEST_CASE("planted text in CR, DX, MG, CT, MR, NM, OP, US, SC, XA: readable befo
             outside_changed += cv::countNonZero(changed & ~text);
             outside_total += cv::countNonZero(~text);
         }
+        std::cout << "  case " << i << " (" << cases[i].name << "): " << r.regions_cleaned << " regions, non-text pixels changed "
+                  << 100.0 * (outside_changed - case_changed) / std::max(1.0, outside_total - case_total) << " %\n";
     }
     const auto after = pixels_test::read_frames_cli(outputs, dir);
     int readable_after = 0;
@@ -111,4 +115,12 @@ TEST_CASE("planted text in CR, DX, MG, CT, MR, NM, OP, US, SC, XA: readable befo
     CHECK(readable_after == 0);
     CHECK(removed == planted);
     CHECK(outside_changed / outside_total <= 0.005);
+}
+
+TEST_CASE("planted corpus: list the cases", "[.][list]") {
+    for (const auto& c : pixels_test::planted_cases(DEID_TEST_DATA, false)) {
+        std::cout << c.name << " | " << c.frames.size() << " frames " << c.frames[0].cols << "x" << c.frames[0].rows
+                  << " type " << c.frames[0].type() << " strings " << c.key.size() << "\n";
+        for (const auto& k : c.key) std::cout << "   " << k.text << " frame " << k.frame << " box " << k.box << "\n";
+    }
 }
