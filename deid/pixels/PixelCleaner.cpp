@@ -51,6 +51,7 @@ constexpr float kScreenConfidence = 60.0f;
 constexpr int kScreenAlnum = 3;
 // A line in the transposed picture must be this much longer than high to count as vertical text.
 constexpr double kVerticalMinAspect = 2.0;
+constexpr int kVerticalJoin = 15;
 // Frames larger than this are searched at reduced size (boxes mapped back to full size).
 constexpr int kDetectMaxDimension = 1400;
 constexpr int kDetectTargetDimension = 1024;
@@ -303,8 +304,12 @@ struct PixelCleaner::Impl {
                 // Certain: clearly apart from an even background, one hue, and as wide as a few
                 // glyphs joined (a lone blob -- a hole in colour flow, a speckle -- is not).
                 const bool word_like = c.box.width >= kCertainMinAspect * c.box.height;
+                // ... and its strokes are a line of glyphs (TextScreen): vessels, speckle and
+                // edges that stand out as clearly are left to OCR.
                 const bool certain = !screened && c.contrast_ratio >= kFlatContrastRatio && c.ring_noise <= kFlatMaxNoise &&
-                                     c.hue_spread <= kMaxHueSpread && word_like && (pictures.size() < 3 || grey_surroundings(pictures[2], b));
+                                     c.hue_spread <= kMaxHueSpread && word_like &&
+                                     (pictures.size() < 3 || grey_surroundings(pictures[2], b)) &&
+                                     TextScreen::looks_like_text(stroke_mask, c.box);
                 const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
                 out.found.push_back({b, certain, vertical, glyph_like, picture_index});
             };
@@ -312,7 +317,9 @@ struct PixelCleaner::Impl {
             // Text rotated 90/270: the same detector on the transposed picture; only lines
             // clearly longer than high there (a horizontal line's letters seen sideways are not).
             const cv::Mat strokes_t = strokes.t();
-            for (const TextCandidate& c : detector.detect(det.t(), strokes_t, det_rgb.empty() ? cv::Mat() : cv::Mat(det_rgb.t()), hat.t()))
+            // A wider closing there: large rotated letters stand further apart than 7 px.
+            for (const TextCandidate& c : detector.detect(det.t(), strokes_t, det_rgb.empty() ? cv::Mat() : cv::Mat(det_rgb.t()),
+                                                          hat.t(), kVerticalJoin))
                 if (c.box.width >= kVerticalMinAspect * c.box.height) take(c, strokes_t, true);
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
         }

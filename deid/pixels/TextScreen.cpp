@@ -16,6 +16,7 @@ constexpr double kMaxBaselineSpread = 0.35;  // descenders (g, p, y) move a few 
 constexpr double kMaxStrokeSpread = 0.6;
 constexpr double kMinHeightPerStroke = 2.2;  // bold 8 px glyphs still reach ~2.5
 constexpr double kMaxHeightPerStroke = 25.0;
+constexpr int kMaxJoinedHeight = 30;  // px: taller single components are not joined letters
 
 }  // namespace
 
@@ -40,8 +41,10 @@ ScreenMeasures TextScreen::measure(const cv::Mat& strokes, const cv::Rect& box_i
         lo = std::min(lo, h), hi = std::max(hi, h);
         bottoms.push_back(stats.at<int>(i, cv::CC_STAT_TOP) + h);
     }
-    // A word whose letters touch is one component: count its glyphs by its width.
-    if (m.glyphs == 1) {
+    // A word whose letters touch is one component: count its glyphs by its width. Only small
+    // text runs its letters together; a taller single component (an outline, a ruler, a
+    // vessel loop) stays one glyph.
+    if (m.glyphs == 1 && tallest <= kMaxJoinedHeight) {
         for (int i = 1; i < n; ++i)
             if (stats.at<int>(i, cv::CC_STAT_HEIGHT) == tallest && stats.at<int>(i, cv::CC_STAT_AREA) >= 3)
                 m.glyphs = std::max(1, static_cast<int>(stats.at<int>(i, cv::CC_STAT_WIDTH) / (0.7 * tallest)));

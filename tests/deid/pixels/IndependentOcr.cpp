@@ -4,6 +4,8 @@
 #include <cctype>
 #include <memory>
 #include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <fstream>
 #include <stdexcept>
 
@@ -101,11 +103,10 @@ constexpr int kViewsPerFrame = 6;  // views_of()'s three, a wide-neighbourhood o
 
 std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDataset*>& datasets,
                                                       const std::string& work_dir) {
-    // Every view of every frame becomes a PNG; one `tesseract LIST stdout` run reads them all,
-    // one page each (form feeds between pages).
+    // Every view of every frame becomes a PNG; two `tesseract LIST OUT tsv` runs (one per core)
+    // read them, one page each (the TSV names each word's page).
     std::vector<std::vector<int>> pages_of(datasets.size());
-    std::ofstream list(work_dir + "/pages.txt");
-    int page = 0;
+    std::vector<std::string> pngs;
     for (std::size_t d = 0; d < datasets.size(); ++d)
         for (std::vector<cv::Mat> views : views_of(*datasets[d])) {
             // Large text on mid-grey anatomy: the neighbourhood of the third view is too small for
@@ -119,27 +120,44 @@ std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDatas
             cv::rotate(wide, ccw, cv::ROTATE_90_COUNTERCLOCKWISE);
             views.push_back(cw);
             views.push_back(ccw);
-            pages_of[d].push_back(page);
+            pages_of[d].push_back(static_cast<int>(pngs.size()));
             for (const cv::Mat& v : views) {
-                const std::string png = work_dir + "/page" + std::to_string(page++) + ".png";
+                const std::string png = work_dir + "/page" + std::to_string(pngs.size()) + ".png";
                 if (!cv::imwrite(png, v)) throw std::runtime_error("cannot write " + png);
-                list << png << "\n";
+                pngs.push_back(png);
             }
         }
-    list.close();
-    const std::string command = "timeout 600 tesseract " + work_dir + "/pages.txt stdout --psm 11 -l eng "
-                                "-c include_page_breaks=1 2>/dev/null";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) throw std::runtime_error("cannot run tesseract");
-    std::string all;
-    char buf[4096];
-    for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) all.append(buf, n);
-    if (pclose(pipe) != 0) throw std::runtime_error("tesseract failed");
-    std::vector<std::string> pages(1);
-    for (char c : all)
-        if (c == '\f') pages.emplace_back();
-        else pages.back().push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-    if (static_cast<int>(pages.size()) < page) throw std::runtime_error("tesseract read fewer pages than given");
+    const int frames = static_cast<int>(pngs.size()) / kViewsPerFrame;
+    const int split = (frames + 1) / 2 * kViewsPerFrame;  // whole frames in each half
+    std::string command;
+    for (int part = 0; part < 2; ++part) {
+        std::ofstream list(work_dir + "/pages" + std::to_string(part) + ".txt");
+        for (int p = part ? split : 0; p < (part ? static_cast<int>(pngs.size()) : split); ++p) list << pngs[p] << "\n";
+        command += "(timeout 600 tesseract " + work_dir + "/pages" + std::to_string(part) + ".txt " + work_dir + "/read" +
+                   std::to_string(part) + " --psm 11 -l eng tsv >/dev/null 2>&1) & ";
+    }
+    command += "wait";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("cannot run tesseract");
+    // TSV: level, page_num, block, paragraph, line, word, left, top, width, height, conf, text.
+    std::vector<std::string> pages(pngs.size());
+    for (int part = 0; part < 2; ++part) {
+        std::ifstream in(work_dir + "/read" + std::to_string(part) + ".tsv");
+        if (!in) throw std::runtime_error("tesseract wrote no output");
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::vector<std::string> f;
+            std::size_t start = 0;
+            for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+                f.push_back(line.substr(start, tab - start));
+            f.push_back(line.substr(start));
+            if (f.size() < 12 || f[0] != "5") continue;
+            const std::size_t page = static_cast<std::size_t>(std::atoi(f[1].c_str()) - 1 + (part ? split : 0));
+            if (page >= pages.size()) continue;
+            for (char c : f[11]) pages[page].push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+            pages[page].push_back(' ');
+        }
+    }
     std::vector<std::vector<std::string>> out(datasets.size());
     for (std::size_t d = 0; d < datasets.size(); ++d)
         for (int first : pages_of[d]) {

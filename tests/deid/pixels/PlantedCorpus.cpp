@@ -172,7 +172,7 @@ struct Style {
     int rotation = 0;
     cv::Scalar colour;  // grey: value in the frame's range; RGB: colour
     bool coloured_region = false;  // place over the colour (flow, disc, bar)
-    double max_background_spread = 0.06;  // largest standard deviation of the background under the text / range
+    double max_background_spread = 0.03;  // largest standard deviation of the background under the text / range
 };
 
 // Burns `text` into frame `frame` of `c` at a free random place; returns false when none fits.
@@ -286,7 +286,7 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
                 }
                 // Multi-frame: text in the first and last frames only.
                 const int frame = src.frames > 1 ? (i % 2 ? src.frames - 1 : 0) : 0;
-                if (i == 2) s.max_background_spread = 0.12;  // one string per case on rougher ground
+                if (i == 2) s.max_background_spread = 0.08;  // one string per case on rougher ground
                 if (s.coloured_region) s.max_background_spread = 0.5;
                 const Font& font = kFonts[next_font++ % kFontCount];
                 const std::string text = kStrings[next_string++ % kStringCount];

@@ -7,6 +7,9 @@
 // the load average of the machine before and after.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -30,20 +33,70 @@ static std::string load_average() {
     return a + " " + b + " " + c;
 }
 
-static double run(std::vector<std::unique_ptr<DcmFileFormat>>& files, PixelCleaner* cleaner, int threads,
+// Two worker threads kept for the whole benchmark: each keeps its OCR engine (thread_local), so
+// no run pays for creating engines (a new thread per run did, which swamped short runs).
+class Workers {
+public:
+    explicit Workers(int n) {
+        for (int i = 0; i < n; ++i) threads_.emplace_back([this] { loop(); });
+    }
+    ~Workers() {
+        {
+            std::lock_guard<std::mutex> l(m_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+    // Runs `job` on every worker and waits until all are done.
+    void run(const std::function<void()>& job) {
+        std::unique_lock<std::mutex> l(m_);
+        job_ = job;
+        busy_ = static_cast<int>(threads_.size());
+        ++generation_;
+        cv_.notify_all();
+        done_.wait(l, [this] { return busy_ == 0; });
+    }
+
+private:
+    void loop() {
+        std::uint64_t seen = 0;
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock<std::mutex> l(m_);
+                cv_.wait(l, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+                job = job_;
+            }
+            job();
+            std::lock_guard<std::mutex> l(m_);
+            if (--busy_ == 0) done_.notify_all();
+        }
+    }
+    std::vector<std::thread> threads_;
+    std::mutex m_;
+    std::condition_variable cv_, done_;
+    std::function<void()> job_;
+    std::uint64_t generation_ = 0;
+    int busy_ = 0;
+    bool stop_ = false;
+};
+
+static Workers* workers = nullptr;
+
+static double run(std::vector<std::unique_ptr<DcmFileFormat>>& files, PixelCleaner* cleaner, int /*threads*/,
                   int& failures_out, int passes = 1) {
     std::atomic<std::size_t> next{0};
     std::atomic<int> failures{0};
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&] {
-            for (std::size_t i; (i = next++) < files.size() * passes;) {
-                DcmFileFormat copy(*files[i % files.size()]);  // what the pipeline has in hand: a parsed instance
-                if (cleaner && !cleaner->clean(copy).failure.empty()) ++failures;
-            }
-        });
-    for (auto& th : pool) th.join();
+    workers->run([&] {
+        for (std::size_t i; (i = next++) < files.size() * passes;) {
+            DcmFileFormat copy(*files[i % files.size()]);  // what the pipeline has in hand: a parsed instance
+            if (cleaner && !cleaner->clean(copy).failure.empty()) ++failures;
+        }
+    });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     failures_out = failures.load();
     return files.size() * passes / s;
@@ -69,6 +122,8 @@ int main(int argc, char** argv) {
     const int ct_count = argc > 2 ? std::atoi(argv[2]) : 4000;
     const int repeats = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
     const int threads = 2;
+    Workers pool(threads);
+    workers = &pool;
     const int kOffPasses = 20;  // each "off" run goes over the set this many times (longer runs, less noise)
     std::printf("load average before: %s (%u hardware threads)\n", load_average().c_str(),
                 std::thread::hardware_concurrency());
@@ -89,7 +144,7 @@ int main(int argc, char** argv) {
     }
     PixelCleaner cleaner(config::Pixels{});
     int failures = 0;
-    run(us, &cleaner, threads, failures);  // warm-up: one OCR engine per thread is created on first use
+    run(us, &cleaner, threads, failures);  // warm-up: each worker creates its OCR engine on first use
 
     std::vector<double> us_rates;
     int us_failures = 0;

@@ -57,7 +57,7 @@ std::unique_ptr<DcmFileFormat> uncompressed_copy(DcmFileFormat& f) {
 
 }  // namespace
 
-TEST_CASE("JPEG 2000 lossless decodes to the pixels of its uncompressed twin; untouched it keeps its bytes") {
+TEST_CASE("JPEG 2000 lossless decodes to the pixels of its uncompressed twin, untouched it keeps its bytes") {
     DcmFileFormat j2k, plain;
     REQUIRE(j2k.loadFile(data("pixels/MR_small_jp2klossless.dcm").c_str()).good());
     REQUIRE(plain.loadFile(data("corpus/pydicom/MR_small.dcm").c_str()).good());

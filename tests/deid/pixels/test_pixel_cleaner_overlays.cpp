@@ -123,6 +123,7 @@ TEST_CASE("text in an overlay plane is cleared bit-wise, the ROI graphic stays, 
     CHECK_FALSE(pixels_test::fuzzy_contains(after, "4471823"));
     // The ROI rectangle (4 x 120 x 80 outline, about 400 bits) is kept: only text boxes were cleared.
     const int bits_after = overlay_bits(ds, 320, 320);
+    for (const CleanedRegion& g : r.regions) UNSCOPED_INFO("cleaned " << g.x << "," << g.y << " " << g.width << "x" << g.height);
     CHECK(bits_after >= 380);
     CHECK(bits_after < bits_before);
     for (const CleanedRegion& g : r.regions) CHECK(g.overlay_group == 0x6000);
