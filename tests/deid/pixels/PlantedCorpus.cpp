@@ -11,6 +11,7 @@
 
 #include "deid/pixels/FrameCodec.h"
 #include "FontRenderer.h"
+#include "SyntheticImages.h"
 
 namespace pixels_test {
 
@@ -304,9 +305,6 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
 }
 
 std::unique_ptr<DcmFileFormat> planted_instance(const PlantedCase& c) {
-    auto file = std::make_unique<DcmFileFormat>();
-    DcmDataset* ds = file->getDataset();
-    const cv::Mat& first = c.frames.front();
     const char* sop = UID_SecondaryCaptureImageStorage;
     if (c.modality == "CT") sop = UID_CTImageStorage;
     else if (c.modality == "MR") sop = UID_MRImageStorage;
@@ -317,33 +315,8 @@ std::unique_ptr<DcmFileFormat> planted_instance(const PlantedCase& c) {
     else if (c.modality == "OP") sop = UID_OphthalmicPhotography8BitImageStorage;
     else if (c.modality == "US") sop = UID_UltrasoundImageStorage;
     else if (c.modality == "XA") sop = UID_XRayAngiographicImageStorage;
-    char uid[100];
-    ds->putAndInsertString(DCM_SOPClassUID, sop);
-    ds->putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
-    ds->putAndInsertString(DCM_Modality, c.modality.c_str());
-    ds->putAndInsertUint16(DCM_Rows, static_cast<Uint16>(first.rows));
-    ds->putAndInsertUint16(DCM_Columns, static_cast<Uint16>(first.cols));
-    ds->putAndInsertUint16(DCM_SamplesPerPixel, static_cast<Uint16>(first.channels()));
-    ds->putAndInsertString(DCM_PhotometricInterpretation, first.channels() == 3 ? "RGB" : "MONOCHROME2");
-    if (first.channels() == 3) ds->putAndInsertUint16(DCM_PlanarConfiguration, 0);
-    const bool wide = first.depth() == CV_16U;
-    ds->putAndInsertUint16(DCM_BitsAllocated, wide ? 16 : 8);
-    ds->putAndInsertUint16(DCM_BitsStored, wide ? 12 : 8);
-    ds->putAndInsertUint16(DCM_HighBit, wide ? 11 : 7);
-    ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
-    if (c.frames.size() > 1) ds->putAndInsertString(DCM_NumberOfFrames, std::to_string(c.frames.size()).c_str());
-    std::vector<std::uint8_t> bytes;
-    for (const cv::Mat& m : c.frames) {
-        cv::Mat k = m.isContinuous() ? m : m.clone();
-        bytes.insert(bytes.end(), k.datastart, k.dataend);
-    }
-    if (wide)
-        ds->putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16*>(bytes.data()),
-                                    static_cast<unsigned long>(bytes.size() / 2));
-    else
-        ds->putAndInsertUint8Array(DCM_PixelData, bytes.data(), static_cast<unsigned long>(bytes.size()));
-    file->getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, UID_LittleEndianExplicitTransferSyntax);
-    ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    auto file = make_instance(c.frames, c.modality.c_str());  // 16-bit: 12 bits stored
+    file->getDataset()->putAndInsertString(DCM_SOPClassUID, sop);
     return file;
 }
 
