@@ -335,12 +335,13 @@ Config from_json(const json& doc, const std::string& base_dir) {
 
     if (const json& px = doc["pixels"]; r.object(px, "pixels")) {
         r.only_keys(px, "pixels", {"text_prone_modalities", "text_prone_sop_classes", "regions", "fill",
-                                   "allow_words", "verify"});
+                                   "allow_words", "verify", "screen_all_images"});
         r.strings(px["text_prone_modalities"], "pixels.text_prone_modalities", c.pixels.text_prone_modalities);
         r.strings(px["text_prone_sop_classes"], "pixels.text_prone_sop_classes", c.pixels.text_prone_sop_classes);
         r.one_of(px["fill"], "pixels.fill", c.pixels.fill, {"background", "inpaint"});
         r.strings(px["allow_words"], "pixels.allow_words", c.pixels.allow_words);
         r.boolean(px["verify"], "pixels.verify", c.pixels.verify);
+        r.boolean(px["screen_all_images"], "pixels.screen_all_images", c.pixels.screen_all_images);
         const json& regions = px["regions"];
         if (!regions.is_array()) r.fail("pixels.regions", "an array of region templates", regions);
         else for (std::size_t i = 0; i < regions.size(); ++i) {
@@ -520,7 +521,8 @@ std::string to_json(const Config& c) {
     j["pixels"] = {{"text_prone_modalities", c.pixels.text_prone_modalities},
                    {"text_prone_sop_classes", c.pixels.text_prone_sop_classes},
                    {"regions", regions}, {"fill", c.pixels.fill},
-                   {"allow_words", c.pixels.allow_words}, {"verify", c.pixels.verify}};
+                   {"allow_words", c.pixels.allow_words}, {"verify", c.pixels.verify},
+                   {"screen_all_images", c.pixels.screen_all_images}};
     j["log"] = {{"level", c.log.level}};
     return j.dump(2);
 }

@@ -102,6 +102,7 @@ struct Pixels {
     std::string fill = "background";  // background | inpaint
     std::vector<std::string> allow_words;  // OCR words that may stay; empty by default
     bool verify = true;
+    bool screen_all_images = true;  // every other image: cheap text screen, OCR-confirmed cleaning
 };
 
 struct Log {

@@ -279,6 +279,10 @@ Outcome InstanceDeidentifier::Impl::process(std::shared_ptr<DcmFileFormat>& hold
         const pixels::PixelReport pr = pixels.clean(file);
         if (!pr.failure.empty()) return make(Outcome::Kind::Quarantined, "pixel-clean-failed", pr.failure);
         if (pr.examined) add_method_code(*ds, "113101");
+        if (!pr.transfer_syntax_uid.empty()) xfer = DcmXfer(pr.transfer_syntax_uid.c_str()).getXfer();  // HTJ2K -> JPEG 2000
+    } else if (profile.clean_graphics) {  // overlay planes the profile kept: their text goes (deid/pixels)
+        const pixels::PixelReport pr = pixels.clean_overlays(file);
+        if (!pr.failure.empty()) return make(Outcome::Kind::Quarantined, "pixel-clean-failed", pr.failure);
     }
 
     const VerifyReport verified = verify(profile.source, original, file);

@@ -11,6 +11,8 @@ packages=(
   libpq-dev postgresql haproxy             # the shared keystore map; scale-out tests start their own
   libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev libopencv-imgcodecs-dev
   libtesseract-dev tesseract-ocr tesseract-ocr-eng
+  libopenjp2-7-dev                         # JPEG 2000 / HTJ2K decoding, JPEG 2000 encoding (deid/pixels)
+  libfreetype-dev fonts-dejavu-core fonts-liberation fonts-freefont-ttf  # planted-text test corpus
   nlohmann-json3-dev catch2
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
   libpixelmed-java default-jre-headless    # the comparison in bench/

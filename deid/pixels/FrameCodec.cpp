@@ -7,6 +7,9 @@
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 // Colour images for the JPEG / JPEG-LS encoders (they render through DicomImage, which needs
 // dcmimage registered for RGB/YBR; without it they fail with "unsupported value for
@@ -22,6 +25,8 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/dcmjpls/djencode.h>
 #include <dcmtk/dcmjpls/djrparam.h>
+
+#include "deid/pixels/Jpeg2000Codec.h"
 
 namespace deid::pixels {
 
@@ -40,9 +45,14 @@ long get_int(DcmDataset& ds, const DcmTagKey& key, long fallback) {
     return fallback;
 }
 
+// HTJ2K (Lossless, RPCL Lossless, HTJ2K): DCMTK 3.6.7 does not know these UIDs.
+bool is_htj2k_uid(const std::string& uid) {
+    return uid == "1.2.840.10008.1.2.4.201" || uid == "1.2.840.10008.1.2.4.202" || uid == "1.2.840.10008.1.2.4.203";
+}
+
 bool is_jpeg2000_or_video(E_TransferSyntax x) {
     switch (x) {
-        case EXS_JPEG2000LosslessOnly: case EXS_JPEG2000: case EXS_JPEG2000MulticomponentLosslessOnly:
+        case EXS_JPEG2000MulticomponentLosslessOnly:
         case EXS_JPEG2000Multicomponent: case EXS_JPIPReferenced: case EXS_JPIPReferencedDeflate:
         case EXS_MPEG2MainProfileAtMainLevel: case EXS_MPEG2MainProfileAtHighLevel:
         case EXS_MPEG4HighProfileLevel4_1: case EXS_MPEG4BDcompatibleHighProfileLevel4_1:
@@ -113,19 +123,32 @@ void register_codecs() {
 }
 
 FrameCodec::FrameCodec(DcmDataset& dataset) : dataset_(dataset) {}
+FrameCodec::FrameCodec(DcmDataset& dataset, std::string transfer_syntax_uid)
+    : dataset_(dataset), meta_xfer_uid_(std::move(transfer_syntax_uid)) {}
 FrameCodec::~FrameCodec() = default;
 
 bool FrameCodec::lossy_source() const {
+    if (jpeg2000_) return j2k_lossy_;
     return DcmXfer(static_cast<E_TransferSyntax>(original_xfer_)).isLossy();
 }
 
 std::string FrameCodec::transfer_syntax_name() const {
+    if (htj2k_) return "HTJ2K";
     return DcmXfer(static_cast<E_TransferSyntax>(original_xfer_)).getXferName();
 }
 
 std::string FrameCodec::open() {
     const E_TransferSyntax xfer = dataset_.getOriginalXfer();
     original_xfer_ = xfer;
+    // The file meta names JPEG 2000 too when the data set was re-encoded in memory (HTJ2K -> .90).
+    const E_TransferSyntax meta = meta_xfer_uid_.empty() ? EXS_Unknown : DcmXfer(meta_xfer_uid_.c_str()).getXfer();
+    if (meta == EXS_JPEG2000LosslessOnly || meta == EXS_JPEG2000) original_xfer_ = meta;
+    if (xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || meta == EXS_JPEG2000LosslessOnly ||
+        meta == EXS_JPEG2000 || is_htj2k_uid(meta_xfer_uid_)) {
+        htj2k_ = is_htj2k_uid(meta_xfer_uid_);
+        jpeg2000_ = true;
+        return open_jpeg2000();
+    }
     if (is_jpeg2000_or_video(xfer))
         return "pixel data in " + transfer_syntax_name() + " cannot be decoded by this build (no JPEG 2000/video codec)";
     DcmPixelData* original = pixel_data(dataset_);
@@ -144,24 +167,8 @@ std::string FrameCodec::open() {
             !dataset_.canWriteXfer(EXS_LittleEndianExplicit))
             return "pixel data in " + transfer_syntax_name() + " could not be decoded";
     }
+    if (std::string why = read_layout(); !why.empty()) return why;
     ImageLayout& l = layout_;
-    l.rows = static_cast<int>(get_int(dataset_, DCM_Rows, 0));
-    l.columns = static_cast<int>(get_int(dataset_, DCM_Columns, 0));
-    l.samples = static_cast<int>(get_int(dataset_, DCM_SamplesPerPixel, 1));
-    l.bits_allocated = static_cast<int>(get_int(dataset_, DCM_BitsAllocated, 0));
-    l.bits_stored = static_cast<int>(get_int(dataset_, DCM_BitsStored, l.bits_allocated));
-    l.pixel_representation = static_cast<int>(get_int(dataset_, DCM_PixelRepresentation, 0));
-    l.planar = static_cast<int>(get_int(dataset_, DCM_PlanarConfiguration, 0));
-    l.frames = static_cast<int>(get_int(dataset_, DCM_NumberOfFrames, 1));
-    if (l.frames < 1) l.frames = 1;
-    OFString pi;
-    dataset_.findAndGetOFString(DCM_PhotometricInterpretation, pi);
-    l.photometric = pi.c_str();
-    if (l.rows <= 0 || l.columns <= 0) return "missing Rows/Columns";
-    if (l.bits_allocated != 8 && l.bits_allocated != 16)
-        return "unsupported Bits Allocated " + std::to_string(l.bits_allocated);
-    if (l.samples != 1 && l.samples != 3) return "unsupported Samples per Pixel " + std::to_string(l.samples);
-    if (l.photometric == "PALETTE COLOR") read_palette(dataset_, l);
 
     // Uncompressed YBR_FULL_422: two pixels share one Cb and one Cr (Y1 Y2 Cb Cr), so a frame
     // holds 2 bytes per pixel; frame() expands it, store_frame() packs it again.
@@ -182,6 +189,132 @@ std::string FrameCodec::open() {
         bytes_.resize(total);
         std::memcpy(bytes_.data(), p, total);
     }
+    return {};
+}
+
+std::string FrameCodec::read_layout() {
+    ImageLayout& l = layout_;
+    l.rows = static_cast<int>(get_int(dataset_, DCM_Rows, 0));
+    l.columns = static_cast<int>(get_int(dataset_, DCM_Columns, 0));
+    l.samples = static_cast<int>(get_int(dataset_, DCM_SamplesPerPixel, 1));
+    l.bits_allocated = static_cast<int>(get_int(dataset_, DCM_BitsAllocated, 0));
+    l.bits_stored = static_cast<int>(get_int(dataset_, DCM_BitsStored, l.bits_allocated));
+    l.pixel_representation = static_cast<int>(get_int(dataset_, DCM_PixelRepresentation, 0));
+    l.planar = static_cast<int>(get_int(dataset_, DCM_PlanarConfiguration, 0));
+    l.frames = static_cast<int>(get_int(dataset_, DCM_NumberOfFrames, 1));
+    if (l.frames < 1) l.frames = 1;
+    OFString pi;
+    dataset_.findAndGetOFString(DCM_PhotometricInterpretation, pi);
+    l.photometric = pi.c_str();
+    if (l.rows <= 0 || l.columns <= 0) return "missing Rows/Columns";
+    if (l.bits_allocated != 8 && l.bits_allocated != 16)
+        return "unsupported Bits Allocated " + std::to_string(l.bits_allocated);
+    if (l.samples != 1 && l.samples != 3) return "unsupported Samples per Pixel " + std::to_string(l.samples);
+    if (l.photometric == "PALETTE COLOR") read_palette(dataset_, l);
+    return {};
+}
+
+void FrameCodec::restore_saved() {
+    if (saved_.empty()) return;
+    for (unsigned long i = dataset_.card(); i-- > 0;) {
+        DcmElement* el = dataset_.getElement(i);
+        if (el && (el->getGTag() == 0x0028 || el->getTag() == DCM_PixelData)) delete dataset_.remove(el);
+    }
+    for (std::unique_ptr<DcmElement>& el : saved_)
+        if (dataset_.insert(el.get(), OFTrue).good()) el.release();
+    saved_.clear();
+}
+
+std::string FrameCodec::open_jpeg2000() {
+    DcmPixelData* px = pixel_data(dataset_);
+    if (!px) return "no Pixel Data";
+    saved_.clear();
+    for (unsigned long i = 0; i < dataset_.card(); ++i) {
+        DcmElement* el = dataset_.getElement(i);
+        if (el && (el->getGTag() == 0x0028 || el->getTag() == DCM_PixelData))
+            saved_.emplace_back(static_cast<DcmElement*>(el->clone()));
+    }
+    E_TransferSyntax key = EXS_Unknown;
+    const DcmRepresentationParameter* key_param = nullptr;
+    px->getOriginalRepresentationKey(key, key_param);
+    DcmPixelSequence* seq = nullptr;
+    if (px->getEncapsulatedRepresentation(key, key_param, seq).bad() || !seq)
+        return "pixel data in " + transfer_syntax_name() + " is not encapsulated";
+    if (std::string why = read_layout(); !why.empty()) return why;
+    ImageLayout& l = layout_;
+    OFString lossy;
+    dataset_.findAndGetOFString(DCM_LossyImageCompression, lossy);
+    // .90 and the HTJ2K lossless syntaxes are lossless; .91 and .203 may be either: the Lossy Image
+    // Compression attribute says which (absent = treated as lossless, re-encoded reversibly).
+    j2k_lossy_ = lossy == "01" && (static_cast<E_TransferSyntax>(original_xfer_) == EXS_JPEG2000 ||
+                                   meta_xfer_uid_ == "1.2.840.10008.1.2.4.203");
+    // Fragments into frames: a frame starts with a codestream's SOC marker (FF 4F) or a JP2
+    // signature box; fragments in between continue it.
+    std::vector<std::vector<std::uint8_t>> frames;
+    for (unsigned long i = 1; i < seq->card(); ++i) {
+        DcmPixelItem* item = nullptr;
+        Uint8* data = nullptr;
+        if (seq->getItem(item, i).bad() || !item || item->getUint8Array(data).bad()) continue;
+        const Uint32 n = item->getLength();
+        if (!data || n == 0) continue;
+        const bool starts = (n >= 2 && data[0] == 0xFF && data[1] == 0x4F) ||
+                            (n >= 8 && data[4] == 'j' && data[5] == 'P' && data[6] == ' ' && data[7] == ' ');
+        if (starts || frames.empty()) frames.emplace_back();
+        frames.back().insert(frames.back().end(), data, data + n);
+    }
+    if (static_cast<int>(frames.size()) < l.frames) return "JPEG 2000 pixel data holds fewer frames than Number of Frames";
+    Jpeg2000Frame f;
+    f.rows = l.rows, f.columns = l.columns, f.samples = l.samples;
+    f.bits_allocated = l.bits_allocated, f.bits_stored = l.bits_stored, f.is_signed = l.pixel_representation != 0;
+    frame_bytes_ = static_cast<std::size_t>(l.rows) * l.columns * l.samples * (l.bits_allocated / 8);
+    bytes_.assign(frame_bytes_ * l.frames, 0);
+    for (int i = 0; i < l.frames; ++i)
+        if (std::string why = Jpeg2000Codec::decode(frames[i].data(), frames[i].size(), f, bytes_.data() + frame_bytes_ * i);
+            !why.empty())
+            return why + " (frame " + std::to_string(i + 1) + ")";
+    // OpenJPEG undoes the multiple-component transform and returns samples by pixel.
+    l.planar = 0;
+    if (l.samples == 3 && (l.photometric == "YBR_RCT" || l.photometric == "YBR_ICT")) l.photometric = "RGB";
+    return {};
+}
+
+std::string FrameCodec::commit_jpeg2000(bool changed) {
+    // HTJ2K cannot stay HTJ2K (OpenJPEG 2.5.0 has no HTJ2K encoder, DCMTK 3.6.7 cannot write the
+    // syntax): it is always re-encoded as JPEG 2000. Otherwise an untouched instance keeps its bytes.
+    if (!changed && !htj2k_) {
+        restore_saved();
+        return {};
+    }
+    const ImageLayout& l = layout_;
+    Jpeg2000Frame f;
+    f.rows = l.rows, f.columns = l.columns, f.samples = l.samples;
+    f.bits_allocated = l.bits_allocated, f.bits_stored = l.bits_stored, f.is_signed = l.pixel_representation != 0;
+    auto* seq = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
+    seq->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB)));  // empty Basic Offset Table
+    DcmOffsetList offsets;
+    std::vector<std::uint8_t> code;
+    for (int i = 0; i < l.frames; ++i) {
+        if (std::string why = Jpeg2000Codec::encode(bytes_.data() + frame_bytes_ * i, f, !j2k_lossy_, false, code);
+            !why.empty()) {
+            delete seq;
+            return "cleaned pixel data could not be re-encoded as JPEG 2000: " + why;
+        }
+        if (code.size() % 2) code.push_back(0);  // fragments have even length
+        if (seq->storeCompressedFrame(offsets, code.data(), static_cast<Uint32>(code.size()), 0).bad()) {
+            delete seq;
+            return "cleaned pixel data could not be stored as JPEG 2000";
+        }
+    }
+    const E_TransferSyntax out = j2k_lossy_ ? EXS_JPEG2000 : EXS_JPEG2000LosslessOnly;
+    DcmPixelData* px = pixel_data(dataset_);
+    px->putOriginalRepresentation(out, nullptr, seq);
+    // Samples by pixel, no multiple-component transform: RGB stays RGB.
+    if (l.samples == 3) {
+        dataset_.putAndInsertString(DCM_PhotometricInterpretation, l.photometric.c_str());
+        dataset_.putAndInsertUint16(DCM_PlanarConfiguration, 0);
+    }
+    if (out != static_cast<E_TransferSyntax>(original_xfer_) || htj2k_) new_xfer_ = out;
+    saved_.clear();
     return {};
 }
 
@@ -241,12 +374,13 @@ void FrameCodec::store_frame(int index, const cv::Mat& m) {
 }
 
 std::string FrameCodec::commit(bool changed) {
+    if (jpeg2000_) return commit_jpeg2000(changed);
     const auto xfer = static_cast<E_TransferSyntax>(original_xfer_);
     DcmPixelData* px = pixel_data(dataset_);
-    if (!px) return "no Pixel Data";
+    if (!px) return changed ? "no Pixel Data" : "";
     const bool encapsulated = DcmXfer(xfer).isEncapsulated();
     if (!changed) {
-        if (encapsulated) {
+        if (encapsulated && !saved_.empty()) {  // empty: never decoded, nothing to put back
             // The original compressed pixel data and attributes go back untouched: no
             // generation loss, no attribute rewritten by the decoder.
             for (unsigned long i = dataset_.card(); i-- > 0;) {

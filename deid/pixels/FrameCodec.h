@@ -1,4 +1,5 @@
-// Pixel Data in and out: decodes an instance to native frames (DCMTK codecs: JPEG, JPEG-LS, RLE),
+// Pixel Data in and out: decodes an instance to native frames (DCMTK codecs: JPEG, JPEG-LS, RLE;
+// OpenJPEG through Jpeg2000Codec: JPEG 2000 and HTJ2K),
 // lets the cleaner read and replace frames, and encodes the result back into the instance's own
 // transfer syntax. Frames are cv::Mat in stored values: CV_8UC1, CV_16UC1, CV_16SC1 or CV_8UC3
 // (samples in stored order, colour-by-pixel even when the file is colour-by-plane; uncompressed
@@ -33,6 +34,9 @@ void register_codecs();
 class FrameCodec {
 public:
     explicit FrameCodec(DcmDataset& dataset);
+    // `transfer_syntax_uid`: the file meta's (0002,0010), which names syntaxes DCMTK 3.6.7 does
+    // not know (HTJ2K); empty = the data set's own.
+    FrameCodec(DcmDataset& dataset, std::string transfer_syntax_uid);
     ~FrameCodec();
 
     // Decodes to native pixels. Returns an empty string or the reason it cannot (no PHI).
@@ -47,6 +51,9 @@ public:
     // when `changed`, the untouched original representation otherwise. Empty string = success.
     std::string commit(bool changed);
     std::string transfer_syntax_name() const;
+    // After commit(): the transfer syntax the instance is now in when it differs from the
+    // original (HTJ2K leaves as JPEG 2000: OpenJPEG 2.5 cannot encode HTJ2K); 0 = unchanged.
+    int new_transfer_syntax() const { return new_xfer_; }
 
 private:
     DcmDataset& dataset_;
@@ -59,6 +66,14 @@ private:
     // before decoding (the decoder may rewrite Photometric Interpretation), put back by
     // commit(false) so an untouched instance leaves exactly as it came.
     std::vector<std::unique_ptr<DcmElement>> saved_;
+    // JPEG 2000 family, decoded with OpenJPEG (DCMTK 3.6.7 has no free JPEG 2000 codec).
+    std::string meta_xfer_uid_;
+    bool jpeg2000_ = false, htj2k_ = false, j2k_lossy_ = false;
+    int new_xfer_ = 0;
+    std::string open_jpeg2000();
+    std::string commit_jpeg2000(bool changed);
+    void restore_saved();
+    std::string read_layout();  // layout_ from the data set's Image Pixel attributes
 };
 
 }  // namespace deid::pixels

@@ -8,14 +8,18 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <opencv2/imgproc.hpp>
 
 #include "deid/pixels/DisplayImage.h"
 #include "deid/pixels/FrameCodec.h"
 #include "deid/pixels/OcrEngine.h"
+#include "deid/pixels/OverlayPlanes.h"
 #include "deid/pixels/RegionFiller.h"
 #include "deid/pixels/ScopeRules.h"
 #include "deid/pixels/TextDetector.h"
+#include "deid/pixels/TextScreen.h"
 
 namespace deid::pixels {
 
@@ -41,6 +45,13 @@ constexpr int kDetectAlnum = 2;
 // Verification: a word this long and this confident left in the frame is a failure.
 constexpr float kVerifyConfidence = 70.0f;
 constexpr int kVerifyAlnum = 3;
+// Screened-only images (not text-prone, nothing forcing): OCR must read a word of this many
+// letters/digits at this confidence; nothing is certain without OCR.
+constexpr float kScreenConfidence = 60.0f;
+constexpr int kScreenAlnum = 3;
+// A line in the transposed picture must be this much longer than high to count as vertical text.
+constexpr double kVerticalMinAspect = 2.0;
+constexpr int kVerticalJoin = 15;
 // Frames larger than this are searched at reduced size (boxes mapped back to full size).
 constexpr int kDetectMaxDimension = 1400;
 constexpr int kDetectTargetDimension = 1024;
@@ -53,12 +64,12 @@ std::string normalise_word(const std::string& w) {
 }
 
 // Crop of the display image around `box`, enlarged and binarised into dark text on white.
-cv::Mat ocr_input(const cv::Mat& grey, const cv::Rect& box, int margin) {
+cv::Mat ocr_input(const cv::Mat& grey, const cv::Rect& box, int margin, bool vertical = false) {
     const cv::Rect frame(0, 0, grey.cols, grey.rows);
     const cv::Rect r = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) & frame;
     if (r.empty()) return {};
     cv::Mat crop = grey(r), big;
-    const double scale = std::clamp(36.0 / std::max(1, box.height), 1.0, 4.0);
+    const double scale = std::clamp(36.0 / std::max(1, vertical ? box.width : box.height), 1.0, 4.0);
     cv::resize(crop, big, {}, scale, scale, cv::INTER_CUBIC);
     cv::Mat bin;
     cv::threshold(big, bin, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
@@ -70,7 +81,7 @@ cv::Mat ocr_input(const cv::Mat& grey, const cv::Rect& box, int margin) {
 // of `pictures` (display image; chroma for colour frames) become ink (|smoothed - median| >
 // max(4 x robust noise, 25)), so background noise and the flat fill of a cleaned box stay blank
 // instead of being binarised into shapes OCR reads as words.
-cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, int margin) {
+cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, int margin, bool vertical = false) {
     const cv::Rect frame(0, 0, pictures[0].cols, pictures[0].rows);
     const cv::Rect r = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) & frame;
     if (r.empty()) return {};
@@ -84,7 +95,7 @@ cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, 
         cv::absdiff(smooth, cv::Scalar(median), dev);
         ink |= dev > std::max(4.0 * noise, 25.0);
     }
-    const double scale = std::clamp(36.0 / std::max(1, box.height), 1.0, 4.0);
+    const double scale = std::clamp(36.0 / std::max(1, vertical ? box.width : box.height), 1.0, 4.0);
     cv::Mat big;
     cv::resize(ink, big, {}, scale, scale, cv::INTER_LINEAR);
     cv::Mat bin = big < 128;  // dark ink on white
@@ -92,9 +103,12 @@ cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, 
     return bin;
 }
 
-// Colour frames: false when `box` may lie in colour flow / power Doppler (10 % or more of the
-// ring around it coloured, chroma above 40). A candidate there (a blob, a hole between blobs, a
-// colour bar's label) needs OCR to count as text.
+// Colour frames: false when `box` may lie in colour flow / power Doppler: 10 % or more of the ring
+// around it coloured (chroma above 40) and the ring crossing edges of colour (3 % or more of its
+// pixels where the smoothed chroma changes by more than 40 within 2 px: the border of a flow
+// blob). A plain or gradient colour background (screenshots, colour bars' surroundings, a
+// fundus) has no such edges: text on it is judged like text on grey. A candidate in colour flow
+// (a blob, a hole between blobs, a colour bar's label) needs OCR to count as text.
 bool grey_surroundings(const cv::Mat& chroma, const cv::Rect& box) {
     const cv::Rect frame(0, 0, chroma.cols, chroma.rows);
     const int pad = std::max(3, box.height / 2);
@@ -104,12 +118,23 @@ bool grey_surroundings(const cv::Mat& chroma, const cv::Rect& box) {
     if (ring <= 0) return true;
     const int coloured = cv::countNonZero(chroma(outer) > 40) - cv::countNonZero(chroma(inner) > 40);
     if (coloured * 10 < ring) return true;
-    return false;
+    cv::Mat smooth, dilated, eroded;
+    cv::GaussianBlur(chroma(outer), smooth, {5, 5}, 0);
+    const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_RECT, {5, 5});
+    cv::dilate(smooth, dilated, kernel);
+    cv::erode(smooth, eroded, kernel);
+    cv::Mat edges = (dilated - eroded) > 40;
+    // The candidate's own strokes (and the 2 px the smoothing spreads them) are not the surroundings.
+    const cv::Rect inner_local = cv::Rect(inner.x - outer.x - 3, inner.y - outer.y - 3, inner.width + 6, inner.height + 6) &
+                                 cv::Rect(0, 0, outer.width, outer.height);
+    edges(inner_local).setTo(0);
+    return cv::countNonZero(edges) * 100 < 3 * ring;
 }
 
 // The 8-bit pictures text is searched in, text bright in each: the display image (text brighter
 // than its surroundings), its inverse (text darker: light anatomy, light backgrounds) and, for
-// colour frames, the chroma (max - min sample: coloured text on grey).
+// colour frames, the chroma (max - min sample: coloured text on grey) and the largest per-sample
+// top-hat (coloured text over colour).
 std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
     std::vector<cv::Mat> out{grey, cv::Mat()};
     cv::bitwise_not(grey, out[1]);
@@ -122,6 +147,17 @@ std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
         cv::min(ch[0], ch[1], lo);
         cv::min(lo, ch[2], lo);
         out.push_back(hi - lo);
+        // Coloured text over colour (yellow on blue flow, white on red, cyan on a colour bar):
+        // bright in some sample though not in the brightest one nor in the chroma. The largest
+        // per-sample top-hat finds it.
+        cv::Mat hats;
+        cv::morphologyEx(rgb, hats, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+        std::vector<cv::Mat> hc;
+        cv::split(hats, hc);
+        cv::Mat m;
+        cv::max(hc[0], hc[1], m);
+        cv::max(m, hc[2], m);
+        out.push_back(m);
     }
     return out;
 }
@@ -236,57 +272,110 @@ struct PixelCleaner::Impl {
     // Candidates worth a look, in full-size coordinates.
     struct Found {
         cv::Rect box;
-        bool certain = false;  // text without asking OCR
+        bool certain = false;   // text without asking OCR
+        bool vertical = false;  // a line running up or down (text rotated 90 or 270 degrees)
+        bool glyph_like = false;  // one hue and clearly apart from its surroundings (may join a line of text)
+        int picture = 0;          // index into the pictures it was found in
     };
     struct Search {
         std::vector<Found> found;
         std::vector<cv::Mat> hats, strokes;  // per picture, full size (empty when searched downscaled)
     };
-    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb) const {
+    // `screened`: the image is only screened: candidates must pass TextScreen, none is certain.
+    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb, bool screened) const {
         double scale = 1.0;
         cv::Mat det_rgb;
         if (!rgb.empty()) det_rgb = downscaled(rgb, scale, cv::INTER_AREA);
         const cv::Rect frame(0, 0, pictures[0].cols, pictures[0].rows);
         Search out;
-        for (const cv::Mat& picture : pictures) {
+        for (std::size_t p = 0; p < pictures.size(); ++p) {
+            const cv::Mat& picture = pictures[p];
+            const int picture_index = static_cast<int>(p);
             const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA);
             const cv::Mat hat = TextDetector::top_hat(det);
             const cv::Mat strokes = TextDetector::strokes_of_top_hat(hat);
-            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) {
-                if (c.contrast_ratio < kMinContrastRatio) continue;
-                const cv::Rect b = to_full_size(c.box, scale) & frame;
-                if (b.empty()) continue;
+            auto take = [&](const TextCandidate& c, const cv::Mat& stroke_mask, bool vertical) {
+                if (c.contrast_ratio < kMinContrastRatio) return;
+                if (screened && !TextScreen::looks_like_text(stroke_mask, c.box)) return;
+                // Vertical lines were found in the transposed picture: transpose the box back.
+                const cv::Rect own = vertical ? cv::Rect(c.box.y, c.box.x, c.box.height, c.box.width) : c.box;
+                const cv::Rect b = to_full_size(own, scale) & frame;
+                if (b.empty()) return;
                 // Certain: clearly apart from an even background, one hue, and as wide as a few
                 // glyphs joined (a lone blob -- a hole in colour flow, a speckle -- is not).
                 const bool word_like = c.box.width >= kCertainMinAspect * c.box.height;
-                const bool certain = c.contrast_ratio >= kFlatContrastRatio && c.ring_noise <= kFlatMaxNoise &&
-                                     c.hue_spread <= kMaxHueSpread && word_like && (pictures.size() < 3 || grey_surroundings(pictures[2], b));
-                out.found.push_back({b, certain});
-            }
+                // ... and its strokes are a line of glyphs (TextScreen): vessels, speckle and
+                // edges that stand out as clearly are left to OCR.
+                const bool certain = !screened && c.contrast_ratio >= kFlatContrastRatio && c.ring_noise <= kFlatMaxNoise &&
+                                     c.hue_spread <= kMaxHueSpread && word_like &&
+                                     (pictures.size() < 3 || grey_surroundings(pictures[2], b)) &&
+                                     TextScreen::looks_like_text(stroke_mask, c.box);
+                const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
+                out.found.push_back({b, certain, vertical, glyph_like, picture_index});
+            };
+            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) take(c, strokes, false);
+            // Text rotated 90/270: the same detector on the transposed picture; only lines
+            // clearly longer than high there (a horizontal line's letters seen sideways are not).
+            const cv::Mat strokes_t = strokes.t();
+            // A wider closing there: large rotated letters stand further apart than 7 px.
+            for (const TextCandidate& c : detector.detect(det.t(), strokes_t, det_rgb.empty() ? cv::Mat() : cv::Mat(det_rgb.t()),
+                                                          hat.t(), kVerticalJoin))
+                if (c.box.width >= kVerticalMinAspect * c.box.height) take(c, strokes_t, true);
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
         }
         return out;
     }
 
-    std::string clean_frame(cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& templates,
-                            int index, PixelReport& report) const;
+    // A vertical candidate is read turned both ways (90 and 270 degrees): two pieces.
+    static void add_pieces(std::vector<cv::Mat>& pieces, const cv::Mat& crop, bool vertical) {
+        if (!vertical) {
+            pieces.push_back(crop);
+            return;
+        }
+        cv::Mat a, b;
+        if (!crop.empty()) cv::rotate(crop, a, cv::ROTATE_90_CLOCKWISE), cv::rotate(crop, b, cv::ROTATE_90_COUNTERCLOCKWISE);
+        pieces.push_back(a);
+        pieces.push_back(b);
+    }
+    // Answers per asked candidate, the two readings of a vertical one joined.
+    static std::vector<std::vector<OcrWord>> merged_answers(std::vector<std::vector<OcrWord>> read,
+                                                            const std::vector<Found>& found,
+                                                            const std::vector<std::size_t>& asked) {
+        std::vector<std::vector<OcrWord>> out;
+        std::size_t k = 0;
+        for (std::size_t i : asked) {
+            out.push_back(std::move(read[k++]));
+            if (found[i].vertical) {
+                for (OcrWord& w : read[k]) out.back().push_back(std::move(w));
+                ++k;
+            }
+        }
+        return out;
+    }
+
+    std::string clean_frame(cv::Mat& native, const ImageLayout& layout, const Scope& scope, int index,
+                            PixelReport& report, bool run_verify = true) const;
+    PixelReport clean_pixels(DcmFileFormat& file) const;
+    void clean_overlays(DcmDataset& ds, PixelReport& report) const;
     std::string verify_frame(const cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& cleaned,
-                             const std::vector<cv::Rect>& read_before) const;
+                             const std::vector<cv::Rect>& read_before, bool screened) const;
     static std::vector<cv::Mat> verify_pictures(const std::vector<cv::Mat>& pictures) {
         std::vector<cv::Mat> v{pictures[0]};  // the inverse adds nothing to |value - median|
         if (pictures.size() > 2) v.push_back(pictures[2]);
+        if (pictures.size() > 3) v.push_back(pictures[3]);
         return v;
     }
 };
 
-std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& layout,
-                                            const std::vector<cv::Rect>& templates, int index,
-                                            PixelReport& report) const {
+std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& layout, const Scope& scope,
+                                            int index, PixelReport& report, bool run_verify) const {
+    const std::vector<cv::Rect>& templates = scope.template_rects;
+    const bool screened = scope.screened_only;
     const cv::Rect frame(0, 0, native.cols, native.rows);
     const cv::Mat grey = display_image(native, layout);
     const cv::Mat rgb = colour_image(native, layout);
     const std::vector<cv::Mat> pictures = pictures_of(grey, rgb);
-    Search search = find(pictures, rgb);
+    Search search = find(pictures, rgb, screened);
     const std::vector<Found>& found = search.found;
 
     // OCR only where it decides something: doubtful candidates that are not mostly inside a
@@ -304,9 +393,11 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             if (covered) continue;
         }
         asked.push_back(i);
-        pieces.push_back(ocr_input(grey, found[i].box, 2));
+        // Coloured text over colour is read in the picture that shows it; the rest as before, in the display image.
+        const cv::Mat& source = found[i].picture >= 3 ? pictures[static_cast<std::size_t>(found[i].picture)] : grey;
+        add_pieces(pieces, ocr_input(source, found[i].box, 2, found[i].vertical), found[i].vertical);
     }
-    const auto answers = read_batch(pieces);
+    const auto answers = merged_answers(read_batch(pieces), found, asked);
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
     for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
 
@@ -318,18 +409,33 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     std::vector<char> is_text(found.size(), 0);
     for (std::size_t i = 0; i < found.size(); ++i)
         is_text[i] = found[i].certain ||
-                     (words[i] && (grey_around[i] ? readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum
+                     (words[i] && screened && readable_chars(*words[i], kScreenConfidence, kScreenAlnum) > 0) ||
+                     (words[i] && !screened && (grey_around[i] ? readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum
                                                   : readable_chars(*words[i], kColourFlowConfidence, kColourFlowAlnum) > 0));
     // Text continues along its line: a doubtful neighbour on the same line as text (a lone
     // letter OCR cannot judge, the rest of a word) is text too.
     for (bool grew = true; grew;) {
         grew = false;
         for (std::size_t i = 0; i < found.size(); ++i) {
-            if (is_text[i] || !grey_around[i]) continue;
+            // Into colour flow only a glyph-like candidate goes (one hue, high contrast: the part
+            // of a word crossing a flow blob), and only next to text of about its height.
+            if (is_text[i] || (!grey_around[i] && !found[i].glyph_like)) continue;
             const cv::Rect& a = found[i].box;
             for (std::size_t j = 0; j < found.size() && !is_text[i]; ++j) {
-                if (!is_text[j] || !grey_around[j]) continue;
-                const cv::Rect& b = found[j].box;
+                if (!is_text[j] || found[i].vertical != found[j].vertical) continue;
+                if (!grey_around[i]) {
+                    const double ratio = static_cast<double>(a.height) / std::max(1, found[j].box.height);
+                    if (found[i].vertical || ratio < 0.6 || ratio > 1.6) continue;
+                }
+                cv::Rect b = found[j].box;
+                if (found[i].vertical) {  // the same rule along a vertical line: swap the axes
+                    const cv::Rect a_t(a.y, a.x, a.height, a.width), b_t(b.y, b.x, b.height, b.width);
+                    const int overlap = std::min(a_t.y + a_t.height, b_t.y + b_t.height) - std::max(a_t.y, b_t.y);
+                    const int gap = std::max(a_t.x, b_t.x) - std::min(a_t.x + a_t.width, b_t.x + b_t.width);
+                    const int h = std::max(a_t.height, b_t.height);
+                    if (overlap >= 0.5 * std::min(a_t.height, b_t.height) && gap <= 1.5 * h) is_text[i] = 1, grew = true;
+                    continue;
+                }
                 const int overlap = std::min(a.y + a.height, b.y + b.height) - std::max(a.y, b.y);
                 const int gap = std::max(a.x, b.x) - std::min(a.x + a.width, b.x + b.width);
                 const int h = std::max(a.height, b.height);
@@ -338,6 +444,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         }
     }
     std::vector<cv::Rect> text_boxes;
+    std::vector<char> text_vertical;
     for (std::size_t i = 0; i < found.size(); ++i) {
         if (!is_text[i]) continue;
         if (!allow.empty() && words[i]) {
@@ -349,6 +456,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             if (kept > 0 && other == 0) continue;  // only harmless words
         }
         text_boxes.push_back(found[i].box);
+        text_vertical.push_back(found[i].vertical);
     }
     // Parts added along the line hold faint strokes the stroke masks miss: inpainting takes them whole.
     std::vector<cv::Rect> extensions;
@@ -356,7 +464,9 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         std::vector<cv::Mat>& hats = search.hats;
         if (hats.empty())
             for (const cv::Mat& picture : pictures) hats.push_back(TextDetector::top_hat(picture));
-        for (cv::Rect& b : text_boxes) {
+        for (std::size_t t = 0; t < text_boxes.size(); ++t) {
+            cv::Rect& b = text_boxes[t];
+            if (text_vertical[t]) continue;          // lines grow along their own direction only
             if (!grey_surroundings_of(b)) continue;  // no growing inside colour flow
             const cv::Rect e = extend_along_line(b, hats, pictures.size() > 2 ? pictures[2] : cv::Mat());
             if (e.x < b.x) extensions.emplace_back(e.x, e.y, b.x - e.x, e.height);
@@ -393,10 +503,10 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         }
     }
     report.regions_cleaned += static_cast<int>(cleaned.size());
-    if (!config.verify) return {};
+    if (!config.verify || !run_verify) return {};
     for (std::size_t i : asked)
         if (!is_text[i]) read_before.push_back(found[i].box);
-    return verify_frame(native, layout, cleaned, read_before);
+    return verify_frame(native, layout, cleaned, read_before, screened);
 }
 
 // Reads the cleaned frame again, in one OCR call: every cleaned region with its neighbourhood,
@@ -405,7 +515,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
 // read with OCR and found not to be text (unchanged pixels, same answer).
 std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageLayout& layout,
                                              const std::vector<cv::Rect>& cleaned,
-                                             const std::vector<cv::Rect>& read_before) const {
+                                             const std::vector<cv::Rect>& read_before, bool screened) const {
     const cv::Mat rgb = colour_image(native, layout);
     const std::vector<cv::Mat> pictures = pictures_of(display_image(native, layout), rgb);
     const std::vector<cv::Mat> checked = verify_pictures(pictures);
@@ -433,14 +543,16 @@ std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageL
     std::vector<cv::Mat> pieces;
     std::vector<cv::Rect> areas;
     for (const cv::Rect& b : groups) {
-        const int m = std::max(4, b.height / 2);
-        pieces.push_back(verify_input(checked, b, m));
+        const bool vertical = b.height >= kVerticalMinAspect * b.width;  // read turned too
+        const int m = std::max(4, (vertical ? b.width : b.height) / 2);
+        add_pieces(pieces, verify_input(checked, b, m, vertical), vertical);
         areas.emplace_back(b.x - m, b.y - m, b.width + 2 * m, b.height + 2 * m);
     }
-    for (const Found& f : find(pictures, rgb).found) {
+    for (const Found& f : find(pictures, rgb, screened).found) {
         bool skip = std::find(read_before.begin(), read_before.end(), f.box) != read_before.end();
         for (const cv::Rect& a : areas) skip = skip || (a & f.box) == f.box;
-        if (!skip) pieces.push_back(verify_input(checked, f.box, std::max(4, f.box.height / 2)));
+        const int margin = std::max(4, std::min(f.box.height, f.box.width) / 2);
+        if (!skip) add_pieces(pieces, verify_input(checked, f.box, margin, f.vertical), f.vertical);
     }
     for (const auto& words : read_batch(pieces))
         if (readable_chars(words, kVerifyConfidence, kVerifyAlnum) > 0) return "text still readable after cleaning";
@@ -451,29 +563,131 @@ PixelCleaner::PixelCleaner(const config::Pixels& config) : impl_(new Impl(config
 PixelCleaner::~PixelCleaner() = default;
 
 PixelReport PixelCleaner::clean(DcmFileFormat& file) {
+    PixelReport report = impl_->clean_pixels(file);
+    if (report.failure.empty() && file.getDataset()) impl_->clean_overlays(*file.getDataset(), report);
+    return report;
+}
+
+std::string PixelCleaner::find_readable_text(DcmFileFormat& file) {
+    DcmDataset* ds = file.getDataset();
+    if (!ds) return {};
+    // What clean() would find on a copy of each frame (detection, the screen, OCR; no template
+    // rectangles: they are not evidence of text), then the verification reading of it.
+    auto readable = [&](cv::Mat picture, const ImageLayout& layout, Scope scope, int index) -> std::string {
+        scope.template_rects.clear();
+        PixelReport probe;
+        const cv::Mat untouched = picture.clone();
+        impl_->clean_frame(picture, layout, scope, index, probe, false);
+        if (probe.regions_cleaned > 0) return "text found by detection and OCR";
+        return impl_->verify_frame(untouched, layout, {}, {}, scope.screened_only);
+    };
+    try {
+        for (const OverlayPlane& p : OverlayPlanes(*ds).read()) {
+            ImageLayout layout;
+            layout.rows = p.rows, layout.columns = p.columns, layout.frames = p.frames, layout.samples = 1;
+            layout.bits_allocated = layout.bits_stored = 8, layout.photometric = "MONOCHROME2";
+            for (int f = 0; f < p.frames; ++f)
+                if (std::string why = readable(p.pictures[f].clone(), layout, Scope{}, f); !why.empty())
+                    return why + " (overlay " + std::to_string(p.group - 0x6000 + 1) + ")";
+        }
+        const Scope scope = impl_->rules.evaluate(*ds);
+        if (!scope.in_scope || !ds->tagExists(DCM_PixelData)) return {};
+        OFString meta_xfer;
+        if (file.getMetaInfo()) file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, meta_xfer);
+        FrameCodec codec(*ds, meta_xfer.c_str());
+        std::string result;
+        if (codec.open().empty()) {
+            const ImageLayout& layout = codec.layout();
+            for (int i = 0; i < layout.frames && result.empty(); ++i)
+                if (std::string why = readable(codec.frame(i), layout, scope, i); !why.empty())
+                    result = why + " (frame " + std::to_string(i + 1) + ")";
+        }
+        codec.commit(false);
+        return result;
+    } catch (const std::exception& e) {
+        return std::string("pixel verification error: ") + e.what();
+    }
+}
+
+PixelReport PixelCleaner::clean_overlays(DcmFileFormat& file) {
+    PixelReport report;
+    if (file.getDataset()) impl_->clean_overlays(*file.getDataset(), report);
+    return report;
+}
+
+// Overlay planes kept by the profile (Clean Graphics): each overlay frame is searched like a grey
+// image whose text is the set bits, cleaned (bits of text boxes cleared) and verified; overlays
+// that cannot be read are removed, and so are the attributes of overlays held in Pixel Data bits
+// that clean_pixels() did not clear.
+void PixelCleaner::Impl::clean_overlays(DcmDataset& ds, PixelReport& report) const {
+    OverlayPlanes planes(ds);
+    std::vector<OverlayPlane> read = planes.read();
+    for (std::uint16_t g : planes.unreadable()) planes.remove(g), ++report.overlays_removed;
+    for (const auto& [g, position] : planes.embedded()) planes.remove(g), ++report.overlays_removed;
+    ImageLayout layout;
+    layout.samples = 1, layout.bits_allocated = 8, layout.bits_stored = 8, layout.photometric = "MONOCHROME2";
+    const Scope graphics;  // graphics are text-prone: certain candidates go without OCR
+    for (OverlayPlane& p : read) {
+        layout.rows = p.rows, layout.columns = p.columns, layout.frames = p.frames;
+        bool changed = false;
+        for (int f = 0; f < p.frames; ++f) {
+            cv::Mat& picture = p.pictures[f];
+            const std::size_t before = report.regions.size();
+            const std::string why = clean_frame(picture, layout, graphics, f, report);
+            for (std::size_t k = before; k < report.regions.size(); ++k) report.regions[k].overlay_group = p.group;
+            if (report.regions.size() != before) {
+                cv::threshold(picture, picture, 127, 255, cv::THRESH_BINARY);  // fill values back to bits
+                changed = true;
+            }
+            if (!why.empty()) {
+                report.failure = why + " (overlay " + std::to_string(p.group - 0x6000 + 1) + ")";
+                return;
+            }
+        }
+        if (changed) {
+            if (std::string why = planes.write(p); !why.empty()) {
+                report.failure = why;
+                return;
+            }
+            ++report.overlays_cleaned;
+        }
+        ++report.overlays_examined;
+    }
+}
+
+PixelReport PixelCleaner::Impl::clean_pixels(DcmFileFormat& file) const {
     PixelReport report;
     DcmDataset* ds = file.getDataset();
     if (!ds) return report;
-    const Scope scope = impl_->rules.evaluate(*ds);  // a few header look-ups: all CT/MR pay
+    const Scope scope = rules.evaluate(*ds);  // a few header look-ups: all CT/MR pay
     if (!scope.in_scope || !ds->tagExists(DCM_PixelData)) return report;
     report.examined = true;
     try {
-        FrameCodec codec(*ds);
-        if (std::string why = codec.open(); !why.empty()) {
-            report.failure = why;
-            return report;
-        }
+        OFString meta_xfer;
+        if (file.getMetaInfo()) file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, meta_xfer);
+        FrameCodec codec(*ds, meta_xfer.c_str());
+        std::string why = codec.open();
         const ImageLayout& layout = codec.layout();
-        if (layout.samples == 3 && layout.photometric != "RGB" && layout.photometric != "YBR_FULL" &&
-            layout.photometric != "YBR_FULL_422") {
-            report.failure = "unsupported Photometric Interpretation for cleaning: " + layout.photometric;
+        if (why.empty() && layout.samples == 3 && layout.photometric != "RGB" && layout.photometric != "YBR_FULL" &&
+            layout.photometric != "YBR_FULL_422")
+            why = "unsupported Photometric Interpretation for cleaning: " + layout.photometric;
+        if (!why.empty()) {
+            // An image only screened (nothing says it has text) that this build cannot read
+            // (segmentations, RT dose, unknown layouts) leaves as it came, not labelled as
+            // examined; one that must be cleaned is quarantined.
+            if (scope.screened_only) {
+                codec.commit(false);
+                report.examined = false;
+                return report;
+            }
+            report.failure = why;
             return report;
         }
         bool changed = false;
         for (int i = 0; i < layout.frames; ++i) {
             cv::Mat native = codec.frame(i);
             const std::size_t before = report.regions.size();
-            std::string why = impl_->clean_frame(native, layout, scope.template_rects, i, report);
+            std::string why = clean_frame(native, layout, scope, i, report);
             ++report.frames;
             if (report.regions.size() != before) {
                 codec.store_frame(i, native);
@@ -484,11 +698,32 @@ PixelReport PixelCleaner::clean(DcmFileFormat& file) {
                 return report;
             }
         }
+        // Overlays in unused high bits of Pixel Data: those bits are cleared (the overlay is
+        // removed; clean_overlays() deletes its attributes).
+        for (const auto& [group, position] : OverlayPlanes(*ds).embedded()) {
+            if (position < layout.bits_stored || position >= layout.bits_allocated || layout.samples != 1) continue;
+            for (int i = 0; i < layout.frames; ++i) {
+                cv::Mat native = codec.frame(i);
+                const int keep = ~(1 << position) & (layout.bits_allocated == 8 ? 0xFF : 0xFFFF);
+                if (native.depth() == CV_8U) native &= cv::Scalar(keep);
+                else if (native.depth() == CV_16U) native &= cv::Scalar(keep);
+                else {
+                    cv::Mat u(native.size(), CV_16UC1, native.data);  // the same bits, unsigned
+                    u &= cv::Scalar(keep);
+                }
+                codec.store_frame(i, native);
+            }
+            changed = true;
+        }
         if (std::string why = codec.commit(changed); !why.empty()) {
             report.failure = why;
             return report;
         }
-        report.reencoded = changed;
+        report.reencoded = changed || codec.new_transfer_syntax() != 0;
+        if (codec.new_transfer_syntax() != 0) {
+            report.transfer_syntax_uid = DcmXfer(static_cast<E_TransferSyntax>(codec.new_transfer_syntax())).getXferID();
+            file.getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, report.transfer_syntax_uid.c_str());
+        }
         if (changed && codec.lossy_source()) ds->putAndInsertString(DCM_LossyImageCompression, "01");
         ds->putAndInsertString(DCM_BurnedInAnnotation, "NO");
         // The file meta follows the data set's transfer syntax when the file is written.

@@ -54,6 +54,7 @@ Scope ScopeRules::evaluate(DcmDataset& ds) const {
                  listed(config_.text_prone_modalities, text_of(ds, DCM_Modality)) ||
                  iequal(text_of(ds, DCM_BurnedInAnnotation), "YES") ||
                  listed(config_.text_prone_sop_classes, text_of(ds, DCM_SOPClassUID));
+    if (!s.in_scope && config_.screen_all_images) s.in_scope = s.screened_only = true;
     return s;
 }
 

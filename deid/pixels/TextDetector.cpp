@@ -97,13 +97,13 @@ double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv
 }  // namespace
 
 std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8,
-                                                const cv::Mat& given_tophat) const {
+                                                const cv::Mat& given_tophat, int join) const {
     std::vector<TextCandidate> out;
     // Contrast is measured on the top-hat image: smooth shading (gradients, organs) drops out and
     // only fine texture counts as noise.
     const cv::Mat tophat = given_tophat.empty() ? top_hat(grey8) : given_tophat;
     cv::Mat joined;
-    cv::morphologyEx(strokes, joined, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {7, 3}));
+    cv::morphologyEx(strokes, joined, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {join, 3}));
     cv::Mat labels, stats, centroids;
     const int n = cv::connectedComponentsWithStats(joined, labels, stats, centroids, 8, CV_32S);
     const cv::Rect frame(0, 0, grey8.cols, grey8.rows);

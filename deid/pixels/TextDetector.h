@@ -28,9 +28,10 @@ public:
     static cv::Mat strokes_of_top_hat(const cv::Mat& tophat);
     std::vector<TextCandidate> detect(const cv::Mat& grey8) const;
     // Same, with the stroke mask already computed for `grey8`; `rgb8` (same size, may be empty)
-    // gives hue_spread; `tophat` (may be empty) is top_hat(grey8) when the caller has it.
+    // gives hue_spread; `tophat` (may be empty) is top_hat(grey8) when the caller has it;
+    // `join`: width of the closing that joins letters into words (7 px; wider for the rotated pass).
     std::vector<TextCandidate> detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8 = {},
-                                      const cv::Mat& tophat = {}) const;
+                                      const cv::Mat& tophat = {}, int join = 7) const;
 };
 
 // Median and robust noise (1.4826 * MAD) of `grey8` in the ring of width `pad` around `box`.

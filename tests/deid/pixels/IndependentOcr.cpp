@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <fstream>
 #include <stdexcept>
 
 #include <dcmtk/dcmdata/dcdatset.h>
@@ -11,6 +15,7 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <tesseract/baseapi.h>
 
@@ -35,17 +40,13 @@ std::string ocr(tesseract::TessBaseAPI& api, const cv::Mat& grey) {
     return s;
 }
 
-}  // namespace
-
-std::vector<std::string> read_frames(DcmDataset& dataset) {
+// Per frame, the pictures the OCR reads: DCMTK's rendering (min-max window), enlarged when small;
+// the same stretched (dim text); bright strokes against their neighbourhood as black on white.
+std::vector<std::vector<cv::Mat>> views_of(DcmDataset& dataset) {
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
-    tesseract::TessBaseAPI api;
-    api.SetVariable("debug_file", "/dev/null");
-    if (api.Init("/usr/share/tesseract-ocr/5/tessdata", "eng", tesseract::OEM_LSTM_ONLY) != 0)
-        throw std::runtime_error("tesseract init");
-    std::vector<std::string> out;
+    std::vector<std::vector<cv::Mat>> out;
     // A decompressed copy: DicomImage's frame-by-frame access cannot decode every compressed
     // syntax (JPEG fails), and the caller's data set stays as it was.
     DcmDataset copy(dataset);
@@ -70,18 +71,100 @@ std::vector<std::string> read_frames(DcmDataset& dataset) {
             cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
         }
         if (std::max(w, h) < 1000) cv::resize(grey, grey, {}, 2.0, 2.0, cv::INTER_CUBIC);
-        std::string text = ocr(api, grey);
         // Dim text: stretch the darker half of the range to full scale.
         cv::Mat stretched;
         grey.convertTo(stretched, CV_8U, 4.0, 0);
-        text += " " + ocr(api, stretched);
         // Bright strokes against their own neighbourhood, as black on white.
         cv::Mat local;
         cv::adaptiveThreshold(grey, local, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 31, -25);
-        text += " " + ocr(api, local);
+        out.push_back({grey, stretched, local});
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> read_frames(DcmDataset& dataset) {
+    tesseract::TessBaseAPI api;
+    api.SetVariable("debug_file", "/dev/null");
+    if (api.Init("/usr/share/tesseract-ocr/5/tessdata", "eng", tesseract::OEM_LSTM_ONLY) != 0)
+        throw std::runtime_error("tesseract init");
+    std::vector<std::string> out;
+    for (const std::vector<cv::Mat>& views : views_of(dataset)) {
+        std::string text;
+        for (const cv::Mat& v : views) text += " " + ocr(api, v);
         out.push_back(text);
     }
     api.End();
+    return out;
+}
+
+constexpr int kViewsPerFrame = 6;  // views_of()'s three, a wide-neighbourhood one, and that turned 90 and 270 degrees
+
+std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDataset*>& datasets,
+                                                      const std::string& work_dir) {
+    // Every view of every frame becomes a PNG; two `tesseract LIST OUT tsv` runs (one per core)
+    // read them, one page each (the TSV names each word's page).
+    std::vector<std::vector<int>> pages_of(datasets.size());
+    std::vector<std::string> pngs;
+    for (std::size_t d = 0; d < datasets.size(); ++d)
+        for (std::vector<cv::Mat> views : views_of(*datasets[d])) {
+            // Large text on mid-grey anatomy: the neighbourhood of the third view is too small for
+            // its strokes (they come out hollow), so the same with a 101 px neighbourhood too.
+            cv::Mat wide;
+            cv::adaptiveThreshold(views[0], wide, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 101, -25);
+            views.push_back(wide);
+            // Text rotated 90 or 270 degrees: that view turned both ways.
+            cv::Mat cw, ccw;
+            cv::rotate(wide, cw, cv::ROTATE_90_CLOCKWISE);
+            cv::rotate(wide, ccw, cv::ROTATE_90_COUNTERCLOCKWISE);
+            views.push_back(cw);
+            views.push_back(ccw);
+            pages_of[d].push_back(static_cast<int>(pngs.size()));
+            for (const cv::Mat& v : views) {
+                const std::string png = work_dir + "/page" + std::to_string(pngs.size()) + ".png";
+                if (!cv::imwrite(png, v)) throw std::runtime_error("cannot write " + png);
+                pngs.push_back(png);
+            }
+        }
+    const int frames = static_cast<int>(pngs.size()) / kViewsPerFrame;
+    const int split = (frames + 1) / 2 * kViewsPerFrame;  // whole frames in each half
+    std::string command;
+    for (int part = 0; part < 2; ++part) {
+        std::ofstream list(work_dir + "/pages" + std::to_string(part) + ".txt");
+        for (int p = part ? split : 0; p < (part ? static_cast<int>(pngs.size()) : split); ++p) list << pngs[p] << "\n";
+        command += "(timeout 600 tesseract " + work_dir + "/pages" + std::to_string(part) + ".txt " + work_dir + "/read" +
+                   std::to_string(part) + " --psm 11 -l eng tsv >/dev/null 2>&1) & ";
+    }
+    command += "wait";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("cannot run tesseract");
+    // TSV: level, page_num, block, paragraph, line, word, left, top, width, height, conf, text.
+    std::vector<std::string> pages(pngs.size());
+    for (int part = 0; part < 2; ++part) {
+        std::ifstream in(work_dir + "/read" + std::to_string(part) + ".tsv");
+        if (!in) throw std::runtime_error("tesseract wrote no output");
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::vector<std::string> f;
+            std::size_t start = 0;
+            for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+                f.push_back(line.substr(start, tab - start));
+            f.push_back(line.substr(start));
+            if (f.size() < 12 || f[0] != "5") continue;
+            const std::size_t page = static_cast<std::size_t>(std::atoi(f[1].c_str()) - 1 + (part ? split : 0));
+            if (page >= pages.size()) continue;
+            for (char c : f[11]) pages[page].push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+            pages[page].push_back(' ');
+        }
+    }
+    std::vector<std::vector<std::string>> out(datasets.size());
+    for (std::size_t d = 0; d < datasets.size(); ++d)
+        for (int first : pages_of[d]) {
+            std::string text;
+            for (int p = first; p < first + kViewsPerFrame; ++p) text += " " + pages[p];
+            out[d].push_back(text);
+        }
     return out;
 }
 

@@ -1,11 +1,15 @@
 // Benchmark (bench/pixels_bench.sh): instances/s through PixelCleaner::clean with 2 threads, for
-// 640x480 RGB ultrasound frames with burned-in text and for 512x512 16-bit CT frames without.
+// 640x480 RGB ultrasound frames with burned-in text and for 512x512 CT / 256x256 MR 16-bit
+// frames without, the text screen off and on.
 // Each measured unit is what the pipeline does per instance around the cleaner: copy a parsed
-// instance (DcmFileFormat), then -- with clean_pixel_data on -- call clean(). CT "off" and "on"
-// runs are interleaved and repeated; the median of the repeats is printed with every run, and
+// instance (DcmFileFormat), then call clean(). CT/MR "off" and "on" runs are interleaved and
+// repeated; the median of the repeats is printed with every run, and
 // the load average of the machine before and after.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +18,7 @@
 #include <vector>
 
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <opencv2/imgproc.hpp>
 
 #include "config/Config.h"
 #include "deid/pixels/PixelCleaner.h"
@@ -28,20 +33,70 @@ static std::string load_average() {
     return a + " " + b + " " + c;
 }
 
-static double run(std::vector<std::unique_ptr<DcmFileFormat>>& files, PixelCleaner* cleaner, int threads,
+// Two worker threads kept for the whole benchmark: each keeps its OCR engine (thread_local), so
+// no run pays for creating engines (a new thread per run did, which swamped short runs).
+class Workers {
+public:
+    explicit Workers(int n) {
+        for (int i = 0; i < n; ++i) threads_.emplace_back([this] { loop(); });
+    }
+    ~Workers() {
+        {
+            std::lock_guard<std::mutex> l(m_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+    // Runs `job` on every worker and waits until all are done.
+    void run(const std::function<void()>& job) {
+        std::unique_lock<std::mutex> l(m_);
+        job_ = job;
+        busy_ = static_cast<int>(threads_.size());
+        ++generation_;
+        cv_.notify_all();
+        done_.wait(l, [this] { return busy_ == 0; });
+    }
+
+private:
+    void loop() {
+        std::uint64_t seen = 0;
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock<std::mutex> l(m_);
+                cv_.wait(l, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+                job = job_;
+            }
+            job();
+            std::lock_guard<std::mutex> l(m_);
+            if (--busy_ == 0) done_.notify_all();
+        }
+    }
+    std::vector<std::thread> threads_;
+    std::mutex m_;
+    std::condition_variable cv_, done_;
+    std::function<void()> job_;
+    std::uint64_t generation_ = 0;
+    int busy_ = 0;
+    bool stop_ = false;
+};
+
+static Workers* workers = nullptr;
+
+static double run(std::vector<std::unique_ptr<DcmFileFormat>>& files, PixelCleaner* cleaner, int /*threads*/,
                   int& failures_out, int passes = 1) {
     std::atomic<std::size_t> next{0};
     std::atomic<int> failures{0};
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&] {
-            for (std::size_t i; (i = next++) < files.size() * passes;) {
-                DcmFileFormat copy(*files[i % files.size()]);  // what the pipeline has in hand: a parsed instance
-                if (cleaner && !cleaner->clean(copy).failure.empty()) ++failures;
-            }
-        });
-    for (auto& th : pool) th.join();
+    workers->run([&] {
+        for (std::size_t i; (i = next++) < files.size() * passes;) {
+            DcmFileFormat copy(*files[i % files.size()]);  // what the pipeline has in hand: a parsed instance
+            if (cleaner && !cleaner->clean(copy).failure.empty()) ++failures;
+        }
+    });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     failures_out = failures.load();
     return files.size() * passes / s;
@@ -67,7 +122,9 @@ int main(int argc, char** argv) {
     const int ct_count = argc > 2 ? std::atoi(argv[2]) : 4000;
     const int repeats = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
     const int threads = 2;
-    const int kCtPasses = 5;  // each CT run goes over the set this many times (longer runs, less noise)
+    Workers pool(threads);
+    workers = &pool;
+    const int kOffPasses = 20;  // each "off" run goes over the set this many times (longer runs, less noise)
     std::printf("load average before: %s (%u hardware threads)\n", load_average().c_str(),
                 std::thread::hardware_concurrency());
     cv::RNG rng(7);
@@ -77,10 +134,17 @@ int main(int argc, char** argv) {
                                                                : pixels_test::Background::black, true, 1, 6);
         us.push_back(pixels_test::make_instance(c.frames, "US"));
     }
-    for (int i = 0; i < ct_count; ++i) ct.push_back(pixels_test::make_instance({pixels_test::make_ct_frame(rng)}, "CT"));
+    std::vector<std::unique_ptr<DcmFileFormat>> mr;
+    for (int i = 0; i < ct_count; ++i) {
+        const cv::Mat f = pixels_test::make_ct_frame(rng);
+        ct.push_back(pixels_test::make_instance({f}, "CT"));
+        cv::Mat small;
+        cv::resize(f, small, {256, 256}, 0, 0, cv::INTER_AREA);
+        mr.push_back(pixels_test::make_instance({small}, "MR"));
+    }
     PixelCleaner cleaner(config::Pixels{});
     int failures = 0;
-    run(us, &cleaner, threads, failures);  // warm-up: one OCR engine per thread is created on first use
+    run(us, &cleaner, threads, failures);  // warm-up: each worker creates its OCR engine on first use
 
     std::vector<double> us_rates;
     int us_failures = 0;
@@ -92,19 +156,31 @@ int main(int argc, char** argv) {
                 "each; %d quarantined by verification)\n",
                 threads, median(us_rates), list(us_rates).c_str(), us_count, us_failures);
 
-    std::vector<double> off, on;
-    for (int r = 0; r < repeats; ++r) {  // interleaved: both see the same machine load
-        off.push_back(run(ct, nullptr, threads, failures, kCtPasses));
-        on.push_back(run(ct, &cleaner, threads, failures, kCtPasses));
+    // CT and MR with the text screen (pixels.screen_all_images) off and on, interleaved: "off" is
+    // what these images cost before (a few header look-ups), "on" decodes every frame and runs the
+    // screen (and OCR on what it keeps; these frames have no text).
+    config::Pixels no_screen;
+    no_screen.screen_all_images = false;
+    PixelCleaner unscreened(no_screen);
+    for (const char* modality : {"CT", "MR"}) {
+        const bool is_ct = std::string(modality) == "CT";
+        std::vector<std::unique_ptr<DcmFileFormat>>& set = is_ct ? ct : mr;
+        std::vector<double> off, on;
+        for (int r = 0; r < repeats; ++r) {  // interleaved: both see the same machine load
+            off.push_back(run(set, &unscreened, threads, failures, kOffPasses));
+            on.push_back(run(set, &cleaner, threads, failures, 1));
+            if (failures) std::printf("  %d %s instances quarantined with the screen on\n", failures, modality);
+        }
+        const char* size = is_ct ? "512x512" : "256x256";
+        std::printf("%s %s 16-bit, %d threads, screen off: %.0f instances/s median (runs: %s; %zu instances x %d)\n",
+                    modality, size, threads, median(off), list(off).c_str(), set.size(), kOffPasses);
+        std::printf("%s %s 16-bit, %d threads, screen on:  %.0f instances/s median (runs: %s; %zu instances)\n",
+                    modality, size, threads, median(on), list(on).c_str(), set.size());
+        std::vector<double> ratios;  // each "on" run against the "off" run just before it (same load)
+        for (std::size_t i = 0; i < on.size(); ++i) ratios.push_back(on[i] / off[i]);
+        std::printf("%s on/off: ratio of medians %.3f, median of paired ratios %.3f (pairs: %s)\n", modality,
+                    median(on) / median(off), median(ratios), list(ratios).c_str());
     }
-    std::printf("CT 512x512 16-bit, %d threads, clean_pixel_data off: %.0f instances/s median (runs: %s; %d instances x %d)\n",
-                threads, median(off), list(off).c_str(), ct_count, kCtPasses);
-    std::printf("CT 512x512 16-bit, %d threads, clean_pixel_data on:  %.0f instances/s median (runs: %s; %d instances x %d)\n",
-                threads, median(on), list(on).c_str(), ct_count, kCtPasses);
-    std::vector<double> ratios;  // each "on" run against the "off" run just before it (same load)
-    for (std::size_t i = 0; i < on.size(); ++i) ratios.push_back(on[i] / off[i]);
-    std::printf("CT on/off: ratio of medians %.3f, median of paired ratios %.3f (pairs: %s)\n",
-                median(on) / median(off), median(ratios), list(ratios).c_str());
     std::printf("load average after: %s\n", load_average().c_str());
     return 0;
 }

@@ -130,10 +130,12 @@ TEST_CASE("burned-in text of third-party files is gone and nothing else changed"
     }
 }
 
-TEST_CASE("out-of-scope instances are not examined and not touched") {
+TEST_CASE("with pixels.screen_all_images off, out-of-scope instances are not examined and not touched") {
     DcmFileFormat file;
     REQUIRE(file.loadFile(data_path("2_ORIGINAL.dcm").c_str()).good());  // CT, no Burned In Annotation
-    PixelCleaner cleaner(config::Pixels{});
+    config::Pixels cfg;
+    cfg.screen_all_images = false;
+    PixelCleaner cleaner(cfg);
     const PixelReport r = cleaner.clean(file);
     CHECK_FALSE(r.examined);
     CHECK(r.regions_cleaned == 0);
@@ -165,6 +167,7 @@ TEST_CASE("a region template cleans its rectangles on a matching device only") {
     CHECK(template_seen);
 
     cfg.regions[0].rows = 512;  // another device geometry: no match, not in scope
+    cfg.screen_all_images = false;
     PixelCleaner other(cfg);
     DcmFileFormat file2;
     REQUIRE(file2.loadFile(data_path("2_ORIGINAL.dcm").c_str()).good());

@@ -1,0 +1,32 @@
+// The cheap screen that keeps anatomy away from OCR on images that are not text-prone (CT, MR,
+// CR, DX, MG, NM, ...): a detector candidate goes to OCR only when its strokes look like a line
+// of glyphs (docs/pixels.md, "The screen"). Bone edges, metal, breast tissue, speckle and colour
+// flow give one long curved component, blobs of uneven stroke width, or glyph heights all over
+// the place; printed text gives several components of one height on one baseline, drawn with one
+// pen (stroke width nearly constant and small against the glyph height).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+namespace deid::pixels {
+
+struct ScreenMeasures {
+    int glyphs = 0;              // components at least half as tall as the tallest
+    double height_spread = 0;    // (max - min) / max glyph height
+    double baseline_spread = 0;  // spread of glyph bottoms / tallest glyph height
+    double stroke_width = 0;     // mean stroke width (2 x distance to the background on the ridge)
+    double stroke_spread = 0;    // coefficient of variation of the ridge distances
+    double height_per_stroke = 0;  // tallest glyph height / stroke width
+};
+
+class TextScreen {
+public:
+    // `strokes`: the detector's stroke mask (255 = stroke); `box` a candidate in its coordinates.
+    static ScreenMeasures measure(const cv::Mat& strokes, const cv::Rect& box);
+    static bool looks_like_text(const ScreenMeasures& m);
+    static bool looks_like_text(const cv::Mat& strokes, const cv::Rect& box) {
+        return looks_like_text(measure(strokes, box));
+    }
+};
+
+}  // namespace deid::pixels

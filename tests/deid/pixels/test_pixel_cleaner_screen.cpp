@@ -1,0 +1,126 @@
+// The text screen on images that are not text-prone (docs/pixels.md, "The screen"): real
+// anatomy without text keeps its pixels and is never quarantined; third-party CT and CR images
+// with burned-in names, without Burned In Annotation, lose the text the screen and OCR find.
+#include "deid/pixels/PixelCleaner.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <opencv2/core.hpp>
+
+#include "deid/pixels/FrameCodec.h"
+#include "IndependentOcr.h"
+
+using namespace deid::pixels;
+
+namespace {
+
+// Share of pixels over all frames whose stored values differ.
+std::string meta_xfer(DcmFileFormat& f) {
+    OFString uid;
+    f.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid);
+    return uid.c_str();
+}
+
+double changed_share(DcmFileFormat& a, DcmFileFormat& b) {
+    DcmFileFormat ca(a), cb(b);
+    FrameCodec x(*ca.getDataset(), meta_xfer(ca)), y(*cb.getDataset(), meta_xfer(cb));
+    REQUIRE(x.open().empty());
+    REQUIRE(y.open().empty());
+    double changed = 0, total = 0;
+    for (int i = 0; i < x.layout().frames; ++i) {
+        cv::Mat d;
+        cv::absdiff(x.frame(i), y.frame(i), d);
+        d = d.reshape(1);
+        changed += cv::countNonZero(d != 0);
+        total += static_cast<double>(d.total());
+    }
+    return changed / total;
+}
+
+}  // namespace
+
+TEST_CASE("real anatomy without text (CT, MR, CR, NM): median share of pixels changed <= 0.5 %, none quarantined") {
+    const std::string dir = std::string(DEID_TEST_DATA) + "/";
+    // The well-formed files of tests/data/corpus, the anatomy set of tests/data/pixels (larger
+    // CT, MR and NM frames, JPEG lossless / JPEG 2000 / JPEG extended) and the Siemens MR with overlays.
+    std::vector<std::string> names;
+    std::ifstream list(dir + "corpus/FILES.tsv");
+    REQUIRE(list.good());
+    for (std::string line; std::getline(list, line);)
+        if (line.find("\twell-formed") != std::string::npos) names.push_back("corpus/" + line.substr(0, line.find('\t')));
+    for (const auto& e : std::filesystem::directory_iterator(dir + "pixels/anatomy"))
+        names.push_back("pixels/anatomy/" + e.path().filename().string());
+    names.push_back("pixels/MR-SIEMENS-DICOM-WithOverlays.dcm");
+    config::Pixels cfg;  // defaults: every image screened
+    PixelCleaner cleaner(cfg);
+    std::vector<double> shares;
+    for (const std::string& name : names) {
+        DcmFileFormat file;
+        if (file.loadFile((dir + name).c_str()).bad()) continue;
+        OFString modality;
+        file.getDataset()->findAndGetOFString(DCM_Modality, modality);
+        if (modality != "CT" && modality != "MR" && modality != "CR" && modality != "NM" && modality != "MG" &&
+            name.find("explicit_VR-UN") == std::string::npos)  // its Modality is UN-encoded CT
+            continue;
+        if (!file.getDataset()->tagExists(DCM_PixelData)) continue;
+        if (name.find("2_ORIGINAL") != std::string::npos) continue;  // has burned-in text (tested below)
+        REQUIRE(file.loadAllDataIntoMemory().good());
+        DcmFileFormat original(file);
+        const PixelReport r = cleaner.clean(file);
+        INFO(name << ": " << r.failure);
+        CHECK(r.failure.empty());  // nothing quarantined for text it does not have
+        CHECK(r.examined);
+        const double share = changed_share(original, file);
+        std::cout << "  " << modality << " " << name << ": " << r.regions_cleaned << " regions, " << 100.0 * share
+                  << " % of pixels changed\n";
+        shares.push_back(share);
+    }
+    REQUIRE(shares.size() >= 24);
+    std::sort(shares.begin(), shares.end());
+    const double median = shares[shares.size() / 2];
+    std::cout << "real anatomy: " << shares.size() << " instances, median share of pixels changed " << 100.0 * median
+              << " %, largest " << 100.0 * shares.back() << " %\n";
+    CHECK(median <= 0.005);
+}
+
+TEST_CASE("third-party CT and CR with burned-in names and no Burned In Annotation: the screen finds the text") {
+    struct Sample {
+        const char* file;
+        std::vector<std::string> known_text;
+    };
+    const std::vector<Sample> samples = {
+        {"2_ORIGINAL.dcm", {"KAUFMAN", "SCOTT", "07.22.1943"}},
+        {"0_ORIGINAL_compressed.dcm", {"DAVIDSON", "DOUGLAS", "06.16.1976"}},
+    };
+    PixelCleaner cleaner(config::Pixels{});
+    for (const Sample& s : samples) {
+        DYNAMIC_SECTION(s.file) {
+            DcmFileFormat file;
+            REQUIRE(file.loadFile((std::string(DEID_TEST_DATA) + "/pixels/" + s.file).c_str()).good());
+            REQUIRE(file.loadAllDataIntoMemory().good());
+            REQUIRE_FALSE(file.getDataset()->tagExists(DCM_BurnedInAnnotation));
+            const std::vector<std::string> before = pixels_test::read_frames(*file.getDataset());
+            for (const std::string& t : s.known_text) CHECK(pixels_test::fuzzy_contains(before[0], t));
+            const PixelReport r = cleaner.clean(file);
+            INFO(r.failure);
+            REQUIRE(r.failure.empty());
+            CHECK(r.examined);
+            CHECK(r.regions_cleaned > 0);
+            const std::vector<std::string> after = pixels_test::read_frames(*file.getDataset());
+            for (const std::string& t : s.known_text) {
+                INFO("known text #" << (&t - s.known_text.data()) << " unreadable after");
+                CHECK_FALSE(pixels_test::fuzzy_contains(after[0], t));
+            }
+        }
+    }
+}
