@@ -504,22 +504,27 @@ bool registered_uids(DcmElement* el) {
     return true;
 }
 
-// A coded string kept by the profile: each value is a defined term or a short code. A value that
-// holds one of the patient's names or ids (or is not a code string at all: lower case, other
-// characters than A-Z 0-9 _ and space, longer than 16) is dropped; the rest stay in order.
+// A coded string kept by the profile (Image Type, Body Part Examined, ...): a value that holds one
+// of the patient's own names or ids of 5 or more characters, between separators, is dropped; the
+// rest stay in order. Codes are short and enumerated, so nothing else (patterns, dates) is
+// searched there: MR, SR, TEXT or PNAME stay what they are.
 void Engine::check_coded(DcmElement* el) {
     const std::string before = value_of(el);
     if (before.empty()) return;
     std::vector<std::string> kept;
     bool changed = false;
     for (const std::string& raw : split_values(before)) {
-        const std::string v = trim(raw);
-        bool ok = v.size() <= 16 && std::all_of(v.begin(), v.end(), [](char c) {
-                      return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ' ';
-                  });
-        if (ok && !v.empty() && cleaner_.clean(v, TextCleaner::Scope::Kept) != v) ok = false;
-        if (ok) kept.push_back(raw);
-        else changed = true;
+        const FoldedText folded(trim(raw));
+        bool holds = false;
+        for (const TextCleaner::Term& t : cleaner_.terms()) {
+            if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::PatientName && t.kind != TextCleaner::TermKind::Id)) continue;
+            if (folded.contains(t.folded, true)) {
+                holds = true;
+                break;
+            }
+        }
+        if (holds) changed = true;
+        else kept.push_back(raw);
     }
     if (!changed) return;
     el->putString(join_values(kept).c_str());
@@ -533,7 +538,9 @@ bool Engine::binary_holds_identifier(DcmElement* el) {
     for (char& c : bytes)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
     for (const TextCleaner::Term& t : cleaner_.terms()) {
-        if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::Name && t.kind != TextCleaner::TermKind::Id)) continue;
+        if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::Name && t.kind != TextCleaner::TermKind::PatientName &&
+                                    t.kind != TextCleaner::TermKind::Id))
+            continue;
         if (bytes.find(t.folded) != std::string::npos) return true;
     }
     return false;
@@ -677,9 +684,12 @@ void Engine::scan_identifiers(DcmItem& item) {
                 for (unsigned long j = 0; j < seq->card(); ++j) scan_identifiers(*seq->getItem(j));
                 continue;
             }
-            case VrClass::PersonName:
-                for (const std::string& v : split_values(value_of(el))) cleaner_.add_person_name(v);
+            case VrClass::PersonName: {
+                const bool patient = t == DCM_PatientName || t == DCM_OtherPatientNames || t == DCM_PatientBirthName ||
+                                     t == DCM_PatientMotherBirthName;
+                for (const std::string& v : split_values(value_of(el))) cleaner_.add_person_name(v, patient);
                 continue;
+            }
             case VrClass::Date:
             case VrClass::DateTime:
                 for (const std::string& v : split_values(value_of(el))) cleaner_.add_date(trim(v).substr(0, 8));

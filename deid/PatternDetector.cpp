@@ -84,6 +84,7 @@ std::vector<DigitRun> digit_runs(const std::string& s) {
             continue;
         }
         if (i > 0 && (is_alpha_ascii(s[i - 1]) || is_digit(s[i - 1]) || s[i - 1] == '.')) {  // inside a word or decimal
+            ++i;  // always forward ('+' or '(' right after a digit)
             while (i < s.size() && (is_digit(s[i]) || is_alpha_ascii(s[i]))) ++i;
             continue;
         }
@@ -120,7 +121,7 @@ std::vector<DigitRun> digit_runs(const std::string& s) {
         }
         // Glued to letters on the right ("12345ab"): the id-token rule's business.
         if (r.end < s.size() && is_alpha_ascii(s[r.end])) {
-            i = r.end;
+            i = std::max(r.end, i + 1);
             while (i < s.size() && (is_digit(s[i]) || is_alpha_ascii(s[i]))) ++i;
             continue;
         }

@@ -127,7 +127,8 @@ void TextCleaner::add_folded_term(std::string t, std::size_t min_length, TermKin
     terms_.insert(at, Term{std::move(t), strict, kind});
 }
 
-void TextCleaner::add_person_name(const std::string& pn) {
+void TextCleaner::add_person_name(const std::string& pn, bool patient) {
+    const TermKind kind = patient ? TermKind::PatientName : TermKind::Name;
     for (const std::string& group : split(pn, '=')) {
         std::vector<std::string> c = split(group, '^');
         for (std::string& s : c) s = trim(s);
@@ -135,26 +136,26 @@ void TextCleaner::add_person_name(const std::string& pn) {
                     middle = c.size() > 2 ? c[2] : "";
         // Whole names in the usual written orders first, so "JOHN DOE" becomes one "[removed]".
         if (!family.empty() && !given.empty()) {
-            add_term(given + " " + family, 3, TermKind::Name);
-            add_term(family + " " + given, 3, TermKind::Name);
-            add_term(family + ", " + given, 3, TermKind::Name);
-            add_term(family + "," + given, 3, TermKind::Name);
-            add_term(family + "^" + given, 3, TermKind::Name);
+            add_term(given + " " + family, 3, kind);
+            add_term(family + " " + given, 3, kind);
+            add_term(family + ", " + given, 3, kind);
+            add_term(family + "," + given, 3, kind);
+            add_term(family + "^" + given, 3, kind);
             if (!middle.empty()) {
-                add_term(given + " " + middle + " " + family, 3, TermKind::Name);
-                add_term(family + ", " + given + " " + middle, 3, TermKind::Name);
-                add_term(family + "^" + given + "^" + middle, 3, TermKind::Name);
+                add_term(given + " " + middle + " " + family, 3, kind);
+                add_term(family + ", " + given + " " + middle, 3, kind);
+                add_term(family + "^" + given + "^" + middle, 3, kind);
             }
         }
-        add_term(group, 3, TermKind::Name);
+        add_term(group, 3, kind);
         // Each name component (and each word of it); initials are too short to matter.
         for (std::size_t i = 0; i < c.size() && i < 3; ++i) {
-            add_term(c[i], 2, TermKind::Name);
+            add_term(c[i], 2, kind);
             // And each word of it ("MARY ANN", "PANCREAS_0001", "SMITH-JONES").
             std::string word;
             for (char ch : c[i] + " ") {
                 if (word_char(ch)) word += ch;
-                else { add_term(word, 2, TermKind::Name); word.clear(); }
+                else { add_term(word, 2, kind); word.clear(); }
             }
         }
     }

@@ -20,7 +20,8 @@ public:
     static constexpr const char* kRemoved = "[removed]";
 
     // A person name as DICOM PN (family^given^middle^prefix^suffix, "=" groups allowed).
-    void add_person_name(const std::string& pn);
+    // `patient`: the patient's own name (Patient's Name, Other Patient Names, Birth Name, ...).
+    void add_person_name(const std::string& pn, bool patient = false);
     // An identifier (Patient ID, Accession Number, ...); shorter than 3 characters is ignored.
     void add_identifier(const std::string& id);
     // A whole phrase (institution name, address, station name); shorter than 3 characters is ignored.
@@ -42,7 +43,7 @@ public:
     std::string clean(const std::string& text, Scope scope = Scope::Free) const;
     bool empty() const { return terms_.empty(); }
 
-    enum class TermKind { Name, Id, Phrase, Date };
+    enum class TermKind { Name, PatientName, Id, Phrase, Date };
     struct Term {
         std::string folded;  // deid::fold() form
         bool strict;         // only between separators (short names), else letter/digit changes count

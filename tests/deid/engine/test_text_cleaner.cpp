@@ -91,3 +91,27 @@ TEST_CASE("text cleaner: identifiers no header holds") {
     CHECK(c.clean("MR BRAIN WITH CONTRAST") == "MR BRAIN WITH CONTRAST");  // MR: not a title in upper case
     CHECK(c.clean("T2 FLAIR 3D 120KV 0.625mm 2022") == "T2 FLAIR 3D 120KV 0.625mm 2022");
 }
+
+TEST_CASE("text cleaner: arbitrary text of digits, signs, letters and CJK always comes back (no loop, no marker byte)") {
+    // A scanner that did not move past '+' after a digit once hung scrub on a third-party file.
+    TextCleaner c;
+    c.add_person_name("DOE^JANE");
+    c.add_identifier("12345");
+    c.add_date("20220319");
+    c.set_date_shift(-3);
+    const std::vector<std::string> pieces = {"0", "7", "12", "+", "(", ")", ".", "-", "/", " ", ",", "#", "a", "Dr",
+                                             "e", "St", "Jan", "\xC3\xA9", "\xE5\xB1\xB1", "\xE5\xB9\xB4", "@", "'", "\xFF"};
+    std::uint32_t seed = 12345;
+    for (int n = 0; n < 3000; ++n) {
+        std::string text;
+        const int len = 1 + static_cast<int>(seed % 24);
+        for (int k = 0; k < len; ++k) {
+            seed = seed * 1103515245u + 12345u;
+            text += pieces[(seed >> 16) % pieces.size()];
+        }
+        const std::string out = c.clean(text);
+        INFO(text);
+        CHECK(out.find('\x01') == std::string::npos);
+        CHECK(out.find('\x02') == std::string::npos);
+    }
+}
