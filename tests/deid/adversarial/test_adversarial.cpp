@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -102,21 +103,12 @@ std::string write_config(const testsupport::TempDir& t) {
 
 }  // namespace
 
-TEST_CASE("scrub on the adversarial corpus releases every instance and no planted identifier, and shifts or removes every planted date",
-          "[adversarial]") {
-    testsupport::TempDir t;
-    auto gen = testsupport::run({kBin + "/deid-adversarial", "--out", t / "in", "--key", t / "key.json"});
-    INFO(gen.output);
-    REQUIRE(gen.exit_code == 0);
-    const json key = json::parse(testsupport::read_file(t / "key.json"));
-    auto r = testsupport::run({kBin + "/deid-gateway", "scrub", "--config", write_config(t), "--out", t / "out", t / "in"},
-                              std::chrono::seconds(180));
-    INFO(r.output);
-    CHECK(r.exit_code == 0);
-
+// Every instance of the key released into `out_dir`, no planted value in it, every planted date
+// shifted or removed, the text that identifies nobody kept.
+void check_released(const json& key, const std::string& out_dir) {
     std::map<int, std::string> outputs;  // instance number -> file
-    for (auto& e : fs::recursive_directory_iterator(t / "out")) {
-        if (!e.is_regular_file()) continue;
+    for (auto& e : fs::recursive_directory_iterator(out_dir)) {
+        if (!e.is_regular_file() || e.path().extension() != ".dcm") continue;
         DcmFileFormat ff;
         REQUIRE(ff.loadFile(e.path().c_str()).good());
         long number = 0;
@@ -169,6 +161,56 @@ TEST_CASE("scrub on the adversarial corpus releases every instance and no plante
     }
     CHECK(planted >= 50);
     CHECK(dates >= 10);
+}
+
+TEST_CASE("scrub on the adversarial corpus releases every instance and no planted identifier, and shifts or removes every planted date",
+          "[adversarial]") {
+    testsupport::TempDir t;
+    auto gen = testsupport::run({kBin + "/deid-adversarial", "--out", t / "in", "--key", t / "key.json"});
+    INFO(gen.output);
+    REQUIRE(gen.exit_code == 0);
+    const json key = json::parse(testsupport::read_file(t / "key.json"));
+    auto r = testsupport::run({kBin + "/deid-gateway", "scrub", "--config", write_config(t), "--out", t / "out", t / "in"},
+                              std::chrono::seconds(180));
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    check_released(key, t / "out");
+}
+
+TEST_CASE("serve on the adversarial corpus sent by storescu releases the same way", "[adversarial][serve]") {
+    testsupport::TempDir t;
+    auto gen = testsupport::run({kBin + "/deid-adversarial", "--out", t / "in", "--key", t / "key.json"});
+    REQUIRE(gen.exit_code == 0);
+    const json key = json::parse(testsupport::read_file(t / "key.json"));
+    const int port = testsupport::free_port();
+    fs::create_directories(t / "outbox");
+    testsupport::write_file(t / "config.json",
+                            json{{"state_dir", t / "state"},
+                                 {"listen", {{"port", port}, {"bind", "127.0.0.1"}, {"ae_title", "DEIDGW"}}},
+                                 {"destinations", json::array({{{"name", "outbox"}, {"directory", t / "outbox"}}})}}
+                                .dump());
+    testsupport::Child gateway({kBin + "/deid-gateway", "serve", "--config", t / "config.json"}, t / "gateway.log");
+    REQUIRE(testsupport::wait_for_port(port, std::chrono::milliseconds(30000)));
+    std::vector<std::string> argv = {"storescu", "-aec", "DEIDGW", "127.0.0.1", std::to_string(port)};
+    for (const json& inst : key["instances"]) argv.push_back(t / ("in/" + inst["file"].get<std::string>()));
+    auto sent = testsupport::run(argv, std::chrono::seconds(120));
+    INFO(sent.output);
+    REQUIRE(sent.exit_code == 0);
+    // The event that proves it: every instance's output in the folder destination (bounded wait).
+    const std::size_t expected = key["instances"].size();
+    auto count = [&] {
+        std::size_t n = 0;
+        for (auto& e : fs::recursive_directory_iterator(t / "outbox"))
+            if (e.is_regular_file() && e.path().extension() == ".dcm") ++n;
+        return n;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (count() < expected && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    INFO(testsupport::read_file(t / "gateway.log"));
+    REQUIRE(count() == expected);
+    gateway.stop();
+    check_released(key, t / "outbox");
 }
 
 TEST_CASE("the verifier flags every planted identifier of the adversarial corpus with the cleaning step disabled",
