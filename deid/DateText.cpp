@@ -139,20 +139,8 @@ std::vector<std::string> date_written_forms(const std::string& d) {
     for (const std::string& f : {y + m + dd, m + dd + y, dd + m + y, ms + "/" + ds + "/" + y, ds + "." + ms + "." + y,
                                  m + dd + yy, dd + m + yy})
         add(fold(f));
-    // Month names in every language, with and without the year, either order.
-    for (const auto& name : months()) {
-        if (name.second != mi || name.first.size() < 3) continue;
-        for (const std::string& day : {ds, dd}) {
-            add(day + name.first + y);
-            add(name.first + day + y);
-            for (const char* ord : {"st", "nd", "rd", "th"}) {
-                add(day + ord + name.first + y);
-                add(day + ord + "of" + name.first + y);
-                add(name.first + day + ord + y);
-            }
-            add(day + "de" + name.first + "de" + y);
-        }
-    }
+    // Month names (every language, ordinals, without the year) are not spelled out here:
+    // find_text_dates reads them, and both the cleaner and the verifier use it.
     // CJK: 2023年1月5日 and 1月5日 (Korean 년/월/일 too).
     static const char* const kCjk[2][3] = {{"\xE5\xB9\xB4", "\xE6\x9C\x88", "\xE6\x97\xA5"},
                                            {"\xEB\x85\x84", "\xEC\x9B\x94", "\xEC\x9D\xBC"}};

@@ -10,8 +10,8 @@
 
 namespace deid {
 
-// The folded forms (deid::fold) in which the date YYYYMMDD may be written, day-month without a
-// year included ("5january", "january5", "1月5日").
+// The folded forms (deid::fold) in which the date YYYYMMDD may be written with digits: numeric
+// with any separators and CJK ("1月5日"). Month names are read by find_text_dates.
 std::vector<std::string> date_written_forms(const std::string& yyyymmdd);
 
 // A date found in free text: the original bytes [begin, end) and what it says. year 0 when the

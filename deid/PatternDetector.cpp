@@ -331,7 +331,9 @@ void people_after_titles(const std::string& s, const std::vector<Word>& w, std::
         const bool title = titles().count(w[i].folded) > 0;
         const bool relation = !title && relations().count(w[i].folded) > 0;
         if (!title && !relation) continue;
-        if (title && !mixed_case && ambiguous_in_caps(w[i].folded) && w[i].next != '.') continue;
+        // MR, MS, DR, SR, FR in capitals are abbreviations (MR BRAIN, DR CHEST, SR Features)
+        // unless a dot follows, in upper-case and in mixed-case text alike.
+        if (title && w[i].all_caps && ambiguous_in_caps(w[i].folded) && w[i].next != '.') continue;
         if (title && mixed_case && !w[i].capitalised && w[i].next != '.') continue;  // "dr" inside a word list
         std::size_t k = i + 1;
         while (k < w.size() && k < i + 4 && (connector(w[k].folded) || titles().count(w[k].folded)) &&

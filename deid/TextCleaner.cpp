@@ -120,11 +120,9 @@ void TextCleaner::add_folded_term(std::string t, std::size_t min_length, TermKin
         for (char c : t) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
         if (chars < 2) return;
     }
-    if (std::any_of(terms_.begin(), terms_.end(), [&](const Term& u) { return u.folded == t; })) return;
-    // Longest first, so whole names go before their components.
-    auto at = std::find_if(terms_.begin(), terms_.end(), [&](const Term& u) { return u.folded.size() < t.size(); });
+    if (!term_set_.insert(t).second) return;
     const bool strict = t.size() < 4;
-    terms_.insert(at, Term{std::move(t), strict, kind});
+    terms_.push_back(Term{std::move(t), strict, kind});
 }
 
 void TextCleaner::add_person_name(const std::string& pn, bool patient) {
@@ -193,7 +191,7 @@ void TextCleaner::add_date(const std::string& da) {
         dd + "-" + m + "-" + y, m + "-" + dd + "-" + y, dd + "." + m + "." + yy,
     };
     for (const std::string& f : forms) add_folded_term(fold(f), 6, TermKind::Date);
-    // Every other written form, day-month without the year and other languages included.
+    // The other numeric and CJK forms (month names in other languages: the date finder).
     for (std::string& f : date_written_forms(d.substr(0, 8))) add_folded_term(std::move(f), 5, TermKind::Date);
     for (const char* const* names : {kMonths, kMonthNames}) {
         const std::string mon = names[mi - 1];

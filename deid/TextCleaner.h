@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace deid {
@@ -57,7 +58,8 @@ private:
     TermKind adding_ = TermKind::Name;
     int shift_days_ = 0;
     bool has_shift_ = false;
-    std::vector<Term> terms_;         // longest first
+    std::vector<Term> terms_;         // in the order added (overlapping matches are merged)
+    std::unordered_set<std::string> term_set_;
     std::vector<std::string> dates_;  // YYYYMMDD already added
 };
 

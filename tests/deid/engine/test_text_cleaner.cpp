@@ -115,3 +115,10 @@ TEST_CASE("text cleaner: arbitrary text of digits, signs, letters and CJK always
         CHECK(out.find('\x02') == std::string::npos);
     }
 }
+
+TEST_CASE("text cleaner: capital abbreviations that are also titles stay in mixed-case text") {
+    TextCleaner c;
+    CHECK(c.clean("Demonstration of SR Features") == "Demonstration of SR Features");  // third-party sample
+    CHECK(c.clean("seen by Dr Oyelaran") == "seen by Dr [removed]");
+    CHECK(c.clean("seen by MR. SMITH") == "seen by MR. [removed]");
+}
