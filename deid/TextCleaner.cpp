@@ -292,17 +292,6 @@ std::string TextCleaner::clean(const std::string& input, Scope scope) const {
         }
         replace_spans(text, spans, kept);
     }
-    if (scope == Scope::Kept) {
-        std::string out;
-        std::size_t k = 0;
-        for (char c : text) {
-            if (c == kMarker) out += kRemoved;
-            else if (c == kKept) out += k < kept.size() ? kept[k++] : "";
-            else out += c;
-        }
-        return out;
-    }
-
     static const std::regex month_first(
         "\\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\\.?\\s+\\d{1,2}(st|nd|rd|th)?,?\\s+\\d{2,4}\\b",
         std::regex::icase);
@@ -313,8 +302,9 @@ std::string TextCleaner::clean(const std::string& input, Scope scope) const {
     static const std::regex phone("(\\+\\d{1,3}[\\s.\\-]?)?\\(?\\b\\d{3}\\)?[\\s.\\-]\\d{3}[\\s.\\-]\\d{4}\\b");
     static const std::regex intl_phone("\\+\\d[\\d\\s\\-()]{7,}\\d");
     // Each pattern runs only when the text has what every match of it needs (std::regex is slow,
-    // and most descriptions have no date or number at all).
-    if (digit_count(text) > 0) {
+    // and most descriptions have no date or number at all). Not in kept text (no dates, no id-like
+    // tokens there).
+    if (scope == Scope::Free && digit_count(text) > 0) {
         if (mentions_month(text)) {
             replace_regex(text, month_first);
             replace_regex(text, day_first);

@@ -7,7 +7,9 @@
 // institution and staff names), matched after the shared normalisation (deid/TextNormaliser.h:
 // case, diacritics, transliteration, punctuation and spacing do not matter, CJK names are found
 // without word boundaries), then what patterns find: dates, phone numbers and id-like tokens
-// (five or more digits, or four digits mixed with letters). Text is UTF-8.
+// (five or more digits, or four digits mixed with letters), e-mail, URLs, phone numbers, national
+// ids, postcodes, addresses, people after a title (deid/PatternDetector.h), and dates in free text
+// (deid/DateText.h: shifted with set_date_shift when unambiguous, else removed). Text is UTF-8.
 #pragma once
 
 #include <string>
@@ -32,9 +34,9 @@ public:
 
     // What clean() removes. Free: everything above (descriptions, comments, SR text). Kept: text
     // the profile keeps (allow-listed, safe private, code meanings): only person names and ids of
-    // the instance (ids of 5 or more characters) and the high-precision patterns (e-mail, URL,
-    // phone, national id, a person after a title); no dates, addresses or id-like tokens, so
-    // "syngo MR XA20" or "Dr. Chest Protocol v2" in a model name or code stays as it is.
+    // the instance (ids of 5 or more characters) and the patterns of deid/PatternDetector.h
+    // (e-mail, URL, phone, national id, postcode, address, a person after a title); no dates, no
+    // institution words, no id-like tokens, so "syngo MR XA20" in a model name stays as it is.
     enum class Scope { Free, Kept };
 
     // Dates found in free text are shifted by `days` (written as YYYY-MM-DD) when the text says
