@@ -278,7 +278,9 @@ Config from_json(const json& doc, const std::string& base_dir) {
     }
 
     if (const json& pr = doc["profile"]; r.object(pr, "profile")) {
-        r.only_keys(pr, "profile", {"options", "rules", "reject"});
+        r.only_keys(pr, "profile", {"options", "rules", "reject", "keep_ages_over_89"});
+        if (pr.contains("keep_ages_over_89"))
+            r.boolean(pr["keep_ages_over_89"], "profile.keep_ages_over_89", c.profile.keep_ages_over_89);
         const json& opts = pr["options"];
         r.strings(opts, "profile.options", c.profile.options);
         const auto& known = known_profile_options();
@@ -510,7 +512,8 @@ std::string to_json(const Config& c) {
     }
     json rejects = json::array();
     for (const Reject& r : c.profile.reject) rejects.push_back({{"when", match(r.when)}, {"reason", r.reason}});
-    j["profile"] = {{"options", c.profile.options}, {"rules", rules}, {"reject", rejects}};
+    j["profile"] = {{"options", c.profile.options}, {"rules", rules}, {"reject", rejects},
+                    {"keep_ages_over_89", c.profile.keep_ages_over_89}};
     json regions = json::array();
     for (const Region& r : c.pixels.regions) {
         json rects = json::array();

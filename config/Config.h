@@ -84,6 +84,9 @@ struct Profile {
     std::vector<std::string> options;
     std::vector<Rule> rules;
     std::vector<Reject> reject;
+    // Ages over 89 (Patient's Age and other AS values) are written as 090Y unless this is true
+    // (HIPAA Safe Harbor aggregates them to "90 or older").
+    bool keep_ages_over_89 = false;
     bool has(const std::string& option) const;
 };
 

@@ -17,10 +17,12 @@
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcvr.h>
 
+#include "deid/CharsetDecoder.h"
 #include "deid/Conditions.h"
 #include "deid/Ps315Table.h"
 #include "deid/SafeAttributes.h"
 #include "deid/TextCleaner.h"
+#include "deid/TextNormaliser.h"
 
 namespace deid {
 
@@ -125,9 +127,29 @@ const char* dummy_for(DcmElement* el) {
 }
 
 // Shifts a DA value (YYYYMMDD) or the date part of a DT value by `days`; "" when unparseable.
+// ISO 8601 and other sloppy writings of a DA or DT value ("2023-01-05", "2023/01/05",
+// "2023-01-05T10:20:30.5+01:00") to the DICOM form ("20230105", "20230105102030.5+0100"), so the
+// whole value is shifted; anything still not in the DICOM form is removed by the caller.
+std::string dicom_date_form(const std::string& v, bool datetime) {
+    if (v.size() >= 10 && std::isdigit(static_cast<unsigned char>(v[0])) && (v[4] == '-' || v[4] == '/' || v[4] == '.') &&
+        v[7] == v[4]) {
+        std::string out = v.substr(0, 4) + v.substr(5, 2) + v.substr(8, 2);
+        if (!datetime) return v.size() == 10 ? out : std::string();
+        std::string rest = v.substr(10);
+        if (!rest.empty() && (rest[0] == 'T' || rest[0] == ' ')) rest.erase(0, 1);
+        for (char c : rest)
+            if (c != ':') out += c;
+        return out;
+    }
+    return v;
+}
+
 std::string shift_date_value(const std::string& raw, int days, bool datetime) {
-    std::string v = trim(raw);
+    std::string v = dicom_date_form(trim(raw), datetime);
     if (v.empty()) return v;
+    for (char c : v)  // never shift part of a value: only digits (and a DT's fraction and offset)
+        if (!std::isdigit(static_cast<unsigned char>(c)) && !(datetime && (c == '.' || c == '+' || c == '-')))
+            return "";
     std::size_t digits = 0;
     while (digits < v.size() && digits < 8 && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
     if (!datetime && (digits != 8 || v.size() != 8)) return "";
@@ -144,6 +166,64 @@ std::string shift_date_value(const std::string& raw, int days, bool datetime) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     return std::string(buf, digits) + v.substr(digits);
+}
+
+bool registered_uids(DcmElement* el);
+
+// An AS value (nnnD, nnnW, nnnM, nnnY) of 90 years or more.
+bool age_over_89(const std::string& v) {
+    if (v.size() != 4 || !std::isdigit(static_cast<unsigned char>(v[0]))) return false;
+    const int n = std::atoi(v.substr(0, 3).c_str());
+    switch (v[3]) {
+        case 'Y': return n >= 90;
+        case 'M': return n >= 90 * 12;
+        case 'W': return n >= 90 * 52;
+        default: return false;  // days: at most 999, under three years
+    }
+}
+
+bool is_charset_vr(DcmEVR vr) {
+    return vr == EVR_PN || vr == EVR_LO || vr == EVR_SH || vr == EVR_ST || vr == EVR_LT || vr == EVR_UT || vr == EVR_UC;
+}
+
+// Every text value of `item` (and its sequences) to UTF-8: ISO 2022 through ICU (iso2022), or an
+// undeclared set read as UTF-8 or ISO 8859-1. True when every value decoded (and, for undeclared,
+// when any value was not ASCII). A value that does not decode is left as it is (the verifier
+// then sees its bytes).
+bool to_utf8(DcmItem& item, const std::string& charset, bool iso2022) {
+    bool changed = false, all = true;
+    for (unsigned long i = 0; i < item.card(); ++i) {
+        DcmElement* el = item.getElement(i);
+        if (el->ident() == EVR_SQ) {
+            auto* seq = static_cast<DcmSequenceOfItems*>(el);
+            for (unsigned long k = 0; k < seq->card(); ++k) {
+                const bool nested = to_utf8(*seq->getItem(k), charset, iso2022);
+                changed = changed || nested;
+                all = all && (nested || !iso2022);
+            }
+            continue;
+        }
+        if (!is_charset_vr(el->ident())) continue;
+        char* p = nullptr;
+        Uint32 len = 0;
+        if (el->getString(p, len).bad() || !p) continue;
+        const std::string raw(p, len);
+        // ISO 2022 text may be 7-bit (ESC $ B ...): only text without escapes is plain ASCII.
+        if (is_ascii(raw) && raw.find('\x1b') == std::string::npos) continue;
+        if (iso2022) {
+            const auto decoded = decode_iso2022(raw, charset, el->ident() == EVR_PN);
+            if (!decoded) {
+                all = false;
+                continue;
+            }
+            el->putString(decoded->c_str(), static_cast<Uint32>(decoded->size()));
+        } else {
+            const std::string decoded = decode_unlabelled(raw);
+            if (decoded != raw) el->putString(decoded.c_str(), static_cast<Uint32>(decoded.size()));
+        }
+        changed = true;
+    }
+    return iso2022 ? all : changed;
 }
 
 struct MethodCode {
@@ -178,13 +258,18 @@ enum class Act { Keep, Remove, Empty, Dummy, Clean, Remap, Shift, Pseudonym, Has
 
 struct Decision {
     Decision(Act a = Act::Remove, Mode m = Mode::Normal, std::string v = {}) : act(a), mode(m), value(std::move(v)) {}
+    static Decision by_rule(Decision d) {
+        d.rule = true;
+        return d;
+    }
     Act act;
+    bool rule = false;  // a site rule decided: kept text is not cleaned
     Mode mode;          // for Recurse
     std::string value;  // for Replace
 };
 
 struct Pending {
-    enum Kind { Uid, Hash, Pseudonym, Shift } kind;
+    enum Kind { Uid, Hash, Pseudonym, Shift, Clean, CleanKept } kind;
     DcmElement* element;
     std::vector<std::size_t> indexes;  // into the request's uids (one per value) or hashes
 };
@@ -205,6 +290,9 @@ private:
     Decision by_action(Ps315Action a, DcmElement* el, Mode mode);
     void perform(DcmItem& item, unsigned long& index, DcmElement* el, const Decision& d);
     void remap(DcmElement* el);
+    void check_coded(DcmElement* el);
+    bool binary_holds_identifier(DcmElement* el);
+    void aggregate_age(DcmElement* el);
     void finish(const PseudonymReply& reply);
     void write_method(DeidReport& report);
     void process_meta();
@@ -319,7 +407,7 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
         if (r.group != g || r.element != e) continue;
         if (!r.when.empty() && !matches(r.when, facts_)) continue;
         if (is_private && e > 0x00FF && r.action != "remove") used_blocks.insert(block);
-        if (r.action == "keep") return vc == VrClass::Sequence ? Decision{Act::Recurse, mode} : Decision{Act::Keep};
+        if (r.action == "keep") return Decision::by_rule(vc == VrClass::Sequence ? Decision{Act::Recurse, mode} : Decision{Act::Keep});
         if (r.action == "remove") return {Act::Remove};
         if (r.action == "empty") return {Act::Empty};
         if (r.action == "replace") return {Act::Replace, mode, r.value};
@@ -379,7 +467,10 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
         case VrClass::Sequence: return {Act::Recurse, mode};
         case VrClass::Safe: return {Act::Keep};
         case VrClass::Uid:
-            if (p_.retain_uids || is_class_uid_attribute(g, e)) return {Act::Keep};
+            if (p_.retain_uids) return {Act::Keep};
+            // Class, scheme and creator UIDs: kept when registered (DICOM's own, HL7's coding
+            // systems); a private one may embed an id or a date, so it is remapped like any other.
+            if (is_class_uid_attribute(g, e)) return registered_uids(el) ? Decision{Act::Keep} : Decision{Act::Remap};
             return {Act::Remap};  // well-known DICOM UIDs (1.2.840.10008.*) are left alone in remap()
         case VrClass::Unknown: return {Act::Remove};
         default: break;
@@ -401,6 +492,67 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
             return {Act::Keep};
     }
     return {Act::Remove};
+}
+
+// Every value a UID registered by DICOM or an HL7 coding system UID (2.16.840.1.113883.6.*).
+bool registered_uids(DcmElement* el) {
+    for (const std::string& raw : split_values(value_of(el))) {
+        const std::string v = trim(raw);
+        if (v.empty() || v.rfind("1.2.840.10008.", 0) == 0 || v.rfind("2.16.840.1.113883.6.", 0) == 0) continue;
+        return false;
+    }
+    return true;
+}
+
+// A coded string kept by the profile (Image Type, Body Part Examined, ...): a value that holds one
+// of the patient's own names or ids of 5 or more characters, between separators, is dropped; the
+// rest stay in order. Codes are short and enumerated, so nothing else (patterns, dates) is
+// searched there: MR, SR, TEXT or PNAME stay what they are.
+void Engine::check_coded(DcmElement* el) {
+    const std::string before = value_of(el);
+    if (before.empty()) return;
+    std::vector<std::string> kept;
+    bool changed = false;
+    for (const std::string& raw : split_values(before)) {
+        const FoldedText folded(trim(raw));
+        bool holds = false;
+        for (const TextCleaner::Term& t : cleaner_.terms()) {
+            if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::PatientName && t.kind != TextCleaner::TermKind::Id)) continue;
+            if (folded.contains(t.folded, true)) {
+                holds = true;
+                break;
+            }
+        }
+        if (holds) changed = true;
+        else kept.push_back(raw);
+    }
+    if (!changed) return;
+    el->putString(join_values(kept).c_str());
+    ++report_.cleaned;
+}
+
+bool Engine::binary_holds_identifier(DcmElement* el) {
+    Uint8* p = nullptr;
+    if (el->getLength() == 0 || el->getUint8Array(p).bad() || !p) return false;
+    std::string bytes(reinterpret_cast<const char*>(p), el->getLength());
+    for (char& c : bytes)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    for (const TextCleaner::Term& t : cleaner_.terms()) {
+        if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::Name && t.kind != TextCleaner::TermKind::PatientName &&
+                                    t.kind != TextCleaner::TermKind::Id))
+            continue;
+        if (bytes.find(t.folded) != std::string::npos) return true;
+    }
+    return false;
+}
+
+// AS values over 89 years (nnnY, or the same age in months, weeks or days) become 090Y.
+void Engine::aggregate_age(DcmElement* el) {
+    const std::string v = trim(value_of(el));
+    if (v.size() != 4 || !std::isdigit(static_cast<unsigned char>(v[0]))) return;
+    if (!age_over_89(v) || v == "090Y") return;
+    el->putString("090Y");
+    ++report_.replaced;
 }
 
 void Engine::remap(DcmElement* el) {
@@ -427,6 +579,26 @@ void Engine::remap(DcmElement* el) {
 void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const Decision& d) {
     switch (d.act) {
         case Act::Keep:
+            if (d.rule) break;
+            // No class is trusted blindly: kept text still loses the patient's names, ids and
+            // what the high-precision patterns find; coded strings lose a value that holds them;
+            // ages over 89 are aggregated.
+            // (Private creators are not: one may be removed below when its block goes, and it
+            // names a vendor's dictionary.)
+            if (classify(el) == VrClass::Text) {
+                const DcmTagKey t = el->getTag();
+                const bool creator = (t.getGroup() & 1) && t.getElement() >= 0x0010 && t.getElement() <= 0x00FF;
+                if (!creator) pending_.push_back({Pending::CleanKept, el, {}});
+            }
+            else if ((el->getTag().getGroup() & 1) && (el->ident() == EVR_OB || el->ident() == EVR_OW || el->ident() == EVR_UN) &&
+                     binary_holds_identifier(el)) {
+                // A kept private blob is scanned whole; one that holds a name or id goes.
+                delete item.remove(index);
+                ++report_.removed;
+                return;
+            }
+            else if (el->ident() == EVR_CS) check_coded(el);
+            else if (el->ident() == EVR_AS && !p_.keep_ages_over_89) aggregate_age(el);
             break;
         case Act::Remove:
             delete item.remove(index);
@@ -443,13 +615,10 @@ void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const 
             else el->putString(dummy_for(el));
             ++report_.replaced;
             break;
-        case Act::Clean: {
-            const std::string before = value_of(el);
-            const std::string after = fit(cleaner_.clean(before), el);
-            if (after != before) el->putString(after.c_str());
-            ++report_.cleaned;
+        case Act::Clean:
+            // After the broker's answer: dates in the text are shifted by the patient's offset.
+            pending_.push_back({Pending::Clean, el, {}});
             break;
-        }
         case Act::Remap:
             remap(el);
             break;
@@ -515,9 +684,12 @@ void Engine::scan_identifiers(DcmItem& item) {
                 for (unsigned long j = 0; j < seq->card(); ++j) scan_identifiers(*seq->getItem(j));
                 continue;
             }
-            case VrClass::PersonName:
-                for (const std::string& v : split_values(value_of(el))) cleaner_.add_person_name(v);
+            case VrClass::PersonName: {
+                const bool patient = t == DCM_PatientName || t == DCM_OtherPatientNames || t == DCM_PatientBirthName ||
+                                     t == DCM_PatientMotherBirthName;
+                for (const std::string& v : split_values(value_of(el))) cleaner_.add_person_name(v, patient);
                 continue;
+            }
             case VrClass::Date:
             case VrClass::DateTime:
                 for (const std::string& v : split_values(value_of(el))) cleaner_.add_date(trim(v).substr(0, 8));
@@ -526,6 +698,10 @@ void Engine::scan_identifiers(DcmItem& item) {
                 break;
         }
         if (t.getGroup() & 1) continue;
+        // What an option keeps on purpose is not removed from other text either.
+        if (p_.retain_device_identity && (k == key(0x0018, 0x1000) || k == key(0x0008, 0x1010))) continue;
+        if (p_.retain_institution_identity && (k == key(0x0008, 0x0080) || k == key(0x0008, 0x0081) || k == key(0x0008, 0x1040)))
+            continue;
         if (ids.count(k)) for (const std::string& v : split_values(value_of(el))) cleaner_.add_identifier(v);
         if (phrases.count(k)) for (const std::string& v : split_values(value_of(el))) cleaner_.add_phrase(v);
     }
@@ -535,6 +711,7 @@ void Engine::finish(const PseudonymReply& reply) {
     if (reply.uids.size() != request_.uids.size() || reply.hashes.size() != request_.hashes.size() ||
         reply.pseudonym.empty())
         throw PseudonymUnavailable("pseudonym source gave an incomplete answer");
+    if (p_.retain_long_modified_dates) cleaner_.set_date_shift(reply.date_offset_days);
     for (const Pending& p : pending_) {
         switch (p.kind) {
             case Pending::Uid: {
@@ -555,6 +732,16 @@ void Engine::finish(const PseudonymReply& reply) {
                 p.element->putString(fit(reply.pseudonym, p.element).c_str());
                 ++report_.replaced;
                 break;
+            case Pending::Clean:
+            case Pending::CleanKept: {
+                const std::string before = value_of(p.element);
+                const std::string after =
+                    fit(cleaner_.clean(before, p.kind == Pending::Clean ? TextCleaner::Scope::Free : TextCleaner::Scope::Kept),
+                        p.element);
+                if (after != before) p.element->putString(after.c_str());
+                if (p.kind == Pending::Clean) ++report_.cleaned;
+                break;
+            }
             case Pending::Shift: {
                 const bool dt = p.element->ident() == EVR_DT;
                 std::vector<std::string> values = split_values(value_of(p.element));
@@ -619,8 +806,17 @@ DeidReport Engine::run() {
     // Decode text with the instance's Specific Character Set; re-encoded at the end.
     const std::string charset = get(ds_, DCM_SpecificCharacterSet);
     bool converted = false;
-    if (!charset.empty() && charset != "ISO_IR 192" && charset != "ISO_IR 6")
-        converted = ds_.convertToUTF8().good();
+    if (charset.empty() || charset == "ISO_IR 6") {
+        // Nothing declared: non-ASCII text is UTF-8 when it is valid UTF-8, else ISO 8859-1; the
+        // output says ISO_IR 192 then.
+        if (to_utf8(ds_, charset, false)) ds_.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    } else if (charset != "ISO_IR 192") {
+        // DCMTK (iconv) first; the ISO 2022 sets it cannot convert (IR 87, IR 159) through ICU.
+        const bool dcmtk_cannot = charset.find("IR 87") != std::string::npos || charset.find("IR 159") != std::string::npos;
+        converted = !dcmtk_cannot && ds_.convertToUTF8().good();
+        if (!converted && dcmtk_cannot && to_utf8(ds_, charset, true))
+            ds_.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    }
 
     request_.patient_id = get(ds_, DCM_PatientID);
     request_.issuer = get(ds_, DCM_IssuerOfPatientID);
@@ -637,6 +833,8 @@ DeidReport Engine::run() {
     if (meta_) {
         const std::string sop = get(ds_, DCM_SOPInstanceUID);
         if (!sop.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPInstanceUID, sop.c_str());
+        const std::string cls = get(ds_, DCM_SOPClassUID);  // remapped when it was a private class
+        if (!cls.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPClassUID, cls.c_str());
     }
     write_method(report_);
 

@@ -27,6 +27,7 @@ Profile Profile::from_config(const config::Profile& profile, const std::string& 
     }
     if (p.retain_long_full_dates && p.retain_long_modified_dates)
         throw std::invalid_argument("profile options retain_long_full_dates and retain_long_modified_dates exclude each other");
+    p.keep_ages_over_89 = profile.keep_ages_over_89;
     p.rules = profile.rules;
     p.reject = profile.reject;
     p.default_issuer = default_issuer;

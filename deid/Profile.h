@@ -24,6 +24,8 @@ struct Profile {
     bool clean_pixel_data = false;                 // clean_pixel_data (done by pixels::PixelCleaner)
     bool clean_recognizable_visual_features = false;  // clean_recognizable_visual_features
 
+    bool keep_ages_over_89 = false;  // profile.keep_ages_over_89: else ages over 89 become 090Y
+
     std::vector<config::Rule> rules;
     std::vector<config::Reject> reject;
     std::string default_issuer;  // Issuer of Patient ID when the instance has none

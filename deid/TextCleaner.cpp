@@ -3,7 +3,14 @@
 #include <algorithm>
 #include <iterator>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <regex>
+
+#include "deid/TextNormaliser.h"
+#include "deid/DateText.h"
+#include "deid/PatternDetector.h"
+#include "deid/PhraseVariants.h"
 
 namespace deid {
 
@@ -11,11 +18,11 @@ namespace {
 
 const char kMarker = '\x01';  // stands for "[removed]" until the end, so terms never match inside it
 
-char fold(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char fold_char(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
 std::string lower(const std::string& s) {
     std::string r(s);
-    std::transform(r.begin(), r.end(), r.begin(), fold);
+    std::transform(r.begin(), r.end(), r.begin(), fold_char);
     return r;
 }
 
@@ -45,23 +52,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
 const char* const kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
 const char* const kMonthNames[] = {"january", "february", "march", "april", "may", "june", "july",
                                    "august", "september", "october", "november", "december"};
-
-// Replaces every whole-word occurrence (case-insensitive) of `term` in `text` by the marker.
-void replace_term(std::string& text, std::string& folded, const std::string& term) {
-    std::size_t pos = 0;
-    while ((pos = folded.find(term, pos)) != std::string::npos) {
-        std::size_t end = pos + term.size();
-        bool left_ok = pos == 0 || !word_char(folded[pos - 1]) || !word_char(term.front());
-        bool right_ok = end >= folded.size() || !word_char(folded[end]) || !word_char(term.back());
-        if (left_ok && right_ok) {
-            text.replace(pos, term.size(), 1, kMarker);
-            folded.replace(pos, term.size(), 1, kMarker);
-            pos += 1;
-        } else {
-            pos += 1;
-        }
-    }
-}
 
 void replace_regex(std::string& text, const std::regex& re) {
     text = std::regex_replace(text, re, std::string(1, kMarker));
@@ -118,19 +108,25 @@ bool has_digit_separator_digit(const std::string& s) {
 
 }  // namespace
 
-void TextCleaner::add_term(const std::string& term, std::size_t min_length) {
-    add_folded_term(lower(trim(term)), min_length);
+void TextCleaner::add_term(const std::string& term, std::size_t min_length, TermKind kind) {
+    for (std::string& v : fold_variants(trim(term))) add_folded_term(std::move(v), min_length, kind);
 }
 
-void TextCleaner::add_folded_term(std::string t, std::size_t min_length) {
+void TextCleaner::add_folded_term(std::string t, std::size_t min_length, TermKind kind) {
     if (t.size() < min_length) return;
-    if (std::find(terms_.begin(), terms_.end(), t) != terms_.end()) return;
-    // Longest first, so whole names go before their components.
-    auto at = std::find_if(terms_.begin(), terms_.end(), [&](const std::string& u) { return u.size() < t.size(); });
-    terms_.insert(at, std::move(t));
+    // A term in a script that stays as it is (CJK): at least two characters.
+    if (static_cast<unsigned char>(t[0]) >= 0x80) {
+        std::size_t chars = 0;
+        for (char c : t) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        if (chars < 2) return;
+    }
+    if (!term_set_.insert(t).second) return;
+    const bool strict = t.size() < 4;
+    terms_.push_back(Term{std::move(t), strict, kind});
 }
 
-void TextCleaner::add_person_name(const std::string& pn) {
+void TextCleaner::add_person_name(const std::string& pn, bool patient) {
+    const TermKind kind = patient ? TermKind::PatientName : TermKind::Name;
     for (const std::string& group : split(pn, '=')) {
         std::vector<std::string> c = split(group, '^');
         for (std::string& s : c) s = trim(s);
@@ -138,34 +134,44 @@ void TextCleaner::add_person_name(const std::string& pn) {
                     middle = c.size() > 2 ? c[2] : "";
         // Whole names in the usual written orders first, so "JOHN DOE" becomes one "[removed]".
         if (!family.empty() && !given.empty()) {
-            add_term(given + " " + family, 3);
-            add_term(family + " " + given, 3);
-            add_term(family + ", " + given, 3);
-            add_term(family + "," + given, 3);
-            add_term(family + "^" + given, 3);
+            add_term(given + " " + family, 3, kind);
+            add_term(family + " " + given, 3, kind);
+            add_term(family + ", " + given, 3, kind);
+            add_term(family + "," + given, 3, kind);
+            add_term(family + "^" + given, 3, kind);
             if (!middle.empty()) {
-                add_term(given + " " + middle + " " + family, 3);
-                add_term(family + ", " + given + " " + middle, 3);
-                add_term(family + "^" + given + "^" + middle, 3);
+                add_term(given + " " + middle + " " + family, 3, kind);
+                add_term(family + ", " + given + " " + middle, 3, kind);
+                add_term(family + "^" + given + "^" + middle, 3, kind);
             }
         }
-        add_term(group, 3);
+        add_term(group, 3, kind);
         // Each name component (and each word of it); initials are too short to matter.
         for (std::size_t i = 0; i < c.size() && i < 3; ++i) {
-            add_term(c[i], 2);
+            add_term(c[i], 2, kind);
             // And each word of it ("MARY ANN", "PANCREAS_0001", "SMITH-JONES").
             std::string word;
             for (char ch : c[i] + " ") {
                 if (word_char(ch)) word += ch;
-                else { add_term(word, 2); word.clear(); }
+                else { add_term(word, 2, kind); word.clear(); }
             }
         }
     }
 }
 
-void TextCleaner::add_identifier(const std::string& id) { add_term(id, 3); }
+void TextCleaner::add_identifier(const std::string& id) {
+    add_term(id, 3, TermKind::Id);
+    // Leading zeros dropped ("0012345" retyped as "12345").
+    const std::string t = trim(id);
+    const std::size_t nz = t.find_first_not_of('0');
+    if (nz != std::string::npos && nz > 0 && t.size() - nz >= 5) add_term(t.substr(nz), 5, TermKind::Id);
+}
 
-void TextCleaner::add_phrase(const std::string& phrase) { add_term(phrase, 3); }
+void TextCleaner::add_phrase(const std::string& phrase) {
+    for (const std::string& v : phrase_variants(phrase)) add_term(v, 3, TermKind::Phrase);
+    // Each distinctive word on its own, so another word order or a shortened name is found too.
+    for (const std::string& w : distinctive_words(phrase)) add_folded_term(w, 4, TermKind::Phrase);
+}
 
 void TextCleaner::add_date(const std::string& da) {
     std::string d = trim(da);
@@ -184,26 +190,108 @@ void TextCleaner::add_date(const std::string& da) {
         dd + "/" + m + "/" + y, ds + "/" + ms + "/" + y, dd + "." + m + "." + y, ds + "." + ms + "." + y,
         dd + "-" + m + "-" + y, m + "-" + dd + "-" + y, dd + "." + m + "." + yy,
     };
-    // Digits, separators and lower-case month names only: already folded.
-    for (const std::string& f : forms) add_folded_term(f, 6);
+    for (const std::string& f : forms) add_folded_term(fold(f), 6, TermKind::Date);
+    // The other numeric and CJK forms (month names in other languages: the date finder).
+    for (std::string& f : date_written_forms(d.substr(0, 8))) add_folded_term(std::move(f), 5, TermKind::Date);
     for (const char* const* names : {kMonths, kMonthNames}) {
         const std::string mon = names[mi - 1];
         for (const std::string& day : {ds, dd}) {
-            add_folded_term(mon + " " + day + " " + y, 6);
-            add_folded_term(mon + " " + day + ", " + y, 6);
-            add_folded_term(day + " " + mon + " " + y, 6);
-            add_folded_term(day + "-" + mon + "-" + y, 6);
-            add_folded_term(mon + ". " + day + ", " + y, 6);
+            // Separators fold away: "Mar 19, 2022", "19-Mar-2022" and "19 March 2022" are all here.
+            add_folded_term(mon + day + y, 6, TermKind::Date);
+            add_folded_term(day + mon + y, 6, TermKind::Date);
         }
     }
 }
 
-std::string TextCleaner::clean(const std::string& input) const {
-    std::string text = input;
-    text.erase(std::remove(text.begin(), text.end(), kMarker), text.end());
-    std::string folded = lower(text);
-    for (const std::string& term : terms_) replace_term(text, folded, term);
+namespace {
 
+const char kKept = '\x02';  // stands for a shifted date until the end, so no pattern removes it
+
+struct Span {
+    std::size_t begin, end;
+    std::string with;  // empty: the marker
+};
+
+// Replaces the spans (overlaps merged) by the marker, or by their replacement text kept aside.
+void replace_spans(std::string& text, std::vector<Span>& spans, std::vector<std::string>& kept) {
+    if (spans.empty()) return;
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+    std::string out;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < spans.size();) {
+        std::size_t b = spans[i].begin, e = spans[i].end;
+        std::string with = spans[i].with;
+        for (++i; i < spans.size() && spans[i].begin < e; ++i) {
+            e = std::max(e, spans[i].end);
+            with.clear();  // overlapping another finding: removed
+        }
+        if (b < at) b = at;
+        if (e <= b) continue;
+        out.append(text, at, b - at);
+        if (with.empty()) {
+            out += kMarker;
+        } else {
+            out += kKept;
+            kept.push_back(with);
+        }
+        at = e;
+    }
+    out.append(text, at, std::string::npos);
+    text.swap(out);
+}
+
+std::string shifted_iso(int y, int m, int d, int days) {
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d + days;
+    tm.tm_hour = 12;
+    if (timegm(&tm) == static_cast<time_t>(-1)) return "";
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return buf;
+}
+
+}  // namespace
+
+std::string TextCleaner::clean(const std::string& input, Scope scope) const {
+    std::string text = input;
+    text.erase(std::remove_if(text.begin(), text.end(), [](char c) { return c == kMarker || c == kKept; }), text.end());
+    std::vector<std::string> kept;
+    if (text.empty()) return text;
+    {
+        std::vector<Span> spans;
+        // Every match of every term in the folded text, as spans of the original bytes.
+        if (!terms_.empty()) {
+            const FoldedText folded(text);
+            for (const Term& term : terms_) {
+                if (scope == Scope::Kept &&
+                    (term.kind == TermKind::Phrase || term.kind == TermKind::Date ||
+                     (term.kind == TermKind::Id && term.folded.size() < 5)))
+                    continue;
+                for (std::size_t pos : folded.find_all(term.folded, term.strict))
+                    spans.push_back({folded.source_begin(pos), folded.source_end(pos, term.folded.size()), {}});
+            }
+        }
+        // Dates in free text: shifted when the text says them unambiguously, else removed.
+        std::vector<TextDate> dates;
+        if (scope == Scope::Free) dates = find_text_dates(text);
+        for (const TextDate& d : dates) {
+            std::string with;
+            if (has_shift_ && d.year && d.month && d.day && !d.ambiguous) with = shifted_iso(d.year, d.month, d.day, shift_days_);
+            // A date that is one of the instance's own (a term above) is removed, not shifted.
+            for (const Span& t : spans)
+                if (t.begin < d.end && d.begin < t.end) with.clear();
+            spans.push_back({d.begin, d.end, with});
+        }
+        for (const PatternMatch& m : find_patterns(text)) {
+            // A date's digits are the date's, not a phone number's.
+            if (std::any_of(dates.begin(), dates.end(), [&](const TextDate& d) { return d.begin <= m.begin && m.end <= d.end; }))
+                continue;
+            spans.push_back({m.begin, m.end, {}});
+        }
+        replace_spans(text, spans, kept);
+    }
     static const std::regex month_first(
         "\\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\\.?\\s+\\d{1,2}(st|nd|rd|th)?,?\\s+\\d{2,4}\\b",
         std::regex::icase);
@@ -214,8 +302,9 @@ std::string TextCleaner::clean(const std::string& input) const {
     static const std::regex phone("(\\+\\d{1,3}[\\s.\\-]?)?\\(?\\b\\d{3}\\)?[\\s.\\-]\\d{3}[\\s.\\-]\\d{4}\\b");
     static const std::regex intl_phone("\\+\\d[\\d\\s\\-()]{7,}\\d");
     // Each pattern runs only when the text has what every match of it needs (std::regex is slow,
-    // and most descriptions have no date or number at all).
-    if (digit_count(text) > 0) {
+    // and most descriptions have no date or number at all). Not in kept text (no dates, no id-like
+    // tokens there).
+    if (scope == Scope::Free && digit_count(text) > 0) {
         if (mentions_month(text)) {
             replace_regex(text, month_first);
             replace_regex(text, day_first);
@@ -230,8 +319,10 @@ std::string TextCleaner::clean(const std::string& input) const {
     static const std::regex runs(std::string(1, kMarker) + "(\\s+" + std::string(1, kMarker) + ")+");
     if (text.find(kMarker) != std::string::npos) text = std::regex_replace(text, runs, std::string(1, kMarker));
     std::string out;
+    std::size_t k = 0;
     for (char c : text) {
         if (c == kMarker) out += kRemoved;
+        else if (c == kKept) out += k < kept.size() ? kept[k++] : "";
         else out += c;
     }
     return out;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +18,12 @@
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcspchrs.h>
 
+#include "deid/CharsetDecoder.h"
+#include "deid/DateText.h"
+#include "deid/PatternDetector.h"
+#include "deid/PhraseVariants.h"
+#include "deid/TextNormaliser.h"
+
 namespace deid {
 namespace {
 
@@ -27,7 +34,6 @@ constexpr std::size_t kMinIdSearch = 3;        // ids shorter than this are only
 constexpr std::size_t kMinWholeValue = 2;      // 1-character values are never matched
 constexpr std::size_t kMinSubstring = 5;       // full names / institutions: plain substring from here on
 constexpr std::size_t kMinBinaryNeedle = 5;    // inside OB/OW/UN bytes only needles at least this long
-constexpr std::size_t kMaxBinaryScan = 1u << 20;  // OB/OW/UN values larger than this are not scanned
 
 // Tokens that identify nobody: titles, particles and the usual placeholders.
 const std::set<std::string>& generic_tokens() {
@@ -139,7 +145,7 @@ std::string tag_text(const DcmTagKey& t) {
 
 bool is_text_vr(DcmEVR vr) {
     switch (vr) {
-        case EVR_AE: case EVR_CS: case EVR_DA: case EVR_DT: case EVR_LO: case EVR_LT: case EVR_PN:
+        case EVR_AE: case EVR_AS: case EVR_CS: case EVR_DA: case EVR_DT: case EVR_LO: case EVR_LT: case EVR_PN:
         case EVR_SH: case EVR_ST: case EVR_UC: case EVR_UI: case EVR_UR: case EVR_UT:
             return true;
         default:
@@ -149,6 +155,14 @@ bool is_text_vr(DcmEVR vr) {
 bool is_charset_vr(DcmEVR vr) {
     switch (vr) {
         case EVR_LO: case EVR_LT: case EVR_PN: case EVR_SH: case EVR_ST: case EVR_UC: case EVR_UT:
+            return true;
+        default:
+            return false;
+    }
+}
+bool is_free_text_vr(DcmEVR vr) {
+    switch (vr) {
+        case EVR_LO: case EVR_LT: case EVR_SH: case EVR_ST: case EVR_UC: case EVR_UT:
             return true;
         default:
             return false;
@@ -166,7 +180,9 @@ bool is_pixel_tag(const DcmTagKey& t) {
 class Decoder {
 public:
     std::string decode(const std::string& raw, const std::string& charset, DcmEVR vr) {
-        if (charset.empty() || charset == "ISO_IR 6" || charset == "ISO_IR 192") return raw;
+        // No character set declared: valid UTF-8 is read as UTF-8, anything else as ISO 8859-1.
+        if (charset.empty() || charset == "ISO_IR 6") return decode_unlabelled(raw);
+        if (charset == "ISO_IR 192") return raw;
         bool ascii = std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80 && c != 0x1B; });
         if (ascii) return raw;
         auto it = converters_.find(charset);
@@ -175,10 +191,15 @@ public:
             if (conv->selectCharacterSet(charset.c_str(), "ISO_IR 192").bad()) conv.reset();
             it = converters_.emplace(charset, std::move(conv)).first;
         }
-        if (!it->second) return raw;  // unknown character set: compare the bytes as they are
         OFString out;
         const char* delimiters = vr == EVR_PN ? "\\^=" : (vr == EVR_LT || vr == EVR_ST || vr == EVR_UT) ? "" : "\\";
-        if (it->second->convertString(OFString(raw.data(), raw.size()), out, delimiters).bad()) return raw;
+        if (!it->second || it->second->convertString(OFString(raw.data(), raw.size()), out, delimiters).bad()) {
+            // What DCMTK's converter cannot read (ISO 2022 IR 87 and IR 159) through ICU; else the
+            // bytes as they are.
+            if (charset.find("2022") != std::string::npos)
+                if (auto decoded = decode_iso2022(raw, charset, vr == EVR_PN)) return *decoded;
+            return raw;
+        }
         return std::string(out.c_str(), out.length());
     }
 
@@ -203,7 +224,8 @@ std::string raw_string(DcmElement* e) {
 }
 
 std::string raw_bytes(DcmElement* e, DcmEVR vr) {
-    if (e->getLength() == 0 || e->getLength() > kMaxBinaryScan) return {};
+    // Scanned whole, whatever the size: a safe-listed private blob is no place to hide a name.
+    if (e->getLength() == 0) return {};
     if (vr == EVR_OW) {
         Uint16* p = nullptr;
         if (e->getUint16Array(p).bad() || !p) return {};
@@ -271,6 +293,17 @@ bool is_class_uid_tag(const DcmTagKey& t) {
                       DCM_PrivateInformationCreatorUID, DCM_ManufacturerDeviceClassUID, DCM_CreatorVersionUID});
 }
 
+// A class, scheme or creator UID that is neither a DICOM one (1.2.840.10008.) nor an HL7-registered
+// coding system (2.16.840.1.113883.): it may embed an id or a date, so the engine remaps it.
+bool is_unregistered_class_uid(const std::string& uid) {
+    return !uid.empty() && uid.rfind("1.2.840.10008.", 0) != 0 && uid.rfind("2.16.840.1.113883.", 0) != 0;
+}
+// Class UIDs that describe the software that wrote the file or its encoding: never collected.
+bool is_writer_uid_tag(const DcmTagKey& t) {
+    return tag_in(t, {DCM_ImplementationClassUID, DCM_TransferSyntaxUID, DCM_ReferencedTransferSyntaxUIDInFile,
+                      DCM_MACCalculationTransferSyntaxUID});
+}
+
 // Attributes that describe the equipment's make (kept by the standard for research): a vendor name
 // that is also written as the institution (e.g. Institution Name "TOSHIBA") is not a leak there.
 bool is_equipment_make_tag(const DcmTagKey& t) {
@@ -296,6 +329,9 @@ bool is_device_date_tag(const DcmTagKey& t) {
                       DCM_CalibrationDate, DCM_BeamHoldTransitionDateTime,
                       DcmTagKey(0x0018, 0x1204) /* Date of Manufacture */, DcmTagKey(0x0018, 0x1205) /* Date of Installation */});
 }
+bool is_engine_written_tag(const DcmTagKey& t) {
+    return tag_in(t, {DCM_PatientID, DCM_DeidentificationMethod, DCM_ImplementationVersionName});
+}
 bool is_patient_name_tag(const DcmTagKey& t) {
     return tag_in(t, {DCM_PatientName, DCM_OtherPatientNames, DCM_PatientBirthName, DCM_PatientMotherBirthName,
                       DCM_ResponsiblePerson});
@@ -307,7 +343,7 @@ bool is_other_id_tag(const DcmTagKey& t) {
     return tag_in(t, {DCM_PlacerOrderNumberImagingServiceRequest, DCM_FillerOrderNumberImagingServiceRequest,
                       DCM_RequestedProcedureID, DCM_ScheduledProcedureStepID, DCM_PerformedProcedureStepID,
                       DCM_AdmissionID, DCM_RETIRED_MedicalRecordLocator,
-                      DCM_MilitaryRank, DCM_PatientTelephoneNumbers, DCM_PatientAddress});
+                      DCM_MilitaryRank, DCM_PatientTelephoneNumbers});
 }
 
 class Collector {
@@ -359,13 +395,13 @@ private:
 
 // ---- matching --------------------------------------------------------------------------------
 
-enum class Kind { Name, FullName, Id, Institution, Uid, Date };
+enum class Kind { Name, FullName, Id, Institution, PhraseWord, Uid, Date };
 
 struct Needle {
-    std::string text;  // normalised
+    std::string text;  // normalised (upper case, blanks collapsed)
     std::string category;
     Kind kind;
-    std::vector<std::string> forms;  // dates: the written forms searched in text
+    std::vector<std::string> forms;  // folded (deid/TextNormaliser.h): variants, or a date's written forms
 };
 
 Kind kind_of(const Identifiers::Value& v) {
@@ -373,7 +409,7 @@ Kind kind_of(const Identifiers::Value& v) {
     if (v.category == "uid" || is_uid_shaped(v.text)) return Kind::Uid;
     if (v.category == "patient_name" || v.category == "staff_name")
         return v.text.find(' ') == std::string::npos ? Kind::Name : Kind::FullName;
-    if (v.category == "institution") return Kind::Institution;
+    if (v.category == "institution" || v.category == "address") return Kind::Institution;
     return Kind::Id;
 }
 
@@ -421,11 +457,48 @@ bool find_date(const std::string& hay, const Needle& n) {
     return false;
 }
 
-std::vector<std::string> date_forms(const std::string& d, bool binary_only) {
-    const std::string y = d.substr(0, 4), m = d.substr(4, 2), day = d.substr(6, 2);
-    if (binary_only) return {d};
-    return {d, y + "-" + m + "-" + day, y + "/" + m + "/" + day, y + "." + m + "." + day,
-            m + "/" + day + "/" + y, day + "." + m + "." + y, day + "/" + m + "/" + y, m + "-" + day + "-" + y};
+// A text value (already decoded) against a needle: `folded` is the whole value folded, `values`
+// each of its values folded.
+bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const std::vector<std::string>& values) {
+    if (v.vr == EVR_UI || v.vr == EVR_DA || v.vr == EVR_DT) return false;
+    if (n.kind == Kind::Date) {
+        for (const std::string& form : n.forms)
+            if (folded.contains(form, false)) return true;
+        return false;
+    }
+    if (n.kind != Kind::Name && n.kind != Kind::FullName && is_equipment_make_tag(v.tag)) return false;
+    // Coded strings hold enumerated values (TEXT, PNAME, ...): only whole names of 4 or more
+    // characters, ids of 5 or more, between separators, count there.
+    const bool coded = v.vr == EVR_CS || v.vr == EVR_AE;
+    // In codes only the patient's own names and ids count (a placeholder staff name such as
+    // "Valuetype^Enter text" equals the code VALUETYPE).
+    if (coded && n.category != "patient_name" && n.category != "patient_id" && n.category != "other_patient_id" &&
+        n.category != "accession_number")
+        return false;
+    for (const std::string& form : n.forms) {
+        if (form.size() < kMinWholeValue) continue;
+        if (coded) {
+            if (form.size() >= 5 && folded.contains(form, true)) return true;
+            continue;
+        }
+        if (std::find(values.begin(), values.end(), form) != values.end()) return true;
+        switch (n.kind) {
+            case Kind::Name:
+            case Kind::PhraseWord:
+                if (folded.contains(form, form.size() < kMinLooseToken)) return true;
+                break;
+            case Kind::FullName:
+            case Kind::Institution:
+                if (form.size() >= kMinSubstring ? folded.contains_anywhere(form) : folded.contains(form, true)) return true;
+                break;
+            case Kind::Id:
+                if (form.size() >= kMinIdSearch && folded.contains(form, form.size() < kMinLooseToken + 1)) return true;
+                break;
+            default:
+                break;
+        }
+    }
+    return false;
 }
 
 bool match_value(const Needle& n, const Visit& v, const std::string& text, const std::vector<std::string>& values) {
@@ -437,7 +510,9 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
     }
     switch (n.kind) {
         case Kind::Uid:
-            if (is_class_uid_tag(v.tag)) return false;  // an implementation or creator UID equal to one of the original's
+            // A class slot holds an original's UID only when it was a private class or scheme UID
+            // (the writer's implementation UID may equal one of the original's creator UIDs).
+            if (is_writer_uid_tag(v.tag) || (is_class_uid_tag(v.tag) && !is_unregistered_class_uid(n.text))) return false;
             if (v.vr == EVR_UI) return std::find(values.begin(), values.end(), n.text) != values.end();
             return find_uid(text, n.text);
         case Kind::Date:
@@ -449,26 +524,7 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
                     return digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text ||
                            x.find(n.text) != std::string::npos;
                 });
-            return find_date(text, n);
-        default:
-            break;
-    }
-    // Names, ids and institutions are not searched in UIDs, dates or coded strings (CS holds
-    // enumerated values such as TEXT or PNAME that would match placeholder names).
-    if (v.vr == EVR_UI || v.vr == EVR_DA || v.vr == EVR_DT || v.vr == EVR_CS) return false;
-    if (n.kind != Kind::Name && n.kind != Kind::FullName && is_equipment_make_tag(v.tag)) return false;
-    // Whole value equal (ids and names of any length >= 2).
-    if (std::find(values.begin(), values.end(), n.text) != values.end()) return true;
-    switch (n.kind) {
-        case Kind::Name:
-            return find_token(text, n.text, n.text.size() < kMinLooseToken);
-        case Kind::FullName:
-        case Kind::Institution:
-            if (n.text.size() >= kMinSubstring) return text.find(n.text) != std::string::npos;
-            return find_token(text, n.text, true);
-        case Kind::Id:
-            if (n.text.size() < kMinIdSearch) return false;
-            return find_token(text, n.text, n.text.size() < kMinLooseToken + 1);
+            return false;  // text: match_text
         default:
             return false;
     }
@@ -483,7 +539,14 @@ Identifiers collect_identifiers(DcmFileFormat& original) {
         if (v.binary) return;
         const DcmTagKey& t = v.tag;
         if (v.vr == EVR_UI) {
-            if (is_class_uid_tag(t)) return;
+            if (is_writer_uid_tag(t)) return;
+            if (is_class_uid_tag(t)) {
+                for (const std::string& one : split(v.text, '\\')) {
+                    const std::string uid = trim(one);
+                    if (is_unregistered_class_uid(uid)) c.add(uid, "uid");
+                }
+                return;
+            }
             for (const std::string& one : split(v.text, '\\')) {
                 std::string uid = trim(one);
                 if (uid.empty() || uid.rfind("1.2.840.10008.", 0) == 0) continue;
@@ -505,6 +568,7 @@ Identifiers collect_identifiers(DcmFileFormat& original) {
         else if (t == DCM_AccessionNumber) c.add_values(v.text, "accession_number");
         else if (t == DCM_StudyID) c.add_values(v.text, "study_id");
         else if (is_institution_tag(t)) c.add_values(v.text, "institution");
+        else if (t == DCM_PatientAddress) c.add_values(v.text, "address");
         else if (is_device_tag(t)) c.add_values(v.text, "device");
         else if (is_station_tag(t)) c.add_values(v.text, "station");
         else if (is_other_id_tag(t)) c.add_values(v.text, "other_id");
@@ -534,31 +598,87 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
         if (n.kind == Kind::Date) {
             n.text = digits_only(n.text);
             if (!plausible_date(n.text)) continue;
-            n.forms = date_forms(n.text, false);
+            n.forms = date_written_forms(n.text);
+        } else if (n.kind == Kind::Institution) {
+            for (const std::string& p : phrase_variants(v.text))
+                for (std::string& f : fold_variants(p)) n.forms.push_back(std::move(f));
+            // Its distinctive words on their own (another word order): as names.
+            for (const std::string& w : distinctive_words(v.text)) needles.push_back({w, v.category, Kind::PhraseWord, {w}});
+        } else if (n.kind != Kind::Uid) {
+            n.forms = fold_variants(v.text);
+            // A CJK form of one character is too common to search (a family name such as 王 or 김).
+            n.forms.erase(std::remove_if(n.forms.begin(), n.forms.end(), [](const std::string& f) {
+                              if (f.empty() || static_cast<unsigned char>(f[0]) < 0x80) return false;
+                              std::size_t chars = 0;
+                              for (char c : f) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+                              return chars < 2;
+                          }), n.forms.end());
         }
         needles.push_back(std::move(n));
     }
+
+    std::vector<const Needle*> date_needles;
+    for (const Needle& n : needles)
+        if (n.kind == Kind::Date) date_needles.push_back(&n);
 
     VerifyReport report;
     std::set<std::string> reported;
     Decoder decoder;
     walk_file(output, decoder, [&](const Visit& v) {
         const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
-        std::vector<std::string> values;
+        std::vector<std::string> values, folded_values;
         if (!v.binary)
             for (const std::string& one : split(v.text, '\\')) {
                 std::string x = normalise(one, v.vr == EVR_PN);
-                if (!x.empty()) values.push_back(std::move(x));
+                if (x.empty()) continue;
+                folded_values.push_back(fold(x));
+                values.push_back(std::move(x));
             }
+        std::unique_ptr<FoldedText> folded;
+        if (!v.binary && v.vr != EVR_UI) folded = std::make_unique<FoldedText>(v.text);
         for (const Needle& n : needles) {
             if (n.kind == Kind::Date && keep_device && is_device_date_tag(v.tag)) continue;
+            // The issuer of the patient id usually names the institution: kept with it.
+            if (keep_institution && n.category == "issuer" && is_institution_tag(v.tag)) continue;
             // With full dates retained, a birth date equal to another kept date of the instance is that date.
             if (keep_dates && n.category == "birth_date" && v.tag != DCM_PatientBirthDate &&
                 (v.vr == EVR_DA || v.vr == EVR_DT) && retained_dates.count(n.text))
                 continue;
-            if (!match_value(n, v, text, values)) continue;
+            const bool hit = n.kind == Kind::Uid || v.binary || (n.kind == Kind::Date && (v.vr == EVR_DA || v.vr == EVR_DT))
+                                 ? match_value(n, v, text, values)
+                                 : folded && match_text(n, v, *folded, folded_values);
+            if (!hit) continue;
             if (reported.insert(v.path + '\n' + n.category).second) report.leaks.push_back({v.path, n.category});
         }
+        // Ages over 89 (HIPAA Safe Harbor: "90 or older").
+        if (v.vr == EVR_AS && !profile.keep_ages_over_89 && v.text.size() >= 4 && is_digit(static_cast<unsigned char>(v.text[0]))) {
+            // 90 or older is written 090Y; any other writing of such an age is a leak.
+            const int n = std::atoi(v.text.substr(0, 3).c_str());
+            const char unit = v.text[3];
+            const bool old = (unit == 'Y' && n > 90) || (unit == 'M' && n >= 90 * 12) || (unit == 'W' && n >= 90 * 52);
+            if (old && reported.insert(v.path + "\nage_over_89").second)
+                report.leaks.push_back({v.path, "age_over_89"});
+        }
+        // The original's dates in any written form the date finder reads (day-month without a
+        // year, other languages, CJK), in free text.
+        if (!v.binary && is_free_text_vr(v.vr) && !date_needles.empty())
+            for (const TextDate& d : find_text_dates(v.text))
+                for (const Needle* n : date_needles) {
+                    const int y = std::atoi(n->text.substr(0, 4).c_str()), m = std::atoi(n->text.substr(4, 2).c_str()),
+                              day = std::atoi(n->text.substr(6, 2).c_str());
+                    const bool same = (d.month == m && d.day == day) || (d.ambiguous && d.month == day && d.day == m);
+                    if (!same || (d.year != 0 && d.year != y)) continue;
+                    if (keep_device && is_device_date_tag(v.tag)) continue;
+                    if (reported.insert(v.path + '\n' + n->category).second) report.leaks.push_back({v.path, n->category});
+                }
+        // Identifiers no header element holds, by their shape (the cleaner removes the same
+        // shapes from every text it cleans or keeps).
+        // (Patient ID and the de-identification method are the engine's own writing.)
+        if (!v.binary && is_free_text_vr(v.vr) && !is_engine_written_tag(v.tag))
+            for (const PatternMatch& m : find_patterns(v.text)) {
+                const std::string category = pattern_name(m.kind);
+                if (reported.insert(v.path + '\n' + category).second) report.leaks.push_back({v.path, category});
+            }
     });
     return report;
 }

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libdcmtk-dev dcmtk                       # DICOM parsing, codecs, networking; storescu/storescp for tests
+  libicu-dev                               # text normalisation shared by the cleaner and the verifier (deid/)
   libboost-dev libboost-program-options-dev libboost-system-dev
   libssl-dev libsqlite3-dev sqlite3
   libpq-dev postgresql haproxy             # the shared keystore map; scale-out tests start their own
