@@ -103,6 +103,13 @@ struct Pixels {
 
 struct Log {
     std::string level = "info";  // debug | info | warning | error
+    std::string format = "text";  // text | json (one object per line)
+};
+
+// The HTTP endpoint (docs/monitoring.md): /metrics, /healthz, /readyz and the status page.
+struct Http {
+    std::string bind = "127.0.0.1";
+    int port = 11180;  // 0 = off
 };
 
 struct Config {
@@ -117,6 +124,7 @@ struct Config {
     Profile profile;
     Pixels pixels;
     Log log;
+    Http http;
     std::string source_path;  // the file this was loaded from (absolute); empty = embedded default
 
     // Derived paths under state_dir.

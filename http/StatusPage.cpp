@@ -69,24 +69,26 @@ std::string render_html(const StatusSnapshot& s, int refresh_seconds) {
          "table{border-collapse:collapse;width:100%;margin-bottom:1em}"
          "th,td{text-align:left;padding:0.3em 0.5em;border-bottom:1px solid #ccc;vertical-align:top}"
          ".ok{color:#070;font-weight:bold}.failing{color:#b00;font-weight:bold}"
-         ".wrap{overflow-x:auto}h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.2em}"
+         "h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.2em}h3{font-size:1em;margin:0 0 0.3em}"
+         ".dest{border:1px solid #ccc;border-left-width:6px;border-radius:4px;padding:0.5em;margin-bottom:0.6em}"
+         ".dest p{margin:0.2em 0}"
          "small{color:#555}</style></head><body>\n";
     o << "<h1>deid-gateway <span class=\"" << (ready ? "ok" : "failing") << "\">" << (ready ? "ready" : "NOT READY")
       << "</span></h1>\n";
     o << "<p><small>version " << escape(s.version) << " &middot; " << escape(s.generated_at) << " &middot; up "
       << age_text(s.uptime_seconds) << " &middot; refreshes every " << refresh_seconds << " s</small></p>\n";
 
-    o << "<h2>Destinations</h2>\n<div class=\"wrap\"><table id=\"destinations\"><tr><th>destination</th><th>state</th>"
-         "<th>queue</th><th>oldest</th><th>delivered</th><th>last success</th><th>last error</th></tr>\n";
+    // One block per destination (not a wide table): readable on a phone without scrolling sideways.
+    o << "<h2>Destinations</h2>\n";
     for (const auto& d : s.destinations) {
         const char* st = to_string(d.state);
-        o << "<tr data-destination=\"" << escape(d.name) << "\"><td>" << escape(d.name) << " <small>(" << escape(d.kind)
-          << ")</small></td><td class=\"" << st << "\">" << st << "</td><td class=\"queue\">" << d.queue_depth
-          << "</td><td>" << (d.queue_depth ? age_text(d.oldest_queued_age_seconds) : "-") << "</td><td>" << d.delivered
-          << "</td><td>" << escape(or_dash(d.last_success)) << "</td><td>" << escape(last_error_text(d))
-          << "</td></tr>\n";
+        o << "<div class=\"dest\" data-destination=\"" << escape(d.name) << "\"><h3>" << escape(d.name) << " <small>("
+          << escape(d.kind) << ")</small> <span class=\"state " << st << "\">" << st << "</span></h3>\n"
+          << "<p>queue <b class=\"queue\">" << d.queue_depth << "</b>"
+          << (d.queue_depth ? ", oldest " + age_text(d.oldest_queued_age_seconds) : std::string()) << " &middot; delivered "
+          << d.delivered << "</p>\n<p><small>last success " << escape(or_dash(d.last_success)) << "<br>last error "
+          << escape(last_error_text(d)) << "</small></p></div>\n";
     }
-    o << "</table></div>\n";
 
     o << "<h2>Broker</h2>\n<p id=\"broker\" class=\"" << (s.broker.up ? "ok" : "failing") << "\">"
       << (s.broker.up ? "answering" : "NOT ANSWERING") << "</p>\n<p><small>";

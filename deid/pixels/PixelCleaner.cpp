@@ -307,6 +307,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         pieces.push_back(ocr_input(grey, found[i].box, 2));
     }
     const auto answers = read_batch(pieces);
+    report.regions_read += static_cast<int>(pieces.size());
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
     for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
 

@@ -33,7 +33,9 @@ TEST_CASE("the status page names a failing destination with its queue, escaped, 
     CHECK(html.find("name=\"viewport\"") != std::string::npos);
     CHECK(html.find("research&lt;pacs&gt;") != std::string::npos);
     CHECK(html.find("research<pacs>") == std::string::npos);
-    CHECK(html.find("<td class=\"failing\">failing</td><td class=\"queue\">12</td>") != std::string::npos);
+    CHECK(html.find("<div class=\"dest\" data-destination=\"research&lt;pacs&gt;\"><h3>research&lt;pacs&gt; <small>(dicom)</small> "
+                    "<span class=\"state failing\">failing</span></h3>\n<p>queue <b class=\"queue\">12</b>, oldest 95 s") !=
+          std::string::npos);
     CHECK(html.find("connect-failed at 2026-12-01T19:59:58Z") != std::string::npos);
     CHECK(html.find("<td>malformed</td><td>2</td>") != std::string::npos);
     CHECK(html.find("<script") == std::string::npos);
