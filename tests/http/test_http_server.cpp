@@ -70,7 +70,7 @@ TEST_CASE("GET /metrics answers the registry's exposition as Prometheus text") {
     CHECK(r.body.find("deid_delivered_total{destination=\"pacs\"} 4\n") != std::string::npos);
 }
 
-TEST_CASE("/healthz is alive; /readyz is 503 naming each failing check and 200 once all pass") {
+TEST_CASE("/healthz is alive and /readyz is 503 naming each failing check and 200 once all pass") {
     Fixture f;
     auto h = f.get("/healthz");
     CHECK(h.status == 200);
@@ -100,7 +100,7 @@ TEST_CASE("/healthz is alive; /readyz is 503 naming each failing check and 200 o
     CHECK(json::parse(r.body)["ready"] == true);
 }
 
-TEST_CASE("/status.json round-trips the snapshot; unknown targets are 404, other methods 405") {
+TEST_CASE("/status.json round-trips the snapshot, unknown targets are 404 and other methods 405") {
     Fixture f;
     const auto r = f.get("/status.json");
     REQUIRE(r.status == 200);
