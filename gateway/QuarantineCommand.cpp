@@ -39,7 +39,7 @@ int run_quarantine(const config::Config& cfg, const std::vector<std::string>& ar
             // The reason.json fields (no PHI), one object per instance.
             nlohmann::json out = nlohmann::json::array();
             for (const auto& r : records)
-                out.push_back({{"id", r.id}, {"reason", r.reason}, {"detail", r.detail}, {"stage", r.stage},
+                out.push_back({{"id", r.id}, {"reason", r.reason}, {"detail", r.detail}, {"stage", spool::stage_name(r.stage)},
                                {"destination", r.destination}, {"calling_ae", r.calling_ae},
                                {"quarantined_at", r.quarantined_at}, {"attempts", r.attempts}});
             std::cout << out.dump(2) << "\n";
