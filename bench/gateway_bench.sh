@@ -158,7 +158,7 @@ case_b() { # SET DIR
   gport=$(free_port); sport=$(free_port); out="$WORK/out/b_$1_$ROUND"; state="$WORK/b_state_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp --fork -aet SINK -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
   cat >"$WORK/b_config.json" <<EOF
-{"state_dir": "$state", "workers": 2, "listen": {"port": $gport},
+{"state_dir": "$state", "workers": 2, "listen": {"port": $gport}, "http": {"port": 0},
  "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4}]}
 EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")

@@ -1,16 +1,25 @@
 #include "common/Log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <regex>
+
+#include <nlohmann/json.hpp>
 
 namespace common {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::atomic<bool> g_json{false};
 std::mutex g_mutex;
+std::string g_target;  // the file stderr was opened on, if any
 
 const char* name(Level level) {
     switch (level) {
@@ -21,6 +30,32 @@ const char* name(Level level) {
     }
     return "?";
 }
+
+const char* json_name(Level level) {
+    switch (level) {
+        case Level::debug: return "debug";
+        case Level::info: return "info";
+        case Level::warning: return "warning";
+        case Level::error: return "error";
+    }
+    return "?";
+}
+
+// The ids a message names: spool ids (Spool::new_id), association ids, new UIDs.
+nlohmann::json ids_in(const std::string& message) {
+    static const std::regex spool(R"(\b\d{13}-\d{6}-[0-9a-f]{4}\b)");
+    static const std::regex association(R"(\bassoc-\d+\b)");
+    static const std::regex uid(R"(\b2\.25\.\d+\b)");
+    nlohmann::json ids = nlohmann::json::object();
+    auto collect = [&](const std::regex& re, const char* key) {
+        for (std::sregex_iterator it(message.begin(), message.end(), re), end; it != end; ++it)
+            ids[key].push_back(it->str());
+    };
+    collect(spool, "spool");
+    collect(association, "association");
+    collect(uid, "uid");
+    return ids;
+}
 }  // namespace
 
 void set_log_level(const std::string& level) {
@@ -30,6 +65,8 @@ void set_log_level(const std::string& level) {
     else if (level == "error") l = Level::error;
     g_level = static_cast<int>(l);
 }
+
+void set_log_format(const std::string& format) { g_json = format == "json"; }
 
 bool log_enabled(Level level) { return static_cast<int>(level) >= g_level.load(); }
 
@@ -44,9 +81,40 @@ void log(Level level, const std::string& component, const std::string& message) 
     char stamp[64];
     std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    if (g_json) {
+        const nlohmann::json line = {{"time", stamp}, {"level", json_name(level)}, {"component", component},
+                                     {"event", message}, {"ids", ids_in(message)}};
+        // Invalid UTF-8 is replaced, never thrown about (messages are ASCII by design).
+        const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::lock_guard<std::mutex> lock(g_mutex);
+        std::fprintf(stderr, "%s\n", text.c_str());
+        std::fflush(stderr);
+        return;
+    }
     std::lock_guard<std::mutex> lock(g_mutex);
     std::fprintf(stderr, "%s %-5s %s: %s\n", stamp, name(level), component.c_str(), message.c_str());
     std::fflush(stderr);
+}
+
+void remember_log_target() {
+    struct stat st {};
+    if (::fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return;
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/fd/2", buf, sizeof buf - 1);
+    if (n <= 0 || buf[0] != '/') return;
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_target.assign(buf, static_cast<std::size_t>(n));
+}
+
+bool reopen_log() {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (g_target.empty()) return false;
+    const int fd = ::open(g_target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return false;
+    std::fflush(stderr);
+    const bool ok = ::dup2(fd, STDERR_FILENO) >= 0;
+    ::close(fd);
+    return ok;
 }
 
 }  // namespace common

@@ -183,7 +183,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
     Reader r;
     Config c;
     r.only_keys(doc, "", {"state_dir", "workers", "listen", "spool", "destinations", "retry",
-                          "shutdown_timeout_seconds", "keystore", "profile", "pixels", "log"});
+                          "shutdown_timeout_seconds", "keystore", "profile", "pixels", "log", "http"});
 
     r.string(doc["state_dir"], "state_dir", c.state_dir, true);
     r.integer(doc["workers"], "workers", c.workers, 1, 256);
@@ -382,8 +382,16 @@ Config from_json(const json& doc, const std::string& base_dir) {
     }
 
     if (const json& lg = doc["log"]; r.object(lg, "log")) {
-        r.only_keys(lg, "log", {"level"});
+        r.only_keys(lg, "log", {"level", "format"});
         r.one_of(lg["level"], "log.level", c.log.level, {"debug", "info", "warning", "error"});
+        r.one_of(lg["format"], "log.format", c.log.format, {"text", "json"});
+    }
+
+    // The HTTP endpoint (docs/monitoring.md).
+    if (const json& h = doc["http"]; r.object(h, "http")) {
+        r.only_keys(h, "http", {"bind", "port"});
+        r.string(h["bind"], "http.bind", c.http.bind, true);
+        r.integer(h["port"], "http.port", c.http.port, 0, 65535);
     }
 
     if (!r.problems.empty()) throw ConfigError(r.problems);
@@ -526,7 +534,8 @@ std::string to_json(const Config& c) {
                    {"regions", regions}, {"fill", c.pixels.fill},
                    {"allow_words", c.pixels.allow_words}, {"verify", c.pixels.verify},
                    {"screen_all_images", c.pixels.screen_all_images}};
-    j["log"] = {{"level", c.log.level}};
+    j["log"] = {{"level", c.log.level}, {"format", c.log.format}};
+    j["http"] = {{"bind", c.http.bind}, {"port", c.http.port}};
     return j.dump(2);
 }
 

@@ -110,6 +110,13 @@ struct Pixels {
 
 struct Log {
     std::string level = "info";  // debug | info | warning | error
+    std::string format = "text";  // text | json (one object per line)
+};
+
+// The HTTP endpoint (docs/monitoring.md): /metrics, /healthz, /readyz and the status page.
+struct Http {
+    std::string bind = "127.0.0.1";
+    int port = 11180;  // 0 = off
 };
 
 struct Config {
@@ -124,6 +131,7 @@ struct Config {
     Profile profile;
     Pixels pixels;
     Log log;
+    Http http;
     std::string source_path;  // the file this was loaded from (absolute); empty = embedded default
 
     // Derived paths under state_dir.

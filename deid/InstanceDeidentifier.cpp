@@ -275,8 +275,11 @@ Outcome InstanceDeidentifier::Impl::process(std::shared_ptr<DcmFileFormat>& hold
         return make(Outcome::Kind::Quarantined, report.refusal,
                     "instance not released: " + report.refusal + " (profile option)");
 
+    int ocr_read = 0, ocr_cleaned = 0;
     if (profile.clean_pixel_data) {
         const pixels::PixelReport pr = pixels.clean(file);
+        ocr_read = pr.regions_read;
+        ocr_cleaned = pr.regions_cleaned;
         if (!pr.failure.empty()) return make(Outcome::Kind::Quarantined, "pixel-clean-failed", pr.failure);
         if (pr.examined) add_method_code(*ds, "113101");
         if (!pr.transfer_syntax_uid.empty()) xfer = DcmXfer(pr.transfer_syntax_uid.c_str()).getXfer();  // HTJ2K -> JPEG 2000
@@ -301,6 +304,8 @@ Outcome InstanceDeidentifier::Impl::process(std::shared_ptr<DcmFileFormat>& hold
     o.modality = report.modality;
     o.transfer_syntax_uid = DcmXfer(xfer).getXferID();
     o.output_bytes = written;
+    o.ocr_regions_read = ocr_read;
+    o.ocr_regions_cleaned = ocr_cleaned;
     return o;
 }
 

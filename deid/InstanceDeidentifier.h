@@ -31,6 +31,8 @@ struct Outcome {
     std::string modality;
     std::string transfer_syntax_uid;
     std::uint64_t output_bytes = 0;  // the output's size, known for in-place writes (else 0)
+    int ocr_regions_read = 0;        // pixel cleaning: candidate regions OCR read
+    int ocr_regions_cleaned = 0;     // pixel cleaning: regions filled
 };
 
 class InstanceDeidentifier {

@@ -9,6 +9,7 @@
 #include "common/Log.h"
 #include "common/ThreadPriority.h"
 #include "dimse/InstanceInfo.h"
+#include "metrics/GatewayMetrics.h"
 
 namespace deidentify {
 
@@ -149,6 +150,7 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
     std::shared_ptr<DcmFileFormat> file = std::move(record.parsed.file);  // null: read from `input`
     std::shared_ptr<void> lease = std::move(record.parsed.lease);
     record.parsed = {};
+    const auto started = std::chrono::steady_clock::now();
     try {
         spool_.reuse_output_file_for(output);
         outcome = worker().deidentifier->process(file, input, output, record.calling_ae);
@@ -165,6 +167,7 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
         case deid::Outcome::Kind::Rejected:
             ::unlink(output.c_str());
             spool_.reject(record);
+            if (metrics_) metrics_->rejected(outcome.detail.empty() ? outcome.reason : outcome.detail);
             log(Level::info, "deid", record.id + ": rejected by the profile (" + outcome.reason + "), not forwarded");
             return;
         case deid::Outcome::Kind::Quarantined: {
@@ -176,12 +179,17 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
             q.stage = spool::Stage::deidentify;
             q.calling_ae = record.calling_ae;
             const auto ec = spool_.quarantine_incoming(record, q);
+            if (!ec && metrics_) metrics_->quarantined("deidentify", q.reason);
             log(Level::warning, "deid",
                 record.id + ": quarantined as " + q.reason + "/" + record.id + ": " + outcome.detail +
                     (ec ? " (could not move: " + ec.message() + ")" : ""));
             return;
         }
         case deid::Outcome::Kind::Clean:
+            if (metrics_)
+                metrics_->deidentified(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                                       static_cast<std::uint64_t>(outcome.ocr_regions_read),
+                                       static_cast<std::uint64_t>(outcome.ocr_regions_cleaned));
             break;
     }
     spool::RouteFacts facts{record.calling_ae, outcome.modality, outcome.sop_class_uid, ""};

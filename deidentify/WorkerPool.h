@@ -25,6 +25,10 @@
 #include "spool/Router.h"
 #include "spool/Spool.h"
 
+namespace metrics {
+class GatewayMetrics;
+}
+
 namespace deidentify {
 
 class WorkerPool {
@@ -40,6 +44,7 @@ public:
     // in memory instead of reading the file (first attempt only).
     void submit(spool::InstanceRecord record);
     void stop();  // running instances finish; the rest stays in incoming/
+    void set_metrics(metrics::GatewayMetrics* metrics) { metrics_ = metrics; }  // observer; may be null
     // Retries scheduled and not yet run (tests wait on it instead of sleeping).
     int retries_scheduled() const;
 
@@ -60,6 +65,7 @@ private:
     SourceFactory sources_;
     boost::asio::io_context& timers_;
     spool::ParsedBudget* budget_;
+    metrics::GatewayMetrics* metrics_ = nullptr;
     boost::asio::thread_pool pool_;
     mutable std::mutex mutex_;
     std::map<std::thread::id, std::unique_ptr<Worker>> workers_;

@@ -207,6 +207,7 @@ void StoreScp::Impl::refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResu
     rej.result = result;
     rej.source = source;
     rej.reason = reason;
+    if (settings.on_association) settings.on_association(false);
     ASC_rejectAssociation(assoc, &rej);
     ASC_dropAssociation(assoc);
     ASC_destroyAssociation(&assoc);
@@ -394,6 +395,7 @@ void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string
         ASC_destroyAssociation(&assoc);
         return;
     }
+    if (settings.on_association) settings.on_association(true);
     log(LogLevel::info, who + ": accepted, " + std::to_string(ASC_countAcceptedPresentationContexts(assoc->params)) +
                             " presentation contexts");
 
@@ -531,6 +533,7 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
     if (dcmPeerRequiresExactUIDCopy.get()) rsp.opts |= O_STORE_PEER_REQUIRES_EXACT_UID_COPY;
     rsp.DataSetType = DIMSE_DATASET_NULL;
     cond = DIMSE_sendStoreResponse(assoc, pres_id, &req, &rsp, nullptr);
+    if (cond.good() && settings.on_response) settings.on_response(rsp.DimseStatus);
     if (cond.bad()) {
         log(LogLevel::warning, id + ": C-STORE (message " + std::to_string(req.MessageID) +
                                    ") response not sent: " + cond.text());
@@ -587,6 +590,8 @@ std::error_code StoreScp::start() {
 }
 
 int StoreScp::port() const { return impl_->bound_port; }
+
+bool StoreScp::accepting() const { return impl_->bound_port > 0 && !impl_->stop_accept; }
 
 void StoreScp::stop_accepting() {
     impl_->stop_accept = true;

@@ -36,6 +36,9 @@ struct ScpSettings {
     // (CStoreRequest::dataset); larger ones only structurally (values over 4 KiB stay on disk).
     std::uint64_t keep_parsed_bytes = 0;
     LogSink log;                               // observer; may be empty
+    // Observers for metrics; may be empty. Called on the association's thread.
+    std::function<void(bool accepted)> on_association;      // each association request, accepted or refused
+    std::function<void(std::uint16_t status)> on_response;  // each C-STORE response status sent
 };
 
 class StoreScp {
@@ -56,6 +59,8 @@ public:
     // Running associations are aborted at their next poll (within about a second).
     void abort_all();
     int active_associations() const;
+    // True between a successful start() and stop_accepting(): new associations are taken.
+    bool accepting() const;
 
     struct Impl;  // public so the DCMTK callbacks in the .cpp can reach it
 

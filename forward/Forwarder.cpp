@@ -7,6 +7,7 @@
 #include "common/Log.h"
 #include "common/ThreadPriority.h"
 #include "dimse/DimseError.h"
+#include "metrics/GatewayMetrics.h"
 
 namespace forward {
 
@@ -50,6 +51,16 @@ void Forwarder::stop() {
 std::size_t Forwarder::depth() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return ready_.size() + in_flight_;
+}
+
+std::int64_t Forwarder::oldest_received_ms() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::int64_t oldest = 0;
+    for (const auto& [when, item] : ready_) {
+        const auto t = spool::Spool::received_ms(item.record.id);
+        if (t > 0 && (oldest == 0 || t < oldest)) oldest = t;
+    }
+    return oldest;
 }
 
 int Forwarder::outages() const {
@@ -131,7 +142,9 @@ void Forwarder::run(int index) {
         }
         if (!sender) sender = factory_(index);
         const bool was_connected = sender->connected();
+        const auto send_start = Clock::now();
         const auto result = sender->send(path, item.record.parsed);
+        const double send_seconds = std::chrono::duration<double>(Clock::now() - send_start).count();
         item.record.parsed = {};  // a retry reads the file
         if (result.kind == dimse::SendResult::Kind::Sent) {
             bool grow = false;
@@ -151,6 +164,7 @@ void Forwarder::run(int index) {
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
+            if (metrics_) metrics_->delivered(destination_, received ? (now_ms - received) / 1000.0 : 0, send_seconds);
             if (result.resent)
                 log(Level::warning, who, id + ": the association was dropped by the peer; resent on a new one");
             log(Level::info, who,
@@ -182,6 +196,7 @@ void Forwarder::run(int index) {
                     std::to_string(kCapSeconds) + " s, the destination is not paused");
             continue;
         }
+        if (metrics_) metrics_->delivery_failed(destination_, result.reason.empty() ? "unknown" : result.reason);
         if (result.kind == dimse::SendResult::Kind::Retry && unreachable) {
             std::unique_lock<std::mutex> lock(mutex_);
             ++unreachable_attempts_;
@@ -217,6 +232,7 @@ void Forwarder::run(int index) {
             record.detail = result.detail;
             record.attempts = item.attempts;
             const auto ec = spool_.quarantine_outgoing(destination_, id, record);
+            if (!ec && metrics_) metrics_->quarantined("forward", record.reason);
             done();
             log(Level::error, who,
                 id + " not delivered: " + result.detail + "; " +

@@ -26,6 +26,10 @@
 #include "forward/Sender.h"
 #include "spool/Spool.h"
 
+namespace metrics {
+class GatewayMetrics;
+}
+
 namespace forward {
 
 class Forwarder {
@@ -38,12 +42,16 @@ public:
     Forwarder(std::string destination, int threads, config::Retry retry, spool::Spool& spool, SenderFactory factory);
     ~Forwarder();
 
+    // Observer of outcomes (may be null). Set before start().
+    void set_metrics(metrics::GatewayMetrics* metrics) { metrics_ = metrics; }
     void start();  // listens on spool.on_outgoing(destination) and starts the senders
     // `record.parsed`, when set, is the instance's output already parsed (the worker's), sent
     // instead of reading the file on the first attempt.
     void enqueue(spool::InstanceRecord record);
     void stop();                          // running sends finish; the queue stays on disk
     std::size_t depth() const;
+    // When the oldest instance queued or in flight was received (ms since epoch); 0 when none.
+    std::int64_t oldest_received_ms() const;
     const std::string& destination() const { return destination_; }
     // How many times this destination was paused (one per outage); its current pause.
     int outages() const;
@@ -65,6 +73,7 @@ private:
     config::Retry retry_;
     spool::Spool& spool_;
     SenderFactory factory_;
+    metrics::GatewayMetrics* metrics_ = nullptr;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     std::multimap<Clock::time_point, Item> ready_;  // by the time it may be sent

@@ -1,6 +1,9 @@
-// deid-gateway quarantine list | show ID | replay ID | replay --all | purge ID
+// deid-gateway quarantine list [--json] [--reason R] [--destination D] | show ID | replay ID |
+// replay --all | purge ID
 #include <iomanip>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include "gateway/Commands.h"
 #include "spool/Spool.h"
@@ -17,7 +20,8 @@ void print_row(const spool::QuarantineRecord& r) {
 
 }  // namespace
 
-int run_quarantine(const config::Config& cfg, const std::vector<std::string>& args) {
+int run_quarantine(const config::Config& cfg, const std::vector<std::string>& args,
+                   const QuarantineListOptions& list_options) {
     spool::Spool spool(cfg.spool_dir(), cfg.spool);
     const std::string& verb = args.front();
     auto usage = [] {
@@ -26,7 +30,21 @@ int run_quarantine(const config::Config& cfg, const std::vector<std::string>& ar
     };
     if (verb == "list") {
         if (args.size() != 1) return usage();
-        const auto records = spool.quarantined();
+        std::vector<spool::QuarantineRecord> records;
+        for (auto& r : spool.quarantined())
+            if ((list_options.reason.empty() || r.reason == list_options.reason) &&
+                (list_options.destination.empty() || r.destination == list_options.destination))
+                records.push_back(std::move(r));
+        if (list_options.json) {
+            // The reason.json fields (no PHI), one object per instance.
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& r : records)
+                out.push_back({{"id", r.id}, {"reason", r.reason}, {"detail", r.detail}, {"stage", spool::stage_name(r.stage)},
+                               {"destination", r.destination}, {"calling_ae", r.calling_ae},
+                               {"quarantined_at", r.quarantined_at}, {"attempts", r.attempts}});
+            std::cout << out.dump(2) << "\n";
+            return 0;
+        }
         std::cout << std::left << std::setw(32) << "ID" << std::setw(26) << "REASON" << std::setw(11) << "STAGE"
                   << std::setw(14) << "DESTINATION" << std::setw(22) << "SINCE" << "DETAIL\n";
         for (const auto& r : records) print_row(r);

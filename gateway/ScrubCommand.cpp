@@ -4,13 +4,18 @@
 // Inputs are processed by config.workers threads, one InstanceDeidentifier each. Outputs are
 // written atomically (temp file, rename) without a sync per file; the output folder's file system
 // is synced once (syncfs) before the summary line, so "scrubbed N" means N durable files.
+// Two inputs with the same SOP Instance UID would give the same output name: the first in input
+// order is kept, the other is reported as `failed: ... duplicate-sop-instance-uid` and not
+// written. On a terminal, stderr shows progress; the summary counts outcomes and failure reasons.
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -128,45 +133,87 @@ int run_scrub(const config::Config& config, const std::string& out_dir, const st
         deidentifiers.back()->set_durable_writes(false);  // synced once below
     }
     std::atomic<std::size_t> next{0};
-    std::mutex report_mutex;  // counters and stderr lines
+    std::mutex report_mutex;  // counters, claimed outputs and stderr lines
+    std::map<std::string, int> failed_by_reason;
+    std::map<std::string, std::size_t> claimed;  // output SOP Instance UID -> index of the input kept
+    // Progress on a terminal only: one line rewritten at most every 200 ms.
+    const bool progress = ::isatty(STDERR_FILENO) == 1;
+    std::size_t done = 0;
+    auto last_progress = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    auto show_progress = [&](bool force) {  // under report_mutex
+        const auto now = std::chrono::steady_clock::now();
+        if (!progress || (!force && now - last_progress < std::chrono::milliseconds(200))) return;
+        last_progress = now;
+        std::cerr << "\r\033[K" << done << "/" << files.size() << " (scrubbed " << scrubbed << ", rejected "
+                  << rejected << ", failed " << failed << ")" << std::flush;
+    };
     auto work = [&](deid::InstanceDeidentifier& deidentifier) {
         std::error_code wec;
         for (std::size_t i = next++; i < files.size(); i = next++) {
             const std::string& file = files[i];
             const std::string partial = (out_abs / (".scrub-" + std::to_string(i) + ".partial")).string();
             const deid::Outcome o = deidentifier.process_file(file, partial);
-            std::string line;
-            int* counter = &failed;
+            std::string line, reason;
+            std::lock_guard<std::mutex> lock(report_mutex);
             switch (o.kind) {
                 case deid::Outcome::Kind::Clean: {
                     const fs::path final_path = out_abs / (o.sop_instance_uid + ".dcm");
+                    const auto it = claimed.find(o.sop_instance_uid);
+                    if (it != claimed.end() && it->second < i) {
+                        // An earlier input has this SOP Instance UID: its output stays.
+                        fs::remove(partial, wec);
+                        reason = "duplicate-sop-instance-uid";
+                        line = "failed: " + file + ": " + reason + ": the same SOP Instance UID as " + files[it->second] +
+                               " (kept as " + final_path.filename().string() + "); not written\n";
+                        break;
+                    }
                     fs::rename(partial, final_path, wec);
                     if (wec) {
                         fs::remove(partial, wec);
+                        reason = "cannot-write";
                         line = "failed: " + file + ": cannot move the output into place\n";
-                    } else {
-                        counter = &scrubbed;
+                        break;
                     }
+                    if (it != claimed.end()) {
+                        // A later input got there first: this one replaces its output.
+                        ++failed_by_reason["duplicate-sop-instance-uid"];
+                        ++failed;
+                        --scrubbed;
+                        std::cerr << (progress ? "\r\033[K" : "") << "failed: " << files[it->second]
+                                  << ": duplicate-sop-instance-uid: the same SOP Instance UID as " << file << " (kept as "
+                                  << final_path.filename().string() << "); not written\n";
+                    }
+                    claimed[o.sop_instance_uid] = i;
+                    ++scrubbed;
                     break;
                 }
                 case deid::Outcome::Kind::Rejected:
                     line = "rejected: " + file + ": " + o.detail + "\n";
-                    counter = &rejected;
+                    ++rejected;
                     break;
                 case deid::Outcome::Kind::Quarantined:
                 case deid::Outcome::Kind::Retry:
+                    reason = o.reason.empty() ? "unknown" : o.reason;
                     line = "failed: " + file + ": " + o.reason + ": " + o.detail + "\n";
                     break;
             }
-            std::lock_guard<std::mutex> lock(report_mutex);
-            ++*counter;
-            if (!line.empty()) std::cerr << line << std::flush;
+            if (!reason.empty()) {
+                ++failed;
+                ++failed_by_reason[reason];
+            }
+            ++done;
+            if (!line.empty()) std::cerr << (progress ? "\r\033[K" : "") << line << std::flush;
+            show_progress(false);
         }
     };
     std::vector<std::thread> pool;
     for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(*deidentifiers[t]));
     work(*deidentifiers[0]);
     for (std::thread& t : pool) t.join();
+    if (progress) {
+        show_progress(true);
+        std::cerr << "\n";
+    }
 
     std::string sync_error;
     if (scrubbed > 0 && !sync_output(out_abs.string(), sync_error)) {
@@ -174,7 +221,11 @@ int run_scrub(const config::Config& config, const std::string& out_dir, const st
         failed += scrubbed;
         scrubbed = 0;
     }
-    std::cout << "scrubbed " << scrubbed << ", rejected " << rejected << ", failed " << failed << "\n";
+    // Failures by reason, for those with a reason (not the inputs that could not be read at all).
+    std::string reasons;
+    for (const auto& [why, n] : failed_by_reason) reasons += (reasons.empty() ? "" : ", ") + why + " " + std::to_string(n);
+    std::cout << "scrubbed " << scrubbed << ", rejected " << rejected << ", failed " << failed
+              << (reasons.empty() ? "" : " (" + reasons + ")") << "\n";
     return failed ? 1 : 0;
 }
 

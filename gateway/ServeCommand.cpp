@@ -1,5 +1,7 @@
 // deid-gateway serve: wires the stages together (receive -> spool -> de-identify -> forward) and
 // runs until SIGTERM/SIGINT.
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -22,6 +24,7 @@
 #include "forward/Forwarder.h"
 #include "common/Log.h"
 #include "common/ReloadHooks.h"
+#include "gateway/Monitoring.h"
 #include "spool/Router.h"
 #include "spool/Spool.h"
 #include "receive/SpoolingStoreHandler.h"
@@ -51,6 +54,8 @@ void dimse_log(dimse::LogLevel level, const std::string& message) {
 
 int run_serve(const config::Config& cfg) {
     common::set_log_level(cfg.log.level);
+    common::set_log_format(cfg.log.format);
+    common::remember_log_target();
     // DCMTK's own messages only at debug level: a parser error may quote raw bytes of a received
     // file (possibly PHI) as a "tag"; the gateway logs every failure itself, by id and reason.
     OFLog::configure(cfg.log.level == "debug" ? OFLogger::WARN_LOG_LEVEL : OFLogger::FATAL_LOG_LEVEL);
@@ -75,6 +80,8 @@ int run_serve(const config::Config& cfg) {
     const std::string socket_path = broker->socket_path();
     if (broker->child_pid() > 0)
         common::log(common::Level::info, "serve", "keystore broker started (pid " + std::to_string(broker->child_pid()) + ")");
+    // Observes every stage; its probe and HTTP endpoint start once the listener is up.
+    Monitoring monitoring(cfg, spool, *broker);
 
     // Instances handed from stage to stage in memory (each parsed once), up to this much at once;
     // declared before the stages, so it outlives every lease they hold.
@@ -94,6 +101,7 @@ int run_serve(const config::Config& cfg) {
             threads = std::max(1, d.associations);
         }
         auto f = std::make_unique<forward::Forwarder>(d.name, threads, cfg.retry, spool, factory);
+        f->set_metrics(&monitoring.metrics());
         forwarders[d.name] = std::move(f);
     }
     spool::Router router(cfg.destinations);
@@ -104,6 +112,7 @@ int run_serve(const config::Config& cfg) {
                                 [socket_path] { return std::make_unique<keystore::BrokerClient>(socket_path); }, io,
                                 &parsed_budget);
     receive::SpoolingStoreHandler handler(spool, &parsed_budget);
+    pool.set_metrics(&monitoring.metrics());
     dimse::ScpSettings settings;
     settings.ae_title = cfg.listen.ae_title;
     settings.bind = cfg.listen.bind;
@@ -116,6 +125,9 @@ int run_serve(const config::Config& cfg) {
     settings.prepare_receive_file = [&spool](const std::string& path) { spool.reuse_file_for(path); };
     settings.keep_parsed_bytes = kKeepParsedBytes;
     settings.log = dimse_log;
+    settings.on_association = [&monitoring](bool accepted) { monitoring.metrics().association(accepted); };
+    settings.on_response = [&monitoring](std::uint16_t status) { monitoring.metrics().cstore(status); };
+    handler.set_metrics(&monitoring.metrics());
     dimse::StoreScp scp(settings, handler);
     if (const auto ec = scp.start()) {
         std::cerr << "deid-gateway serve: cannot listen on " << cfg.listen.bind << ":" << cfg.listen.port << ": "
@@ -123,13 +135,30 @@ int run_serve(const config::Config& cfg) {
         pool.stop();
         return 1;
     }
+    monitoring.watch(&forwarders);
+    monitoring.set_listener([&scp, &cfg] {
+        return http::ListenerStatus{scp.accepting(), cfg.listen.ae_title,
+                                    cfg.listen.bind, scp.port(), scp.active_associations()};
+    });
+    if (const auto ec = monitoring.start()) {
+        std::cerr << "deid-gateway serve: cannot serve HTTP on " << cfg.http.bind << ":" << cfg.http.port << ": "
+                  << ec.message() << " (set http.port to another port, or 0 to turn the endpoint off)\n";
+        pool.stop();
+        return 1;
+    }
+    // On a terminal (./run.sh) the address is also printed plainly; the log line below always has it.
+    if (monitoring.http_port() && ::isatty(STDOUT_FILENO) == 1)
+        std::cout << "deid-gateway serve: status page http://" << cfg.http.bind << ":" << monitoring.http_port()
+                  << "/ (metrics at /metrics, readiness at /readyz)" << std::endl;
     for (auto& [name, f] : forwarders) f->start();
     const auto pending_in = spool.list_incoming().size();
     spool.sweep();
     common::log(common::Level::info, "serve",
         "ready: " + cfg.listen.ae_title + " on " + cfg.listen.bind + ":" + std::to_string(scp.port()) + ", " +
             std::to_string(cfg.workers) + " workers, " + std::to_string(cfg.destinations.size()) +
-            " destinations, " + std::to_string(pending_in) + " instances picked up from incoming");
+            " destinations, " + std::to_string(pending_in) + " instances picked up from incoming" +
+            (monitoring.http_port() ? "; status page http://" + cfg.http.bind + ":" + std::to_string(monitoring.http_port()) + "/"
+                                    : std::string("; HTTP endpoint off")));
 
     boost::asio::steady_timer sweeper(io);
     std::function<void()> schedule_sweep = [&] {
@@ -159,6 +188,12 @@ int run_serve(const config::Config& cfg) {
             on_hangup();
         });
     };
+    // The log file (logrotate): opened again under its name, here and in the own broker.
+    reload_hooks.add("log file", [&broker] {
+        const bool reopened = common::reopen_log();
+        if (broker->child_pid() > 0) ::kill(static_cast<pid_t>(broker->child_pid()), SIGHUP);
+        common::log(common::Level::info, "serve", reopened ? "SIGHUP: log file reopened" : "SIGHUP: the log is not a file; nothing to reopen");
+    });
     on_hangup();
 
     // The broker is supervised: a child that dies is reported and started again; meanwhile the
@@ -197,6 +232,7 @@ int run_serve(const config::Config& cfg) {
 
     // The io_context runs the signal handler, the sweeps and the de-identification retry timers.
     io.run();
+    monitoring.stop();
     pool.stop();
     for (auto& [name, f] : forwarders) f->stop();
     common::log(common::Level::info, "serve",

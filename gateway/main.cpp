@@ -20,7 +20,8 @@ constexpr const char* kUsage =
     "  scrub          de-identify files and folders: scrub --out DIR INPUT...\n"
     "  check-config   validate the config file and exit (0 valid, 2 invalid)\n"
     "  print-config   print the effective config, defaults filled in\n"
-    "  quarantine     list | show ID | replay ID | replay --all | purge ID\n"
+    "  quarantine     list [--json] [--reason R] [--destination D] | show ID | replay ID | replay --all | purge ID\n"
+    "  status         what the running gateway's status page shows (--json for JSON)\n"
     "\n"
     "Without --config the embedded default (config/default.json) is used.\n"
     "Run 'deid-gateway COMMAND --help' for a command's options.\n";
@@ -36,6 +37,7 @@ constexpr Command kCommands[] = {
     {"check-config", "Validate the config file: exit 0 when valid, 2 with every problem listed when not."},
     {"print-config", "Print the effective config as JSON, with every default filled in."},
     {"quarantine", "Inspect the quarantine: list | show ID | replay ID | replay --all | purge ID."},
+    {"status", "Print what the running gateway's status page shows, read from its HTTP endpoint (http.bind, http.port)."},
 };
 
 }  // namespace
@@ -65,13 +67,19 @@ int main(int argc, char** argv) {
     po::options_description options(std::string("deid-gateway ") + known->name + ": " + known->summary +
                                     "\n\noptions");
     std::string config_path, out_dir;
-    bool all = false;
+    bool all = false, as_json = false;
     options.add_options()
         ("help,h", "show this help")
         ("version", "show the version")
         ("config,c", po::value(&config_path), "config file (JSON); default: the embedded config/default.json");
     if (command == "scrub") options.add_options()("out,o", po::value(&out_dir), "output folder (created if missing)");
-    if (command == "quarantine") options.add_options()("all", po::bool_switch(&all), "with replay: every quarantined instance");
+    gateway::QuarantineListOptions list_options;
+    if (command == "quarantine")
+        options.add_options()("all", po::bool_switch(&all), "with replay: every quarantined instance")
+            ("json", po::bool_switch(&list_options.json), "with list: print JSON (one object per instance)")
+            ("reason", po::value(&list_options.reason), "with list: only this reason (e.g. malformed)")
+            ("destination", po::value(&list_options.destination), "with list: only this destination");
+    if (command == "status") options.add_options()("json", po::bool_switch(&as_json), "print the status as JSON");
     po::options_description hidden;
     hidden.add_options()("args", po::value<std::vector<std::string>>()->composing(), "positional");
     po::options_description everything;
@@ -113,6 +121,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "serve") return gateway::run_serve(cfg);
+    if (command == "status") return gateway::run_status(cfg, as_json);
     if (command == "scrub") {
         if (out_dir.empty() || args.empty()) {
             std::cerr << "deid-gateway scrub: expected --out DIR and at least one INPUT\n\n" << options;
@@ -125,5 +134,10 @@ int main(int argc, char** argv) {
         std::cerr << "deid-gateway quarantine: expected list | show ID | replay ID | replay --all | purge ID\n";
         return 2;
     }
-    return gateway::run_quarantine(cfg, args);
+    if ((list_options.json || !list_options.reason.empty() || !list_options.destination.empty()) &&
+        args.front() != "list") {
+        std::cerr << "deid-gateway quarantine: --json, --reason and --destination go with list\n";
+        return 2;
+    }
+    return gateway::run_quarantine(cfg, args, list_options);
 }

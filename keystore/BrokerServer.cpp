@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <iterator>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -26,6 +28,7 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/Log.h"
 #include "keystore/AuditLog.h"
 #include "keystore/Frame.h"
 #include "keystore/KeyedDerivation.h"
@@ -41,8 +44,14 @@ using boost::system::error_code;
 using Protocol = asio::local::stream_protocol;
 using nlohmann::json;
 
+// The gateway's log format (common/Log.h, log.format), component "keystore".
 void log_line(const char* level, const std::string& message) {
-    std::cerr << AuditLog::now_utc() << " deid-keystore[" << getpid() << "] " << level << ": " << message << std::endl;
+    const std::string l = level;
+    const common::Level as = l == "error" ? common::Level::error
+                             : l == "warning" ? common::Level::warning
+                             : l == "debug" ? common::Level::debug
+                                            : common::Level::info;
+    common::log(as, "keystore", message);
 }
 
 namespace {
@@ -464,6 +473,9 @@ BrokerServer::BrokerServer(const config::Config& config, BrokerOptions options)
 
 int BrokerServer::run() {
     umask(077);
+    common::set_log_level(config_.log.level);
+    common::set_log_format(config_.log.format);
+    common::remember_log_target();
     const std::string dir = config_.keystore_dir();
     const std::string socket_path = config_.broker_socket();
     int lock_fd = -1;
@@ -513,11 +525,23 @@ int BrokerServer::run() {
             throw StartError(2, "cannot give the socket to the socket group: " + std::string(std::strerror(errno)));
         chmod(socket_path.c_str(), grouped ? 0660 : 0600);
 
+        // SIGHUP (logrotate): the log file is opened again under its name.
+        asio::signal_set hangup(io, SIGHUP);
+        std::function<void()> wait_hangup = [&] {
+            hangup.async_wait([&](const error_code& ec, int) {
+                if (ec) return;
+                log_line("info", common::reopen_log() ? "SIGHUP: log file reopened"
+                                                      : "SIGHUP: the log is not a file; nothing to reopen");
+                wait_hangup();
+            });
+        };
+        wait_hangup();
         asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const error_code& ec, int sig) {
             if (ec) return;
             log_line("info", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
             acceptor->close();
+            hangup.cancel();
             io.stop();
         });
         acceptor->start();

@@ -5,6 +5,7 @@
 
 #include "dimse/DimseStatus.h"
 #include "common/Log.h"
+#include "metrics/GatewayMetrics.h"
 
 namespace receive {
 
@@ -50,6 +51,7 @@ std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreReq
     record.stage = spool::Stage::receive;
     record.calling_ae = request.calling_ae;
     const auto ec = spool_.quarantine(request.file_path, record);
+    if (!ec && metrics_) metrics_->quarantined("receive", reason);
     common::log(common::Level::warning, "receive",
         request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered " +
             hex(status) + ": " + detail +
@@ -88,6 +90,7 @@ std::uint16_t SpoolingStoreHandler::decide(const dimse::CStoreRequest& request) 
     // How long the durable write took (fdatasync, rename, folder fsync): what Success waits for.
     const auto sync_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                                sync_start).count();
+    if (metrics_) metrics_->received(static_cast<double>(sync_us) / 1e6);
     char synced[32];
     std::snprintf(synced, sizeof synced, "synced_ms=%.3f", static_cast<double>(sync_us) / 1000.0);
     common::log(common::Level::info, "receive",

@@ -11,6 +11,10 @@
 #include "spool/ParsedInstance.h"
 #include "spool/Spool.h"
 
+namespace metrics {
+class GatewayMetrics;
+}
+
 namespace receive {
 
 class SpoolingStoreHandler : public dimse::CStoreHandler {
@@ -18,6 +22,7 @@ public:
     // The instance goes on with the data set parsed by the reception when `budget` allows.
     explicit SpoolingStoreHandler(spool::Spool& spool, spool::ParsedBudget* budget = nullptr);
     std::uint16_t handle_store(const dimse::CStoreRequest& request) override;
+    void set_metrics(metrics::GatewayMetrics* metrics) { metrics_ = metrics; }  // observer; may be null
 
 private:
     std::uint16_t decide(const dimse::CStoreRequest& request);
@@ -25,6 +30,7 @@ private:
                                         const std::string& reason, const std::string& detail);
     spool::Spool& spool_;
     spool::ParsedBudget* budget_;
+    metrics::GatewayMetrics* metrics_ = nullptr;
 };
 
 }  // namespace receive

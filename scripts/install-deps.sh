@@ -19,6 +19,7 @@ packages=(
   libpixelmed-java default-jre-headless    # the comparison in bench/
   curl lsof procps ccache
   file systemd                             # cpack's dpkg-shlibdeps step; systemd-analyze verify of the units
+  prometheus chromium                      # the monitoring tests: a real scraper and a headless browser
 )
 
 missing=()
@@ -33,6 +34,10 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
 $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Orthanc's package starts a system service; the tests start their own instances.
-if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true; fi
+# Orthanc's and Prometheus's packages start system services; the tests start their own instances.
+if command -v systemctl >/dev/null 2>&1; then
+  $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 if [ -x /etc/init.d/orthanc ]; then $sudo /etc/init.d/orthanc stop >/dev/null 2>&1 || true; fi
+if [ -x /etc/init.d/prometheus ]; then $sudo /etc/init.d/prometheus stop >/dev/null 2>&1 || true; fi

@@ -398,6 +398,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         add_pieces(pieces, ocr_input(source, found[i].box, 2, found[i].vertical), found[i].vertical);
     }
     const auto answers = merged_answers(read_batch(pieces), found, asked);
+    report.regions_read += static_cast<int>(pieces.size());
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
     for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
 

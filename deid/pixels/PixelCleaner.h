@@ -24,6 +24,7 @@ struct CleanedRegion {
 struct PixelReport {
     bool examined = false;   // the instance was in scope (Burned In Annotation YES, text-prone, region template)
     int regions_cleaned = 0; // text boxes and template rectangles filled
+    int regions_read = 0;    // candidate regions given to OCR (for the gateway's metrics)
     std::string failure;     // empty = success; otherwise why (no PHI): the instance is quarantined
     std::vector<CleanedRegion> regions;  // what was filled (regions.size() == regions_cleaned)
     int frames = 0;                      // frames examined

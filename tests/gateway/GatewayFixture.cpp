@@ -39,6 +39,8 @@ Gateway::Gateway(const json& overrides) {
               {"listen", {{"port", port}, {"dimse_timeout_seconds", 20}}},
               {"retry", {{"base_ms", 100}, {"cap_ms", 800}, {"max_attempts", 5}}},
               {"shutdown_timeout_seconds", 5},
+              // Off unless a test asks for it (tests/http): 11180 may be taken on a shared machine.
+              {"http", {{"port", 0}}},
               {"destinations", json::array({{{"name", "outbox"}, {"directory", dir / "outbox"}}})}};
     merge(config, overrides);
 }

@@ -103,3 +103,66 @@ TEST_CASE("scrub: parallel workers write every output once, leave no temporary f
         for (const std::string& n : names) CHECK(n.rfind("2.25.", 0) == 0);
     }
 }
+
+TEST_CASE("scrub: 30 inputs of which 8 repeat a SOP Instance UID keep the first of each, name every collision") {
+    testsupport::TempDir tmp;
+    fs::create_directories(tmp / "in");
+    // 22 distinct instances (in-00 .. in-21), then 8 more (in-22 .. in-29) that reuse the UIDs of
+    // in-00 .. in-07 with other content (another patient name), as a re-export or a copy would.
+    auto uid = [](int i) { return "1.2.826.0.1.3680043.2.1125.8." + std::to_string(100 + i); };
+    auto name = [](int i) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "in-%02d.dcm", i);
+        return std::string(buf);
+    };
+    for (int i = 0; i < 22; ++i) write_instance(tmp / ("in/" + name(i)), uid(i), "SCRUBBY^FIRST");
+    for (int i = 22; i < 30; ++i) write_instance(tmp / ("in/" + name(i)), uid(i - 22), "SCRUBBY^SECOND");
+    testsupport::write_file(tmp / "cfg.json", R"({"state_dir": ")" + tmp.path() + R"(/var", "workers": 3})");
+    const auto r = testsupport::run({std::string(DEID_BIN_DIR) + "/deid-gateway", "scrub", "--config", tmp / "cfg.json",
+                                     "--out", tmp / "out", tmp / "in"},
+                                    std::chrono::seconds(120));
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("scrubbed 22, rejected 0, failed 8 (duplicate-sop-instance-uid 8)") != std::string::npos);
+    for (int i = 22; i < 30; ++i)
+        CHECK(r.output.find("failed: " + (tmp / ("in/" + name(i))) + ": duplicate-sop-instance-uid: the same SOP Instance UID as " +
+                            (tmp / ("in/" + name(i - 22)))) != std::string::npos);
+    CHECK(r.output.find("SCRUBBY") == std::string::npos);
+    std::vector<std::string> outputs;
+    for (auto& e : fs::directory_iterator(tmp / "out")) outputs.push_back(e.path().string());
+    REQUIRE(outputs.size() == 22);
+    // Each output is the first input with its UID: the pseudonymised name of FIRST, never SECOND.
+    // (Names are replaced by the patient's pseudonym, so compare them with a first-only run.)
+    fs::create_directories(tmp / "first");
+    for (int i = 0; i < 22; ++i) fs::copy_file(tmp / ("in/" + name(i)), tmp / ("first/" + name(i)));
+    const auto r2 = testsupport::run({std::string(DEID_BIN_DIR) + "/deid-gateway", "scrub", "--config", tmp / "cfg.json",
+                                      "--out", tmp / "out-first", tmp / "first"},
+                                     std::chrono::seconds(120));
+    REQUIRE(r2.exit_code == 0);
+    for (const auto& o : outputs) {
+        const std::string twin = tmp / ("out-first/" + fs::path(o).filename().string());
+        REQUIRE(fs::exists(twin));
+        CHECK(testsupport::read_file(o) == testsupport::read_file(twin));
+    }
+}
+
+TEST_CASE("scrub: on a terminal, progress is shown on stderr and the summary counts outcomes") {
+    testsupport::TempDir tmp;
+    fs::create_directories(tmp / "in");
+    for (int i = 0; i < 5; ++i)
+        write_instance(tmp / ("in/" + std::to_string(i) + ".dcm"), "1.2.826.0.1.3680043.2.1125.9." + std::to_string(i),
+                       "SCRUBBY^ALICE");
+    testsupport::write_file(tmp / "in/broken.dcm", "DICM? no.");
+    testsupport::write_file(tmp / "cfg.json", R"({"state_dir": ")" + tmp.path() + R"(/var"})");
+    const std::string command = std::string(DEID_BIN_DIR) + "/deid-gateway scrub --config " + (tmp / "cfg.json") +
+                                " --out " + (tmp / "out") + " " + (tmp / "in");
+    // script(1) runs it on a pseudo-terminal.
+    const auto tty = testsupport::run({"script", "-qefc", command, "/dev/null"}, std::chrono::seconds(60));
+    INFO(tty.output);
+    CHECK(tty.output.find("\r\033[K6/6 (scrubbed 5, rejected 0, failed 1)") != std::string::npos);
+    CHECK(tty.output.find("scrubbed 5, rejected 0, failed 1 (malformed 1)") != std::string::npos);
+    // Not on a terminal: no progress line.
+    const auto plain = testsupport::run({"sh", "-c", command + " 2>&1 | cat"}, std::chrono::seconds(60));
+    CHECK(plain.output.find("\r") == std::string::npos);
+    CHECK(plain.output.find("scrubbed 5, rejected 0, failed 1 (malformed 1)") != std::string::npos);
+}
