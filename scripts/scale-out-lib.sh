@@ -91,6 +91,7 @@ start_gateway() { # N: listens on its own port, asks broker N
   cat >"$WORK/g$1.json" <<JSON
 {"state_dir": "$WORK/g$1", "workers": 2,
  "listen": {"port": ${GW_PORT[$1]}, "ae_title": "DEIDGW"},
+ "http": {"port": 0},
  "destinations": [{"name": "research", "ae_title": "SINK", "host": "127.0.0.1", "port": $DEST_PORT, "associations": 2}],
  "retry": {"base_ms": 200, "cap_ms": 2000},
  "keystore": {"socket": "$WORK/b$1/run/keystore.sock"}}

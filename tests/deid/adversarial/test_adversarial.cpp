@@ -187,6 +187,7 @@ TEST_CASE("serve on the adversarial corpus sent by storescu releases the same wa
     testsupport::write_file(t / "config.json",
                             json{{"state_dir", t / "state"},
                                  {"listen", {{"port", port}, {"bind", "127.0.0.1"}, {"ae_title", "DEIDGW"}}},
+                                 {"http", {{"port", 0}}},
                                  {"destinations", json::array({{{"name", "outbox"}, {"directory", t / "outbox"}}})}}
                                 .dump());
     testsupport::Child gateway({kBin + "/deid-gateway", "serve", "--config", t / "config.json"}, t / "gateway.log");
