@@ -260,7 +260,10 @@ bool safe_part(const std::string& part, bool letters) {
     std::size_t chars = 0;
     for (char c : part) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     if (chars == 1) return true;
-    return is_clinical_word(is_ascii(part) ? lower(part) : fold(part));
+    const std::string folded = is_ascii(part) ? lower(part) : fold(part);
+    if (is_clinical_word(folded)) return true;
+    // An English plural of a vocabulary word ("views", "images", "slices").
+    return folded.size() > 3 && folded.back() == 's' && is_clinical_word(folded.substr(0, folded.size() - 1));
 }
 
 // A code point of the Latin script (ASCII letters, Latin-1 Supplement and Latin Extended letters).

@@ -39,7 +39,7 @@ public:
     // institution words, no id-like tokens, so "syngo MR XA20" in a model name stays as it is.
     // Descriptor: Free, then the descriptor policy (Study / Series Description, Protocol Name,
     // ...; deid/SafeAttributes.h is_descriptor_attribute): a word in Latin letters is kept only
-    // when it is clinical vocabulary (deid/Vocabulary.h) or a known safe form (a number, one
+    // when it is clinical vocabulary (deid/Vocabulary.h, also its plural in -s) or a known safe form (a number, one
     // letter, letters and digits whose letter runs are vocabulary or one letter: "T1W", "3D",
     // "b800", "5mm"); any other is removed ("CT HEAD Ibanez" -> "CT HEAD [removed]"). Words in
     // other scripts (CJK, Cyrillic, Greek, ...) are out of the vocabulary's reach and kept.
