@@ -452,6 +452,7 @@ void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string
         break;
     }
     log(LogLevel::info, id + ": " + end + " after " + std::to_string(stored) + " C-STORE requests");
+    if (end != "released" && settings.on_aborted) settings.on_aborted();
     ASC_dropSCPAssociation(assoc);
     ASC_destroyAssociation(&assoc);
 }

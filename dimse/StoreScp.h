@@ -39,6 +39,7 @@ struct ScpSettings {
     // Observers for metrics; may be empty. Called on the association's thread.
     std::function<void(bool accepted)> on_association;      // each association request, accepted or refused
     std::function<void(std::uint16_t status)> on_response;  // each C-STORE response status sent
+    std::function<void()> on_aborted;                       // each accepted association that ends aborted
 };
 
 class StoreScp {

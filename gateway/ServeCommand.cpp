@@ -126,6 +126,7 @@ int run_serve(const config::Config& cfg) {
     settings.keep_parsed_bytes = kKeepParsedBytes;
     settings.log = dimse_log;
     settings.on_association = [&monitoring](bool accepted) { monitoring.metrics().association(accepted); };
+    settings.on_aborted = [&monitoring] { monitoring.metrics().association_aborted(); };
     settings.on_response = [&monitoring](std::uint16_t status) { monitoring.metrics().cstore(status); };
     handler.set_metrics(&monitoring.metrics());
     dimse::StoreScp scp(settings, handler);
