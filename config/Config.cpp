@@ -85,6 +85,14 @@ public:
         out = static_cast<Int>(v.get<long long>());
     }
 
+    void number(const json& v, const std::string& path, double& out, double lo, double hi) {
+        if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi) {
+            fail(path, "a number " + shown(json(lo)) + ".." + shown(json(hi)), v);
+            return;
+        }
+        out = v.get<double>();
+    }
+
     void unsigned_integer(const json& v, const std::string& path, std::uint64_t& out) {
         if (!v.is_number_unsigned()) {
             fail(path, "a non-negative integer (bytes)", v);
@@ -260,7 +268,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
 
     if (const json& k = doc["keystore"]; r.object(k, "keystore")) {
         r.only_keys(k, "keystore", {"socket", "directory", "date_offset_min_days", "date_offset_max_days",
-                                    "default_issuer", "database"});
+                                    "default_issuer", "database", "limits", "audit_interval_seconds", "alarm"});
         r.string(k["socket"], "keystore.socket", c.keystore.socket);
         r.string(k["directory"], "keystore.directory", c.keystore.directory, true);
         r.integer(k["date_offset_min_days"], "keystore.date_offset_min_days", c.keystore.date_offset_min_days, -36500, -1);
@@ -272,6 +280,27 @@ Config from_json(const json& doc, const std::string& base_dir) {
         if (!c.keystore.database.empty() && c.keystore.database.rfind("postgresql://", 0) != 0 &&
             c.keystore.database.rfind("postgres://", 0) != 0)
             r.problems.push_back("keystore.database: expected empty (SQLite) or a postgresql:// connection URI");
+        if (const json& lm = k["limits"]; r.object(lm, "keystore.limits")) {
+            r.only_keys(lm, "keystore.limits", {"max_connections", "questions_per_second", "values_per_second",
+                                                "max_frame_bytes", "frame_timeout_seconds"});
+            auto& l = c.keystore.limits;
+            r.integer(lm["max_connections"], "keystore.limits.max_connections", l.max_connections, 1, 4096);
+            r.integer(lm["questions_per_second"], "keystore.limits.questions_per_second", l.questions_per_second, 1,
+                      10000000);
+            r.integer(lm["values_per_second"], "keystore.limits.values_per_second", l.values_per_second, 1, 100000000);
+            r.integer(lm["max_frame_bytes"], "keystore.limits.max_frame_bytes", l.max_frame_bytes, 65536, 1048576);
+            r.integer(lm["frame_timeout_seconds"], "keystore.limits.frame_timeout_seconds", l.frame_timeout_seconds, 1,
+                      3600);
+        }
+        r.integer(k["audit_interval_seconds"], "keystore.audit_interval_seconds", c.keystore.audit_interval_seconds, 1,
+                  86400);
+        if (const json& al = k["alarm"]; r.object(al, "keystore.alarm")) {
+            r.only_keys(al, "keystore.alarm", {"new_patients_per_instance", "min_new_patients"});
+            r.number(al["new_patients_per_instance"], "keystore.alarm.new_patients_per_instance",
+                     c.keystore.alarm.new_patients_per_instance, 0.0, 1000.0);
+            r.integer(al["min_new_patients"], "keystore.alarm.min_new_patients", c.keystore.alarm.min_new_patients, 1,
+                      100000000);
+        }
         if (c.keystore.date_offset_max_days < c.keystore.date_offset_min_days)
             r.fail("keystore.date_offset_max_days", "a value >= keystore.date_offset_min_days",
                    k["date_offset_max_days"]);
@@ -510,7 +539,17 @@ std::string to_json(const Config& c) {
                      {"date_offset_min_days", c.keystore.date_offset_min_days},
                      {"date_offset_max_days", c.keystore.date_offset_max_days},
                      {"default_issuer", c.keystore.default_issuer},
-                     {"database", c.keystore.database}};
+                     {"database", c.keystore.database},
+                     {"limits",
+                      {{"max_connections", c.keystore.limits.max_connections},
+                       {"questions_per_second", c.keystore.limits.questions_per_second},
+                       {"values_per_second", c.keystore.limits.values_per_second},
+                       {"max_frame_bytes", c.keystore.limits.max_frame_bytes},
+                       {"frame_timeout_seconds", c.keystore.limits.frame_timeout_seconds}}},
+                     {"audit_interval_seconds", c.keystore.audit_interval_seconds},
+                     {"alarm",
+                      {{"new_patients_per_instance", c.keystore.alarm.new_patients_per_instance},
+                       {"min_new_patients", c.keystore.alarm.min_new_patients}}}};
     json rules = json::array();
     for (const Rule& r : c.profile.rules) {
         json rj = {{"tag", r.tag}, {"action", r.action}};

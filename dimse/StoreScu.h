@@ -8,6 +8,8 @@
 #include <string>
 #include <system_error>
 
+#include "dimse/DimseError.h"
+
 class DcmFileFormat;
 
 namespace dimse {
@@ -29,9 +31,10 @@ struct SendResult {
     };
     Kind kind = Kind::Retry;
     std::uint16_t status = 0;  // the C-STORE response status when there was one
-    std::error_code error;     // what failed (DimseError), for decisions; empty when Sent
-    std::string reason;        // slug for quarantine/<reason>/ ("sop-class-not-supported", ...)
+    std::error_code error;     // what failed (DimseError): the value decisions use; empty when Sent
     std::string detail;        // one line for logs; no PHI
+    // The slug for quarantine/<reason>/ and metric labels, derived from `error` (reason_slug).
+    std::string reason() const { return reason_slug(error); }
     bool resent = false;       // Sent on a new association after the kept-open one was dropped
 };
 

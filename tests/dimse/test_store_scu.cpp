@@ -119,12 +119,12 @@ TEST_CASE("an unsupported SOP class is a refusal and a peer that is down is a re
     dimse::StoreScu scu(to(peer.port));
     auto r = scu.send_file(files[0].path);
     CHECK(r.kind == dimse::SendResult::Kind::Refused);
-    CHECK(r.reason == "sop-class-not-supported");
+    CHECK(r.reason() == "sop-class-not-supported");
 
     dimse::StoreScu nowhere(to(testsupport::free_port()));
     r = nowhere.send_file(files[0].path);
     CHECK(r.kind == dimse::SendResult::Kind::Retry);
-    CHECK(r.reason == "connect-failed");
+    CHECK(r.reason() == "connect-failed");
 }
 
 TEST_CASE("an instance sent parsed arrives with the same bytes as sent from its file") {
