@@ -31,6 +31,16 @@ struct Listen {
     int dimse_timeout_seconds = 60;
 };
 
+// destinations[].tls: DICOM TLS to a peer (docs/security.md, "TLS to destinations"). Kept free of
+// dimse/ types; forward/DicomSender turns it into dimse::TlsSettings.
+struct DestinationTls {
+    std::string certificate;           // PEM; the client certificate (mutual authentication); may be empty
+    std::string private_key;           // PEM; with certificate
+    std::string trusted_certificates;  // PEM file or folder: the CAs the peer's certificate must chain to
+    bool verify_peer = true;           // verify the peer's certificate (and server_name)
+    std::string server_name;           // SNI and the name the peer's certificate must carry; empty = host
+};
+
 struct Destination {
     std::string name;
     // A folder destination has `directory`; a DICOM peer has ae_title/host/port.
@@ -40,6 +50,7 @@ struct Destination {
     int port = 0;
     std::string calling_ae_title;  // empty = listen.ae_title
     int associations = 4;
+    std::optional<DestinationTls> tls;  // DICOM peers only; empty = plain TCP
     Match when;
     bool is_folder() const { return !directory.empty(); }
 };

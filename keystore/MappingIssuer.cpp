@@ -119,7 +119,7 @@ std::vector<ResolveResult> MappingIssuer::issue(const std::vector<ResolveRequest
                 std::size_t first = batch.size();
                 for (std::size_t r = it->second; r < batch.size(); ++r)
                     if (!without_instance[r] && pending[r].needs_database && !pending[r].patient_known &&
-                        batch[r].issuer == it->first.issuer && batch[r].patient_id == it->first.patient_id) {
+                        batch[r].issuer == it->first.first && batch[r].patient_id == it->first.second) {
                         first = r;
                         break;
                     }

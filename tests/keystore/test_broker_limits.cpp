@@ -161,7 +161,7 @@ std::pair<double, std::vector<json>> pipelined(const std::string& socket, int co
 
 TEST_CASE("guessing Patient IDs is slowed to the per-connection rate, counted, audited and alarmed", "[broker][limits]") {
     // 200 questions/s per connection (1 s of burst): 1,000 guesses need at least 4 s.
-    Broker broker({{"limits", {{"questions_per_second", 200}}},
+    Broker broker(json{{"limits", {{"questions_per_second", 200}}},
                    {"audit_interval_seconds", 1},
                    {"alarm", {{"min_new_patients", 50}}}});
     const int kGuesses = 1000;
@@ -204,7 +204,7 @@ TEST_CASE("guessing Patient IDs is slowed to the per-connection rate, counted, a
 }
 
 TEST_CASE("keyed hashes are limited by values per second", "[broker][limits]") {
-    Broker broker({{"limits", {{"questions_per_second", 100000}, {"values_per_second", 5000}}}});
+    Broker broker(json{{"limits", {{"questions_per_second", 100000}, {"values_per_second", 5000}}}});
     // 1,000 hashes per question: 5 questions of burst, then 5 per second; 20 questions >= 2.8 s.
     const auto [seconds, replies] = pipelined(broker.socket, 20, [](int i) {
         json hashes = json::array();
@@ -257,7 +257,7 @@ TEST_CASE("a question without an instance adds no patient to the keystore", "[br
 
 TEST_CASE("400 connections holding nearly complete frames: connections capped, memory bounded, partial frames "
           "time out", "[broker][limits]") {
-    Broker broker({{"limits", {{"max_connections", 32}, {"frame_timeout_seconds", 2}}}});
+    Broker broker(json{{"limits", {{"max_connections", 32}, {"frame_timeout_seconds", 2}}}});
     const long rss_before = broker.rss_kib();
     REQUIRE(rss_before > 0);
     // Each announces a frame just under keystore.limits.max_frame_bytes (256 KiB) and sends all
@@ -285,10 +285,8 @@ TEST_CASE("400 connections holding nearly complete frames: connections capped, m
         if (closed_by_peer(fd, 5ms)) ++refused;
     std::this_thread::sleep_for(300ms);  // let the broker read what the admitted ones sent
     const long rss_during = broker.rss_kib();
-    const json h = broker.health();
     INFO("broker VmRSS before " << rss_before << " KiB, with 400 connections " << rss_during << " KiB");
-    CHECK(h["connections_refused"].get<long>() >= 400 - 32 - 1);  // the health request takes one
-    CHECK(refused >= 300);
+    CHECK(refused >= 400 - 32);
     CHECK(rss_during - rss_before < 32 * 1024);  // 32 x 256 KiB is 8 MiB; 450 MB before the limits
     // Partial frames not completed within frame_timeout_seconds: closed by the broker.
     int timed_out = 0;
@@ -296,6 +294,9 @@ TEST_CASE("400 connections holding nearly complete frames: connections capped, m
         if (closed_by_peer(fd, 6s)) ++timed_out;
     CHECK(timed_out == 400);
     for (int fd : fds) ::close(fd);
+    const json h = broker.health();
+    REQUIRE(h.value("ok", false));
+    CHECK(h["connections_refused"].get<long>() >= 400 - 32);
     // A normal client is served afterwards.
     keystore::BrokerConnection c(broker.socket, 5s);
     CHECK(c.request({{"op", "resolve"}, {"patient_id", "P"}, {"uids", {"1.2.3"}}, {"instance_uid", "1.2.3"}})["ok"] == true);
