@@ -31,7 +31,8 @@ void register_decoders() {
 
 namespace {
 
-// DcmSCU with our TCP_NODELAY transport layer (its installer, useSecureConnection, is protected).
+// DcmSCU with our transport layer, TCP_NODELAY or TLS (its installer, useSecureConnection, is
+// protected).
 class NoDelayScu : public DcmSCU {
 public:
     OFCondition install(DcmTransportLayer* layer) { return useSecureConnection(layer); }
@@ -115,7 +116,7 @@ struct StoreScu::Impl {
             scu->addPresentationContext(sop_class.c_str(), plain);
         }
         OFCondition cond = scu->initNetwork();
-        if (cond.good()) cond = scu->install(&layer);
+        if (cond.good()) cond = scu->install(settings.transport ? settings.transport.get() : &layer);
         if (cond.good()) cond = scu->negotiateAssociation();
         if (cond.bad()) {
             scu.reset();

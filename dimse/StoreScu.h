@@ -11,6 +11,7 @@
 #include "dimse/DimseError.h"
 
 class DcmFileFormat;
+class DcmTransportLayer;
 
 namespace dimse {
 
@@ -21,6 +22,9 @@ struct ScuSettings {
     int port = 0;
     int acse_timeout_seconds = 30;
     int dimse_timeout_seconds = 60;
+    // A TLS layer (dimse::make_tls_layer, client role) shared by a destination's senders; empty =
+    // plain TCP. Either way every connection has TCP_NODELAY.
+    std::shared_ptr<DcmTransportLayer> transport;
 };
 
 struct SendResult {
