@@ -67,7 +67,9 @@ SendResult open_failure(const OFCondition& cond) {
     if (dul && cond.code() == DULC_ASSOCIATIONREJECTED)
         return result(SendResult::Kind::Retry, DimseError::association_rejected,
                       std::string("association rejected: ") + cond.text());
-    if (dul && cond.code() == DULC_TLSERROR)
+    // dcmtls reports the handshake's failure (certificate verify failed, unknown CA, no shared
+    // version) in its own module; DUL wraps some as DULC_TLSERROR.
+    if (cond.module() == OFM_dcmtls || (dul && cond.code() == DULC_TLSERROR))
         return result(SendResult::Kind::Retry, DimseError::tls_failed, std::string("TLS handshake failed: ") + cond.text());
     return result(SendResult::Kind::Retry, DimseError::connect_failed, std::string("cannot connect: ") + cond.text());
 }

@@ -87,16 +87,27 @@ int run_serve(const config::Config& cfg) {
     // declared before the stages, so it outlives every lease they hold.
     spool::ParsedBudget parsed_budget(kParsedBudgetBytes);
     std::map<std::string, std::unique_ptr<forward::Forwarder>> forwarders;
-    for (const auto& d : cfg.destinations) {
+    for (std::size_t i = 0; i < cfg.destinations.size(); ++i) {
+        const config::Destination& d = cfg.destinations[i];
         forward::Forwarder::SenderFactory factory;
         int threads = 1;
         if (d.is_folder()) {
             factory = [dir = d.directory](int) { return std::make_unique<forward::FolderSender>(dir); };
             threads = std::max(1, std::min(d.associations, 2));
         } else {
+            // destinations[i].tls: its files are checked now, the layer shared by the senders.
+            std::string tls_error;
+            std::shared_ptr<DcmTransportLayer> tls =
+                forward::DicomSender::tls_layer(d, "destinations[" + std::to_string(i) + "].tls", tls_error);
+            if (!tls_error.empty()) {
+                std::cerr << "deid-gateway serve: " << tls_error << "\n";
+                common::log(common::Level::error, "serve", tls_error);
+                return 1;
+            }
             // Extra associations must be accepted promptly (forward/Forwarder.h).
-            factory = [d, &cfg](int index) {
-                return std::make_unique<forward::DicomSender>(d, cfg, index > 0 ? forward::Forwarder::kPromptSeconds : 0);
+            factory = [d, &cfg, tls](int index) {
+                return std::make_unique<forward::DicomSender>(d, cfg, index > 0 ? forward::Forwarder::kPromptSeconds : 0,
+                                                              tls);
             };
             threads = std::max(1, d.associations);
         }
