@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -253,6 +254,16 @@ TEST_CASE("a question without an instance adds no patient to the keystore", "[br
     q.instance_uid = "1.2.6.1";
     q.uids = {"1.2.6.1"};
     CHECK(!client.resolve(q).pseudonym.empty());
+    // A question with more UIDs than one frame may hold (a Key Object Selection of a large study)
+    // is split by the client into several frames under keystore.limits.max_frame_bytes.
+    deid::PseudonymRequest big = q;
+    big.uids.clear();
+    for (int i = 0; i < 20000; ++i) big.uids.push_back("1.2.840.113619.2.55.3.604688119.971.1.7." + std::to_string(i));
+    const deid::PseudonymReply many = client.resolve(big);
+    REQUIRE(many.uids.size() == big.uids.size());
+    std::set<std::string> distinct(many.uids.begin(), many.uids.end());
+    CHECK(distinct.size() == big.uids.size());
+    CHECK(broker.health()["rejected"] == 0);
 }
 
 TEST_CASE("400 connections holding nearly complete frames: connections capped, memory bounded, partial frames "
