@@ -79,6 +79,7 @@ SendResult open_failure(const OFCondition& cond) {
 struct StoreScu::Impl {
     ScuSettings settings;
     NoDelayTransportLayer layer;
+    std::shared_ptr<DcmTransportLayer> in_use;  // the TLS layer of the open association (scu uses it)
     std::unique_ptr<NoDelayScu> scu;
     // (SOP class, transfer syntax of the file) pairs proposed on the open association.
     std::set<std::pair<std::string, std::string>> proposed;
@@ -118,7 +119,10 @@ struct StoreScu::Impl {
             scu->addPresentationContext(sop_class.c_str(), plain);
         }
         OFCondition cond = scu->initNetwork();
-        if (cond.good()) cond = scu->install(settings.transport ? settings.transport.get() : &layer);
+        if (cond.good()) {
+            in_use = settings.transport ? settings.transport() : nullptr;  // the current TLS layer
+            cond = scu->install(in_use ? in_use.get() : &layer);
+        }
         if (cond.good()) cond = scu->negotiateAssociation();
         if (cond.bad()) {
             scu.reset();

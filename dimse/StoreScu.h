@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -22,9 +23,10 @@ struct ScuSettings {
     int port = 0;
     int acse_timeout_seconds = 30;
     int dimse_timeout_seconds = 60;
-    // A TLS layer (dimse::make_tls_layer, client role) shared by a destination's senders; empty =
-    // plain TCP. Either way every connection has TCP_NODELAY.
-    std::shared_ptr<DcmTransportLayer> transport;
+    // Called for each new association: the TLS layer to use (dimse::make_tls_layer, client role;
+    // possibly rebuilt on SIGHUP), kept while that association is open. Unset = plain TCP. Either
+    // way every connection has TCP_NODELAY.
+    std::function<std::shared_ptr<DcmTransportLayer>()> transport;
 };
 
 struct SendResult {

@@ -3,6 +3,7 @@
 // not verify (another CA, a wrong server_name): refused with a log line, the instances queued, and
 // delivered once the destination presents a good certificate. Certificates are made here with
 // the openssl command line.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -65,6 +66,7 @@ const Pki& pki() {
         p.cert("gateway", "site-ca", "deid-gateway", "DNS:deid-gateway");
         p.cert("pacs-other-ca", "other-ca", "research-pacs", "DNS:research-pacs,IP:127.0.0.1");
         p.cert("pacs-wrong-name", "site-ca", "some-other-host", "DNS:some-other-host");
+        p.cert("gateway-other-ca", "other-ca", "deid-gateway", "DNS:deid-gateway");
         return true;
     }();
     (void)made;
@@ -203,6 +205,36 @@ TEST_CASE("a destination whose certificate does not verify is refused and its in
 
     // A good certificate: everything queued is delivered.
     pacs.start("pacs");
+    REQUIRE(wait_for_files(pacs.folder(), written.size(), 30s));
+    check_deidentified(files_under(pacs.folder()), spec, written);
+    CHECK(files_under(gw.state() + "/spool/quarantine").empty());
+}
+
+TEST_CASE("a client certificate replaced on disk plus SIGHUP is used by the next association") {
+    testsupport::TempDir src, tls;
+    testdata::StudySpec spec;
+    spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 2}};
+    const auto written = testdata::write_study(src.path(), spec);
+    const std::string crt = tls / "client.crt", key = tls / "client.key";
+    auto install = [&](const std::string& name) {
+        fs::copy_file(pki().crt(name), crt, fs::copy_options::overwrite_existing);
+        fs::copy_file(pki().key(name), key, fs::copy_options::overwrite_existing);
+        chmod(key.c_str(), 0600);
+    };
+    install("gateway-other-ca");  // a certificate the PACS does not trust
+    TlsStoreScp pacs;
+    pacs.start("pacs");
+    Gateway gw(json{{"destinations",
+                     json::array({tls_destination(pacs.port, "SINK", {{"certificate", crt}, {"private_key", key}})})}});
+    REQUIRE(gw.start());
+    REQUIRE(store(gw.port, paths(written)).acked.size() == written.size());
+    INFO(gw.log());
+    REQUIRE(wait_for_log(gw, "destination paused", 2, 30s));  // refused by the PACS, queued
+    CHECK(files_under(pacs.folder()).empty());
+    // The site's certificate replaces it on disk; SIGHUP: the next association uses it.
+    install("gateway");
+    gw.child.signal(SIGHUP);
+    REQUIRE(wait_for_log(gw, "certificates and key read again", 1, 10s));
     REQUIRE(wait_for_files(pacs.folder(), written.size(), 30s));
     check_deidentified(files_under(pacs.folder()), spec, written);
     CHECK(files_under(gw.state() + "/spool/quarantine").empty());
