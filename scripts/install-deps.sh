@@ -18,6 +18,7 @@ packages=(
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
   libpixelmed-java default-jre-headless    # the comparison in bench/
   curl lsof procps ccache
+  openssl                                  # the TLS tests and bench make their certificates with the command line
   file systemd                             # cpack's dpkg-shlibdeps step; systemd-analyze verify of the units
   prometheus chromium                      # the monitoring tests: a real scraper and a headless browser
 )
