@@ -127,3 +127,39 @@ TEST_CASE("print-config output loads back to the same config") {
     const config::Config b = config::parse(config::to_json(a), "/elsewhere");
     CHECK(config::to_json(a) == config::to_json(b));
 }
+
+TEST_CASE("keystore limits and destination TLS keys are read, with errors naming the key path") {
+    const config::Config c = config::parse(R"({"keystore": {"limits": {"questions_per_second": 50, "max_connections": 8},
+        "audit_interval_seconds": 5, "alarm": {"new_patients_per_instance": 0.25}},
+        "destinations": [{"name": "r", "ae_title": "R", "host": "10.0.0.5", "port": 2762,
+          "tls": {"certificate": "tls/gw.crt", "private_key": "tls/gw.key", "trusted_certificates": "/etc/ca.crt",
+                  "server_name": "research-pacs"}}]})",
+                                           "/base");
+    CHECK(c.keystore.limits.questions_per_second == 50);
+    CHECK(c.keystore.limits.max_connections == 8);
+    CHECK(c.keystore.limits.values_per_second == 20000);  // default kept
+    CHECK(c.keystore.audit_interval_seconds == 5);
+    CHECK(c.keystore.alarm.new_patients_per_instance == 0.25);
+    REQUIRE(c.destinations[0].tls);
+    CHECK(c.destinations[0].tls->certificate == "/base/tls/gw.crt");  // relative to the config file's folder
+    CHECK(c.destinations[0].tls->trusted_certificates == "/etc/ca.crt");
+    CHECK(c.destinations[0].tls->verify_peer);  // on by default
+    CHECK(c.destinations[0].tls->server_name == "research-pacs");
+    CHECK_FALSE(config::parse("{}", "/base").destinations[0].tls);
+
+    CHECK(has_problem_starting(problems(R"({"keystore": {"limits": {"max_frame_bytes": 1000}}})"),
+                               "keystore.limits.max_frame_bytes: expected an integer 65536..1048576"));
+    CHECK(has_problem_starting(problems(R"({"keystore": {"limits": {"per_second": 1}}})"), "keystore.limits.per_second: unknown key"));
+    CHECK(has_problem_starting(problems(R"({"keystore": {"alarm": {"new_patients_per_instance": "x"}}})"),
+                               "keystore.alarm.new_patients_per_instance: expected a number"));
+    const std::string peer = R"({"destinations": [{"name": "r", "ae_title": "R", "host": "h", "port": 1, "tls": )";
+    CHECK(has_problem_starting(problems(peer + R"({"verify_peer": "no", "trusted_certificates": "c"}}]})"),
+                               "destinations[0].tls.verify_peer: expected true or false"));
+    CHECK(has_problem_starting(problems(peer + R"({"server_name": "x"}}]})"), "destinations[0].tls.trusted_certificates: required"));
+    CHECK(has_problem_starting(problems(peer + R"({"certificate": "a.crt", "trusted_certificates": "c"}}]})"),
+                               "destinations[0].tls: expected both"));
+    CHECK(has_problem_starting(problems(peer + R"({"cert": "a.crt"}}]})"), "destinations[0].tls.cert: unknown key"));
+    CHECK(has_problem_starting(problems(R"({"destinations": [{"name": "f", "directory": "out", "tls": {}}]})"),
+                               "destinations[0].tls: only for a DICOM peer"));
+    CHECK(problems(peer + R"({"verify_peer": false}}]})").empty());  // a test peer without verification
+}
