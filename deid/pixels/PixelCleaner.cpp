@@ -49,6 +49,7 @@ constexpr int kVerifyAlnum = 3;
 // letters/digits at this confidence; nothing is certain without OCR.
 constexpr float kScreenConfidence = 60.0f;
 constexpr int kScreenAlnum = 3;
+constexpr int kScreenMaxReads = 12;  // candidates read per screened frame
 // A line in the transposed picture must be this much longer than high to count as vertical text.
 constexpr double kVerticalMinAspect = 2.0;
 constexpr int kVerticalJoin = 15;
@@ -276,6 +277,7 @@ struct PixelCleaner::Impl {
         bool vertical = false;  // a line running up or down (text rotated 90 or 270 degrees)
         bool glyph_like = false;  // one hue and clearly apart from its surroundings (may join a line of text)
         int picture = 0;          // index into the pictures it was found in
+        double contrast = 0;      // the detector's contrast ratio (orders OCR reads on screened images)
     };
     struct Search {
         std::vector<Found> found;
@@ -311,7 +313,7 @@ struct PixelCleaner::Impl {
                                      (pictures.size() < 3 || grey_surroundings(pictures[2], b)) &&
                                      TextScreen::looks_like_text(stroke_mask, c.box);
                 const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
-                out.found.push_back({b, certain, vertical, glyph_like, picture_index});
+                out.found.push_back({b, certain, vertical, glyph_like, picture_index, c.contrast_ratio});
             };
             for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) take(c, strokes, false);
             // Text rotated 90/270: the same detector on the transposed picture; only lines
@@ -322,6 +324,33 @@ struct PixelCleaner::Impl {
                                                           hat.t(), kVerticalJoin))
                 if (c.box.width >= kVerticalMinAspect * c.box.height) take(c, strokes_t, true);
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
+        }
+        return out;
+    }
+
+    // The first pass of the screen (TextScreen::text_areas) runs on screened grey frames.
+    static bool first_pass_applies(const Scope& scope, const ImageLayout& layout) {
+        return scope.screened_only && scope.template_rects.empty() && layout.samples == 1 &&
+               layout.photometric != "PALETTE COLOR";
+    }
+    static std::vector<cv::Rect> first_pass_areas(const cv::Mat& native, const ImageLayout& layout) {
+        double lo = 0, hi = 0;
+        cv::minMaxLoc(native, &lo, &hi);
+        return TextScreen::text_areas(plain_stored_values(native, layout, lo, hi) ? native : display_image(native, layout));
+    }
+
+    // The detector in the first pass's areas only (screened grey frames): boxes in frame
+    // coordinates; the top-hat and stroke pictures are left empty (computed on the whole frame
+    // when text is cleaned).
+    Search find_in(const std::vector<cv::Mat>& pictures, const std::vector<cv::Rect>& areas) const {
+        Search out;
+        for (const cv::Rect& a : areas) {
+            std::vector<cv::Mat> part;
+            for (const cv::Mat& p : pictures) part.push_back(p(a));
+            for (Found f : find(part, {}, true).found) {
+                f.box += a.tl();
+                out.found.push_back(f);
+            }
         }
         return out;
     }
@@ -372,10 +401,16 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     const std::vector<cv::Rect>& templates = scope.template_rects;
     const bool screened = scope.screened_only;
     const cv::Rect frame(0, 0, native.cols, native.rows);
+    // Screened grey frames: the first pass decides where the detector looks; a frame without
+    // text-like strokes anywhere costs nothing more (no display image, detector, OCR or
+    // verification).
+    const bool first_pass = first_pass_applies(scope, layout);
+    std::vector<cv::Rect> areas;
+    if (first_pass && (areas = first_pass_areas(native, layout)).empty()) return {};
     const cv::Mat grey = display_image(native, layout);
     const cv::Mat rgb = colour_image(native, layout);
     const std::vector<cv::Mat> pictures = pictures_of(grey, rgb);
-    Search search = find(pictures, rgb, screened);
+    Search search = first_pass ? find_in(pictures, areas) : find(pictures, rgb, screened);
     const std::vector<Found>& found = search.found;
 
     // OCR only where it decides something: doubtful candidates that are not mostly inside a
@@ -393,6 +428,17 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             if (covered) continue;
         }
         asked.push_back(i);
+    }
+    // Screened images: at most kScreenMaxReads candidates are read, those standing out most
+    // (anatomy that passed the screen must not make OCR the cost of every image); the rest are
+    // read by verification like any candidate.
+    if (screened && asked.size() > static_cast<std::size_t>(kScreenMaxReads)) {
+        std::stable_sort(asked.begin(), asked.end(),
+                         [&](std::size_t a, std::size_t b) { return found[a].contrast > found[b].contrast; });
+        asked.resize(kScreenMaxReads);
+        std::sort(asked.begin(), asked.end());
+    }
+    for (std::size_t i : asked) {
         // Coloured text over colour is read in the picture that shows it; the rest as before, in the display image.
         const cv::Mat& source = found[i].picture >= 3 ? pictures[static_cast<std::size_t>(found[i].picture)] : grey;
         add_pieces(pieces, ocr_input(source, found[i].box, 2, found[i].vertical), found[i].vertical);
@@ -505,6 +551,9 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     }
     report.regions_cleaned += static_cast<int>(cleaned.size());
     if (!config.verify || !run_verify) return {};
+    // Nothing cleaned and every candidate judged: verification would find the same candidates in
+    // the same pixels and skip them all.
+    if (cleaned.empty() && allow.empty() && asked.size() == found.size()) return {};
     for (std::size_t i : asked)
         if (!is_text[i]) read_before.push_back(found[i].box);
     return verify_frame(native, layout, cleaned, read_before, screened);
@@ -686,6 +735,11 @@ PixelReport PixelCleaner::Impl::clean_pixels(DcmFileFormat& file) const {
         }
         bool changed = false;
         for (int i = 0; i < layout.frames; ++i) {
+            // A screened grey frame without text-like strokes is not even copied.
+            if (first_pass_applies(scope, layout) && first_pass_areas(codec.view(i), layout).empty()) {
+                ++report.frames;
+                continue;
+            }
             cv::Mat native = codec.frame(i);
             const std::size_t before = report.regions.size();
             std::string why = clean_frame(native, layout, scope, i, report);
