@@ -49,7 +49,6 @@ constexpr int kVerifyAlnum = 3;
 // letters/digits at this confidence; nothing is certain without OCR.
 constexpr float kScreenConfidence = 60.0f;
 constexpr int kScreenAlnum = 3;
-constexpr int kScreenMaxReads = 12;  // candidates read per screened frame
 // A line in the transposed picture must be this much longer than high to count as vertical text.
 constexpr double kVerticalMinAspect = 2.0;
 constexpr int kVerticalJoin = 15;
@@ -277,14 +276,15 @@ struct PixelCleaner::Impl {
         bool vertical = false;  // a line running up or down (text rotated 90 or 270 degrees)
         bool glyph_like = false;  // one hue and clearly apart from its surroundings (may join a line of text)
         int picture = 0;          // index into the pictures it was found in
-        double contrast = 0;      // the detector's contrast ratio (orders OCR reads on screened images)
     };
     struct Search {
         std::vector<Found> found;
         std::vector<cv::Mat> hats, strokes;  // per picture, full size (empty when searched downscaled)
     };
     // `screened`: the image is only screened: candidates must pass TextScreen, none is certain.
-    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb, bool screened) const {
+    // `whole`: the size of the whole frame when `pictures` are a part of it (a line is too wide to
+    // be text when it spans 90 % of the frame, not of the part).
+    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb, bool screened, cv::Size whole = {}) const {
         double scale = 1.0;
         cv::Mat det_rgb;
         if (!rgb.empty()) det_rgb = downscaled(rgb, scale, cv::INTER_AREA);
@@ -313,15 +313,17 @@ struct PixelCleaner::Impl {
                                      (pictures.size() < 3 || grey_surroundings(pictures[2], b)) &&
                                      TextScreen::looks_like_text(stroke_mask, c.box);
                 const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
-                out.found.push_back({b, certain, vertical, glyph_like, picture_index, c.contrast_ratio});
+                out.found.push_back({b, certain, vertical, glyph_like, picture_index});
             };
-            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) take(c, strokes, false);
+            const cv::Size full = whole.empty() ? picture.size() : whole;
+            const int max_w = static_cast<int>(0.9 * full.width * scale), max_h = static_cast<int>(0.9 * full.height * scale);
+            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat, 7, max_w)) take(c, strokes, false);
             // Text rotated 90/270: the same detector on the transposed picture; only lines
             // clearly longer than high there (a horizontal line's letters seen sideways are not).
             const cv::Mat strokes_t = strokes.t();
             // A wider closing there: large rotated letters stand further apart than 7 px.
             for (const TextCandidate& c : detector.detect(det.t(), strokes_t, det_rgb.empty() ? cv::Mat() : cv::Mat(det_rgb.t()),
-                                                          hat.t(), kVerticalJoin))
+                                                          hat.t(), kVerticalJoin, max_h))
                 if (c.box.width >= kVerticalMinAspect * c.box.height) take(c, strokes_t, true);
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
         }
@@ -347,7 +349,7 @@ struct PixelCleaner::Impl {
         for (const cv::Rect& a : areas) {
             std::vector<cv::Mat> part;
             for (const cv::Mat& p : pictures) part.push_back(p(a));
-            for (Found f : find(part, {}, true).found) {
+            for (Found f : find(part, {}, true, pictures[0].size()).found) {
                 f.box += a.tl();
                 out.found.push_back(f);
             }
@@ -428,15 +430,6 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             if (covered) continue;
         }
         asked.push_back(i);
-    }
-    // Screened images: at most kScreenMaxReads candidates are read, those standing out most
-    // (anatomy that passed the screen must not make OCR the cost of every image); the rest are
-    // read by verification like any candidate.
-    if (screened && asked.size() > static_cast<std::size_t>(kScreenMaxReads)) {
-        std::stable_sort(asked.begin(), asked.end(),
-                         [&](std::size_t a, std::size_t b) { return found[a].contrast > found[b].contrast; });
-        asked.resize(kScreenMaxReads);
-        std::sort(asked.begin(), asked.end());
     }
     for (std::size_t i : asked) {
         // Coloured text over colour is read in the picture that shows it; the rest as before, in the display image.

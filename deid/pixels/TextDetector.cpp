@@ -97,7 +97,7 @@ double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv
 }  // namespace
 
 std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8,
-                                                const cv::Mat& given_tophat, int join) const {
+                                                const cv::Mat& given_tophat, int join, int max_width) const {
     std::vector<TextCandidate> out;
     // Contrast is measured on the top-hat image: smooth shading (gradients, organs) drops out and
     // only fine texture counts as noise.
@@ -111,7 +111,7 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::
         const cv::Rect box(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
                            stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
         if (box.height < 6 || box.height > 90 || box.width < 2) continue;
-        if (box.width > grey8.cols * 0.9) continue;
+        if (box.width > (max_width > 0 ? max_width : grey8.cols * 0.9)) continue;
         if (box.width < 0.12 * box.height) continue;  // a vertical line, not a glyph
         if (box.height < 10 && box.width > 40 * box.height) continue;  // a horizontal rule
         const double fill = cv::countNonZero(strokes(box)) / static_cast<double>(box.area());

@@ -193,4 +193,13 @@ TEST_CASE("first pass: areas flagged on anatomy and planted text", "[.][first-pa
         }
     }
     std::cout << "planted (grey): " << covered << "/" << strings << " strings inside flagged areas\n";
+    if (std::getenv("DEID_PIXELS_DEBUG")) {
+        PixelCleaner cleaner(config::Pixels{});
+        for (const auto& c : pixels_test::planted_cases(DEID_TEST_DATA, false)) {
+            if (c.modality != "CT" && c.modality != "MG") continue;
+            auto f = pixels_test::planted_instance(c);
+            const PixelReport r = cleaner.clean(*f);
+            std::cout << c.name << ": " << r.regions_cleaned << " regions " << r.failure << "\n";
+        }
+    }
 }
