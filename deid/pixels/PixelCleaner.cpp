@@ -336,9 +336,13 @@ struct PixelCleaner::Impl {
                layout.photometric != "PALETTE COLOR";
     }
     static std::vector<cv::Rect> first_pass_areas(const cv::Mat& native, const ImageLayout& layout) {
+        // The first pass reads the stored values as they are when they look plain (in Bits
+        // Stored, the usual case; values outside the estimated range only saturate), else the
+        // display image.
         double lo = 0, hi = 0;
-        cv::minMaxLoc(native, &lo, &hi);
-        return TextScreen::text_areas(plain_stored_values(native, layout, lo, hi) ? native : display_image(native, layout));
+        TextScreen::range_of(native, lo, hi);
+        if (plain_stored_values(native, layout, lo, hi)) return TextScreen::text_areas(native, lo, hi);
+        return TextScreen::text_areas(display_image(native, layout));
     }
 
     // The detector in the first pass's areas only (screened grey frames): boxes in frame

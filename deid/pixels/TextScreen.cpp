@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include <opencv2/core/hal/intrin.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace deid::pixels {
@@ -26,28 +27,84 @@ constexpr int kPeakContrast = 28;    // grey levels (of 255 over the frame's ran
 // a bright stroke must reach this level, a dark one stay below that (of 255 over the range).
 constexpr int kBrightFloor = 128;
 constexpr int kDarkCeiling = 127;
+constexpr int kMaxReach = 6;         // px: the wider of the two reaches (3 and 6)
 constexpr int kCell = 16;            // px: cells of the sampled rows
 constexpr int kMinStrokes = 3;       // stroke crossings in two neighbouring cells (32 px): glyph spacing
-constexpr int kMinRows = 3;          // ... in this many sampled rows in a row (6 px of text height)
+constexpr int kRowStep = 3;          // every third row is read
+constexpr int kMinRows = 2;          // ... in this many sampled rows in a row (6 px of text height)
 constexpr int kAreaPad = 40;         // px around a flagged place: the detector's ring and line extension
 
-// Thin peaks along the rows of `rows` (8-bit): pixels brighter or darker by kPeakContrast than
-// both pixels `reach` to their left and right (strokes up to 2 x reach - 1 px wide), 0/1 per
-// pixel, as a run start only (the first pixel of each run of peaks), in columns [reach, cols - reach).
-cv::Mat stroke_starts(const cv::Mat& rows, int reach) {
-    const int w = rows.cols - 2 * reach;
-    const cv::Mat c = rows.colRange(reach, reach + w), l = rows.colRange(0, w), r = rows.colRange(2 * reach, 2 * reach + w);
-    cv::Mat a, b, bright, dark;
-    cv::subtract(c, l, a), cv::subtract(c, r, b), cv::min(a, b, bright);  // saturating: brighter than both
-    cv::subtract(c, cv::Scalar(kBrightFloor - kPeakContrast), a), cv::min(a, bright, bright);  // and light
-    cv::subtract(l, c, a), cv::subtract(r, c, b), cv::min(a, b, dark);    // darker than both
-    cv::subtract(cv::Scalar(kDarkCeiling + kPeakContrast), c, a), cv::min(a, dark, dark);     // and dark
-    cv::max(bright, dark, bright);
-    cv::Mat peaks;
-    cv::threshold(bright, peaks, kPeakContrast - 1, 1, cv::THRESH_BINARY);
-    cv::Mat starts = cv::Mat::zeros(peaks.size(), CV_8UC1);
-    cv::subtract(peaks.colRange(1, w), peaks.colRange(0, w - 1), starts.colRange(1, w));  // 1 where a run begins
-    return starts;
+// One sampled row (8-bit, `n` pixels): 1 where a run of thin peaks starts, for columns
+// [kMaxReach, n - kMaxReach) (written to `starts[0 .. n - 2 kMaxReach)`). A thin peak is a pixel
+// brighter (darker) by kPeakContrast than both pixels 3 px, or both 6 px, to its left and right
+// (strokes up to 5 or 11 px wide) that is itself light (dark). `peaks` is scratch of the same size.
+// One fused pass with OpenCV's universal intrinsics: this runs on every screened frame.
+// Levels of the 8-bit rows: kPeakContrast, kBrightFloor and kDarkCeiling scaled to their range.
+struct Levels {
+    int contrast = kPeakContrast, floor = kBrightFloor, ceiling = kDarkCeiling;
+};
+
+void row_starts(const std::uint8_t* row, int n, const Levels& lv, std::uint8_t* peaks, std::uint8_t* starts) {
+    const int w = n - 2 * kMaxReach;
+    const std::uint8_t* c = row + kMaxReach;
+    int x = 0;
+#if CV_SIMD128
+    const cv::v_uint8x16 floor = cv::v_setall_u8(static_cast<std::uint8_t>(lv.floor)),
+                         ceiling = cv::v_setall_u8(static_cast<std::uint8_t>(lv.ceiling)),
+                         contrast = cv::v_setall_u8(static_cast<std::uint8_t>(lv.contrast)), one = cv::v_setall_u8(1);
+    for (; x + 16 <= w; x += 16) {
+        const cv::v_uint8x16 v = cv::v_load(c + x), l3 = cv::v_load(c + x - 3), r3 = cv::v_load(c + x + 3),
+                             l6 = cv::v_load(c + x - 6), r6 = cv::v_load(c + x + 6);
+        // Saturating differences: brighter than both neighbours, darker than both.
+        const cv::v_uint8x16 bright = cv::v_max(cv::v_min(v - l3, v - r3), cv::v_min(v - l6, v - r6)) & (v >= floor);
+        const cv::v_uint8x16 dark = cv::v_max(cv::v_min(l3 - v, r3 - v), cv::v_min(l6 - v, r6 - v)) & (v <= ceiling);
+        cv::v_store(peaks + x, cv::v_max(bright, dark) >= contrast);
+    }
+#endif
+    for (; x < w; ++x) {
+        auto sub = [](int a, int b) { return a > b ? a - b : 0; };
+        const int v = c[x];
+        const int bright = v >= lv.floor ? std::max(std::min(sub(v, c[x - 3]), sub(v, c[x + 3])),
+                                                        std::min(sub(v, c[x - 6]), sub(v, c[x + 6])))
+                                             : 0;
+        const int dark = v <= lv.ceiling ? std::max(std::min(sub(c[x - 3], v), sub(c[x + 3], v)),
+                                                      std::min(sub(c[x - 6], v), sub(c[x + 6], v)))
+                                           : 0;
+        peaks[x] = std::max(bright, dark) >= lv.contrast ? 0xFF : 0;
+    }
+    starts[0] = 0;
+    x = 1;
+#if CV_SIMD128
+    for (; x + 16 <= w; x += 16)
+        cv::v_store(starts + x, cv::v_load(peaks + x) & ~cv::v_load(peaks + x - 1) & one);
+#endif
+    for (; x < w; ++x) starts[x] = peaks[x] & ~peaks[x - 1] & 1;
+}
+
+// One row of the frame (8U, 16U or 16S) to 8 bits: (value - lo) >> shift, saturated.
+void row_to_8bit(const cv::Mat& rows, int y, int lo, int shift, std::uint8_t* out) {
+    const int n = rows.cols;
+    int x = 0;
+    if (rows.depth() == CV_8U) {
+        const std::uint8_t* p = rows.ptr<std::uint8_t>(y);
+#if CV_SIMD128
+        const cv::v_uint8x16 base = cv::v_setall_u8(static_cast<std::uint8_t>(lo));
+        for (; x + 16 <= n; x += 16) cv::v_store(out + x, cv::v_load(p + x) - base);
+#endif
+        for (; x < n; ++x) out[x] = static_cast<std::uint8_t>(std::max(0, p[x] - lo));
+        return;
+    }
+    // 16S: offset by 32768 into unsigned order (lo is given offset too).
+    const std::uint16_t flip = rows.depth() == CV_16S ? 0x8000 : 0;
+    const std::uint16_t* p = rows.ptr<std::uint16_t>(y);
+#if CV_SIMD128
+    const cv::v_uint16x8 base = cv::v_setall_u16(static_cast<std::uint16_t>(lo)), f = cv::v_setall_u16(flip);
+    for (; x + 16 <= n; x += 16) {
+        const cv::v_uint16x8 a = ((cv::v_load(p + x) ^ f) - base) >> shift, b = ((cv::v_load(p + x + 8) ^ f) - base) >> shift;
+        cv::v_store(out + x, cv::v_pack(a, b));
+    }
+#endif
+    for (; x < n; ++x) out[x] = static_cast<std::uint8_t>(std::min(255, std::max(0, (p[x] ^ flip) - lo) >> shift));
 }
 
 // Sum of 16 bytes (each 0 or 1).
@@ -57,15 +114,31 @@ inline int cell_sum(const std::uint8_t* p) {
     return static_cast<int>(((a + b) * 0x0101010101010101ull) >> 56);
 }
 
-// Flags the places of `rows` (sampled every second row of the frame) where strokes at `reach`
-// come at glyph spacing in kMinRows sampled rows in a row; rectangles in frame coordinates.
-void flag_cells(const cv::Mat& rows, int reach, std::vector<cv::Rect>& out) {
-    const cv::Mat starts = stroke_starts(rows, reach);
-    const int cells = starts.cols / kCell;
+// Flags the places of `rows` (every second row of the frame, 8U, 16U or 16S, values lo..hi)
+// where strokes come at glyph spacing in kMinRows sampled rows in a row; rectangles in frame
+// coordinates.
+void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vector<cv::Rect>& out) {
+    const int reach = kMaxReach;
+    const int w = rows.cols - 2 * kMaxReach;
+    const int cells = w / kCell;
+    // To 8 bits by a shift (the range then spans 128..255 levels; the levels scale with it).
+    const int lo = static_cast<int>(lo_value) + (rows.depth() == CV_16S ? 32768 : 0);
+    const int range = static_cast<int>(hi_value - lo_value);
+    int shift = 0;
+    while ((range >> shift) > 255) ++shift;
+    const double unit = (range >> shift) / 255.0;
+    Levels lv;
+    lv.contrast = std::max(1, static_cast<int>(std::lround(kPeakContrast * unit)));
+    lv.floor = static_cast<int>(std::lround(kBrightFloor * unit));
+    lv.ceiling = static_cast<int>(std::lround(kDarkCeiling * unit));
+    std::vector<std::uint8_t> row8(static_cast<std::size_t>(rows.cols)), peak_row(static_cast<std::size_t>(w)),
+        start_row(static_cast<std::size_t>(w) + kCell);
     std::vector<int> run(static_cast<std::size_t>(cells), 0), count(static_cast<std::size_t>(cells));
     std::vector<std::size_t> open(static_cast<std::size_t>(cells), 0);  // index in `out` of the cell's current line
-    for (int y = 0; y < starts.rows; ++y) {
-        const std::uint8_t* p = starts.ptr<std::uint8_t>(y);
+    for (int y = 0; y < rows.rows; ++y) {
+        row_to_8bit(rows, y, lo, shift, row8.data());
+        row_starts(row8.data(), rows.cols, lv, peak_row.data(), start_row.data());
+        const std::uint8_t* p = start_row.data();
         for (int k = 0; k < cells; ++k) count[static_cast<std::size_t>(k)] = cell_sum(p + k * kCell);
         for (int k = 0; k + 1 < cells; ++k) {
             const auto i = static_cast<std::size_t>(k);
@@ -73,10 +146,10 @@ void flag_cells(const cv::Mat& rows, int reach, std::vector<cv::Rect>& out) {
                 run[i] = 0;
                 continue;
             }
-            const cv::Rect here(reach + k * kCell, 2 * y, 2 * kCell, 2);
+            const cv::Rect here(reach + k * kCell, kRowStep * y, 2 * kCell, kRowStep);
             if (++run[i] == kMinRows) {  // the place where a line of strokes starts; padded by the caller
                 open[i] = out.size();
-                out.emplace_back(here.x, here.y - 2 * (kMinRows - 1), here.width, 2 * kMinRows);
+                out.emplace_back(here.x, here.y - kRowStep * (kMinRows - 1), here.width, kRowStep * kMinRows);
             } else if (run[i] > kMinRows) {
                 out[open[i]] |= here;
             }
@@ -86,21 +159,33 @@ void flag_cells(const cv::Mat& rows, int reach, std::vector<cv::Rect>& out) {
 
 }  // namespace
 
+cv::Mat TextScreen::sampled_rows(const cv::Mat& grey, int every) {
+    return cv::Mat(grey.rows / every, grey.cols, grey.type(), const_cast<std::uint8_t*>(grey.ptr<std::uint8_t>(0)),
+                   grey.step[0] * every);
+}
+
+void TextScreen::range_of(const cv::Mat& grey, double& lo, double& hi) {
+    lo = hi = 0;
+    if (grey.rows >= 8) cv::minMaxIdx(sampled_rows(grey, 8), &lo, &hi);
+    else if (!grey.empty()) cv::minMaxIdx(grey, &lo, &hi);
+}
+
 std::vector<cv::Rect> TextScreen::text_areas(const cv::Mat& grey) {
+    double lo = 0, hi = 0;
+    range_of(grey, lo, hi);
+    return text_areas(grey, lo, hi);
+}
+
+std::vector<cv::Rect> TextScreen::text_areas(const cv::Mat& grey, double lo, double hi) {
     CV_Assert(grey.channels() == 1);
     std::vector<cv::Rect> flagged;
-    if (grey.cols < 2 * kCell + 12 || grey.rows < 4 * kMinRows) return flagged;
-    // Every second row, scaled to 8 bits over its own range.
-    const cv::Mat sampled(grey.rows / 2, grey.cols, grey.type(), const_cast<std::uint8_t*>(grey.ptr<std::uint8_t>(0)),
-                          grey.step[0] * 2);
-    double lo = 0, hi = 0;
-    cv::minMaxLoc(sampled, &lo, &hi);
+    if (grey.cols < 2 * kCell + 2 * kMaxReach + 2 || grey.rows < 2 * kRowStep * kMinRows) return flagged;
+    // Every second row, brought to 8 bits over the frame's range (`lo`..`hi`, estimated; values
+    // outside it saturate).
+    const cv::Mat sampled = sampled_rows(grey, kRowStep);
     if (hi <= lo) return flagged;
-    cv::Mat rows;
-    const double scale = 255.0 / (hi - lo);
-    sampled.convertTo(rows, CV_8U, scale, -lo * scale);
-    flag_cells(rows, 3, flagged);  // strokes up to 5 px wide
-    flag_cells(rows, 6, flagged);  // up to 11 px (large and bold fonts)
+    CV_Assert(grey.depth() == CV_8U || grey.depth() == CV_16U || grey.depth() == CV_16S);
+    flag_cells(sampled, lo, hi, flagged);
     const cv::Mat& grey8 = grey;
     const cv::Rect frame(0, 0, grey8.cols, grey8.rows);
     std::vector<cv::Rect> areas;

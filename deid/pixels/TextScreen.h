@@ -29,6 +29,13 @@ public:
     // several rows in a row. Each area is padded for the detector's surroundings; empty = no
     // text-like strokes anywhere (the detector and OCR are not run). Reads every second row.
     static std::vector<cv::Rect> text_areas(const cv::Mat& grey);
+    // The same with the range of values known (range_of(), or any estimate: values outside saturate).
+    static std::vector<cv::Rect> text_areas(const cv::Mat& grey, double lo, double hi);
+    // The range the first pass scales by: minimum and maximum of every eighth row (cheap; text
+    // rows it misses only saturate).
+    static void range_of(const cv::Mat& grey, double& lo, double& hi);
+    // Every `every`-th row of `grey`, without a copy.
+    static cv::Mat sampled_rows(const cv::Mat& grey, int every = 2);
 
     // `strokes`: the detector's stroke mask (255 = stroke); `box` a candidate in its coordinates.
     static ScreenMeasures measure(const cv::Mat& strokes, const cv::Rect& box);
