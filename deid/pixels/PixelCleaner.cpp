@@ -225,10 +225,12 @@ std::vector<std::vector<OcrWord>> read_batch(const std::vector<cv::Mat>& pieces)
     return out;
 }
 
-cv::Mat downscaled(const cv::Mat& m, double& scale, int interpolation) {
+// `m` at the size detection searches a frame of size `whole` (empty: m's own) at.
+cv::Mat downscaled(const cv::Mat& m, double& scale, int interpolation, cv::Size whole = {}) {
     scale = 1.0;
-    if (std::max(m.cols, m.rows) <= kDetectMaxDimension) return m;
-    scale = static_cast<double>(kDetectTargetDimension) / std::max(m.cols, m.rows);
+    if (whole.empty()) whole = m.size();
+    if (std::max(whole.width, whole.height) <= kDetectMaxDimension) return m;
+    scale = static_cast<double>(kDetectTargetDimension) / std::max(whole.width, whole.height);
     cv::Mat out;
     cv::resize(m, out, {}, scale, scale, interpolation);
     return out;
@@ -293,7 +295,8 @@ struct PixelCleaner::Impl {
         for (std::size_t p = 0; p < pictures.size(); ++p) {
             const cv::Mat& picture = pictures[p];
             const int picture_index = static_cast<int>(p);
-            const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA);
+            // A part of a large frame is searched at the scale of the whole frame (the same glyph sizes).
+            const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA, whole);
             const cv::Mat hat = TextDetector::top_hat(det);
             const cv::Mat strokes = TextDetector::strokes_of_top_hat(hat);
             auto take = [&](const TextCandidate& c, const cv::Mat& stroke_mask, bool vertical) {
