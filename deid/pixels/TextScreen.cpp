@@ -190,11 +190,11 @@ std::vector<cv::Rect> TextScreen::text_areas(const cv::Mat& grey, double lo, dou
     const cv::Rect frame(0, 0, grey8.cols, grey8.rows);
     std::vector<cv::Rect> areas;
     for (const cv::Rect& f : flagged) {
-        // A line continues along its direction past the strokes that flagged it (letters over
-        // darker or brighter ground): wider along the line.
-        const int px = kAreaPad + std::max(56, std::min(2 * f.height, 120));
+        // A line continues past the strokes that flagged it (letters over brighter ground, wide
+        // glyphs): an area is the whole band of rows, so no word is cut at its side; a tall
+        // flagged place (text rotated 90/270) is padded up and down too.
         const int py = kAreaPad + (f.height > f.width ? std::min(2 * f.width, 120) : 0);
-        cv::Rect a = cv::Rect(f.x - px, f.y - py, f.width + 2 * px, f.height + 2 * py) & frame;
+        cv::Rect a = cv::Rect(0, f.y - py, frame.width, f.height + 2 * py) & frame;
         for (bool merged = true; merged;) {  // overlapping areas become one
             merged = false;
             for (std::size_t k = 0; k < areas.size(); ++k)

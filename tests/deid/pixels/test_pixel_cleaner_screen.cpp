@@ -196,7 +196,7 @@ TEST_CASE("first pass: areas flagged on anatomy and planted text", "[.][first-pa
     if (std::getenv("DEID_PIXELS_DEBUG")) {
         PixelCleaner cleaner(config::Pixels{});
         for (const auto& c : pixels_test::planted_cases(DEID_TEST_DATA, false)) {
-            if (c.modality != "CT" && c.modality != "MG") continue;
+            if (c.modality != "CT" && c.modality != "MG" && c.modality != "DX") continue;
             auto f = pixels_test::planted_instance(c);
             const PixelReport r = cleaner.clean(*f);
             std::cout << c.name << ": " << r.regions_cleaned << " regions " << r.failure << "\n";
