@@ -30,8 +30,8 @@ constexpr int kDarkCeiling = 127;
 constexpr int kMaxReach = 6;         // px: the wider of the two reaches (3 and 6)
 constexpr int kCell = 16;            // px: cells of the sampled rows
 constexpr int kMinStrokes = 3;       // stroke crossings in two neighbouring cells (32 px): glyph spacing
-constexpr int kRowStep = 3;          // every third row is read
-constexpr int kMinRows = 2;          // ... in this many sampled rows in a row (6 px of text height)
+constexpr int kRowStep = 4;          // every fourth row is read
+constexpr int kMinRows = 2;          // ... in this many sampled rows in a row (8 px of text height)
 constexpr int kAreaPad = 40;         // px around a flagged place: the detector's ring and line extension
 
 // One sampled row (8-bit, `n` pixels): 1 where a run of thin peaks starts, for columns
