@@ -286,7 +286,7 @@ int import_csv(const AdminContext& c, const std::string& path) {
         try {
             const auto check = db.meta("key_check");
             if (check && *check != derivation.key_check())
-                throw Failure(2, "the secret key in " + dir + " does not belong to its keystore.db");
+                throw Failure(2, "the secret key in " + dir + " does not belong to the keystore map (" + db.description() + ")");
             if (!check) db.set_meta("key_check", derivation.key_check());
             const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
             for (const CsvPatientRow& row : map.patients) {

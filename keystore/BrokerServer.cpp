@@ -746,7 +746,8 @@ int BrokerServer::run() {
         // Read again: two brokers creating one shared database at once both see it empty, and
         // key_check is written once (PostgresMapStore), so the loser sees the winner's.
         if (db.meta("key_check") != derivation.key_check())
-            throw StartError(2, "the secret key in " + dir + " does not belong to its keystore.db; refusing to start");
+            throw StartError(2, "the secret key in " + dir + " does not belong to the keystore map (" + db.description() +
+                                 "); refusing to start");
 
         prepare_socket_path(config_, socket_path, group_id, grouped);
         std::unique_ptr<WalCheckpointer> checkpointer;  // SQLite only

@@ -189,13 +189,22 @@ void PostgresMapStore::for_each_row(const char* sql, const std::vector<std::stri
 }
 
 void PostgresMapStore::begin(const char* sql) {
-    if (PQstatus(conn_) != CONNECTION_OK) {
-        PQreset(conn_);  // the server restarted or the connection broke: reconnect once
-        if (PQstatus(conn_) != CONNECTION_OK) fail("reconnect", nullptr);
-        run("SET synchronous_commit = on");
-        run("SET client_min_messages = warning");
+    // libpq learns that the server restarted or the connection broke only when a command fails, and
+    // a transaction's first command loses nothing: then reconnect once and begin again.
+    for (int attempt = 0;; ++attempt) {
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            PQreset(conn_);
+            if (PQstatus(conn_) != CONNECTION_OK) fail("reconnect", nullptr);
+            run("SET synchronous_commit = on");
+            run("SET client_min_messages = warning");
+        }
+        try {
+            run(sql);
+            return;
+        } catch (const std::exception&) {
+            if (attempt > 0 || PQstatus(conn_) == CONNECTION_OK) throw;
+        }
     }
-    run(sql);
 }
 
 void PostgresMapStore::begin_immediate() { begin("BEGIN"); }

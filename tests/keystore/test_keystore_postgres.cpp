@@ -240,7 +240,7 @@ TEST_CASE("a broker with another secret, or an unreachable database, refuses to 
     // Its own new secret: the shared map's key check refuses it.
     const auto refused = testsupport::run({kKeystore, "serve", "--config", stranger.config_path}, 60s);
     CHECK(refused.exit_code == 2);
-    CHECK(refused.output.find("does not belong") != std::string::npos);
+    CHECK(refused.output.find("does not belong to the keystore map (PostgreSQL 127.0.0.1:") != std::string::npos);
 
     // Nothing listens on this port: a clear error naming the server, exit 2, no password shown.
     BrokerHost nowhere("postgresql://deid:s3cret-pw@127.0.0.1:" + std::to_string(testsupport::free_port()) + "/keystore");
@@ -254,4 +254,25 @@ TEST_CASE("a broker with another secret, or an unreachable database, refuses to 
     CHECK(bad.exit_code == 2);
     CHECK(bad.output.find("keystore.database") != std::string::npos);
     CHECK(bad.output.find("s3cret-pw") == std::string::npos);
+}
+
+TEST_CASE("a broker whose database connection was cut reconnects on its next question", "[postgres]") {
+    PostgresServer pg;
+    REQUIRE_POSTGRES(pg);
+    BrokerHost a(pg.uri());
+    a.start();
+    const json before = a.resolve("PAT-1", {"1.2.826.0.1.3680043.99.5.1"});
+    REQUIRE(before["ok"] == true);
+    // As a database restart or a network cut looks from the broker: its server process is gone.
+    const auto cut = pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                             "WHERE usename = 'deid' AND pid <> pg_backend_pid()");
+    INFO(cut.output);
+    REQUIRE(cut.exit_code == 0);
+    REQUIRE(std::stoi(cut.output) >= 1);
+    // The next question is answered, the same as before, and a new one is recorded.
+    CHECK(a.resolve("PAT-1", {"1.2.826.0.1.3680043.99.5.1"}) == before);
+    const json fresh = a.resolve("PAT-2", {"1.2.826.0.1.3680043.99.5.2"});
+    INFO(testsupport::read_file(a.log));
+    REQUIRE(fresh["ok"] == true);
+    CHECK(count_rows(pg, "SELECT count(*) FROM patients") == 2);
 }
