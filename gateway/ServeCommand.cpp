@@ -116,8 +116,14 @@ int run_serve(const config::Config& cfg) {
     dimse::ScpSettings settings;
     settings.ae_title = cfg.listen.ae_title;
     settings.bind = cfg.listen.bind;
-    settings.port = cfg.listen.port;
+    settings.port = cfg.listen.port == 0 ? -1 : cfg.listen.port;  // 0: TLS only
     settings.allowed_calling_ae = cfg.listen.allowed_calling_ae;
+    for (const auto& k : cfg.listen.known_callers)
+        settings.known_callers.push_back(dimse::KnownCaller{k.ae_title, k.host, k.certificate_subject});
+    settings.limits.connections_per_host = cfg.listen.limits.connections_per_host;
+    settings.limits.associations_per_host = cfg.listen.limits.associations_per_host;
+    settings.limits.associations_per_calling_ae = cfg.listen.limits.associations_per_calling_ae;
+    settings.limits.first_pdu_timeout_seconds = cfg.listen.limits.first_pdu_timeout_seconds;
     settings.max_associations = cfg.listen.max_associations;
     settings.acse_timeout_seconds = cfg.listen.acse_timeout_seconds;
     settings.dimse_timeout_seconds = cfg.listen.dimse_timeout_seconds;
@@ -127,6 +133,14 @@ int run_serve(const config::Config& cfg) {
     settings.log = dimse_log;
     settings.on_association = [&monitoring](bool accepted) { monitoring.metrics().association(accepted); };
     settings.on_response = [&monitoring](std::uint16_t status) { monitoring.metrics().cstore(status); };
+    // Every refused connection or association is counted, by reason; the log has a bounded rate.
+    settings.on_refused = [&monitoring](dimse::Refusal why) {
+        monitoring.metrics()
+            .registry()
+            .counter("deid_listener_refusals_total",
+                     "Connections and association requests the listener refused, by reason", {{"reason", dimse::slug(why)}})
+            .inc();
+    };
     handler.set_metrics(&monitoring.metrics());
     dimse::StoreScp scp(settings, handler);
     if (const auto ec = scp.start()) {
