@@ -23,6 +23,7 @@
 #include "deid/SafeAttributes.h"
 #include "deid/TextCleaner.h"
 #include "deid/TextNormaliser.h"
+#include "deid/Vocabulary.h"
 
 namespace deid {
 
@@ -190,14 +191,16 @@ bool is_charset_vr(DcmEVR vr) {
 // undeclared set read as UTF-8 or ISO 8859-1. True when every value decoded (and, for undeclared,
 // when any value was not ASCII). A value that does not decode is left as it is (the verifier
 // then sees its bytes).
-bool to_utf8(DcmItem& item, const std::string& charset, bool iso2022) {
+using Readings = std::map<const DcmElement*, std::vector<std::string>>;
+
+bool to_utf8(DcmItem& item, const std::string& charset, bool iso2022, Readings* readings = nullptr) {
     bool changed = false, all = true;
     for (unsigned long i = 0; i < item.card(); ++i) {
         DcmElement* el = item.getElement(i);
         if (el->ident() == EVR_SQ) {
             auto* seq = static_cast<DcmSequenceOfItems*>(el);
             for (unsigned long k = 0; k < seq->card(); ++k) {
-                const bool nested = to_utf8(*seq->getItem(k), charset, iso2022);
+                const bool nested = to_utf8(*seq->getItem(k), charset, iso2022, readings);
                 changed = changed || nested;
                 all = all && (nested || !iso2022);
             }
@@ -218,7 +221,10 @@ bool to_utf8(DcmItem& item, const std::string& charset, bool iso2022) {
             }
             el->putString(decoded->c_str(), static_cast<Uint32>(decoded->size()));
         } else {
-            const std::string decoded = decode_unlabelled(raw);
+            std::vector<std::string> all = unlabelled_readings(raw);
+            const std::string decoded = all.front();
+            // The other readings of the same bytes, for matching (scan_identifiers, finish).
+            if (readings && all.size() > 1) (*readings)[el] = std::vector<std::string>(all.begin() + 1, all.end());
             if (decoded != raw) el->putString(decoded.c_str(), static_cast<Uint32>(decoded.size()));
         }
         changed = true;
@@ -308,6 +314,7 @@ private:
     PseudonymRequest request_;
     std::map<std::string, std::size_t> uid_index_;
     std::vector<Pending> pending_;
+    Readings readings_;  // undeclared character set: other readings of a value's bytes
     DeidReport report_;
 };
 
@@ -504,20 +511,29 @@ bool registered_uids(DcmElement* el) {
     return true;
 }
 
-// A coded string kept by the profile (Image Type, Body Part Examined, ...): a value that holds one
-// of the patient's own names or ids of 5 or more characters, between separators, is dropped; the
-// rest stay in order. Codes are short and enumerated, so nothing else (patterns, dates) is
+// A coded string kept by the profile (Image Type, Body Part Examined, ...). A value that is a
+// defined term of its attribute (deid/Vocabulary.h) is kept as it is; any other value is dropped
+// when it holds one of the patient's names or an id of the instance (3 characters or more,
+// between separators);
+// the rest stay in order. Codes are short and enumerated, so nothing else (patterns, dates) is
 // searched there: MR, SR, TEXT or PNAME stay what they are.
 void Engine::check_coded(DcmElement* el) {
     const std::string before = value_of(el);
     if (before.empty()) return;
+    const DcmTagKey tag = el->getTag();
     std::vector<std::string> kept;
     bool changed = false;
     for (const std::string& raw : split_values(before)) {
-        const FoldedText folded(trim(raw));
+        const std::string value = trim(raw);
+        if (is_defined_term(tag.getGroup(), tag.getElement(), value)) {
+            kept.push_back(raw);
+            continue;
+        }
+        const FoldedText folded(value);
         bool holds = false;
         for (const TextCleaner::Term& t : cleaner_.terms()) {
-            if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::PatientName && t.kind != TextCleaner::TermKind::Id)) continue;
+            if (t.folded.size() < 3 || (t.kind != TextCleaner::TermKind::PatientName && t.kind != TextCleaner::TermKind::Id))
+                continue;
             if (folded.contains(t.folded, true)) {
                 holds = true;
                 break;
@@ -666,6 +682,13 @@ void Engine::process_item(DcmItem& item, Mode mode, int depth) {
 }
 
 void Engine::scan_identifiers(DcmItem& item) {
+    // The value as decoded, then its other readings (an undeclared character set).
+    auto readings_of = [&](DcmElement* el) {
+        std::vector<std::string> r = {value_of(el)};
+        auto it = readings_.find(el);
+        if (it != readings_.end()) r.insert(r.end(), it->second.begin(), it->second.end());
+        return r;
+    };
     static const std::set<std::uint32_t> ids = {
         key(0x0010, 0x0020), key(0x0010, 0x1000), key(0x0008, 0x0050), key(0x0020, 0x0010), key(0x0010, 0x1090),
         key(0x0040, 0x2016), key(0x0040, 0x2017), key(0x0040, 0x1001), key(0x0040, 0x0009), key(0x0040, 0x0253),
@@ -687,7 +710,8 @@ void Engine::scan_identifiers(DcmItem& item) {
             case VrClass::PersonName: {
                 const bool patient = t == DCM_PatientName || t == DCM_OtherPatientNames || t == DCM_PatientBirthName ||
                                      t == DCM_PatientMotherBirthName;
-                for (const std::string& v : split_values(value_of(el))) cleaner_.add_person_name(v, patient);
+                for (const std::string& reading : readings_of(el))
+                    for (const std::string& v : split_values(reading)) cleaner_.add_person_name(v, patient);
                 continue;
             }
             case VrClass::Date:
@@ -702,8 +726,12 @@ void Engine::scan_identifiers(DcmItem& item) {
         if (p_.retain_device_identity && (k == key(0x0018, 0x1000) || k == key(0x0008, 0x1010))) continue;
         if (p_.retain_institution_identity && (k == key(0x0008, 0x0080) || k == key(0x0008, 0x0081) || k == key(0x0008, 0x1040)))
             continue;
-        if (ids.count(k)) for (const std::string& v : split_values(value_of(el))) cleaner_.add_identifier(v);
-        if (phrases.count(k)) for (const std::string& v : split_values(value_of(el))) cleaner_.add_phrase(v);
+        if (ids.count(k))
+            for (const std::string& reading : readings_of(el))
+                for (const std::string& v : split_values(reading)) cleaner_.add_identifier(v);
+        if (phrases.count(k))
+            for (const std::string& reading : readings_of(el))
+                for (const std::string& v : split_values(reading)) cleaner_.add_phrase(v);
     }
 }
 
@@ -735,9 +763,21 @@ void Engine::finish(const PseudonymReply& reply) {
             case Pending::Clean:
             case Pending::CleanKept: {
                 const std::string before = value_of(p.element);
-                const std::string after =
-                    fit(cleaner_.clean(before, p.kind == Pending::Clean ? TextCleaner::Scope::Free : TextCleaner::Scope::Kept),
-                        p.element);
+                const DcmTagKey t = p.element->getTag();
+                const TextCleaner::Scope scope = p.kind == Pending::CleanKept ? TextCleaner::Scope::Kept
+                                                 : is_descriptor_attribute(t.getGroup(), t.getElement())
+                                                     ? TextCleaner::Scope::Descriptor
+                                                     : TextCleaner::Scope::Free;
+                std::string after = fit(cleaner_.clean(before, scope), p.element);
+                // Undeclared character set: a term that another reading of the same bytes shows
+                // and this one does not takes the whole value.
+                auto other = readings_.find(p.element);
+                if (other != readings_.end()) {
+                    const std::vector<std::size_t> seen = cleaner_.matched_terms(before);
+                    for (const std::string& reading : other->second)
+                        for (std::size_t term : cleaner_.matched_terms(reading))
+                            if (std::find(seen.begin(), seen.end(), term) == seen.end()) after = TextCleaner::kRemoved;
+                }
                 if (after != before) p.element->putString(after.c_str());
                 if (p.kind == Pending::Clean) ++report_.cleaned;
                 break;
@@ -809,7 +849,7 @@ DeidReport Engine::run() {
     if (charset.empty() || charset == "ISO_IR 6") {
         // Nothing declared: non-ASCII text is UTF-8 when it is valid UTF-8, else ISO 8859-1; the
         // output says ISO_IR 192 then.
-        if (to_utf8(ds_, charset, false)) ds_.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+        if (to_utf8(ds_, charset, false, &readings_)) ds_.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
     } else if (charset != "ISO_IR 192") {
         // DCMTK (iconv) first; the ISO 2022 sets it cannot convert (IR 87, IR 159) through ICU.
         const bool dcmtk_cannot = charset.find("IR 87") != std::string::npos || charset.find("IR 159") != std::string::npos;

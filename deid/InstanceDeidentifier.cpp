@@ -210,7 +210,7 @@ struct InstanceDeidentifier::Impl {
     bool durable_writes = true;
     bool write_in_place = false;
 
-    Outcome process(std::shared_ptr<DcmFileFormat>& holder, const std::string& input_path,
+    Outcome process(std::unique_ptr<DcmFileFormat>& holder, const std::string& input_path,
                     const std::string& output_path, const std::string& calling_ae);
 };
 
@@ -227,11 +227,11 @@ void InstanceDeidentifier::set_write_in_place(bool in_place) { impl_->write_in_p
 
 Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
                                            const std::string& calling_ae) {
-    std::shared_ptr<DcmFileFormat> file;
+    std::unique_ptr<DcmFileFormat> file;
     return process(file, input_path, output_path, calling_ae);
 }
 
-Outcome InstanceDeidentifier::process(std::shared_ptr<DcmFileFormat>& file, const std::string& input_path,
+Outcome InstanceDeidentifier::process(std::unique_ptr<DcmFileFormat>& file, const std::string& input_path,
                                       const std::string& output_path, const std::string& calling_ae) {
     try {
         return impl_->process(file, input_path, output_path, calling_ae);
@@ -245,11 +245,11 @@ Outcome InstanceDeidentifier::process(std::shared_ptr<DcmFileFormat>& file, cons
     }
 }
 
-Outcome InstanceDeidentifier::Impl::process(std::shared_ptr<DcmFileFormat>& holder, const std::string& input_path,
+Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& holder, const std::string& input_path,
                                             const std::string& output_path, const std::string& calling_ae) {
     OFCondition c;
     if (!holder) {
-        auto loaded = std::make_shared<DcmFileFormat>();
+        auto loaded = std::make_unique<DcmFileFormat>();
         c = loaded->loadFile(input_path.c_str());
         if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("not readable as DICOM: ") + c.text());
         holder = std::move(loaded);

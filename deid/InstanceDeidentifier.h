@@ -61,7 +61,7 @@ public:
     // as read from `input_path`) is used instead of reading `input_path`; a null one is read from
     // there and set. The instance is de-identified in place: on Clean, `file` holds exactly what
     // was written to `output_path`, for the next stage; on any other outcome, drop it.
-    Outcome process(std::shared_ptr<DcmFileFormat>& file, const std::string& input_path,
+    Outcome process(std::unique_ptr<DcmFileFormat>& file, const std::string& input_path,
                     const std::string& output_path, const std::string& calling_ae = "");
 
 private:

@@ -107,6 +107,24 @@ bool is_class_uid_attribute(std::uint16_t group, std::uint16_t element) {
     return contains(class_uids(), t(group, element));
 }
 
+bool is_descriptor_attribute(std::uint16_t group, std::uint16_t element) {
+    switch (t(group, element)) {
+        case t(0x0008, 0x1030):  // Study Description
+        case t(0x0008, 0x103E):  // Series Description
+        case t(0x0018, 0x1030):  // Protocol Name
+        case t(0x0040, 0x0254):  // Performed Procedure Step Description
+        case t(0x0040, 0x0007):  // Scheduled Procedure Step Description
+        case t(0x0032, 0x1060):  // Requested Procedure Description
+        case t(0x0018, 0x9423):  // Acquisition Protocol Name
+        case t(0x0018, 0x9424):  // Acquisition Protocol Description
+        case t(0x0018, 0x1400):  // Acquisition Device Processing Description
+        case t(0x0070, 0x0081):  // Content Description
+            return true;
+        default:
+            return false;
+    }
+}
+
 bool is_type2_text_attribute(std::uint16_t group, std::uint16_t element) {
     switch (t(group, element)) {
         case t(0x0070, 0x0081):  // Content Description (Content Identification Macro)

@@ -20,6 +20,12 @@ bool is_class_uid_attribute(std::uint16_t group, std::uint16_t element);
 // functional groups present) select the IOD-specific types.
 int attribute_type(std::uint16_t group, std::uint16_t element, const std::string& sop_class_uid, bool enhanced);
 
+// Descriptors whose words are titles of a procedure, a series or a protocol (Study / Series
+// Description, Protocol Name, Performed / Scheduled Procedure Step Description, Requested
+// Procedure Description, ...): cleaned with the descriptor policy (TextCleaner::Scope::Descriptor).
+// Comments and other narrative text (Image Comments, Additional Patient History) are not.
+bool is_descriptor_attribute(std::uint16_t group, std::uint16_t element);
+
 // Free-text attributes that are Type 2 where they occur: emptied (or cleaned with
 // clean_descriptors) instead of removed, so the object stays valid.
 bool is_type2_text_attribute(std::uint16_t group, std::uint16_t element);

@@ -11,6 +11,7 @@
 #include "deid/DateText.h"
 #include "deid/PatternDetector.h"
 #include "deid/PhraseVariants.h"
+#include "deid/Vocabulary.h"
 
 namespace deid {
 
@@ -252,9 +253,100 @@ std::string shifted_iso(int y, int m, int d, int days) {
     return buf;
 }
 
+// One part of a descriptor word (a letter run or a digit run, already split): kept when it is
+// digits, one letter, or clinical vocabulary.
+bool safe_part(const std::string& part, bool letters) {
+    if (part.empty() || !letters) return true;
+    std::size_t chars = 0;
+    for (char c : part) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    if (chars == 1) return true;
+    const std::string folded = is_ascii(part) ? lower(part) : fold(part);
+    if (is_clinical_word(folded)) return true;
+    // An English plural of a vocabulary word ("views", "images", "slices").
+    return folded.size() > 3 && folded.back() == 's' && is_clinical_word(folded.substr(0, folded.size() - 1));
+}
+
+// A code point of the Latin script (ASCII letters, Latin-1 Supplement and Latin Extended letters).
+bool latin_letter(std::uint32_t cp) {
+    return (cp < 0x80 && std::isalpha(static_cast<int>(cp))) || (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) ||
+           (cp >= 0x1E00 && cp <= 0x1EFF);
+}
+
+std::uint32_t next_code_point(const std::string& s, std::size_t& i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (std::size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += n;
+    return cp;
+}
+
+// A word of a descriptor: letters, digits and non-ASCII bytes, with inner ' - . / _ + joining
+// ("EPI-BOLD", "3.0T", "CHEST/ABD"). True when every letter run and digit run of it is safe, or
+// when it holds a letter outside the Latin script.
+bool safe_descriptor_word(const std::string& w) {
+    std::string part;
+    bool letters = false;
+    for (std::size_t i = 0; i < w.size();) {
+        const std::size_t at = i;
+        const std::uint32_t cp = next_code_point(w, i);
+        const bool digit = cp < 0x80 && std::isdigit(static_cast<int>(cp));
+        const bool letter = !digit && (cp >= 0x80 || std::isalpha(static_cast<int>(cp)));
+        if (letter && !latin_letter(cp)) return true;  // another script: not the vocabulary's
+        if (!(digit || letter)) {
+            if (!safe_part(part, letters)) return false;
+            part.clear();
+            continue;
+        }
+        if (!part.empty() && letter != letters) {
+            if (!safe_part(part, letters)) return false;
+            part.clear();
+        }
+        letters = letter;
+        part.append(w, at, i - at);
+    }
+    return safe_part(part, letters);
+}
+
+// The descriptor policy on text already cleaned (markers in it): unknown Latin words -> marker.
+void apply_descriptor_policy(std::string& text) {
+    auto word_byte = [](char c) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        return std::isalnum(u) || u >= 0x80;
+    };
+    auto joiner = [](char c) { return c == '\'' || c == '-' || c == '.' || c == '/' || c == '_' || c == '+'; };
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        if (!word_byte(text[i])) {
+            out += text[i++];
+            continue;
+        }
+        std::size_t j = i;
+        while (j < text.size() && (word_byte(text[j]) || (joiner(text[j]) && j + 1 < text.size() && word_byte(text[j + 1]))))
+            ++j;
+        const std::string w = text.substr(i, j - i);
+        if (safe_descriptor_word(w)) out += w;
+        else out += kMarker;
+        i = j;
+    }
+    text.swap(out);
+}
+
 }  // namespace
 
-std::string TextCleaner::clean(const std::string& input, Scope scope) const {
+std::vector<std::size_t> TextCleaner::matched_terms(const std::string& text) const {
+    std::vector<std::size_t> found;
+    if (terms_.empty() || text.empty()) return found;
+    const FoldedText folded(text);
+    for (std::size_t i = 0; i < terms_.size(); ++i)
+        if (folded.contains(terms_[i].folded, terms_[i].strict)) found.push_back(i);
+    return found;
+}
+
+std::string TextCleaner::clean(const std::string& input, Scope requested) const {
+    const bool descriptor = requested == Scope::Descriptor;
+    const Scope scope = descriptor ? Scope::Free : requested;
     std::string text = input;
     text.erase(std::remove_if(text.begin(), text.end(), [](char c) { return c == kMarker || c == kKept; }), text.end());
     std::vector<std::string> kept;
@@ -314,6 +406,8 @@ std::string TextCleaner::clean(const std::string& input, Scope scope) const {
         if (digit_count(text) >= 10) replace_regex(text, phone);
         replace_id_tokens(text);
     }
+
+    if (descriptor) apply_descriptor_policy(text);
 
     // Adjacent removals separated by blanks only become one.
     static const std::regex runs(std::string(1, kMarker) + "(\\s+" + std::string(1, kMarker) + ")+");

@@ -37,13 +37,22 @@ public:
     // the instance (ids of 5 or more characters) and the patterns of deid/PatternDetector.h
     // (e-mail, URL, phone, national id, postcode, address, a person after a title); no dates, no
     // institution words, no id-like tokens, so "syngo MR XA20" in a model name stays as it is.
-    enum class Scope { Free, Kept };
+    // Descriptor: Free, then the descriptor policy (Study / Series Description, Protocol Name,
+    // ...; deid/SafeAttributes.h is_descriptor_attribute): a word in Latin letters is kept only
+    // when it is clinical vocabulary (deid/Vocabulary.h, also its plural in -s) or a known safe form (a number, one
+    // letter, letters and digits whose letter runs are vocabulary or one letter: "T1W", "3D",
+    // "b800", "5mm"); any other is removed ("CT HEAD Ibanez" -> "CT HEAD [removed]"). Words in
+    // other scripts (CJK, Cyrillic, Greek, ...) are out of the vocabulary's reach and kept.
+    enum class Scope { Free, Kept, Descriptor };
 
     // Dates found in free text are shifted by `days` (written as YYYY-MM-DD) when the text says
     // the date unambiguously, and removed otherwise. Without a shift every date is removed.
     void set_date_shift(int days) { shift_days_ = days; has_shift_ = true; }
 
     std::string clean(const std::string& text, Scope scope = Scope::Free) const;
+    // The indexes into terms() of every term found in `text` (for a second reading of the same
+    // bytes: deid/TextNormaliser.h unlabelled_readings).
+    std::vector<std::size_t> matched_terms(const std::string& text) const;
     bool empty() const { return terms_.empty(); }
 
     enum class TermKind { Name, PatientName, Id, Phrase, Date };

@@ -1,5 +1,6 @@
 #include "deid/TextNormaliser.h"
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <mutex>
@@ -190,6 +191,31 @@ std::string latin1_to_utf8(const std::string& raw) {
 std::string decode_unlabelled(const std::string& raw) {
     if (is_ascii(raw) || is_valid_utf8(raw)) return raw;
     return latin1_to_utf8(raw);
+}
+
+std::vector<std::string> unlabelled_readings(const std::string& raw) {
+    if (is_ascii(raw)) return {raw};
+    // Each well-formed UTF-8 sequence as UTF-8, every other byte as ISO 8859-1.
+    std::string mixed;
+    const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+    const int32_t n = static_cast<int32_t>(raw.size());
+    for (int32_t i = 0; i < n;) {
+        const int32_t start = i;
+        UChar32 c;
+        U8_NEXT(p, i, n, c);
+        if (c >= 0) {
+            mixed.append(raw, static_cast<std::size_t>(start), static_cast<std::size_t>(i - start));
+        } else {
+            i = start + 1;
+            mixed += latin1_to_utf8(raw.substr(static_cast<std::size_t>(start), 1));
+        }
+    }
+    std::string latin1 = latin1_to_utf8(raw);
+    const std::string first = decode_unlabelled(raw);
+    std::vector<std::string> out = {first};
+    for (std::string* r : {&mixed, &latin1})
+        if (std::find(out.begin(), out.end(), *r) == out.end()) out.push_back(std::move(*r));
+    return out;
 }
 
 FoldedText::FoldedText(const std::string& text) {

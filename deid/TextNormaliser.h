@@ -62,6 +62,10 @@ bool is_valid_utf8(const std::string& s);
 // Text whose character set is not declared: valid UTF-8 is taken as UTF-8, anything else as
 // ISO 8859-1 (each byte one code point), re-encoded to UTF-8.
 std::string decode_unlabelled(const std::string& raw);
+// Every reading of text whose character set is not declared, for matching: decode_unlabelled()
+// first, then (when different) each well-formed UTF-8 sequence as UTF-8 with every other byte as
+// ISO 8859-1 (a value that mixes both), then the whole value as ISO 8859-1. ASCII: one reading.
+std::vector<std::string> unlabelled_readings(const std::string& raw);
 // ISO 8859-1 bytes to UTF-8.
 std::string latin1_to_utf8(const std::string& raw);
 // True for a Han, kana or Hangul code point.

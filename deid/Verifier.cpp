@@ -23,6 +23,7 @@
 #include "deid/PatternDetector.h"
 #include "deid/PhraseVariants.h"
 #include "deid/TextNormaliser.h"
+#include "deid/Vocabulary.h"
 
 namespace deid {
 namespace {
@@ -214,6 +215,9 @@ struct Visit {
     std::string path;
     std::string text;    // decoded value of a string VR (raw bytes for OB/OW/UN)
     bool binary = false;
+    // No character set declared and bytes >= 0x80: the other readings of the same bytes
+    // (deid/TextNormaliser.h unlabelled_readings), matched as well.
+    std::vector<std::string> other_readings;
 };
 
 std::string raw_string(DcmElement* e) {
@@ -261,6 +265,10 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
         if (is_text_vr(vr)) {
             std::string raw = raw_string(e);
             v.text = is_charset_vr(vr) ? decoder.decode(raw, charset, vr) : raw;
+            if (is_charset_vr(vr) && (charset.empty() || charset == "ISO_IR 6") && !is_ascii(raw)) {
+                std::vector<std::string> all = unlabelled_readings(raw);
+                v.other_readings.assign(all.begin() + 1, all.end());
+            }
         } else if (is_binary_vr(vr)) {
             v.text = raw_bytes(e, vr);
             v.binary = true;
@@ -459,7 +467,9 @@ bool find_date(const std::string& hay, const Needle& n) {
 
 // A text value (already decoded) against a needle: `folded` is the whole value folded, `values`
 // each of its values folded.
-bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const std::vector<std::string>& values) {
+// `codes`: for a CS value, each of its values that is not a defined term, folded.
+bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const std::vector<std::string>& values,
+                const std::vector<FoldedText>& codes) {
     if (v.vr == EVR_UI || v.vr == EVR_DA || v.vr == EVR_DT) return false;
     if (n.kind == Kind::Date) {
         for (const std::string& form : n.forms)
@@ -467,11 +477,21 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
         return false;
     }
     if (n.kind != Kind::Name && n.kind != Kind::FullName && is_equipment_make_tag(v.tag)) return false;
-    // Coded strings hold enumerated values (TEXT, PNAME, ...): only whole names of 4 or more
-    // characters, ids of 5 or more, between separators, count there.
-    const bool coded = v.vr == EVR_CS || v.vr == EVR_AE;
-    // In codes only the patient's own names and ids count (a placeholder staff name such as
-    // "Valuetype^Enter text" equals the code VALUETYPE).
+    // Coded strings: a value that is a defined term of its attribute (deid/Vocabulary.h: TEXT,
+    // PNAME, HEAD, ...) is not searched; in any other the patient's names and any id, 3 characters
+    // or more, between separators, count. (Staff names do not: a placeholder observer
+    // "Valuetype^Enter text" in a third-party template equals its code VALUETYPE.)
+    if (v.vr == EVR_CS) {
+        const bool person_or_id = n.category == "patient_name" || n.kind == Kind::Id;
+        if (!person_or_id) return false;
+        for (const FoldedText& code : codes)
+            for (const std::string& form : n.forms)
+                if (form.size() >= 3 && code.contains(form, true)) return true;
+        return false;
+    }
+    // Application entity titles: only whole names of 5 or more characters, ids of 5 or more,
+    // between separators, and only the patient's own.
+    const bool coded = v.vr == EVR_AE;
     if (coded && n.category != "patient_name" && n.category != "patient_id" && n.category != "other_patient_id" &&
         n.category != "accession_number")
         return false;
@@ -535,7 +555,7 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
 Identifiers collect_identifiers(DcmFileFormat& original) {
     Collector c;
     Decoder decoder;
-    walk_file(original, decoder, [&](const Visit& v) {
+    auto collect = [&](const Visit& v) {
         if (v.binary) return;
         const DcmTagKey& t = v.tag;
         if (v.vr == EVR_UI) {
@@ -573,6 +593,14 @@ Identifiers collect_identifiers(DcmFileFormat& original) {
         else if (is_station_tag(t)) c.add_values(v.text, "station");
         else if (is_other_id_tag(t)) c.add_values(v.text, "other_id");
         else if (is_patient_name_tag(t)) c.add_name(v.text, "patient_name");
+    };
+    walk_file(original, decoder, [&](const Visit& v) {
+        collect(v);
+        for (const std::string& reading : v.other_readings) {
+            Visit other = v;
+            other.text = reading;
+            collect(other);
+        }
     });
     return std::move(c.ids_);
 }
@@ -624,7 +652,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
     VerifyReport report;
     std::set<std::string> reported;
     Decoder decoder;
-    walk_file(output, decoder, [&](const Visit& v) {
+    auto check = [&](const Visit& v) {
         const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
         std::vector<std::string> values, folded_values;
         if (!v.binary)
@@ -636,6 +664,12 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
             }
         std::unique_ptr<FoldedText> folded;
         if (!v.binary && v.vr != EVR_UI) folded = std::make_unique<FoldedText>(v.text);
+        std::vector<FoldedText> codes;  // CS: the values that are no defined term of the attribute
+        if (v.vr == EVR_CS)
+            for (const std::string& one : split(v.text, '\\')) {
+                const std::string value = trim(one);
+                if (!value.empty() && !is_defined_term(v.tag.getGroup(), v.tag.getElement(), value)) codes.emplace_back(value);
+            }
         for (const Needle& n : needles) {
             if (n.kind == Kind::Date && keep_device && is_device_date_tag(v.tag)) continue;
             // The issuer of the patient id usually names the institution: kept with it.
@@ -646,7 +680,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                 continue;
             const bool hit = n.kind == Kind::Uid || v.binary || (n.kind == Kind::Date && (v.vr == EVR_DA || v.vr == EVR_DT))
                                  ? match_value(n, v, text, values)
-                                 : folded && match_text(n, v, *folded, folded_values);
+                                 : folded && match_text(n, v, *folded, folded_values, codes);
             if (!hit) continue;
             if (reported.insert(v.path + '\n' + n.category).second) report.leaks.push_back({v.path, n.category});
         }
@@ -679,6 +713,14 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                 const std::string category = pattern_name(m.kind);
                 if (reported.insert(v.path + '\n' + category).second) report.leaks.push_back({v.path, category});
             }
+    };
+    walk_file(output, decoder, [&](const Visit& v) {
+        check(v);
+        for (const std::string& reading : v.other_readings) {
+            Visit other = v;
+            other.text = reading;
+            check(other);
+        }
     });
     return report;
 }

@@ -147,7 +147,7 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
     }
     const std::string output = spool_.tmp_dir() + "/" + record.id + ".deid.dcm";
     deid::Outcome outcome;
-    std::shared_ptr<DcmFileFormat> file = std::move(record.parsed.file);  // null: read from `input`
+    std::unique_ptr<DcmFileFormat> file = std::move(record.parsed.file);  // null: read from `input`
     std::shared_ptr<void> lease = std::move(record.parsed.lease);
     record.parsed = {};
     const auto started = std::chrono::steady_clock::now();

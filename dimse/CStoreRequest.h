@@ -5,7 +5,8 @@
 #include <memory>
 #include <string>
 
-class DcmFileFormat;
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>  // unique_ptr<DcmFileFormat> members
 
 namespace dimse {
 
@@ -33,15 +34,15 @@ struct CStoreRequest {
     std::string dataset_sop_class_uid;    // (0008,0016), empty when absent
     std::string dataset_sop_instance_uid; // (0008,0018), empty when absent
     // The whole parsed file, values in memory, when it is at most ScpSettings::keep_parsed_bytes
-    // (else null): the handler may hand it on, so the next stage need not parse the file again.
-    std::shared_ptr<DcmFileFormat> dataset;
+    // (else null): the handler may move it on, so the next stage need not parse the file again.
+    std::unique_ptr<DcmFileFormat> dataset;
 };
 
 // The one place that decides a C-STORE response status (PS3.4 Annex B).
 class CStoreHandler {
 public:
     virtual ~CStoreHandler() = default;
-    virtual std::uint16_t handle_store(const CStoreRequest& request) = 0;
+    virtual std::uint16_t handle_store(CStoreRequest& request) = 0;  // may move `dataset` out
 };
 
 }  // namespace dimse

@@ -217,7 +217,7 @@ int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, con
 // (CStoreRequest::dataset); in a larger one, values over 4 KiB (pixel data) stay on disk: only the
 // structure is read.
 void inspect_received(CStoreRequest& request, std::uint64_t keep_parsed_bytes) {
-    auto file = std::make_shared<DcmFileFormat>();
+    auto file = std::make_unique<DcmFileFormat>();
     const bool whole = request.file_size <= keep_parsed_bytes;
     OFCondition cond = file->loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange,
                                       whole ? OFstatic_cast(Uint32, -1) : 4096, ERM_autoDetect);
@@ -549,6 +549,7 @@ void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string
         break;
     }
     log(LogLevel::info, id + ": " + end + " after " + std::to_string(stored) + " C-STORE requests");
+    if (end != "released" && settings.on_aborted) settings.on_aborted();
     ASC_dropSCPAssociation(assoc);
     ASC_destroyAssociation(&assoc);
 }

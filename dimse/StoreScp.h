@@ -65,7 +65,11 @@ struct ScpSettings {
     // Observers for metrics; may be empty. Called on the association's thread.
     std::function<void(bool accepted)> on_association;      // each association request, accepted or refused
     std::function<void(std::uint16_t status)> on_response;  // each C-STORE response status sent
+<<<<<<< HEAD
     std::function<void(Refusal)> on_refused;                 // each refused connection or association
+=======
+    std::function<void()> on_aborted;                       // each accepted association that ends aborted
+>>>>>>> main
 };
 
 class StoreScp {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/IsoTime.h"
 #include "common/Log.h"
 #include "forward/Forwarder.h"
 #include "keystore/BrokerConnection.h"
@@ -85,7 +86,7 @@ void Monitoring::run() {
 void Monitoring::probe() {
     // The broker: one health request on a fresh connection, bounded.
     http::BrokerStatus b;
-    b.checked_at = metrics::GatewayMetrics::iso_now();
+    b.checked_at = common::iso_now();
     const auto t0 = Clock::now();
     try {
         keystore::BrokerConnection c(broker_.socket_path(), std::chrono::seconds(2));
@@ -148,7 +149,7 @@ void Monitoring::probe() {
 http::StatusSnapshot Monitoring::snapshot() const {
     http::StatusSnapshot s;
     s.version = config::version();
-    s.generated_at = metrics::GatewayMetrics::iso_now();
+    s.generated_at = common::iso_now();
     s.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     if (listener_) s.listener = listener_();
     {

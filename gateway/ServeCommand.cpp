@@ -132,6 +132,7 @@ int run_serve(const config::Config& cfg) {
     settings.keep_parsed_bytes = kKeepParsedBytes;
     settings.log = dimse_log;
     settings.on_association = [&monitoring](bool accepted) { monitoring.metrics().association(accepted); };
+    settings.on_aborted = [&monitoring] { monitoring.metrics().association_aborted(); };
     settings.on_response = [&monitoring](std::uint16_t status) { monitoring.metrics().cstore(status); };
     // Every refused connection or association is counted, by reason; the log has a bounded rate.
     settings.on_refused = [&monitoring](dimse::Refusal why) {

@@ -1,12 +1,14 @@
 #include "metrics/GatewayMetrics.h"
 
 #include <cstdio>
-#include <ctime>
+
+#include "common/IsoTime.h"
 
 namespace metrics {
 
 namespace {
-constexpr const char* kAssociations = "Associations requested of the gateway's listener, by outcome.";
+constexpr const char* kAssociations =
+    "Associations requested of the gateway's listener, by outcome (aborted: accepted, then ended by an A-ABORT).";
 constexpr const char* kCStores = "C-STORE requests answered, by the status answered (PS3.4 Annex B, hex).";
 constexpr const char* kReceived = "Instances durably spooled and answered Success.";
 constexpr const char* kDeidentified = "Instances de-identified and verified.";
@@ -34,6 +36,7 @@ GatewayMetrics::GatewayMetrics(Registry& registry, const std::vector<std::string
     // Every family present from the start (a scrape before the first instance sees zeros).
     registry_.counter("deid_associations_total", kAssociations, {{"outcome", "accepted"}});
     registry_.counter("deid_associations_total", kAssociations, {{"outcome", "rejected"}});
+    registry_.counter("deid_associations_total", kAssociations, {{"outcome", "aborted"}});
     registry_.counter("deid_cstore_requests_total", kCStores, {{"status", "0000"}});
     registry_.counter("deid_instances_received_total", kReceived);
     registry_.counter("deid_instances_deidentified_total", kDeidentified);
@@ -55,17 +58,12 @@ GatewayMetrics::GatewayMetrics(Registry& registry, const std::vector<std::string
     }
 }
 
-std::string GatewayMetrics::iso_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 void GatewayMetrics::association(bool accepted) {
     registry_.counter("deid_associations_total", kAssociations, {{"outcome", accepted ? "accepted" : "rejected"}}).inc();
+}
+
+void GatewayMetrics::association_aborted() {
+    registry_.counter("deid_associations_total", kAssociations, {{"outcome", "aborted"}}).inc();
 }
 
 void GatewayMetrics::cstore(std::uint16_t status) {
@@ -111,7 +109,7 @@ void GatewayMetrics::delivered(const std::string& destination, double end_to_end
     auto& d = destinations_[destination];
     d.failing = false;
     ++d.delivered;
-    d.last_success = iso_now();
+    d.last_success = common::iso_now();
 }
 
 void GatewayMetrics::delivery_failed(const std::string& destination, const std::string& reason) {
@@ -122,7 +120,7 @@ void GatewayMetrics::delivery_failed(const std::string& destination, const std::
     d.failing = true;
     ++d.failed;
     d.last_error = reason;
-    d.last_error_at = iso_now();
+    d.last_error_at = common::iso_now();
 }
 
 void GatewayMetrics::broker(bool up, double round_trip_seconds) {

@@ -3,7 +3,8 @@
 // destination names (config), DIMSE status codes and reason slugs only.
 //
 //   deid_build_info{version}                                   1
-//   deid_associations_total{outcome}                           accepted | rejected
+//   deid_associations_total{outcome}                           accepted | rejected | aborted (of the
+//                                                              accepted, those ended by an A-ABORT)
 //   deid_cstore_requests_total{status}                         4 hex digits, as answered (PS3.4 Annex B)
 //   deid_instances_received_total                              durably spooled (answered 0000)
 //   deid_instances_deidentified_total
@@ -38,6 +39,7 @@ public:
     Registry& registry() { return registry_; }
 
     void association(bool accepted);
+    void association_aborted();  // an accepted association ended aborted (by either side)
     void cstore(std::uint16_t status);
     void received(double receive_seconds);
     void deidentified(double seconds, std::uint64_t ocr_regions_read = 0, std::uint64_t ocr_regions_cleaned = 0);
@@ -67,8 +69,6 @@ public:
         double last_1m = 0, last_5m = 0, last_15m = 0;
     };
     std::vector<Rates> throughput() const;
-
-    static std::string iso_now();
 
 private:
     Registry& registry_;

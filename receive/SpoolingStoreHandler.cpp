@@ -25,7 +25,7 @@ std::string hex(std::uint16_t status) {
 SpoolingStoreHandler::SpoolingStoreHandler(spool::Spool& spool, spool::ParsedBudget* budget)
     : spool_(spool), budget_(budget) {}
 
-std::uint16_t SpoolingStoreHandler::handle_store(const dimse::CStoreRequest& request) {
+std::uint16_t SpoolingStoreHandler::handle_store(dimse::CStoreRequest& request) {
     // The exception boundary of the reception: whatever throws below becomes A700 and a log line,
     // never an exception through DCMTK's association loop (which would end the process).
     try {
@@ -59,7 +59,7 @@ std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreReq
     return status;
 }
 
-std::uint16_t SpoolingStoreHandler::decide(const dimse::CStoreRequest& request) {
+std::uint16_t SpoolingStoreHandler::decide(dimse::CStoreRequest& request) {
     if (!request.parsed)
         return refuse_and_quarantine(request, CannotUnderstand, "malformed", "the data set cannot be parsed");
     if (request.dataset_sop_class_uid.empty() || request.dataset_sop_instance_uid.empty())
@@ -78,7 +78,7 @@ std::uint16_t SpoolingStoreHandler::decide(const dimse::CStoreRequest& request) 
     record.id = spool_.new_id();
     record.calling_ae = request.calling_ae;
     record.received_ms = spool::Spool::received_ms(record.id);
-    if (budget_) record.parsed = spool::hold(*budget_, request.dataset, request.file_size);
+    if (budget_) record.parsed = spool::hold(*budget_, std::move(request.dataset), request.file_size);
     const std::string id = record.id;
     const auto sync_start = std::chrono::steady_clock::now();
     if (const auto ec = spool_.admit(std::move(record), request.file_path, request.file_size, request.file_descriptor)) {

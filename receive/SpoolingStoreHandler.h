@@ -21,11 +21,11 @@ class SpoolingStoreHandler : public dimse::CStoreHandler {
 public:
     // The instance goes on with the data set parsed by the reception when `budget` allows.
     explicit SpoolingStoreHandler(spool::Spool& spool, spool::ParsedBudget* budget = nullptr);
-    std::uint16_t handle_store(const dimse::CStoreRequest& request) override;
+    std::uint16_t handle_store(dimse::CStoreRequest& request) override;
     void set_metrics(metrics::GatewayMetrics* metrics) { metrics_ = metrics; }  // observer; may be null
 
 private:
-    std::uint16_t decide(const dimse::CStoreRequest& request);
+    std::uint16_t decide(dimse::CStoreRequest& request);
     std::uint16_t refuse_and_quarantine(const dimse::CStoreRequest& request, std::uint16_t status,
                                         const std::string& reason, const std::string& detail);
     spool::Spool& spool_;

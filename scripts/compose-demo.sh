@@ -2,8 +2,9 @@
 # Runs the compose demo end to end (docker/compose.yaml): builds the images (the gateway's and an
 # Orthanc one), starts hospital PACS -> gateway -> research PACS, uploads one test study to the
 # hospital PACS, sends it to the gateway with ONE REST call, waits for it at the research PACS and
-# checks that it arrived de-identified. Prints the gateway image's size and user. Stops and removes
-# the stack (and its volume) at the end. Needs Docker; installs docker-compose when missing.
+# checks that it arrived de-identified and that the container's HEALTHCHECK (/readyz) says healthy.
+# Prints the gateway image's size and user. Stops and removes the stack (and its volume) at the
+# end. Needs Docker; installs docker-compose when missing.
 #   scripts/compose-demo.sh            (BASE=debian:12 from a registry, else the debootstrap base)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +74,11 @@ for key in PatientName PatientID StudyInstanceUID SOPInstanceUID; do
   value=$(field "$original" "$key")
   if [ -n "$value" ] && echo "$tags" | grep -qF "$value"; then fail "the original $key reached the research PACS"; fi
 done
-health=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$(dc ps -q gateway)")
-echo "compose-demo: gateway container health: $health (needs the /readyz endpoint on 127.0.0.1:11180)"
+# The HEALTHCHECK (curl /readyz inside the container): healthy once a probe passed (start period
+# 30 s, every 15 s), so bounded at 90 s.
+container=$(dc ps -q gateway)
+health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$container"; }
+healthy() { [ "$(health)" = healthy ]; }
+wait_for 90 healthy || fail "the gateway container is '$(health)', not healthy: $(docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$container" | tail -3)"
+echo "compose-demo: gateway container health: $(health) (HEALTHCHECK on /readyz)"
 echo "compose-demo: PASS: the study arrived de-identified at the research PACS"

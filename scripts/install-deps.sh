@@ -17,6 +17,7 @@ packages=(
   nlohmann-json3-dev catch2
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
   libpixelmed-java default-jre-headless    # the comparison in bench/
+  libgdcm3.0 python3                       # scripts/gen_vocabulary.py (PS3.3 defined terms); the output is committed
   curl lsof procps ccache
   file systemd                             # cpack's dpkg-shlibdeps step; systemd-analyze verify of the units
   prometheus chromium                      # the monitoring tests: a real scraper and a headless browser

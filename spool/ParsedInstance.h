@@ -10,7 +10,8 @@
 #include <memory>
 #include <string>
 
-class DcmFileFormat;
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>  // unique_ptr<DcmFileFormat> members
 
 namespace spool {
 
@@ -40,21 +41,21 @@ private:
 // Moved from stage to stage, never copied: one stage at a time holds it and may change it.
 struct ParsedInstance {
     ParsedInstance() = default;
-    ParsedInstance(std::shared_ptr<DcmFileFormat> f, std::string ts, std::shared_ptr<void> l)
+    ParsedInstance(std::unique_ptr<DcmFileFormat> f, std::string ts, std::shared_ptr<void> l)
         : file(std::move(f)), transfer_syntax_uid(std::move(ts)), lease(std::move(l)) {}
     ParsedInstance(ParsedInstance&&) = default;
     ParsedInstance& operator=(ParsedInstance&&) = default;
     ParsedInstance(const ParsedInstance&) = delete;
     ParsedInstance& operator=(const ParsedInstance&) = delete;
 
-    std::shared_ptr<DcmFileFormat> file;  // (deid's API takes a shared_ptr; only this value holds it)
+    std::unique_ptr<DcmFileFormat> file;
     std::string transfer_syntax_uid;      // the syntax of its file (set once written by the worker)
     std::shared_ptr<void> lease;          // its share of the ParsedBudget
     explicit operator bool() const { return file != nullptr; }
 };
 
 // `file` with a lease for `bytes`, or an empty ParsedInstance when the budget is spent.
-inline ParsedInstance hold(ParsedBudget& budget, std::shared_ptr<DcmFileFormat> file, std::uint64_t bytes) {
+inline ParsedInstance hold(ParsedBudget& budget, std::unique_ptr<DcmFileFormat> file, std::uint64_t bytes) {
     ParsedInstance p;
     if (!file) return p;
     p.lease = budget.lease(bytes);

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,6 +15,8 @@
 #include <tuple>
 
 #include <nlohmann/json.hpp>
+
+#include "common/IsoTime.h"
 
 namespace spool {
 
@@ -78,15 +79,6 @@ bool fdatasync_path(const std::string& path) {
     ::close(fd);
     errno = saved;
     return ok;
-}
-
-std::string iso_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 Spool::Spool(std::string root, config::Spool limits)
@@ -372,7 +364,7 @@ std::error_code Spool::quarantine(const std::string& file, QuarantineRecord reco
     const std::string folder = quarantine_folder(record);
     fs::create_directories(folder, ec);
     if (ec) return ec;
-    record.quarantined_at = iso_now();
+    record.quarantined_at = common::iso_now();
     nlohmann::json j = {{"id", record.id},
                         {"reason", record.reason},
                         {"detail", record.detail},

@@ -191,6 +191,5 @@ private:
 // fsync helpers; false on failure (errno set).
 bool fsync_path(const std::string& path);
 bool fdatasync_path(const std::string& path);
-std::string iso_now();
 
 }  // namespace spool

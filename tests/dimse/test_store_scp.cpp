@@ -39,11 +39,11 @@ class RecordingHandler : public dimse::CStoreHandler {
 public:
     explicit RecordingHandler(std::string keep_dir, std::uint16_t status = dimse::DimseStatus::Success)
         : keep_dir_(std::move(keep_dir)), status_(status) {}
-    std::uint16_t handle_store(const dimse::CStoreRequest& r) override {
+    std::uint16_t handle_store(dimse::CStoreRequest& r) override {
         std::lock_guard<std::mutex> lock(mutex_);
-        requests.push_back(r);
-        const std::string kept = keep_dir_ + "/" + std::to_string(requests.size()) + ".dcm";
+        const std::string kept = keep_dir_ + "/" + std::to_string(requests.size() + 1) + ".dcm";
         std::filesystem::rename(r.file_path, kept);
+        requests.push_back(std::move(r));
         requests.back().file_path = kept;
         return status_;
     }

@@ -22,7 +22,7 @@ class AnswerHandler : public dimse::CStoreHandler {
 public:
     std::atomic<std::uint16_t> status{dimse::DimseStatus::SopClassNotSupported};
     std::atomic<int> stored{0};
-    std::uint16_t handle_store(const dimse::CStoreRequest&) override {
+    std::uint16_t handle_store(dimse::CStoreRequest&) override {
         const auto s = status.load();
         if (s == dimse::DimseStatus::Success) ++stored;
         return s;

@@ -135,6 +135,33 @@ TEST_CASE("Prometheus scraping the gateway while a study is sent reports the del
     CHECK(query("sum(deid_cstore_requests_total{status=\"0000\"})") == n);
 }
 
+TEST_CASE("deid_associations_total counts an association the sender aborts as aborted, a released one not") {
+    MonitoredGateway gw;
+    REQUIRE(gw.start());
+    REQUIRE(gw.wait_ready());
+    testsupport::TempDir src;
+    const auto files = study(src.path(), 1);
+    auto metric = [&](const std::string& series) { return sample("\n" + gw.get("/metrics").body, series); };
+    CHECK(metric("deid_associations_total{outcome=\"aborted\"}") == 0);
+
+    // Released: the gateway logs the release, and then aborted is still 0.
+    REQUIRE(gwtest::store(gw.port, files).acked.size() == 1);
+    REQUIRE(eventually([&] { return gw.log().find(": released after 1 C-STORE requests") != std::string::npos; }, 20s));
+    const double accepted = metric("deid_associations_total{outcome=\"accepted\"}");
+    CHECK(accepted >= 1);
+    CHECK(metric("deid_associations_total{outcome=\"aborted\"}") == 0);
+
+    // storescu --abort sends an A-ABORT instead of the release request once its C-STORE is answered.
+    const auto r = testsupport::run({"storescu", "--abort", "-aet", "MODALITY", "-aec", "DEIDGW", "127.0.0.1",
+                                     std::to_string(gw.port), files.front()},
+                                    60s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(eventually([&] { return metric("deid_associations_total{outcome=\"aborted\"}") == 1; }, 20s));
+    CHECK(metric("deid_associations_total{outcome=\"accepted\"}") == accepted + 1);
+    CHECK(gw.log().find(": aborted by the peer after 1 C-STORE requests") != std::string::npos);
+}
+
 TEST_CASE("the status page in headless Chromium names a destination that is down as failing, with its queue") {
     gwtest::StoreScp sink;
     MonitoredGateway gw(json{{"destinations", json::array({sink_destination(sink), down_destination("research")})}});

@@ -18,12 +18,14 @@ mkdir -p "$ctx"
 cp "$SOURCE_DIR/.dockerignore" "$ctx/"
 # What a used working copy holds (the planted values are not real PHI).
 mkdir -p "$ctx/var/keystore" "$ctx/var/spool/incoming" "$ctx/var/outbox/1.2/3.4" "$ctx/site-state/keystore" \
-         "$ctx/build/bin" "$ctx/.git" "$ctx/var/run"
+         "$ctx/site-state/spool/incoming" "$ctx/site-state/quarantine/parse" "$ctx/build/bin" "$ctx/.git" "$ctx/var/run"
 echo secret > "$ctx/var/keystore/secret.key"
 echo db > "$ctx/var/keystore/keystore.db"; echo wal > "$ctx/var/keystore/keystore.db-wal"
 echo original > "$ctx/var/spool/incoming/1-1-aa_4354.dcm"
 echo out > "$ctx/var/outbox/1.2/3.4/5.6.dcm"
 echo db > "$ctx/site-state/keystore/keystore.db"; echo k > "$ctx/site-state/keystore/secret.key"
+echo original > "$ctx/site-state/spool/incoming/2-1-bb_4354.dcm"
+echo original > "$ctx/site-state/quarantine/parse/3-1-cc.dcm"
 echo "P-0001,ANON-1" > "$ctx/map-export.csv"
 echo bin > "$ctx/build/bin/deid-gateway"; echo git > "$ctx/.git/HEAD"
 printf 'FROM scratch\nCOPY . /ctx\n' > "$tmp/Dockerfile"
@@ -32,10 +34,10 @@ DOCKER_BUILDKIT=0 docker build -q -f "$tmp/Dockerfile" -t "$tag" "$ctx" > /dev/n
 docker create --name "ctx-$$" "$tag" /none > /dev/null
 docker export "ctx-$$" | tar -t | sed -n 's|^ctx/||p' > "$tmp/files"
 echo "context: $(grep -vc '/$' "$tmp/files") files"
-leaked=$(grep -E '(^|/)(var|build|\.git)/|secret\.key|keystore\.db|\.csv$|site-state/keystore/.' "$tmp/files" || true)
+leaked=$(grep -E '(^|/)(var|build|\.git)/|secret\.key|keystore\.db|\.csv$|site-state/(keystore|spool|quarantine)/.' "$tmp/files" || true)
 [ -z "$leaked" ] || fail "in the build context: $leaked"
-# The sources are there (the build needs them).
-for f in CMakeLists.txt docker/Dockerfile keystore/BrokerServer.cpp packaging/CMakeLists.txt tests/CMakeLists.txt; do
-  grep -qx "$f" "$tmp/files" || fail "$f is missing from the build context"
-done
+# Every tracked file is there (the build needs the sources; spool/ is a source folder too).
+missing=$(cd "$SOURCE_DIR" && git ls-files | grep -vxF -f "$tmp/files" || true)
+[ -z "$missing" ] || fail "missing from the build context: $(echo "$missing" | head -5 | tr '\n' ' ')"
+echo "all $(cd "$SOURCE_DIR" && git ls-files | wc -l) tracked files are in it"
 echo "PASS"

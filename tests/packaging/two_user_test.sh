@@ -43,7 +43,8 @@ groupadd --system "$socket_group"
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$broker_user"
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin -G "$socket_group" "$gateway_user"
 
-# The shipped configs, with /var/lib and /run moved under $tmp and a free port.
+# The shipped configs, with /var/lib and /run moved under $tmp, a free DICOM port and the HTTP
+# endpoint off (http.port 0: the default 11180 may be taken by another gateway on this machine).
 # A port nothing listens on (lsof, from install-deps.sh), in the ephemeral range.
 for _ in $(seq 50); do
   port=$((32768 + RANDOM % 28000))
@@ -53,6 +54,8 @@ for conf in broker gateway; do
   sed -e "s|\"/var/lib/|\"$tmp/var/lib/|" -e "s|\"/run/|\"$tmp/run/|" -e "s|\"port\": 11112|\"port\": $port|" \
     "$SOURCE_DIR/packaging/config/$conf.json" > "$tmp/$conf.json"
 done
+sed -i 's|^\(  "state_dir": .*\)$|\1\n  "http": { "port": 0 },|' "$tmp/gateway.json"
+grep -q '"http": { "port": 0 }' "$tmp/gateway.json" || fail "could not turn the HTTP endpoint off in gateway.json"
 socket="$tmp/run/deid-keystore/keystore.sock"
 grep -q "\"$socket\"" "$tmp/broker.json" && grep -q "\"$socket\"" "$tmp/gateway.json" || fail "configs do not share the socket"
 mkdir -p "$tmp/var/lib" "$tmp/run"

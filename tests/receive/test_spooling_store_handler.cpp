@@ -180,20 +180,20 @@ TEST_CASE("the parsed instance goes on with the instance record while the budget
     std::vector<spool::ParsedInstance> handed;
     receive::SpoolingStoreHandler handler(f.spool, &budget);
     f.spool.on_incoming([&](spool::InstanceRecord r) { handed.push_back(std::move(r.parsed)); });
-    auto request = [&](const std::string& content) {
+    auto store = [&](const std::string& content) {
         auto r = f.request(content);
-        r.dataset = std::make_shared<DcmFileFormat>();
-        return r;
+        r.dataset = std::make_unique<DcmFileFormat>();
+        return handler.handle_store(r);
     };
-    CHECK(handler.handle_store(request("123456")) == dimse::DimseStatus::Success);  // 6 of 10
-    CHECK(handler.handle_store(request("123456")) == dimse::DimseStatus::Success);  // would be 12
+    CHECK(store("123456") == dimse::DimseStatus::Success);  // 6 of 10
+    CHECK(store("123456") == dimse::DimseStatus::Success);  // would be 12
     REQUIRE(handed.size() == 2);
     CHECK(handed[0]);
     CHECK_FALSE(handed[1]);  // the next stage reads the file
     CHECK(budget.used() == 6);
     handed.clear();
     CHECK(budget.used() == 0);
-    CHECK(handler.handle_store(request("1234567890")) == dimse::DimseStatus::Success);
+    CHECK(store("1234567890") == dimse::DimseStatus::Success);
     REQUIRE(handed.size() == 1);
     CHECK(handed[0]);
 }

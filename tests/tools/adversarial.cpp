@@ -425,6 +425,15 @@ std::vector<Case> build() {
         c.plant("(2001,102f)", "name_in_private_binary", "BRANDVOLD");
         cases.push_back(std::move(c));
     }
+    {  // 20. No Specific Character Set, one value that mixes UTF-8 and Latin-1 bytes: read as
+        //     Latin-1 only, the UTF-8 name would be "JÃ¼rgen" (read both ways for matching)
+        Case c("a20_mixed_undeclared", "latin1-undeclared");
+        c.put(DCM_PatientName, "SOLBERG^JÜRGEN");
+        c.put(DCM_PatientID, "NO20417");
+        c.put_raw(DCM_ImageComments, "Befund J\xC3\xBCrgen, Gr\xF6\xDF" "e 5 cm");
+        c.plant(kComments, "name_mixed_bytes", "Jürgen");
+        cases.push_back(std::move(c));
+    }
     {  // 17-19. Japanese, Korean and Chinese instances whose text identifies nobody: released as written
         Case j("a17_japanese_plain", "\\ISO 2022 IR 87");
         j.put(DCM_PatientName, "Sato^Yui=佐藤^結衣=さとう^ゆい");

@@ -596,3 +596,52 @@ TEST_CASE("unknown VR and group length elements are removed - add_method_code ap
     CHECK(codes(d) == std::vector<std::string>{"113100", "113101"});
     CHECK(all(d, DCM_DeidentificationMethod).find("Clean Pixel Data Option") != std::string::npos);
 }
+
+TEST_CASE("clean_descriptors: descriptor words that are neither vocabulary nor a safe form are removed, comments keep them") {
+    DcmFileFormat f = make_ct();
+    DcmDataset& src_ds = *f.getDataset();
+    src_ds.putAndInsertString(DCM_StudyDescription, "CT HEAD W/O CONTRAST Zbigniew");
+    src_ds.putAndInsertString(DCM_SeriesDescription, "T1W 3D SAG 1.0mm Oyelaran");
+    src_ds.putAndInsertString(DCM_ProtocolName, "BRAIN ROUTINE Wojtaszek");
+    src_ds.putAndInsertString(DCM_ImageComments, "seen with Zbigniew");
+    MemoryPseudonymSource src;
+    deid::apply(profile({"clean_descriptors"}), f, src);
+    DcmDataset& d = *f.getDataset();
+    CHECK(str(d, DCM_StudyDescription) == "CT HEAD W/O CONTRAST [removed]");
+    CHECK(str(d, DCM_SeriesDescription) == "T1W 3D SAG 1.0mm [removed]");
+    CHECK(str(d, DCM_ProtocolName) == "BRAIN ROUTINE [removed]");
+    CHECK(str(d, DCM_ImageComments) == "seen with Zbigniew");  // narrative: not the descriptor policy
+}
+
+TEST_CASE("coded strings: defined terms are kept as they are, other values that hold the patient's name or an id go") {
+    DcmFileFormat f = make_ct();
+    DcmDataset& s = *f.getDataset();
+    s.putAndInsertString(DCM_PatientName, "DOE^JOHN");
+    s.putAndInsertString(DCM_ImageType, "ORIGINAL\\PRIMARY\\AXIAL\\DOE\\ST77");
+    s.putAndInsertString(DCM_BodyPartExamined, "CHEST");
+    s.putAndInsertString(DCM_PatientPosition, "HFS");
+    s.putAndInsertString(DCM_ScanOptions, "HELICAL MODE");
+    MemoryPseudonymSource src;
+    deid::apply(profile({"clean_descriptors"}), f, src);
+    DcmDataset& d = *f.getDataset();
+    // "DOE" (3 letters, the patient's family name) and "ST77" (the Study ID) are no defined terms.
+    CHECK(all(d, DCM_ImageType) == "ORIGINAL\\PRIMARY\\AXIAL");
+    CHECK(str(d, DCM_BodyPartExamined) == "CHEST");
+    CHECK(str(d, DCM_PatientPosition) == "HFS");
+    CHECK(str(d, DCM_ScanOptions) == "HELICAL MODE");
+}
+
+TEST_CASE("character sets: an undeclared value that mixes UTF-8 and Latin-1 bytes is matched in both readings") {
+    DcmFileFormat f = make_ct();
+    DcmDataset& s = *f.getDataset();
+    s.putAndInsertString(DCM_PatientName, "SOLBERG^J\xDCRGEN");                    // Latin-1, nothing declared
+    s.putAndInsertString(DCM_ImageComments, "Befund J\xC3\xBCrgen, Gr\xF6\xDF" "e 5 cm");  // "Jürgen" in UTF-8, "öß" in Latin-1
+    s.putAndInsertString(DCM_AdditionalPatientHistory, "Befund Gr\xF6\xDF" "e 5 cm");
+    MemoryPseudonymSource src;
+    deid::apply(profile({"clean_descriptors", "retain_patient_characteristics"}), f, src);
+    DcmDataset& d = *f.getDataset();
+    CHECK(str(d, DCM_SpecificCharacterSet) == "ISO_IR 192");
+    // Read as Latin-1 only, the name would be "JÃ¼rgen" and stay; its UTF-8 reading shows it.
+    CHECK(str(d, DCM_ImageComments) == "[removed]");
+    CHECK(str(d, DCM_AdditionalPatientHistory) == "Befund Gr\xC3\xB6\xC3\x9F" "e 5 cm");
+}

@@ -211,14 +211,15 @@ TEST_CASE("instance: an input parsed already gives the same output as the file, 
     REQUIRE(deidentifier.process_file(tmp / "in.dcm", tmp / "from_file.dcm").kind == Outcome::Kind::Clean);
 
     // As the gateway's reception parses it: whole, values in memory.
-    auto parsed = std::make_shared<DcmFileFormat>();
+    auto parsed = std::make_unique<DcmFileFormat>();
+    const DcmFileFormat* const parsed_address = parsed.get();
     REQUIRE(parsed->loadFile((tmp / "in.dcm").c_str(), EXS_Unknown, EGL_noChange, OFstatic_cast(Uint32, -1)).good());
     REQUIRE(parsed->loadAllDataIntoMemory().good());
-    std::shared_ptr<DcmFileFormat> file = parsed;
+    std::unique_ptr<DcmFileFormat> file = std::move(parsed);
     const Outcome o = deidentifier.process(file, "/nonexistent/not-read.dcm", tmp / "from_memory.dcm");
     INFO(o.reason << ": " << o.detail);
     REQUIRE(o.kind == Outcome::Kind::Clean);
-    CHECK(file == parsed);  // de-identified in place
+    CHECK(file.get() == parsed_address);  // de-identified in place
     const std::string written = testsupport::read_file(tmp / "from_memory.dcm");
     CHECK(written == testsupport::read_file(tmp / "from_file.dcm"));
     CHECK(o.output_bytes == written.size());
@@ -227,7 +228,7 @@ TEST_CASE("instance: an input parsed already gives the same output as the file, 
     CHECK(std::string(v.c_str()) == o.sop_instance_uid);
 
     // Null: read from the path, and handed back.
-    std::shared_ptr<DcmFileFormat> none;
+    std::unique_ptr<DcmFileFormat> none;
     REQUIRE(deidentifier.process(none, tmp / "in.dcm", tmp / "again.dcm").kind == Outcome::Kind::Clean);
     REQUIRE(none);
     CHECK(testsupport::read_file(tmp / "again.dcm") == written);

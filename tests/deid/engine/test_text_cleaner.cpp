@@ -122,3 +122,34 @@ TEST_CASE("text cleaner: capital abbreviations that are also titles stay in mixe
     CHECK(c.clean("seen by Dr Oyelaran") == "seen by Dr [removed]");
     CHECK(c.clean("seen by MR. SMITH") == "seen by MR. [removed]");
 }
+
+TEST_CASE("text cleaner: the descriptor policy keeps clinical vocabulary and safe forms, removes unknown words") {
+    TextCleaner c;
+    c.add_person_name("IBANEZ^NURIA");
+    const auto d = TextCleaner::Scope::Descriptor;
+    // Vocabulary (code meanings, defined terms, abbreviations) and safe forms stay.
+    CHECK(c.clean("CT CHEST W CONTRAST", d) == "CT CHEST W CONTRAST");
+    CHECK(c.clean("T1W 3D MPRAGE SAG b800 5mm", d) == "T1W 3D MPRAGE SAG b800 5mm");
+    CHECK(c.clean("MR brain w/o contrast", d) == "MR brain w/o contrast");
+    CHECK(c.clean("Knee left, EPI-BOLD (Interleaved)", d) == "Knee left, EPI-BOLD (Interleaved)");
+    CHECK(c.clean("MRT Knie links mit KM", d) == "MRT Knie links mit KM");
+    // The header's name goes as before; a name no header element holds goes as an unknown word.
+    CHECK(c.clean("RM lumbar Nuria Ibáñez", d) == "RM lumbar [removed]");
+    CHECK(c.clean("CT head Oyelaran-Whitcombe", d) == "CT head [removed]");
+    CHECK(c.clean("CT head Zbigniew", d) == "CT head [removed]");
+    // The same text in free scope (comments) keeps the unknown words.
+    CHECK(c.clean("CT head Zbigniew") == "CT head Zbigniew");
+    // Words in scripts the vocabulary does not cover stay (names there go by the header).
+    CHECK(c.clean("МРТ головы", d) == "МРТ головы");
+    CHECK(c.clean("胸部CT 造影なし", d) == "胸部CT 造影なし");
+    CHECK(c.clean("복부 초음파", d) == "복부 초음파");
+}
+
+TEST_CASE("text cleaner: matched_terms lists the terms a second reading shows") {
+    TextCleaner c;
+    c.add_person_name("SOLBERG^MARTA");
+    const auto terms = c.matched_terms("ultrasound for Marta");
+    REQUIRE_FALSE(terms.empty());
+    CHECK(c.terms()[terms.front()].folded.find("marta") != std::string::npos);
+    CHECK(c.matched_terms("ultrasound").empty());
+}

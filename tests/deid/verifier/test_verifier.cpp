@@ -339,6 +339,37 @@ TEST_CASE("verifier decodes names with their character set on both sides", "[ver
     }
 }
 
+TEST_CASE("verifier checks coded strings against their defined terms", "[verifier]") {
+    auto original = make_original();
+    auto ids = deid::collect_identifiers(*original);
+    auto out = make_clean_output();
+    DcmDataset* ds = out->getDataset();
+    ds->putAndInsertString(DCM_ImageType, "ORIGINAL\\PRIMARY\\AXIAL");
+    ds->putAndInsertString(DCM_BodyPartExamined, "CHEST");
+    ds->putAndInsertString(DCM_PatientPosition, "HFS");
+    INFO(deid::verify(basic(), ids, *out).summary());
+    CHECK(deid::verify(basic(), ids, *out).clean());
+    // Not a defined term, with the patient's 3-letter family name or an id in it.
+    ds->putAndInsertString(DCM_ImageType, "ORIGINAL\\PRIMARY\\DOE");
+    CHECK(leaked(deid::verify(basic(), ids, *out), "(0008,0008)", "patient_name"));
+    ds->putAndInsertString(DCM_ImageType, "ORIGINAL\\PRIMARY\\AXIAL");
+    ds->putAndInsertString(DCM_BodyPartExamined, "S1234");
+    CHECK(leaked(deid::verify(basic(), ids, *out), "(0018,0015)", "study_id"));
+}
+
+TEST_CASE("verifier reads an undeclared value both as Latin-1 and as UTF-8", "[verifier][charset]") {
+    auto original = make_original();
+    original->getDataset()->putAndInsertString(DCM_PatientName, "SOLBERG^J\xDCRGEN");  // Latin-1, nothing declared
+    auto ids = deid::collect_identifiers(*original);
+    auto out = make_clean_output();
+    // "Jürgen" in UTF-8 next to Latin-1 bytes: the value is not valid UTF-8, so its first reading is
+    // Latin-1 ("JÃ¼rgen"); the mixed reading shows the name.
+    out->getDataset()->putAndInsertString(DCM_ImageComments, "Befund J\xC3\xBCrgen, Gr\xF6\xDF" "e 5 cm");
+    CHECK(leaked(deid::verify(basic(), ids, *out), "(0020,4000)", "patient_name"));
+    out->getDataset()->putAndInsertString(DCM_ImageComments, "Befund Gr\xF6\xDF" "e 5 cm");
+    CHECK(deid::verify(basic(), ids, *out).clean());
+}
+
 // ---- the engine deliberately made to leak --------------------------------------------------
 
 #include "deid/Deidentify.h"
