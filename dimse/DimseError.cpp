@@ -17,6 +17,7 @@ public:
             case DimseError::send_failed: return "DIMSE send failed";
             case DimseError::file_unreadable: return "cannot read the DICOM file";
             case DimseError::timeout: return "timeout";
+            case DimseError::tls_setup_failed: return "the TLS certificate, key or trusted certificates are unusable";
         }
         return "unknown dimse error";
     }

@@ -17,6 +17,7 @@ enum class DimseError {
     send_failed,               // DIMSE error or connection lost while sending
     file_unreadable,           // the spooled file cannot be parsed
     timeout,
+    tls_setup_failed,          // the TLS listener's certificate, key or trusted certificates are unusable
 };
 
 const std::error_category& dimse_category();

@@ -37,6 +37,7 @@
 #include "dimse/HandOverTransportLayer.h"
 #include "dimse/NoDelayTransportLayer.h"
 #include "dimse/ReceiveFileStream.h"
+#include "dimse/Tls.h"
 
 namespace dimse {
 
@@ -145,6 +146,10 @@ struct StoreScp::Impl {
     std::atomic<long> association_seq{0};
     std::atomic<long> file_seq{0};
     RefusalLog refusals;
+    // The TLS layer new connections get; a reload replaces it, a running connection keeps its own.
+    mutable std::mutex tls_mutex;
+    std::shared_ptr<DcmTLSTransportLayer> tls_layer;
+    std::string tls_error;
 
     Impl(ScpSettings s, CStoreHandler& h)
         : settings(std::move(s)),
@@ -161,6 +166,7 @@ struct StoreScp::Impl {
     }
 
     std::error_code open(bool tls, int port);
+    bool load_tls();
     void accept_loop();
     void accept_one(const Listener& listener);
     void watchdog();
@@ -443,7 +449,7 @@ void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string
                ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
         return;
     }
-    const std::string subject;
+    const std::string subject = tls ? peer_certificate_subject(assoc) : std::string();
     if (const CallerCheck check = check_caller(settings.known_callers, calling, host, subject);
         check != CallerCheck::allowed) {
         refused(Refusal::calling_ae_not_recognized,
@@ -689,7 +695,8 @@ std::error_code StoreScp::Impl::open(bool tls, int port) {
     key->networkSpecific.TCP.port = l.port;
     if (tls) {
         l.layer = std::make_unique<HandOverTransportLayer>([this]() -> std::shared_ptr<DcmTransportLayer> {
-            return settings.tls_layer ? settings.tls_layer() : nullptr;
+            std::lock_guard<std::mutex> lock(tls_mutex);
+            return tls_layer;
         });
     } else {
         l.layer = std::make_unique<HandOverTransportLayer>(
@@ -705,6 +712,10 @@ std::error_code StoreScp::start() {
         impl_->log(LogLevel::error, "neither a plain nor a TLS port to listen on");
         return DimseError::network_init_failed;
     }
+    if (impl_->settings.tls_port >= 0 && !impl_->load_tls()) {
+        impl_->log(LogLevel::error, "TLS listener: " + tls_error());
+        return DimseError::tls_setup_failed;
+    }
     if (impl_->settings.port >= 0)
         if (auto ec = impl_->open(false, impl_->settings.port)) return ec;
     if (impl_->settings.tls_port >= 0)
@@ -717,6 +728,28 @@ std::error_code StoreScp::start() {
                  (l.tls ? " (TLS)" : "");
     impl_->log(LogLevel::info, "listening on " + where + " as " + impl_->settings.ae_title);
     return {};
+}
+
+bool StoreScp::Impl::load_tls() {
+    std::string error;
+    std::shared_ptr<DcmTLSTransportLayer> layer;
+    if (!settings.tls) error = "no TLS settings";
+    else layer = make_tls_layer(TlsRole::server, *settings.tls, error);
+    std::lock_guard<std::mutex> lock(tls_mutex);
+    if (!layer) {
+        tls_error = error;
+        return false;
+    }
+    tls_layer = std::move(layer);
+    tls_error.clear();
+    return true;
+}
+
+bool StoreScp::reload_tls() { return impl_->load_tls(); }
+
+std::string StoreScp::tls_error() const {
+    std::lock_guard<std::mutex> lock(impl_->tls_mutex);
+    return impl_->tls_error;
 }
 
 int StoreScp::port() const {

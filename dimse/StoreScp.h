@@ -18,7 +18,10 @@
 #include "dimse/KnownCallers.h"
 #include "dimse/Refusal.h"
 
-class DcmTransportLayer;
+namespace dimse {
+struct TlsSettings;  // dimse/Tls.h
+}
+
 
 namespace dimse {
 
@@ -42,9 +45,8 @@ struct ScpSettings {
     std::string bind = "127.0.0.1";
     int port = 11112;                          // plain listener; 0 = ephemeral (see port()), -1 = none
     int tls_port = -1;                         // TLS listener; 0 = ephemeral (see tls_port()), -1 = none
-    // The TLS layer for the next connection on tls_port (a certificate reload swaps it); a
-    // connection keeps the layer it was made with until it ends. Required when tls_port >= 0.
-    std::function<std::shared_ptr<DcmTransportLayer>()> tls_layer;
+    // The TLS listener's files and options (dimse/Tls.h, server role); required when tls_port >= 0.
+    std::shared_ptr<const TlsSettings> tls;
     std::vector<std::string> allowed_calling_ae;  // empty = anyone
     std::vector<KnownCaller> known_callers;       // empty = anyone (allowed_calling_ae still applies)
     int max_associations = 64;
@@ -65,11 +67,8 @@ struct ScpSettings {
     // Observers for metrics; may be empty. Called on the association's thread.
     std::function<void(bool accepted)> on_association;      // each association request, accepted or refused
     std::function<void(std::uint16_t status)> on_response;  // each C-STORE response status sent
-<<<<<<< HEAD
-    std::function<void(Refusal)> on_refused;                 // each refused connection or association
-=======
     std::function<void()> on_aborted;                       // each accepted association that ends aborted
->>>>>>> main
+    std::function<void(Refusal)> on_refused;                 // each refused connection or association
 };
 
 class StoreScp {
@@ -79,8 +78,14 @@ public:
     StoreScp(const StoreScp&) = delete;
     StoreScp& operator=(const StoreScp&) = delete;
 
-    // Binds and starts the accept thread.
+    // Binds and starts the accept thread. With a TLS port, first reads and checks the TLS files
+    // (DimseError::tls_setup_failed; tls_error() says which file and why).
     std::error_code start();
+    // Reads the TLS files again (SIGHUP): the next TLS association uses them, running ones finish
+    // with the ones they started with. On failure the previous ones stay in use; false and
+    // tls_error() tell why.
+    bool reload_tls();
+    std::string tls_error() const;  // the last TLS setup failure: names the file, never its content
     int port() const;      // the bound plain port (0 when none)
     int tls_port() const;  // the bound TLS port (0 when none)
 

@@ -29,7 +29,7 @@ namespace {
 
 class CountingHandler : public dimse::CStoreHandler {
 public:
-    std::uint16_t handle_store(const dimse::CStoreRequest& r) override {
+    std::uint16_t handle_store(dimse::CStoreRequest& r) override {
         std::filesystem::remove(r.file_path);
         ++stored;
         return dimse::DimseStatus::Success;
