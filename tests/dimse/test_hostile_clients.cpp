@@ -176,7 +176,9 @@ TEST_CASE("64 associations from one host sending a C-ECHO every few seconds star
 }
 
 TEST_CASE("1,000 refused connections write a bounded number of log lines and a summary") {
-    Listener l([](dimse::ScpSettings& s) {
+    std::atomic<int> observed{0};  // the metrics observer sees every refusal, logged or not
+    Listener l([&](dimse::ScpSettings& s) {
+        s.on_refused = [&](dimse::Refusal why) { observed += why == dimse::Refusal::connections_per_host; };
         s.limits.connections_per_host = 1;
         s.limits.refusal_log_burst = 20;
         s.limits.refusal_log_interval_seconds = 2;
@@ -207,6 +209,7 @@ TEST_CASE("1,000 refused connections write a bounded number of log lines and a s
     CHECK(single <= 20 * 6);  // at most `burst` per 2-s interval; the 1,000 arrive within a few
     CHECK(summarised >= kRefused - 20 * 6);
     CHECK(l.lines().size() < 150);
+    CHECK(observed == kRefused);
 }
 
 TEST_CASE("control characters in a calling AE title are escaped in the log line, which names it and the address") {
