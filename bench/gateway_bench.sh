@@ -2,6 +2,10 @@
 # Benchmark (not a test) of the gateway's throughput, on the same generated instances in one run:
 #   (a) storescu -> storescp directly, TCP_NODELAY forced on both by an LD_PRELOAD shim (the wire limit)
 #   (b) storescu -> deid-gateway serve (default profile) -> storescp, shim on the two DCMTK tools only
+#   (t) (b) over DICOM TLS: the gateway -> storescp +tls with mutual authentication (destinations[].tls,
+#       certificates from a private CA made here with openssl), printed beside plain (b) from the
+#       same rounds. TLS on the listener side (storescu +tls -> listen.tls) is not switched on yet:
+#       it needs the listener's listen.tls (issue 14, other branch); see LISTENER_TLS below.
 #   (c) Orthanc as an anonymize-and-forward router (Lua OnStoredInstance -> /anonymize -> store ->
 #       SendToModality), shim on storescu, Orthanc and storescp
 # for 1,000 CT 512x512 16-bit instances and for 5,000 64x64 ones. Prints instances/s, MB/s, end-to-end
@@ -10,7 +14,7 @@
 # (synced_ms in the gateway's log) puts on (b) with one sender.
 #
 #   bench/gateway_bench.sh [BUILD_DIR] [LARGE_COUNT] [SMALL_COUNT]   (defaults: build 1000 5000)
-# CASES=ab runs only (a) and (b) (default abc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
+# CASES=ab runs only (a) and (b) (default abtc); GATEWAY_WRAP="strace -c -f -o FILE" wraps the gateway.
 # ROUNDS=N (default 3) runs (a) and (b) N times, interleaved, and prints their medians: on this VM
 # one case can vary by 2x from one minute to the next. (c) runs once.
 # INSTRUCTIONS=1 also prints the instructions the gateway and its broker executed per instance
@@ -25,14 +29,14 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 LARGE=${2:-1000}
 SMALL=${3:-5000}
-CASES=${CASES:-abc}
+CASES=${CASES:-abtc}
 SENDERS=${SENDERS:-1}
 ROUNDS=${ROUNDS:-3}
 ROUND=1
 GATEWAY_WRAP=${GATEWAY_WRAP:-}
 BIN=$BUILD/bin
 cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
-for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc storescu storescp Orthanc python3; do
+for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc storescu storescp Orthanc python3 openssl; do
   command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
 done
 
@@ -104,6 +108,28 @@ now() { date +%s.%N; }
 settle_disk() { sync; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# (t): a private CA, the sink's server certificate and the gateway's client certificate.
+PKI=$WORK/pki; mkdir -p "$PKI"
+pki_cert() { # NAME CN: a certificate for CN signed by the bench CA
+  printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$2" >"$PKI/$1.ext"
+  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "/CN=$2" 2>/dev/null
+  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -days 2 \
+    -out "$PKI/$1.crt" -extfile "$PKI/$1.ext" 2>/dev/null
+  chmod 600 "$PKI/$1.key"
+}
+if [[ $CASES == *t* ]]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj "/CN=bench CA" 2>/dev/null
+  pki_cert sink bench-sink
+  pki_cert gateway bench-gateway
+fi
+# LISTENER_TLS (to complete once listen.tls is merged): the sender side of (t) would become
+#   storescu +tls "$PKI/sender.key" "$PKI/sender.crt" +cf "$PKI/ca.crt" -aec DEIDGW 127.0.0.1 $TLS_PORT ...
+# (pki_cert sender bench-sender), with the gateway's config gaining
+#   "listen": {"port": 0, "tls": {"port": $TLS_PORT, "certificate": "$PKI/gateway.crt",
+#              "private_key": "$PKI/gateway.key", "trusted_certificates": "$PKI/ca.crt",
+#              "require_client_certificate": true}}
+# and wait_port on $TLS_PORT instead of $gport. Until then (t) is TLS on the destination side only.
+
 echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
 "$BIN/deid-generate" ct --count "$LARGE" --size 512 --out "$WORK/large" >/dev/null
 "$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
@@ -151,15 +177,21 @@ case_a() { # SET DIR
   report "$(label "(a) storescu->storescp (wire)")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" n/a n/a n/a
 }
 
-# (b) storescu -> gateway -> storescp.
-case_b() { # SET DIR
-  local n bytes gport sport out state gw sink t0 t1 p50 p99 rss
+# (b) storescu -> gateway -> storescp; (t) the same with DICOM TLS from the gateway to storescp.
+case_t() { case_b "$1" "$2" tls; }
+case_b() { # SET DIR [tls]
+  local n bytes gport sport out state gw sink t0 t1 p50 p99 rss key=b tls_sink=() tls_dest=""
+  if [[ ${3:-} == tls ]]; then
+    key=t
+    tls_sink=(+tls "$PKI/sink.key" "$PKI/sink.crt" +cf "$PKI/ca.crt" -rc)
+    tls_dest=", \"tls\": {\"certificate\": \"$PKI/gateway.crt\", \"private_key\": \"$PKI/gateway.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"server_name\": \"bench-sink\"}"
+  fi
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
-  gport=$(free_port); sport=$(free_port); out="$WORK/out/b_$1_$ROUND"; state="$WORK/b_state_$1_$ROUND"; mkdir -p "$out"
-  $SHIM storescp --fork -aet SINK -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
+  gport=$(free_port); sport=$(free_port); out="$WORK/out/${key}_$1_$ROUND"; state="$WORK/${key}_state_$1_$ROUND"; mkdir -p "$out"
+  $SHIM storescp --fork -aet SINK "${tls_sink[@]}" -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
   cat >"$WORK/b_config.json" <<EOF
 {"state_dir": "$state", "workers": 2, "listen": {"port": $gport}, "http": {"port": 0},
- "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4}]}
+ "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4$tls_dest}]}
 EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
   wait_port "$gport"; wait_port "$sport"
@@ -194,12 +226,21 @@ EOF
   # What Success waits for on this disk: the durable spool write (fdatasync, rename, folder fsync).
   local synced; synced=$( (grep -o 'synced_ms=[0-9.]*' "$WORK/b_gateway.log" || true) | cut -d= -f2 |
     awk '{s += $1} END {if (NR) printf "%.3f", s / NR}')
-  [[ -z $synced ]] || echo "$1 $synced" >>"$WORK/synced"
+  [[ -z $synced || $key == t ]] || echo "$1 $synced" >>"$WORK/synced"
+  # The questions the gateway asked its keystore broker (keystore.limits are sized to this rate).
+  local questions; questions=$("$BIN/deid-keystore" health --config "$WORK/b_config.json" --json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("requests", ""))' 2>/dev/null || true)
   stop "$gw"; stop "$sink"
   local quarantined; quarantined=$(find "$state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
-  report "$(label "(b) storescu->gateway->storescp")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+  if [[ $key == t ]]; then
+    report "$(label "(t) storescu->gateway->storescp +tls")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+  else
+    report "$(label "(b) storescu->gateway->storescp")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+  fi
   printf '    gateway + broker CPU %.2f ms per instance%s; storescu finished after %.1f s of %.1f s; durable spool write %s ms per instance\n' \
     "$cpu_ms" "$instructions" "$(echo "$t_sent - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "${synced:-n/a}"
+  [[ -z $questions ]] || printf '    keystore broker: %d questions, %.2f per instance, %.0f per second\n' \
+    "$questions" "$(echo "$questions / $n" | bc -l)" "$(echo "$questions / ($t1 - $t0)" | bc -l)"
   (( quarantined == 0 )) || echo "    note: $quarantined instances quarantined by the gateway" >&2
 }
 
@@ -244,7 +285,7 @@ echo "case                                     set     count   throughput       
 # created in the minutes after many deletions scans past the deleted inodes (recently_deleted()),
 # which made the sink of whichever case followed a clean-up much slower than the sink of (a).
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-  for c in a b; do
+  for c in a b t; do
     [[ $CASES == *$c* ]] || continue
     for set in large small; do "case_$c" "$set" "$WORK/$set"; done
   done
@@ -256,8 +297,9 @@ median() { # CASE SET: the median rate of that case over the rounds, or nothing
 }
 echo "medians over $ROUNDS round(s) (inst/s):"
 for set in large small; do
-  a=$(median a "$set"); b=$(median b "$set"); c=$(median c "$set")
-  line="  $set: (a) ${a:-n/a}  (b) ${b:-n/a}  (c) ${c:-n/a}"
+  a=$(median a "$set"); b=$(median b "$set"); t=$(median t "$set"); c=$(median c "$set")
+  line="  $set: (a) ${a:-n/a}  (b) ${b:-n/a}  (t) ${t:-n/a}  (c) ${c:-n/a}"
+  [[ -n $b && -n $t ]] && line+="   (t)/(b) $(echo "100 * $t / $b" | bc -l | xargs printf '%.0f') % (TLS costs at most 25 %: target >= 75 %)"
   [[ -n $a && -n $b ]] && line+="   (b)/(a) $(echo "100 * $b / $a" | bc -l | xargs printf '%.0f') % (target >= 50 %)"
   [[ -n $b && -n $c ]] && line+="   (b)/(c) $(echo "$b / $c" | bc -l | xargs printf '%.1f')x (target >= 10x)"
   echo "$line"

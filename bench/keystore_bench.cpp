@@ -167,7 +167,7 @@ int throughput(const std::string& socket, int threads, int conns, double seconds
                             for (int k = 0; k < 10; ++k) uids.push_back(stem + std::to_string(i * 10 + k + 1));
                         }
                         frames[static_cast<std::size_t>(c)] =
-                            frame(json{{"op", "resolve"}, {"issuer", kIssuer}, {"patient_id", patient}, {"uids", uids}}.dump());
+                            frame(json{{"op", "resolve"}, {"issuer", kIssuer}, {"patient_id", patient}, {"uids", uids}, {"instance_uid", uids[0]}}.dump());
                         asio::write(pipes[static_cast<std::size_t>(c)]->socket, asio::buffer(frames[static_cast<std::size_t>(c)]));
                     }
                     for (auto& p : pipes) {
@@ -212,7 +212,7 @@ int latency(const std::string& socket, long count, long patients, long uids, uns
         if (uids > 0)
             for (int k = 0; k < 10; ++k) list.push_back(original_uid(static_cast<long>(rng() % static_cast<unsigned long>(uids))));
         const auto t0 = Clock::now();
-        const auto r = c.request({{"op", "resolve"}, {"issuer", kIssuer}, {"patient_id", patient_id(p)}, {"uids", list}});
+        const auto r = c.request({{"op", "resolve"}, {"issuer", kIssuer}, {"patient_id", patient_id(p)}, {"uids", list}, {"instance_uid", "1.2.826.0.1.9"}});
         micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         if (!r.value("ok", false)) ++failed;
     }

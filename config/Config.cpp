@@ -88,6 +88,34 @@ public:
         out = static_cast<Int>(v.get<long long>());
     }
 
+    void number(const json& v, const std::string& path, double& out, double lo, double hi) {
+        if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi) {
+            fail(path, "a number " + shown(json(lo)) + ".." + shown(json(hi)), v);
+            return;
+        }
+        out = v.get<double>();
+    }
+
+    // destinations[i].tls; the files themselves are checked when the gateway starts (dimse/Tls.h).
+    DestinationTls destination_tls(const json& t, const std::string& p) {
+        DestinationTls tls;
+        if (!object(t, p)) return tls;
+        only_keys(t, p, {"certificate", "private_key", "trusted_certificates", "verify_peer", "server_name"});
+        if (t.contains("certificate")) string(t["certificate"], p + ".certificate", tls.certificate);
+        if (t.contains("private_key")) string(t["private_key"], p + ".private_key", tls.private_key);
+        if (t.contains("trusted_certificates"))
+            string(t["trusted_certificates"], p + ".trusted_certificates", tls.trusted_certificates);
+        if (t.contains("verify_peer")) boolean(t["verify_peer"], p + ".verify_peer", tls.verify_peer);
+        if (t.contains("server_name")) string(t["server_name"], p + ".server_name", tls.server_name);
+        if (tls.certificate.empty() != tls.private_key.empty())
+            problems.push_back(p + ": expected both \"certificate\" and \"private_key\" (mutual authentication) or "
+                                   "neither, got only " + (tls.certificate.empty() ? "private_key" : "certificate"));
+        if (tls.verify_peer && tls.trusted_certificates.empty())
+            problems.push_back(p + ".trusted_certificates: required while verify_peer is true (the CA certificates "
+                                   "the destination's certificate must chain to), missing");
+        return tls;
+    }
+
     void unsigned_integer(const json& v, const std::string& path, std::uint64_t& out) {
         if (!v.is_number_unsigned()) {
             fail(path, "a non-negative integer (bytes)", v);
@@ -314,7 +342,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
             const json& d = ds[i];
             if (!r.object(d, p)) continue;
             r.only_keys(d, p, {"name", "directory", "ae_title", "host", "port", "calling_ae_title",
-                               "associations", "when"});
+                               "associations", "tls", "when"});
             Destination dest;
             if (d.contains("name")) r.string(d["name"], p + ".name", dest.name, true);
             else r.problems.push_back(p + ".name: expected a non-empty string, got nothing");
@@ -325,7 +353,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
                                      "and \"port\" (a DICOM peer), got " + (folder ? "both" : "neither"));
             } else if (folder) {
                 r.string(d["directory"], p + ".directory", dest.directory, true);
-                for (const char* k : {"calling_ae_title", "associations"})
+                for (const char* k : {"calling_ae_title", "associations", "tls"})
                     if (d.contains(k)) r.problems.push_back(p + "." + k + ": only for a DICOM peer, not a folder");
             } else {
                 for (const char* k : {"ae_title", "host", "port"})
@@ -337,6 +365,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
                     r.ae_title(d["calling_ae_title"], p + ".calling_ae_title", dest.calling_ae_title);
                 if (d.contains("associations"))
                     r.integer(d["associations"], p + ".associations", dest.associations, 1, 64);
+                if (d.contains("tls")) dest.tls = r.destination_tls(d["tls"], p + ".tls");
             }
             if (d.contains("when"))
                 r.match(d["when"], p + ".when", dest.when, {"calling_ae", "modality", "sop_class"});
@@ -349,7 +378,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
 
     if (const json& k = doc["keystore"]; r.object(k, "keystore")) {
         r.only_keys(k, "keystore", {"socket", "directory", "date_offset_min_days", "date_offset_max_days",
-                                    "default_issuer", "database"});
+                                    "default_issuer", "database", "limits", "audit_interval_seconds", "alarm"});
         r.string(k["socket"], "keystore.socket", c.keystore.socket);
         r.string(k["directory"], "keystore.directory", c.keystore.directory, true);
         r.integer(k["date_offset_min_days"], "keystore.date_offset_min_days", c.keystore.date_offset_min_days, -36500, -1);
@@ -361,6 +390,27 @@ Config from_json(const json& doc, const std::string& base_dir) {
         if (!c.keystore.database.empty() && c.keystore.database.rfind("postgresql://", 0) != 0 &&
             c.keystore.database.rfind("postgres://", 0) != 0)
             r.problems.push_back("keystore.database: expected empty (SQLite) or a postgresql:// connection URI");
+        if (const json& lm = k["limits"]; r.object(lm, "keystore.limits")) {
+            r.only_keys(lm, "keystore.limits", {"max_connections", "questions_per_second", "values_per_second",
+                                                "max_frame_bytes", "frame_timeout_seconds"});
+            auto& l = c.keystore.limits;
+            r.integer(lm["max_connections"], "keystore.limits.max_connections", l.max_connections, 1, 4096);
+            r.integer(lm["questions_per_second"], "keystore.limits.questions_per_second", l.questions_per_second, 1,
+                      10000000);
+            r.integer(lm["values_per_second"], "keystore.limits.values_per_second", l.values_per_second, 1, 100000000);
+            r.integer(lm["max_frame_bytes"], "keystore.limits.max_frame_bytes", l.max_frame_bytes, 65536, 1048576);
+            r.integer(lm["frame_timeout_seconds"], "keystore.limits.frame_timeout_seconds", l.frame_timeout_seconds, 1,
+                      3600);
+        }
+        r.integer(k["audit_interval_seconds"], "keystore.audit_interval_seconds", c.keystore.audit_interval_seconds, 1,
+                  86400);
+        if (const json& al = k["alarm"]; r.object(al, "keystore.alarm")) {
+            r.only_keys(al, "keystore.alarm", {"new_patients_per_instance", "min_new_patients"});
+            r.number(al["new_patients_per_instance"], "keystore.alarm.new_patients_per_instance",
+                     c.keystore.alarm.new_patients_per_instance, 0.0, 1000.0);
+            r.integer(al["min_new_patients"], "keystore.alarm.min_new_patients", c.keystore.alarm.min_new_patients, 1,
+                      100000000);
+        }
         if (c.keystore.date_offset_max_days < c.keystore.date_offset_min_days)
             r.fail("keystore.date_offset_max_days", "a value >= keystore.date_offset_min_days",
                    k["date_offset_max_days"]);
@@ -487,13 +537,16 @@ Config from_json(const json& doc, const std::string& base_dir) {
 
     const std::string base = base_dir.empty() ? fs::current_path().string() : base_dir;
     c.state_dir = absolute_under(base, c.state_dir);
-    for (Destination& d : c.destinations)
+    for (Destination& d : c.destinations) {
         if (d.is_folder()) d.directory = absolute_under(c.state_dir, d.directory);
-    if (c.listen.tls.enabled) {
+        if (d.tls)  // TLS files: relative to the config file's folder
+            for (std::string* f : {&d.tls->certificate, &d.tls->private_key, &d.tls->trusted_certificates})
+                if (!f->empty()) *f = absolute_under(base, *f);
+    }
+    if (c.listen.tls.enabled) {  // TLS files: relative to the config file's folder, as destinations[].tls
         ListenTls& t = c.listen.tls;
-        t.certificate = absolute_under(c.state_dir, t.certificate);
-        t.private_key = absolute_under(c.state_dir, t.private_key);
-        if (!t.trusted_certificates.empty()) t.trusted_certificates = absolute_under(c.state_dir, t.trusted_certificates);
+        for (std::string* f : {&t.certificate, &t.private_key, &t.trusted_certificates})
+            if (!f->empty()) *f = absolute_under(base, *f);
     }
     return c;
 }
@@ -612,6 +665,12 @@ std::string to_json(const Config& c) {
             dj["port"] = d.port;
             dj["calling_ae_title"] = d.calling_ae_title.empty() ? c.listen.ae_title : d.calling_ae_title;
             dj["associations"] = d.associations;
+            if (d.tls)
+                dj["tls"] = {{"certificate", d.tls->certificate},
+                             {"private_key", d.tls->private_key},
+                             {"trusted_certificates", d.tls->trusted_certificates},
+                             {"verify_peer", d.tls->verify_peer},
+                             {"server_name", d.tls->server_name}};
         }
         dj["when"] = match(d.when);
         j["destinations"].push_back(dj);
@@ -622,7 +681,17 @@ std::string to_json(const Config& c) {
                      {"date_offset_min_days", c.keystore.date_offset_min_days},
                      {"date_offset_max_days", c.keystore.date_offset_max_days},
                      {"default_issuer", c.keystore.default_issuer},
-                     {"database", c.keystore.database}};
+                     {"database", c.keystore.database},
+                     {"limits",
+                      {{"max_connections", c.keystore.limits.max_connections},
+                       {"questions_per_second", c.keystore.limits.questions_per_second},
+                       {"values_per_second", c.keystore.limits.values_per_second},
+                       {"max_frame_bytes", c.keystore.limits.max_frame_bytes},
+                       {"frame_timeout_seconds", c.keystore.limits.frame_timeout_seconds}}},
+                     {"audit_interval_seconds", c.keystore.audit_interval_seconds},
+                     {"alarm",
+                      {{"new_patients_per_instance", c.keystore.alarm.new_patients_per_instance},
+                       {"min_new_patients", c.keystore.alarm.min_new_patients}}}};
     json rules = json::array();
     for (const Rule& r : c.profile.rules) {
         json rj = {{"tag", r.tag}, {"action", r.action}};

@@ -62,6 +62,16 @@ struct Listen {
     ListenTls tls;
 };
 
+// destinations[].tls: DICOM TLS to a peer (docs/security.md, "TLS to destinations"). Kept free of
+// dimse/ types; forward/DicomSender turns it into dimse::TlsSettings.
+struct DestinationTls {
+    std::string certificate;           // PEM; the client certificate (mutual authentication); may be empty
+    std::string private_key;           // PEM; with certificate
+    std::string trusted_certificates;  // PEM file or folder: the CAs the peer's certificate must chain to
+    bool verify_peer = true;           // verify the peer's certificate (and server_name)
+    std::string server_name;           // SNI and the name the peer's certificate must carry; empty = host
+};
+
 struct Destination {
     std::string name;
     // A folder destination has `directory`; a DICOM peer has ae_title/host/port.
@@ -71,6 +81,7 @@ struct Destination {
     int port = 0;
     std::string calling_ae_title;  // empty = listen.ae_title
     int associations = 4;
+    std::optional<DestinationTls> tls;  // DICOM peers only; empty = plain TCP
     Match when;
     bool is_folder() const { return !directory.empty(); }
 };
@@ -95,6 +106,21 @@ struct Keystore {
     // keystore.database: a libpq connection URI (postgresql://user@host:port/db) for a map shared by
     // several brokers; empty = the SQLite file keystore.db under keystore.directory.
     std::string database;
+    // keystore.limits: what one broker connection may ask (docs/keystore.md, "Limits"). A gateway
+    // at full speed asks about one question per instance over a few connections.
+    struct Limits {
+        int max_connections = 64;            // open broker connections; more are closed at once
+        int questions_per_second = 2000;     // per connection; faster questions wait (not refused)
+        int values_per_second = 20000;       // per connection: UIDs + hashes asked
+        int max_frame_bytes = 262144;        // one request frame; larger closes the connection
+        int frame_timeout_seconds = 10;      // a partial frame not completed by then closes it
+    } limits;
+    int audit_interval_seconds = 60;  // one "questions" audit record per interval with counts
+    // keystore.alarm: new patients asked for much faster than instances arrive.
+    struct Alarm {
+        double new_patients_per_instance = 0.5;  // alarm above this ratio in an interval...
+        int min_new_patients = 100;              // ...with at least this many new patients
+    } alarm;
 };
 
 // One site rule: what to do with one attribute, optionally only where `when` matches.

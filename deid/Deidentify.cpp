@@ -861,6 +861,7 @@ DeidReport Engine::run() {
     request_.patient_id = get(ds_, DCM_PatientID);
     request_.issuer = get(ds_, DCM_IssuerOfPatientID);
     if (request_.issuer.empty()) request_.issuer = p_.default_issuer;
+    request_.instance_uid = get(ds_, DCM_SOPInstanceUID);  // the broker records new patients only for an instance
     patient_name_ = get(ds_, DCM_PatientName);
     scan_identifiers(ds_);
 

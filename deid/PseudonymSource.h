@@ -14,6 +14,7 @@ struct PseudonymRequest {
     std::string patient_id;           // the original Patient ID; may be empty
     std::vector<std::string> uids;    // original UIDs to replace
     std::vector<std::string> hashes;  // values a site rule asks to hash (keyed)
+    std::string instance_uid;         // the original SOP Instance UID the question is asked for
 };
 
 struct PseudonymReply {

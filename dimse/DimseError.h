@@ -17,11 +17,20 @@ enum class DimseError {
     send_failed,               // DIMSE error or connection lost while sending
     file_unreadable,           // the spooled file cannot be parsed
     timeout,
+    tls_failed,                // the TLS handshake failed (certificate not verified, no shared version...)
+    peer_failure,              // the peer answered the C-STORE with a failure status
+    sop_class_not_supported,   // the peer answered 0122 (SOP class not supported)
+    write_failed,              // a folder destination could not be written
+    invalid_uid,               // a UID that cannot name a file (folder destination)
     tls_setup_failed,          // the TLS listener's certificate, key or trusted certificates are unusable
 };
 
 const std::error_category& dimse_category();
 std::error_code make_error_code(DimseError e);
+
+// The quarantine folder name (quarantine/<slug>/) and metric label of a send error: the one table
+// that turns an error code into text. "" for no error; "send-failed" for codes of other categories.
+const char* reason_slug(std::error_code error);
 
 }  // namespace dimse
 

@@ -31,7 +31,8 @@ void register_decoders() {
 
 namespace {
 
-// DcmSCU with our TCP_NODELAY transport layer (its installer, useSecureConnection, is protected).
+// DcmSCU with our transport layer, TCP_NODELAY or TLS (its installer, useSecureConnection, is
+// protected).
 class NoDelayScu : public DcmSCU {
 public:
     OFCondition install(DcmTransportLayer* layer) { return useSecureConnection(layer); }
@@ -51,25 +52,26 @@ std::string trim(const OFString& v) {
     return s;
 }
 
-// The error code that travels with each reason slug (the slug names the quarantine folder).
-std::error_code error_for(const std::string& reason) {
-    if (reason.empty()) return {};
-    if (reason == "connect-failed") return DimseError::connect_failed;
-    if (reason == "association-rejected") return DimseError::association_rejected;
-    if (reason == "sop-class-not-supported") return DimseError::no_presentation_context;
-    if (reason == "cannot-decompress") return DimseError::cannot_convert;
-    if (reason == "unreadable") return DimseError::file_unreadable;
-    return DimseError::send_failed;  // send-failed, peer-failure
-}
-
-SendResult result(SendResult::Kind kind, std::string reason, std::string detail, std::uint16_t status = 0) {
+SendResult result(SendResult::Kind kind, DimseError error, std::string detail, std::uint16_t status = 0) {
     SendResult r;
     r.kind = kind;
-    r.error = error_for(reason);
-    r.reason = std::move(reason);
+    if (error != DimseError::ok) r.error = error;
     r.detail = std::move(detail);
     r.status = status;
     return r;
+}
+
+// Why an association could not be opened, from DCMTK's condition codes (never from its text).
+SendResult open_failure(const OFCondition& cond) {
+    const bool dul = cond.module() == OFM_dcmnet;
+    if (dul && cond.code() == DULC_ASSOCIATIONREJECTED)
+        return result(SendResult::Kind::Retry, DimseError::association_rejected,
+                      std::string("association rejected: ") + cond.text());
+    // dcmtls reports the handshake's failure (certificate verify failed, unknown CA, no shared
+    // version) in its own module; DUL wraps some as DULC_TLSERROR.
+    if (cond.module() == OFM_dcmtls || (dul && cond.code() == DULC_TLSERROR))
+        return result(SendResult::Kind::Retry, DimseError::tls_failed, std::string("TLS handshake failed: ") + cond.text());
+    return result(SendResult::Kind::Retry, DimseError::connect_failed, std::string("cannot connect: ") + cond.text());
 }
 
 }  // namespace
@@ -77,6 +79,7 @@ SendResult result(SendResult::Kind kind, std::string reason, std::string detail,
 struct StoreScu::Impl {
     ScuSettings settings;
     NoDelayTransportLayer layer;
+    std::shared_ptr<DcmTransportLayer> in_use;  // the TLS layer of the open association (scu uses it)
     std::unique_ptr<NoDelayScu> scu;
     // (SOP class, transfer syntax of the file) pairs proposed on the open association.
     std::set<std::pair<std::string, std::string>> proposed;
@@ -116,7 +119,10 @@ struct StoreScu::Impl {
             scu->addPresentationContext(sop_class.c_str(), plain);
         }
         OFCondition cond = scu->initNetwork();
-        if (cond.good()) cond = scu->install(&layer);
+        if (cond.good()) {
+            in_use = settings.transport ? settings.transport() : nullptr;  // the current TLS layer
+            cond = scu->install(in_use ? in_use.get() : &layer);
+        }
         if (cond.good()) cond = scu->negotiateAssociation();
         if (cond.bad()) {
             scu.reset();
@@ -141,7 +147,7 @@ void StoreScu::release() { impl_->close(false); }
 SendResult StoreScu::send_file(const std::string& path) {
     DcmFileFormat file;
     OFCondition cond = file.loadFile(path.c_str());
-    if (cond.bad()) return result(SendResult::Kind::Refused, "unreadable", std::string("cannot read the spooled file: ") + cond.text());
+    if (cond.bad()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, std::string("cannot read the spooled file: ") + cond.text());
     return send(file, DcmXfer(file.getDataset()->getOriginalXfer()).getXferID());
 }
 
@@ -154,7 +160,7 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
     OFString value;
     file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value);
     const std::string sop_class = trim(value);
-    if (sop_class.empty()) return result(SendResult::Kind::Refused, "unreadable", "no SOP Class UID");
+    if (sop_class.empty()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, "no SOP Class UID");
 
     const auto key = std::make_pair(sop_class, file_ts);
     for (int round = 0; round < 2; ++round) {
@@ -163,14 +169,10 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
             cond = impl_->open();
             if (cond == NET_EC_NoAcceptablePresentationContexts) {
                 impl_->wanted.erase(key);
-                return result(SendResult::Kind::Refused, "sop-class-not-supported",
+                return result(SendResult::Kind::Refused, DimseError::no_presentation_context,
                               "the peer accepted no presentation context for SOP class " + sop_class);
             }
-            if (cond.bad()) {
-                const bool rejected = cond == DUL_ASSOCIATIONREJECTED || std::string(cond.text()).find("reject") != std::string::npos;
-                return result(SendResult::Kind::Retry, rejected ? "association-rejected" : "connect-failed",
-                              std::string(rejected ? "association rejected: " : "cannot connect: ") + cond.text());
-            }
+            if (cond.bad()) return open_failure(cond);
         }
         NoDelayScu& scu = *impl_->scu;
         T_ASC_PresentationContextID pres_id = scu.findPresentationContextID(sop_class.c_str(), file_ts.c_str());
@@ -182,14 +184,14 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
             if (pres_id != 0) {
                 cond = file.getDataset()->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
                 if (cond.bad() || !file.getDataset()->canWriteXfer(EXS_LittleEndianExplicit))
-                    return result(SendResult::Kind::Refused, "cannot-decompress",
+                    return result(SendResult::Kind::Refused, DimseError::cannot_convert,
                                   "the peer accepts only uncompressed and the instance's transfer syntax cannot be decoded");
             }
         }
         if (pres_id == 0) pres_id = scu.findAnyPresentationContextID(sop_class.c_str(), file_ts.c_str());
         if (pres_id == 0) {
             impl_->wanted.erase(key);
-            return result(SendResult::Kind::Refused, "sop-class-not-supported",
+            return result(SendResult::Kind::Refused, DimseError::no_presentation_context,
                           "the peer accepted no presentation context for SOP class " + sop_class);
         }
         Uint16 status = 0;
@@ -198,21 +200,21 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
             // A peer that closed an idle association: reconnect once and resend.
             impl_->close(true);
             if (round == 0) continue;
-            return result(SendResult::Kind::Retry, "send-failed", std::string("C-STORE failed: ") + cond.text());
+            return result(SendResult::Kind::Retry, DimseError::send_failed, std::string("C-STORE failed: ") + cond.text());
         }
         char hex[8];
         std::snprintf(hex, sizeof hex, "%04X", status);
         if (status_is_stored(status)) {
-            auto sent = result(SendResult::Kind::Sent, "", std::string("status ") + hex, status);
+            auto sent = result(SendResult::Kind::Sent, DimseError::ok, std::string("status ") + hex, status);
             sent.resent = round > 0;
             return sent;
         }
         if (status == DimseStatus::SopClassNotSupported)
-            return result(SendResult::Kind::Refused, "sop-class-not-supported",
+            return result(SendResult::Kind::Refused, DimseError::sop_class_not_supported,
                           std::string("the peer answered ") + hex + " (SOP class not supported)", status);
-        return result(SendResult::Kind::Retry, "peer-failure", std::string("the peer answered ") + hex, status);
+        return result(SendResult::Kind::Retry, DimseError::peer_failure, std::string("the peer answered ") + hex, status);
     }
-    return result(SendResult::Kind::Retry, "send-failed", "C-STORE failed");
+    return result(SendResult::Kind::Retry, DimseError::send_failed, "C-STORE failed");
 }
 
 }  // namespace dimse

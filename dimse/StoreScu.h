@@ -4,11 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
 
+#include "dimse/DimseError.h"
+
 class DcmFileFormat;
+class DcmTransportLayer;
 
 namespace dimse {
 
@@ -19,6 +23,10 @@ struct ScuSettings {
     int port = 0;
     int acse_timeout_seconds = 30;
     int dimse_timeout_seconds = 60;
+    // Called for each new association: the TLS layer to use (dimse::make_tls_layer, client role;
+    // possibly rebuilt on SIGHUP), kept while that association is open. Unset = plain TCP. Either
+    // way every connection has TCP_NODELAY.
+    std::function<std::shared_ptr<DcmTransportLayer>()> transport;
 };
 
 struct SendResult {
@@ -29,9 +37,10 @@ struct SendResult {
     };
     Kind kind = Kind::Retry;
     std::uint16_t status = 0;  // the C-STORE response status when there was one
-    std::error_code error;     // what failed (DimseError), for decisions; empty when Sent
-    std::string reason;        // slug for quarantine/<reason>/ ("sop-class-not-supported", ...)
+    std::error_code error;     // what failed (DimseError): the value decisions use; empty when Sent
     std::string detail;        // one line for logs; no PHI
+    // The slug for quarantine/<reason>/ and metric labels, derived from `error` (reason_slug).
+    std::string reason() const { return reason_slug(error); }
     bool resent = false;       // Sent on a new association after the kept-open one was dropped
 };
 

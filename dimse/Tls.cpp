@@ -250,7 +250,10 @@ std::shared_ptr<DcmTLSTransportLayer> make_tls_layer(TlsRole role, const TlsSett
         if (settings.verify_peer && !settings.server_name.empty()) {
             X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
             X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            if (X509_VERIFY_PARAM_set1_host(param, settings.server_name.c_str(), 0) != 1) {
+            // An IP address literal is matched against the certificate's IP addresses, a name
+            // against its DNS names.
+            const bool ip = X509_VERIFY_PARAM_set1_ip_asc(param, settings.server_name.c_str()) == 1;
+            if (!ip && X509_VERIFY_PARAM_set1_host(param, settings.server_name.c_str(), 0) != 1) {
                 error = "server_name: cannot be used for verification (" + openssl_reason() + ")";
                 return nullptr;
             }

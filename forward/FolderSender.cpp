@@ -11,10 +11,10 @@ namespace forward {
 namespace fs = std::filesystem;
 
 namespace {
-dimse::SendResult make(dimse::SendResult::Kind kind, std::string reason, std::string detail) {
+dimse::SendResult make(dimse::SendResult::Kind kind, dimse::DimseError error, std::string detail) {
     dimse::SendResult r;
     r.kind = kind;
-    r.reason = std::move(reason);
+    if (error != dimse::DimseError::ok) r.error = error;
     r.detail = std::move(detail);
     return r;
 }
@@ -25,25 +25,25 @@ bool safe_component(const std::string& s) {
 
 dimse::SendResult FolderSender::send(const std::string& path) {
     const auto info = dimse::read_instance_info(path);
-    if (!info) return make(dimse::SendResult::Kind::Refused, "unreadable", "cannot parse the de-identified file");
+    if (!info) return make(dimse::SendResult::Kind::Refused, dimse::DimseError::file_unreadable, "cannot parse the de-identified file");
     if (!safe_component(info->study_instance_uid) || !safe_component(info->series_instance_uid) ||
         !safe_component(info->sop_instance_uid))
-        return make(dimse::SendResult::Kind::Refused, "bad-uid", "missing or invalid Study/Series/SOP Instance UID");
+        return make(dimse::SendResult::Kind::Refused, dimse::DimseError::invalid_uid, "missing or invalid Study/Series/SOP Instance UID");
     const fs::path dir = fs::path(directory_) / info->study_instance_uid / info->series_instance_uid;
     std::error_code ec;
     fs::create_directories(dir, ec);
-    if (ec) return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot create the folder: " + ec.message());
+    if (ec) return make(dimse::SendResult::Kind::Retry, dimse::DimseError::write_failed, "cannot create the folder: " + ec.message());
     const fs::path target = dir / (info->sop_instance_uid + ".dcm");
     const fs::path temp = dir / ("." + info->sop_instance_uid + ".dcm.tmp");
     fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
     if (ec || !spool::fsync_path(temp.string())) {
         fs::remove(temp, ec);
-        return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot write into the destination folder");
+        return make(dimse::SendResult::Kind::Retry, dimse::DimseError::write_failed, "cannot write into the destination folder");
     }
     fs::rename(temp, target, ec);
-    if (ec) return make(dimse::SendResult::Kind::Retry, "write-failed", "cannot rename: " + ec.message());
+    if (ec) return make(dimse::SendResult::Kind::Retry, dimse::DimseError::write_failed, "cannot rename: " + ec.message());
     spool::fsync_path(dir.string());
-    return make(dimse::SendResult::Kind::Sent, "", "written " + info->study_instance_uid + "/" +
+    return make(dimse::SendResult::Kind::Sent, dimse::DimseError::ok, "written " + info->study_instance_uid + "/" +
                                                        info->series_instance_uid + "/" + info->sop_instance_uid + ".dcm");
 }
 

@@ -172,9 +172,12 @@ void Forwarder::run(int index) {
                     std::to_string(received ? now_ms - received : 0) + ")");
             continue;
         }
+        // A peer whose certificate does not verify is unreachable too: its instances stay queued
+        // (no attempt counted, never quarantined) until it presents a good certificate.
+        const bool tls_failed = result.error == dimse::DimseError::tls_failed;
         const bool unreachable = result.error == dimse::DimseError::connect_failed ||
-                                 result.error == dimse::DimseError::association_rejected;
-        if (result.kind == dimse::SendResult::Kind::Retry && unreachable && index > 0 && !was_connected) {
+                                 result.error == dimse::DimseError::association_rejected || tls_failed;
+        if (result.kind == dimse::SendResult::Kind::Retry && unreachable && !tls_failed && index > 0 && !was_connected) {
             // An extra association the peer did not accept promptly: it serves fewer at a time.
             // Not an outage: the instance goes back to the front, the count is capped for a while.
             int allowed;
@@ -196,7 +199,7 @@ void Forwarder::run(int index) {
                     std::to_string(kCapSeconds) + " s, the destination is not paused");
             continue;
         }
-        if (metrics_) metrics_->delivery_failed(destination_, result.reason.empty() ? "unknown" : result.reason);
+        if (metrics_) metrics_->delivery_failed(destination_, result.error ? result.reason() : "unknown");
         if (result.kind == dimse::SendResult::Kind::Retry && unreachable) {
             std::unique_lock<std::mutex> lock(mutex_);
             ++unreachable_attempts_;
@@ -228,7 +231,7 @@ void Forwarder::run(int index) {
         if (result.kind == dimse::SendResult::Kind::Refused || item.attempts >= retry_.max_attempts) {
             spool::QuarantineRecord record;
             record.id = id;
-            record.reason = result.kind == dimse::SendResult::Kind::Refused ? result.reason : "max-attempts";
+            record.reason = result.kind == dimse::SendResult::Kind::Refused ? result.reason() : "max-attempts";
             record.detail = result.detail;
             record.attempts = item.attempts;
             const auto ec = spool_.quarantine_outgoing(destination_, id, record);

@@ -1,7 +1,7 @@
 // Delivery to one destination: a persistent queue (spool/outgoing/<dest>/, handed over by
 // Spool::on_outgoing), `threads` senders each with its own kept-open association, retries with
-// exponential backoff. A peer that cannot be reached pauses the whole destination (the instances'
-// attempt counts do not grow: the peer never saw them), and the pause doubles once per outage, not
+// exponential backoff. A peer that cannot be reached, or whose TLS certificate does not verify,
+// pauses the whole destination (the instances' attempt counts do not grow: the peer never saw them), and the pause doubles once per outage, not
 // once per sender that saw it fail. A peer that answers a failure counts an attempt for that
 // instance. A refusal that retrying cannot fix, or retry.max_attempts, moves the instance to
 // quarantine/<reason>/ for this destination only.

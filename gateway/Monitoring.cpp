@@ -86,6 +86,7 @@ void Monitoring::run() {
 void Monitoring::probe() {
     // The broker: one health request on a fresh connection, bounded.
     http::BrokerStatus b;
+    double broker_alarms = 0;  // the broker's count of keystore.alarm alarms (docs/keystore.md)
     b.checked_at = common::iso_now();
     const auto t0 = Clock::now();
     try {
@@ -93,6 +94,7 @@ void Monitoring::probe() {
         const auto reply = c.request({{"op", "health"}});
         b.up = reply.is_object() && reply.value("ok", false);
         if (!b.up) b.problem = "the broker answered its health request with an error";
+        if (b.up && reply.contains("alarms") && reply["alarms"].is_number()) broker_alarms = reply["alarms"].get<double>();
     } catch (const std::exception&) {
         b.up = false;
         b.problem = "no answer to a health request within 2 s";
@@ -107,7 +109,7 @@ void Monitoring::probe() {
     }
     if (!b.up && broker_up_before_) common::log(common::Level::warning, "monitor", "the keystore broker does not answer: " + b.problem);
     broker_up_before_ = b.up;
-    metrics_.broker(b.up, rtt);
+    metrics_.broker(b.up, rtt, broker_alarms);
 
     // The spool: a real write into tmp/, the limits, free disk.
     http::SpoolStatus s;

@@ -24,6 +24,7 @@
 #include "gateway/Commands.h"
 #include "forward/DicomSender.h"
 #include "forward/FolderSender.h"
+#include "forward/TlsLayerSource.h"
 #include "forward/Forwarder.h"
 #include "common/Log.h"
 #include "common/ReloadHooks.h"
@@ -111,16 +112,29 @@ int run_serve(const config::Config& cfg) {
     // declared before the stages, so it outlives every lease they hold.
     spool::ParsedBudget parsed_budget(kParsedBudgetBytes);
     std::map<std::string, std::unique_ptr<forward::Forwarder>> forwarders;
-    for (const auto& d : cfg.destinations) {
+    std::vector<std::shared_ptr<forward::TlsLayerSource>> tls_sources;  // read again on SIGHUP
+    for (std::size_t i = 0; i < cfg.destinations.size(); ++i) {
+        const config::Destination& d = cfg.destinations[i];
         forward::Forwarder::SenderFactory factory;
         int threads = 1;
         if (d.is_folder()) {
             factory = [dir = d.directory](int) { return std::make_unique<forward::FolderSender>(dir); };
             threads = std::max(1, std::min(d.associations, 2));
         } else {
+            // destinations[i].tls: its files are checked now, the layer shared by the senders.
+            std::string tls_error;
+            std::shared_ptr<forward::TlsLayerSource> tls =
+                forward::TlsLayerSource::make(d, "destinations[" + std::to_string(i) + "].tls", tls_error);
+            if (tls) tls_sources.push_back(tls);
+            if (!tls_error.empty()) {
+                std::cerr << "deid-gateway serve: " << tls_error << "\n";
+                common::log(common::Level::error, "serve", tls_error);
+                return 1;
+            }
             // Extra associations must be accepted promptly (forward/Forwarder.h).
-            factory = [d, &cfg](int index) {
-                return std::make_unique<forward::DicomSender>(d, cfg, index > 0 ? forward::Forwarder::kPromptSeconds : 0);
+            factory = [d, &cfg, tls](int index) {
+                return std::make_unique<forward::DicomSender>(d, cfg, index > 0 ? forward::Forwarder::kPromptSeconds : 0,
+                                                              tls);
             };
             threads = std::max(1, d.associations);
         }
@@ -253,6 +267,18 @@ int run_serve(const config::Config& cfg) {
         const bool reopened = common::reopen_log();
         if (broker->child_pid() > 0) ::kill(static_cast<pid_t>(broker->child_pid()), SIGHUP);
         common::log(common::Level::info, "serve", reopened ? "SIGHUP: log file reopened" : "SIGHUP: the log is not a file; nothing to reopen");
+    });
+    // Destination certificates and keys (destinations[].tls): read again; the next association
+    // uses them, running ones finish on the previous layer; files that do not check out keep it.
+    reload_hooks.add("destination TLS", [&tls_sources] {
+        for (const auto& source : tls_sources) {
+            std::string error;
+            if (source->reload(error))
+                common::log(common::Level::info, "reload",
+                            source->key_path() + ": certificates and key read again; new associations use them");
+            else
+                common::log(common::Level::error, "reload", error + "; the previous certificates stay in use");
+        }
     });
     on_hangup();
 

@@ -168,7 +168,8 @@ std::optional<std::string> audit_time_bound(const std::string& text, std::time_t
     return std::string(buf);
 }
 
-constexpr const char* kAuditOperations[] = {"create", "issue", "lookup", "reidentify", "import", "export"};
+constexpr const char* kAuditOperations[] = {"create", "issue", "lookup", "reidentify", "import", "export",
+                                            "questions", "alarm"};
 
 }  // namespace
 

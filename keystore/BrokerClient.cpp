@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "keystore/BrokerConnection.h"
+#include "keystore/Frame.h"
 #include "keystore/LruCache.h"
 
 namespace keystore {
@@ -104,28 +105,51 @@ deid::PseudonymReply BrokerClient::resolve(const deid::PseudonymRequest& request
     }
     if (have_patient && missing_uids.empty() && missing_hashes.empty()) return reply;
 
-    const nlohmann::json question = {{"op", "resolve"},
-                                     {"issuer", request.issuer},
-                                     {"patient_id", request.patient_id},
-                                     {"uids", missing_uids},
-                                     {"hashes", missing_hashes}};
-    const nlohmann::json answer = impl_->ask(question);
-    if (!answer.is_object() || !answer.value("ok", false)) {
-        std::string why = "no reason given";
-        if (answer.is_object() && answer.contains("error") && answer["error"].is_string())
-            why = answer["error"].get<std::string>();
-        throw deid::PseudonymUnavailable("keystore broker refused the request: " + why);
-    }
+    // One question per slice of at most kQuestionBytes of values (a Key Object Selection can
+    // reference thousands of UIDs; the broker refuses frames above keystore.limits.max_frame_bytes).
     PatientAnswer patient;
     std::vector<std::string> new_uids, new_hashes;
-    try {
-        patient.pseudonym = answer.at("pseudonym").get<std::string>();
-        patient.date_offset_days = answer.at("date_offset_days").get<int>();
-        new_uids = answer.at("uids").get<std::vector<std::string>>();
-        new_hashes = answer.at("hashes").get<std::vector<std::string>>();
-    } catch (const nlohmann::json::exception&) {
-        throw deid::PseudonymUnavailable("keystore broker: malformed reply");
-    }
+    std::size_t next_uid = 0, next_hash = 0;
+    do {
+        std::size_t budget = kQuestionBytes - 1024 - request.issuer.size() - request.patient_id.size() -
+                             request.instance_uid.size();
+        std::vector<std::string> slice_uids, slice_hashes;
+        auto fits = [&](const std::string& v) {
+            const std::size_t cost = v.size() * 2 + 8;  // JSON escaping at worst doubles a value
+            if (cost > budget && !(slice_uids.empty() && slice_hashes.empty())) return false;
+            budget = cost > budget ? 0 : budget - cost;
+            return true;
+        };
+        while (next_uid < missing_uids.size() && fits(missing_uids[next_uid])) slice_uids.push_back(missing_uids[next_uid++]);
+        if (next_uid == missing_uids.size())
+            while (next_hash < missing_hashes.size() && fits(missing_hashes[next_hash]))
+                slice_hashes.push_back(missing_hashes[next_hash++]);
+        nlohmann::json question = {{"op", "resolve"},
+                                   {"issuer", request.issuer},
+                                   {"patient_id", request.patient_id},
+                                   {"uids", slice_uids},
+                                   {"hashes", slice_hashes}};
+        if (!request.instance_uid.empty()) question["instance_uid"] = request.instance_uid;
+        const nlohmann::json answer = impl_->ask(question);
+        if (!answer.is_object() || !answer.value("ok", false)) {
+            std::string why = "no reason given";
+            if (answer.is_object() && answer.contains("error") && answer["error"].is_string())
+                why = answer["error"].get<std::string>();
+            throw deid::PseudonymUnavailable("keystore broker refused the request: " + why);
+        }
+        try {
+            patient.pseudonym = answer.at("pseudonym").get<std::string>();
+            patient.date_offset_days = answer.at("date_offset_days").get<int>();
+            const auto u = answer.at("uids").get<std::vector<std::string>>();
+            const auto h = answer.at("hashes").get<std::vector<std::string>>();
+            if (u.size() != slice_uids.size() || h.size() != slice_hashes.size())
+                throw deid::PseudonymUnavailable("keystore broker: incomplete reply");
+            new_uids.insert(new_uids.end(), u.begin(), u.end());
+            new_hashes.insert(new_hashes.end(), h.begin(), h.end());
+        } catch (const nlohmann::json::exception&) {
+            throw deid::PseudonymUnavailable("keystore broker: malformed reply");
+        }
+    } while (next_uid < missing_uids.size() || next_hash < missing_hashes.size());
     if (patient.pseudonym.empty() || patient.date_offset_days == 0 || new_uids.size() != missing_uids.size() ||
         new_hashes.size() != missing_hashes.size())
         throw deid::PseudonymUnavailable("keystore broker: incomplete reply");

@@ -13,6 +13,7 @@
 #include <optional>
 #include <iterator>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <functional>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
@@ -64,15 +66,40 @@ struct StartError : std::runtime_error {
     int exit_code;
 };
 
+using Clock = std::chrono::steady_clock;
+using Limits = config::Keystore::Limits;
+
 class Broker;
+
+// What the broker answered and refused in one audit interval: counts only, never a value.
+struct IntervalCounts {
+    std::uint64_t questions = 0, with_instance = 0, new_patients = 0, uids = 0, new_uids = 0, hashes = 0;
+    std::uint64_t without_instance = 0, rejected = 0, rate_limited = 0, connections = 0, connections_refused = 0,
+                  frames_timed_out = 0;
+    bool empty() const {
+        return questions + rejected + rate_limited + connections + connections_refused + frames_timed_out == 0;
+    }
+    json to_json() const {
+        return {{"questions", questions},           {"with_instance", with_instance},
+                {"new_patients", new_patients},     {"uids", uids},
+                {"new_uids", new_uids},             {"hashes", hashes},
+                {"without_instance", without_instance}, {"rejected", rejected},
+                {"rate_limited", rate_limited},     {"connections", connections},
+                {"connections_refused", connections_refused}, {"frames_timed_out", frames_timed_out}};
+    }
+};
 
 // One client connection. Requests may be pipelined: every complete frame in the read buffer is
 // handled, each gets a reply slot, and replies are written strictly in request order (a resolve
 // answered by a later group commit never lets a later error or health reply overtake it).
+// keystore.limits: questions and values (UIDs + hashes) per second are token buckets of one
+// second's worth; a question that finds its bucket empty waits (reading pauses) until it refills,
+// so a gateway is slowed, never refused. A frame above max_frame_bytes, or one not complete
+// within frame_timeout_seconds of its first byte, closes the connection.
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(Protocol::socket socket, Broker& broker, std::uint64_t id)
-        : socket_(std::move(socket)), broker_(broker), id_(id) {}
+    Session(Protocol::socket socket, Broker& broker, std::uint64_t id);
+    ~Session();
     void start() { do_read(); }
     // Fills reply slot `seq` (a request of this session) and writes what is now in order.
     void send(std::uint64_t seq, const json& reply, bool close_after = false);
@@ -82,13 +109,20 @@ private:
     void do_read();
     void on_read(const error_code& ec, std::size_t n);
     void parse_frames();
+    bool complete_frame_waiting() const;
+    bool take_question_token();
+    void arm_frame_timer();
+    void on_frame_timer(const error_code& ec);
     void handle(const char* data, std::size_t size, std::uint64_t seq);
     void reject(std::uint64_t seq, const std::string& why, bool close_after = false);
     void write_ready();
     void maybe_resume_reading();
+    void close_now();
 
     Protocol::socket socket_;
     Broker& broker_;
+    const Limits& limits_;
+    std::shared_ptr<std::uint64_t> live_;  // the broker's count of open connections (outlives it)
     std::uint64_t id_;
     std::array<char, 65536> chunk_{};
     std::string inbuf_;
@@ -97,6 +131,14 @@ private:
     std::deque<std::optional<std::string>> slots_;  // framed replies, in request order
     std::string out_, queued_;
     bool writing_ = false, reading_ = false, closing_ = false, dead_ = false;
+    double question_tokens_, value_tokens_;
+    Clock::time_point refilled_ = Clock::now();
+    asio::steady_timer rate_timer_;
+    bool rate_waiting_ = false;
+    std::uint64_t rejections_ = 0;
+    asio::steady_timer frame_timer_;
+    bool frame_timer_armed_ = false;
+    Clock::time_point frame_started_ = Clock::now();  // first byte of the frame in inbuf_
 };
 
 struct Job {
@@ -109,10 +151,18 @@ struct Job {
 // thread, which runs after the other handlers that are already ready. The flush answers every
 // queued request with ONE transaction (group commit), committed before any reply is written;
 // requests the in-memory set of recorded mappings answers entirely need no transaction.
+// Every keystore.audit_interval_seconds the counts of the interval go into one "questions" audit
+// record, and an "alarm" record (and a warning) when new patients were asked for much faster
+// than instances (keystore.alarm).
 class Broker {
 public:
-    Broker(asio::io_context& io, MapStore& db, const KeyedDerivation& derivation)
-        : io_(io), db_(db), issuer_(db, derivation), started_(std::chrono::steady_clock::now()) {
+    Broker(asio::io_context& io, MapStore& db, const KeyedDerivation& derivation, const config::Keystore& settings)
+        : io_(io),
+          db_(db),
+          issuer_(db, derivation),
+          settings_(settings),
+          started_(Clock::now()),
+          audit_timer_(io) {
         const MapCounts c = db_.counts();
         patients_ = c.patients;
         uids_ = c.uids;
@@ -143,13 +193,92 @@ public:
                 {"transactions", issuer_.transactions()},
                 {"batches_from_memory", issuer_.batches_from_memory()},
                 {"rejected", rejected_},
-                {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::steady_clock::now() - started_)
-                                       .count()}};
+                {"without_instance", issuer_.refused_without_instance()},
+                {"rate_limited", rate_limited_},
+                {"connections", *live_sessions_},
+                {"connections_refused", connections_refused_},
+                {"alarms", alarms_},
+                {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count()}};
     }
 
-    void count_rejected() { ++rejected_; }
+    const Limits& limits() const { return settings_.limits; }
+    void count_rejected() {
+        ++rejected_;
+        ++interval_.rejected;
+    }
+    void count_rate_limited() {
+        ++rate_limited_;
+        ++interval_.rate_limited;
+    }
+    void count_frame_timeout() { ++interval_.frames_timed_out; }
     std::uint64_t next_session_id() { return ++sessions_; }
+
+    // The connection cap: false (and counted) when max_connections are open.
+    bool admit() {
+        if (*live_sessions_ >= static_cast<std::uint64_t>(settings_.limits.max_connections)) {
+            ++connections_refused_;
+            ++interval_.connections_refused;
+            return false;
+        }
+        ++*live_sessions_;
+        ++interval_.connections;
+        return true;
+    }
+    std::shared_ptr<std::uint64_t> live_counter() const { return live_sessions_; }
+
+    void start_audit_timer() {
+        audit_timer_.expires_after(std::chrono::seconds(settings_.audit_interval_seconds));
+        audit_timer_.async_wait([this](const error_code& ec) {
+            if (ec) return;
+            close_interval();
+            start_audit_timer();
+        });
+    }
+
+    // Writes the interval's "questions" record (and an "alarm" record); also called at stop.
+    void close_interval() {
+        const IntervalCounts c = interval_;
+        interval_ = IntervalCounts{};
+        const auto now = Clock::now();
+        const double seconds = std::chrono::duration<double>(now - interval_started_).count();
+        interval_started_ = now;
+        if (c.connections_refused > 0)
+            log_line("warning", std::to_string(c.connections_refused) +
+                                    " broker connections refused in the last interval (keystore.limits.max_connections " +
+                                    std::to_string(settings_.limits.max_connections) + " open)");
+        if (c.empty()) return;
+        const bool alarm = c.new_patients >= static_cast<std::uint64_t>(settings_.alarm.min_new_patients) &&
+                           static_cast<double>(c.new_patients) >
+                               settings_.alarm.new_patients_per_instance * static_cast<double>(c.with_instance);
+        json detail = c.to_json();
+        detail["interval_seconds"] = std::round(seconds * 10) / 10;
+        try {
+            db_.begin_immediate();
+            try {
+                AuditLog(db_).append("questions", "", detail);
+                if (alarm)
+                    AuditLog(db_).append("alarm", "new patients asked for faster than instances",
+                                         {{"new_patients", c.new_patients},
+                                          {"with_instance", c.with_instance},
+                                          {"questions", c.questions},
+                                          {"interval_seconds", detail["interval_seconds"]},
+                                          {"new_patients_per_instance", settings_.alarm.new_patients_per_instance}});
+                db_.commit();
+            } catch (...) {
+                db_.rollback();
+                throw;
+            }
+        } catch (const std::exception& e) {
+            log_line("error", std::string("the interval's audit record was not written: ") + e.what());
+        }
+        if (alarm) {
+            ++alarms_;
+            log_line("warning", "ALARM: " + std::to_string(c.new_patients) + " new patients asked for in " +
+                                    detail["interval_seconds"].dump() + " s with only " +
+                                    std::to_string(c.with_instance) + " instances (" + std::to_string(c.questions) +
+                                    " questions); someone may be guessing Patient IDs");
+        }
+    }
 
 private:
     void flush() {
@@ -167,14 +296,24 @@ private:
     void answer(std::vector<Job>& jobs) {
         std::vector<ResolveRequest> batch;
         batch.reserve(jobs.size());
-        for (auto& j : jobs) batch.push_back(std::move(j.request));
+        for (auto& j : jobs) {
+            interval_.with_instance += j.request.instance_uid.empty() ? 0 : 1;
+            interval_.uids += j.request.uids.size();
+            interval_.hashes += j.request.hashes.size();
+            batch.push_back(std::move(j.request));
+        }
+        interval_.questions += jobs.size();
         std::vector<ResolveResult> results;
         bool failed = false;
         try {
             const std::int64_t patients_before = issuer_.new_patients(), uids_before = issuer_.new_uids();
+            const std::uint64_t without_before = issuer_.refused_without_instance();
             results = issuer_.issue(batch);
             patients_ += issuer_.new_patients() - patients_before;
             uids_ += issuer_.new_uids() - uids_before;
+            interval_.new_patients += static_cast<std::uint64_t>(issuer_.new_patients() - patients_before);
+            interval_.new_uids += static_cast<std::uint64_t>(issuer_.new_uids() - uids_before);
+            interval_.without_instance += issuer_.refused_without_instance() - without_before;
         } catch (const std::exception& e) {
             failed = true;
             log_line("error", std::string("a batch of ") + std::to_string(jobs.size()) +
@@ -182,13 +321,15 @@ private:
         }
         requests_ += jobs.size();
         ++batches_;
+        std::uint64_t refused = 0;
+        std::string first_refusal;
         for (std::size_t i = 0; i < jobs.size(); ++i) {
             json reply;
             if (failed) {
                 reply = {{"ok", false}, {"error", "the keystore database is unavailable; retry later"}};
             } else if (!results[i].error.empty()) {
                 reply = {{"ok", false}, {"error", results[i].error}};
-                log_line("warning", "request refused: " + results[i].error);
+                if (refused++ == 0) first_refusal = results[i].error;
             } else {
                 reply = {{"ok", true},
                          {"pseudonym", std::move(results[i].pseudonym)},
@@ -198,20 +339,51 @@ private:
             }
             jobs[i].session->send(jobs[i].seq, reply);
         }
+        // One line per batch, not per question: a flood of refused questions cannot flood the log.
+        if (refused > 0)
+            log_line("warning", std::to_string(refused) + " request(s) of a batch refused: " + first_refusal);
     }
 
     asio::io_context& io_;
     MapStore& db_;
     MappingIssuer issuer_;
-    std::chrono::steady_clock::time_point started_;
+    const config::Keystore& settings_;
+    Clock::time_point started_;
     std::int64_t patients_ = 0, uids_ = 0;
     std::uint64_t requests_ = 0, batches_ = 0, rejected_ = 0, sessions_ = 0;
+    std::uint64_t rate_limited_ = 0, connections_refused_ = 0, alarms_ = 0;
+    std::shared_ptr<std::uint64_t> live_sessions_ = std::make_shared<std::uint64_t>(0);
     std::vector<Job> pending_;
     bool flush_scheduled_ = false;
+    IntervalCounts interval_;
+    Clock::time_point interval_started_ = Clock::now();
+    asio::steady_timer audit_timer_;
 };
 
+Session::Session(Protocol::socket socket, Broker& broker, std::uint64_t id)
+    : socket_(std::move(socket)),
+      broker_(broker),
+      limits_(broker.limits()),
+      live_(broker.live_counter()),
+      id_(id),
+      question_tokens_(limits_.questions_per_second),
+      value_tokens_(limits_.values_per_second),
+      rate_timer_(socket_.get_executor()),
+      frame_timer_(socket_.get_executor()) {}
+
+Session::~Session() { --*live_; }
+
+void Session::close_now() {
+    error_code ignored;
+    socket_.shutdown(Protocol::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    dead_ = true;
+    rate_timer_.cancel();
+    frame_timer_.cancel();
+}
+
 void Session::do_read() {
-    if (reading_ || closing_ || dead_) return;
+    if (reading_ || closing_ || dead_ || rate_waiting_) return;
     reading_ = true;
     socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
         self->on_read(ec, n);
@@ -222,45 +394,105 @@ void Session::on_read(const error_code& ec, std::size_t n) {
     reading_ = false;
     if (ec) {  // closed by the client: replies still owed are dropped
         dead_ = true;
+        rate_timer_.cancel();
+        frame_timer_.cancel();
         return;
     }
+    if (inbuf_.empty()) frame_started_ = Clock::now();
     inbuf_.append(chunk_.data(), n);
     parse_frames();
     maybe_resume_reading();
 }
 
+bool Session::complete_frame_waiting() const {
+    if (inbuf_.size() < 4) return false;
+    const std::uint32_t length = frame_length(reinterpret_cast<const unsigned char*>(inbuf_.data()));
+    return length <= static_cast<std::uint32_t>(limits_.max_frame_bytes) && inbuf_.size() - 4 >= length;
+}
+
+// Refills both buckets (one second's worth at most) and takes one question token; when a bucket
+// is empty, arms the timer that resumes parsing once it has refilled.
+bool Session::take_question_token() {
+    const auto now = Clock::now();
+    const double dt = std::chrono::duration<double>(now - refilled_).count();
+    refilled_ = now;
+    question_tokens_ = std::min<double>(limits_.questions_per_second, question_tokens_ + dt * limits_.questions_per_second);
+    value_tokens_ = std::min<double>(limits_.values_per_second, value_tokens_ + dt * limits_.values_per_second);
+    if (question_tokens_ >= 1 && value_tokens_ >= 0) {
+        question_tokens_ -= 1;
+        return true;
+    }
+    const double wait = std::max((1 - question_tokens_) / limits_.questions_per_second,
+                                 -value_tokens_ / limits_.values_per_second);
+    broker_.count_rate_limited();
+    rate_waiting_ = true;
+    rate_timer_.expires_after(std::chrono::microseconds(static_cast<long long>(wait * 1e6) + 1));
+    rate_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+        self->rate_waiting_ = false;
+        if (ec || self->dead_) return;
+        self->parse_frames();
+        self->maybe_resume_reading();
+    });
+    return false;
+}
+
 void Session::parse_frames() {
     std::size_t at = 0;
-    while (!closing_ && slots_.size() < kMaxInFlight && inbuf_.size() - at >= 4) {
+    while (!closing_ && !rate_waiting_ && slots_.size() < kMaxInFlight && inbuf_.size() - at >= 4) {
         const std::uint32_t length = frame_length(reinterpret_cast<const unsigned char*>(inbuf_.data() + at));
-        if (length > kMaxFrameBytes) {
+        if (length > static_cast<std::uint32_t>(limits_.max_frame_bytes)) {
             const std::uint64_t seq = next_seq_++;
             slots_.emplace_back();
             reject(seq,
                    "frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-                       std::to_string(kMaxFrameBytes) + " bytes",
+                       std::to_string(limits_.max_frame_bytes) + " bytes (keystore.limits.max_frame_bytes)",
                    true);
             inbuf_.clear();
             return;
         }
         if (inbuf_.size() - at - 4 < length) break;
+        if (!take_question_token()) break;
         const std::uint64_t seq = next_seq_++;
         slots_.emplace_back();
         handle(inbuf_.data() + at + 4, length, seq);
         at += 4 + static_cast<std::size_t>(length);
+        frame_started_ = Clock::now();  // the next frame's bytes (if any) are already here
     }
     inbuf_.erase(0, at);
+    if (!inbuf_.empty()) arm_frame_timer();
+}
+
+void Session::arm_frame_timer() {
+    if (frame_timer_armed_ || dead_ || closing_) return;
+    frame_timer_armed_ = true;
+    frame_timer_.expires_at(frame_started_ + std::chrono::seconds(limits_.frame_timeout_seconds));
+    frame_timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_frame_timer(ec); });
+}
+
+void Session::on_frame_timer(const error_code& ec) {
+    frame_timer_armed_ = false;
+    if (ec || dead_ || closing_ || inbuf_.empty()) return;
+    // A complete frame waiting for a token or a reply slot is not the client's slowness.
+    if (complete_frame_waiting()) frame_started_ = Clock::now();
+    else if (Clock::now() - frame_started_ >= std::chrono::seconds(limits_.frame_timeout_seconds)) {
+        broker_.count_frame_timeout();
+        log_line("debug", "connection " + std::to_string(id_) + ": a partial frame was not completed within " +
+                              std::to_string(limits_.frame_timeout_seconds) +
+                              " s (keystore.limits.frame_timeout_seconds); closed");
+        inbuf_.clear();
+        inbuf_.shrink_to_fit();
+        close_now();
+        return;
+    }
+    arm_frame_timer();
 }
 
 void Session::maybe_resume_reading() {
-    if (closing_ || dead_) return;
+    if (closing_ || dead_ || rate_waiting_) return;
     if (slots_.size() < kMaxInFlight) {
-        if (inbuf_.size() >= 4) {
-            const std::uint32_t length = frame_length(reinterpret_cast<const unsigned char*>(inbuf_.data()));
-            if (inbuf_.size() - 4 >= length) {  // a complete frame waited for a free slot
-                parse_frames();
-                if (closing_ || slots_.size() >= kMaxInFlight) return;
-            }
+        if (complete_frame_waiting()) {  // a complete frame waited for a free slot
+            parse_frames();
+            if (closing_ || rate_waiting_ || slots_.size() >= kMaxInFlight) return;
         }
         do_read();
     }
@@ -268,7 +500,9 @@ void Session::maybe_resume_reading() {
 
 void Session::reject(std::uint64_t seq, const std::string& why, bool close_after) {
     broker_.count_rejected();
-    log_line("warning", "connection " + std::to_string(id_) + ": request rejected: " + why);
+    // The first rejection of a connection is a warning, the rest debug (counted in the interval's
+    // audit record): a client sending junk cannot flood the log.
+    log_line(rejections_++ == 0 ? "warning" : "debug", "connection " + std::to_string(id_) + ": request rejected: " + why);
     send(seq, {{"ok", false}, {"error", why}}, close_after);
 }
 
@@ -289,12 +523,7 @@ void Session::send(std::uint64_t seq, const json& reply, bool close_after) {
 void Session::write_ready() {
     if (writing_ || dead_) return;
     if (queued_.empty()) {
-        if (closing_ && slots_.empty()) {
-            error_code ignored;
-            socket_.shutdown(Protocol::socket::shutdown_both, ignored);
-            socket_.close(ignored);
-            dead_ = true;
-        }
+        if (closing_ && slots_.empty()) close_now();
         return;
     }
     out_.swap(queued_);
@@ -305,6 +534,8 @@ void Session::write_ready() {
         self->out_.clear();
         if (ec) {
             self->dead_ = true;
+            self->rate_timer_.cancel();
+            self->frame_timer_.cancel();
             return;
         }
         self->write_ready();
@@ -371,7 +602,7 @@ void Session::handle(const char* data, std::size_t size, std::uint64_t seq) {
     }
     for (const auto& item : request.items()) {
         const std::string& k = item.key();
-        if (k != "op" && k != "issuer" && k != "patient_id" && k != "uids" && k != "hashes") {
+        if (k != "op" && k != "issuer" && k != "patient_id" && k != "uids" && k != "hashes" && k != "instance_uid") {
             reject(seq, "malformed resolve request: unknown field");
             return;
         }
@@ -381,10 +612,12 @@ void Session::handle(const char* data, std::size_t size, std::uint64_t seq) {
     if (!string_field(request, "issuer", job.request.issuer, error) ||
         !string_field(request, "patient_id", job.request.patient_id, error) ||
         !string_list(request, "uids", job.request.uids, error) ||
-        !string_list(request, "hashes", job.request.hashes, error)) {
+        !string_list(request, "hashes", job.request.hashes, error) ||
+        !string_field(request, "instance_uid", job.request.instance_uid, error)) {
         reject(seq, "malformed resolve request: " + error);
         return;
     }
+    value_tokens_ -= static_cast<double>(job.request.uids.size() + job.request.hashes.size());
     job.session = shared_from_this();
     job.seq = seq;
     broker_.enqueue(std::move(job));
@@ -407,7 +640,14 @@ private:
     void do_accept() {
         acceptor_.async_accept([this](const error_code& ec, Protocol::socket socket) {
             if (ec == asio::error::operation_aborted) return;
-            if (!ec) std::make_shared<Session>(std::move(socket), broker_, broker_.next_session_id())->start();
+            if (!ec) {
+                if (broker_.admit()) {
+                    std::make_shared<Session>(std::move(socket), broker_, broker_.next_session_id())->start();
+                } else {  // keystore.limits.max_connections: closed at once, counted, summarised per interval
+                    error_code ignored;
+                    socket.close(ignored);
+                }
+            }
             do_accept();
         });
     }
@@ -513,7 +753,7 @@ int BrokerServer::run() {
         if (auto* sqlite = dynamic_cast<KeystoreDatabase*>(store.get()))
             checkpointer = std::make_unique<WalCheckpointer>(*sqlite, dir + "/" + KeystoreDatabase::kFileName);
         asio::io_context io;
-        Broker broker(io, db, derivation);
+        Broker broker(io, db, derivation, config_.keystore);
         std::unique_ptr<Acceptor> acceptor;
         try {
             acceptor = std::make_unique<Acceptor>(io, socket_path, broker);
@@ -542,9 +782,11 @@ int BrokerServer::run() {
             log_line("info", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
             acceptor->close();
             hangup.cancel();
+            broker.close_interval();  // the last interval's counts are audited too
             io.stop();
         });
         acceptor->start();
+        broker.start_audit_timer();
         log_line("info", "serving the keystore in " + dir + " (" + db.description() + ") on " + socket_path + " (" +
                              std::to_string(broker.health()["patients"].get<std::int64_t>()) + " patients, " +
                              std::to_string(broker.health()["uids"].get<std::int64_t>()) + " UIDs)");

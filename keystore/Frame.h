@@ -8,7 +8,11 @@
 namespace keystore {
 
 // Frames above this size are refused (the broker answers with an error and closes the connection).
+// The protocol's ceiling; a broker refuses frames above keystore.limits.max_frame_bytes (at least
+// kMinFrameLimit). BrokerClient splits a question so that each frame stays below kQuestionBytes.
 constexpr std::uint32_t kMaxFrameBytes = 1024 * 1024;
+constexpr std::uint32_t kMinFrameLimit = 64 * 1024;
+constexpr std::uint32_t kQuestionBytes = 48 * 1024;
 
 // The 4-byte header for a body of `size` bytes.
 std::string frame_header(std::uint32_t size);

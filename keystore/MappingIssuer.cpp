@@ -85,6 +85,7 @@ std::vector<ResolveResult> MappingIssuer::issue(const std::vector<ResolveRequest
     nlohmann::json new_pseudonyms, new_uids;
     std::vector<MacKey> learnt_patients, learnt_uids;  // added to the sets once committed
     const std::vector<ResolveResult> from_memory = results;
+    std::vector<bool> without_instance;
     auto attempt = [&](bool immediate) {
         results = from_memory;
         new_pseudonyms = nlohmann::json::array();
@@ -97,24 +98,51 @@ std::vector<ResolveResult> MappingIssuer::issue(const std::vector<ResolveRequest
             // What the database must answer, each key once (sorted: the inserts take row locks in
             // one order, so two brokers inserting overlapping batches cannot deadlock).
             std::map<PatientKey, std::size_t> patients;  // -> the first request asking
+            for (std::size_t r = 0; r < batch.size(); ++r) {
+                const Pending& p = pending[r];
+                if (p.needs_database && !p.patient_known)
+                    patients.emplace(PatientKey{batch[r].issuer, batch[r].patient_id}, r);
+            }
+            std::vector<PatientKey> patient_keys;
+            for (const auto& e : patients) patient_keys.push_back(e.first);
+            std::map<PatientKey, PatientMapping> found_patients = db_.find_patients(patient_keys);
+            // A question for a patient that is not recorded, without an instance, records nothing
+            // (neither the patient nor its UIDs): guessing Patient IDs cannot grow the keystore.
+            without_instance.assign(batch.size(), false);
+            for (std::size_t r = 0; r < batch.size(); ++r) {
+                const Pending& p = pending[r];
+                if (p.needs_database && !p.patient_known && batch[r].instance_uid.empty() &&
+                    !found_patients.count(PatientKey{batch[r].issuer, batch[r].patient_id}))
+                    without_instance[r] = true;
+            }
+            for (auto it = patients.begin(); it != patients.end();) {  // the first asker may be refused
+                std::size_t first = batch.size();
+                for (std::size_t r = it->second; r < batch.size(); ++r)
+                    if (!without_instance[r] && pending[r].needs_database && !pending[r].patient_known &&
+                        batch[r].issuer == it->first.first && batch[r].patient_id == it->first.second) {
+                        first = r;
+                        break;
+                    }
+                if (first == batch.size() && !found_patients.count(it->first)) it = patients.erase(it);
+                else {
+                    if (first != batch.size()) it->second = first;
+                    ++it;
+                }
+            }
             std::map<std::string, std::size_t> uids;     // original -> (request, index) of the first
             std::map<std::string, std::size_t> uid_slot;
             for (std::size_t r = 0; r < batch.size(); ++r) {
                 const ResolveRequest& q = batch[r];
                 const Pending& p = pending[r];
-                if (!p.needs_database) continue;
-                if (!p.patient_known) patients.emplace(PatientKey{q.issuer, q.patient_id}, r);
+                if (!p.needs_database || without_instance[r]) continue;
                 for (std::size_t u = 0; u < q.uids.size(); ++u)
                     if (!p.uid_known[u]) {
                         uids.emplace(q.uids[u], r);
                         uid_slot.emplace(q.uids[u], u);
                     }
             }
-            std::vector<PatientKey> patient_keys;
-            for (const auto& e : patients) patient_keys.push_back(e.first);
             std::vector<std::string> uid_keys;
             for (const auto& e : uids) uid_keys.push_back(e.first);
-            std::map<PatientKey, PatientMapping> found_patients = db_.find_patients(patient_keys);
             std::map<std::string, std::string> found_uids = db_.find_uids(uid_keys);
 
             // Record what is missing. A row another writer (a second broker, `import`) recorded
@@ -171,6 +199,11 @@ std::vector<ResolveResult> MappingIssuer::issue(const std::vector<ResolveRequest
                 const Pending& p = pending[r];
                 ResolveResult& out = results[r];
                 if (p.refused) continue;
+                if (without_instance[r]) {
+                    out = ResolveResult{};
+                    out.error = "no instance_uid: a patient that is not recorded is only recorded for an instance";
+                    continue;
+                }
                 if (!p.needs_database) {
                     out.uids.reserve(q.uids.size());
                     for (const MacKey& k : p.uid_keys) out.uids.push_back(KeyedDerivation::uid_from(k));
@@ -233,6 +266,7 @@ std::vector<ResolveResult> MappingIssuer::issue(const std::vector<ResolveRequest
     for (const MacKey& k : learnt_uids) uids_seen_.insert(k);
     new_patients_ += static_cast<std::int64_t>(new_pseudonyms.size());
     new_uids_ += static_cast<std::int64_t>(new_uids.size());
+    for (bool w : without_instance) refused_without_instance_ += w ? 1 : 0;
     return results;
 }
 

@@ -24,6 +24,9 @@ struct ResolveRequest {
     std::string patient_id;  // empty: one shared "no Patient ID" pseudonym per issuer
     std::vector<std::string> uids;
     std::vector<std::string> hashes;
+    // The original SOP Instance UID the question is asked for. A patient not yet recorded is only
+    // recorded for a question that carries one: a question without an instance adds nothing.
+    std::string instance_uid;
 };
 
 struct ResolveResult {
@@ -49,6 +52,8 @@ public:
     std::int64_t new_uids() const { return new_uids_; }
     std::uint64_t batches_from_memory() const { return batches_from_memory_; }  // no transaction needed
     std::uint64_t transactions() const { return transactions_; }
+    // Questions refused because they asked for a new patient without an instance.
+    std::uint64_t refused_without_instance() const { return refused_without_instance_; }
 
 private:
     MapStore& db_;
@@ -59,6 +64,7 @@ private:
     std::int64_t new_uids_ = 0;
     std::uint64_t batches_from_memory_ = 0;
     std::uint64_t transactions_ = 0;
+    std::uint64_t refused_without_instance_ = 0;
 };
 
 }  // namespace keystore

@@ -54,7 +54,7 @@ constexpr Command kCommands[] = {
     {"audit", "'audit verify': recompute the audit hash chain; exit 1 naming the first bad record. 'audit list': "
               "show the records (oldest first) matching every filter given: --since/--until a UTC time "
               "(2026-12-01, 2026-12-01T20:00:05Z) or an age (90s, 30m, 24h, 7d), --action an operation (create, "
-              "issue, lookup, reidentify, import, export), --operator a Unix user, --limit the newest N."},
+              "issue, lookup, reidentify, import, export, questions, alarm), --operator a Unix user, --limit the newest N."},
     {"health", "Ask the broker serving on keystore.socket (or <state_dir>/run/keystore.sock) for its health: exit "
                "0 when it answers, 1 when not. --wait SECONDS retries until it answers (for start-up ordering)."},
 };

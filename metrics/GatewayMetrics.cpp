@@ -26,6 +26,8 @@ constexpr const char* kOcrRead = "Candidate text regions read by OCR.";
 constexpr const char* kOcrCleaned = "Regions whose burned-in text was removed.";
 constexpr const char* kBrokerUp = "1 when the keystore broker answered its last health request.";
 constexpr const char* kBrokerRtt = "Round trip of the last health request to the keystore broker.";
+constexpr const char* kBrokerAlarms =
+    "Alarms the keystore broker raised since it started: new patients asked for much faster than instances.";
 constexpr const char* kBuild = "The gateway's version.";
 }  // namespace
 
@@ -46,6 +48,7 @@ GatewayMetrics::GatewayMetrics(Registry& registry, const std::vector<std::string
     registry_.gauge("deid_spool_free_bytes", kFree);
     registry_.gauge("deid_broker_up", kBrokerUp);
     registry_.gauge("deid_broker_round_trip_seconds", kBrokerRtt);
+    registry_.gauge("deid_broker_alarms", kBrokerAlarms);
     for (const char* stage : {"receive", "deidentify", "forward"})
         registry_.histogram("deid_stage_seconds", kStage, Histogram::seconds_buckets(), {{"stage", stage}});
     for (const auto& d : destinations) {
@@ -123,8 +126,9 @@ void GatewayMetrics::delivery_failed(const std::string& destination, const std::
     d.last_error_at = common::iso_now();
 }
 
-void GatewayMetrics::broker(bool up, double round_trip_seconds) {
+void GatewayMetrics::broker(bool up, double round_trip_seconds, double alarms) {
     registry_.gauge("deid_broker_up", kBrokerUp).set(up ? 1 : 0);
+    if (up) registry_.gauge("deid_broker_alarms", kBrokerAlarms).set(alarms);
     registry_.gauge("deid_broker_round_trip_seconds", kBrokerRtt).set(up ? round_trip_seconds : 0);
 }
 

@@ -17,7 +17,7 @@
 //   deid_end_to_end_latency_seconds{destination}               histogram: received -> delivered
 //   deid_stage_seconds{stage}                                  histogram: receive | deidentify | forward
 //   deid_ocr_regions_read_total, deid_ocr_regions_cleaned_total
-//   deid_broker_up, deid_broker_round_trip_seconds
+//   deid_broker_up, deid_broker_round_trip_seconds, deid_broker_alarms
 #pragma once
 
 #include <chrono>
@@ -47,7 +47,7 @@ public:
     void quarantined(const std::string& stage, const std::string& reason);
     void delivered(const std::string& destination, double end_to_end_seconds, double send_seconds);
     void delivery_failed(const std::string& destination, const std::string& reason);
-    void broker(bool up, double round_trip_seconds);
+    void broker(bool up, double round_trip_seconds, double alarms = 0);  // alarms: the broker health's count
 
     // Queue and spool gauges, set by the serve command's collect hook.
     void queue(const std::string& destination, std::uint64_t depth, double oldest_age_seconds);

@@ -20,6 +20,7 @@ packages=(
   libpixelmed-java default-jre-headless    # the comparison in bench/
   libgdcm3.0 python3                       # scripts/gen_vocabulary.py (PS3.3 defined terms); the output is committed
   curl lsof procps ccache
+  openssl                                  # the TLS tests and bench make their certificates with the command line
   file systemd                             # cpack's dpkg-shlibdeps step; systemd-analyze verify of the units
   prometheus chromium                      # the monitoring tests: a real scraper and a headless browser
 )

@@ -22,6 +22,15 @@ cv::Mat stored_values(const cv::Mat& grey, const ImageLayout& l) {
 
 }  // namespace
 
+bool plain_stored_values(const cv::Mat& native, const ImageLayout& l, double lo, double hi) {
+    if (native.channels() != 1 || l.photometric == "PALETTE COLOR") return false;
+    const bool signed_values = l.pixel_representation != 0;
+    if (signed_values != (native.depth() == CV_16S || native.depth() == CV_8S)) return false;
+    const int bits = l.bits_stored > 0 && l.bits_stored < l.bits_allocated ? l.bits_stored : 0;
+    if (bits == 0) return true;
+    return signed_values ? lo >= -(1 << (bits - 1)) && hi < (1 << (bits - 1)) : lo >= 0 && hi < (1 << bits);
+}
+
 cv::Mat display_image(const cv::Mat& native, const ImageLayout& l) {
     cv::Mat out;
     if (native.channels() == 1) {
@@ -44,11 +53,20 @@ cv::Mat display_image(const cv::Mat& native, const ImageLayout& l) {
         if (native.depth() == CV_8U && (l.bits_stored == 8 || l.bits_stored == 0)) {
             out = native.clone();
         } else {
-            cv::Mat v = stored_values(native, l);
             double lo = 0, hi = 0;
-            cv::minMaxLoc(v, &lo, &hi);
-            const double scale = hi > lo ? 255.0 / (hi - lo) : 0.0;
-            v.convertTo(out, CV_8U, scale, -lo * scale);
+            cv::minMaxLoc(native, &lo, &hi);
+            // Values already within Bits Stored (the usual case) need no masking: scaled straight
+            // from the frame (one pass; the int32 copy and per-pixel masking cost more than the
+            // first pass of the screen).
+            if (plain_stored_values(native, l, lo, hi)) {
+                const double scale = hi > lo ? 255.0 / (hi - lo) : 0.0;
+                native.convertTo(out, CV_8U, scale, -lo * scale);
+            } else {
+                cv::Mat v = stored_values(native, l);
+                cv::minMaxLoc(v, &lo, &hi);
+                const double scale = hi > lo ? 255.0 / (hi - lo) : 0.0;
+                v.convertTo(out, CV_8U, scale, -lo * scale);
+            }
         }
         if (l.photometric == "MONOCHROME1") cv::bitwise_not(out, out);
         return out;

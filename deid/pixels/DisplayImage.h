@@ -11,6 +11,10 @@ namespace deid::pixels {
 
 cv::Mat display_image(const cv::Mat& native, const ImageLayout& layout);
 
+// True when the grey frame's values are its stored values as they are (signedness as the frame's
+// depth, all within Bits Stored, `lo`..`hi` being its minimum and maximum): no masking needed.
+bool plain_stored_values(const cv::Mat& native, const ImageLayout& layout, double lo, double hi);
+
 // 8-bit RGB of a colour frame (RGB, YBR_FULL, PALETTE COLOR); empty for grey frames.
 cv::Mat colour_image(const cv::Mat& native, const ImageLayout& layout);
 

@@ -182,12 +182,11 @@ std::string FrameCodec::open() {
     if (l.bits_allocated == 8) {
         Uint8* p = nullptr;
         if (px->getUint8Array(p).bad() || !p || px->getLength() < total) return "Pixel Data shorter than its frames";
-        bytes_.assign(p, p + total);
+        borrowed_ = p;  // read in place; copied on the first store_frame()
     } else {
         Uint16* p = nullptr;
         if (px->getUint16Array(p).bad() || !p || px->getLength() < total) return "Pixel Data shorter than its frames";
-        bytes_.resize(total);
-        std::memcpy(bytes_.data(), p, total);
+        borrowed_ = reinterpret_cast<const std::uint8_t*>(p);  // read in place; copied on the first store_frame()
     }
     return {};
 }
@@ -318,9 +317,23 @@ std::string FrameCodec::commit_jpeg2000(bool changed) {
     return {};
 }
 
+const std::uint8_t* FrameCodec::pixels() const { return bytes_.empty() && borrowed_ ? borrowed_ : bytes_.data(); }
+
+std::uint8_t* FrameCodec::writable_pixels() {
+    if (bytes_.empty() && borrowed_) bytes_.assign(borrowed_, borrowed_ + frame_bytes_ * layout_.frames);
+    return bytes_.data();
+}
+
+cv::Mat FrameCodec::view(int index) const {
+    const ImageLayout& l = layout_;
+    if (ybr422_ || l.samples != 1) return frame(index);
+    const int depth = l.bits_allocated == 8 ? CV_8U : (l.pixel_representation ? CV_16S : CV_16U);
+    return cv::Mat(l.rows, l.columns, CV_MAKETYPE(depth, 1), const_cast<std::uint8_t*>(pixels() + frame_bytes_ * index));
+}
+
 cv::Mat FrameCodec::frame(int index) const {
     const ImageLayout& l = layout_;
-    const std::uint8_t* src = bytes_.data() + frame_bytes_ * index;
+    const std::uint8_t* src = pixels() + frame_bytes_ * index;
     if (ybr422_) {
         cv::Mat out(l.rows, l.columns, CV_8UC3);
         for (int y = 0; y < l.rows; ++y) {
@@ -347,7 +360,7 @@ cv::Mat FrameCodec::frame(int index) const {
 
 void FrameCodec::store_frame(int index, const cv::Mat& m) {
     const ImageLayout& l = layout_;
-    std::uint8_t* dst = bytes_.data() + frame_bytes_ * index;
+    std::uint8_t* dst = writable_pixels() + frame_bytes_ * index;
     CV_Assert(m.rows == l.rows && m.cols == l.columns && m.channels() == l.samples && m.isContinuous());
     if (ybr422_) {
         // A pair whose two pixels were not changed keeps its Cb/Cr exactly (mean of equal values).
@@ -394,6 +407,7 @@ std::string FrameCodec::commit(bool changed) {
         }
         return {};
     }
+    writable_pixels();
     OFCondition cond;
     if (layout_.bits_allocated == 8)
         cond = px->putUint8Array(bytes_.data(), static_cast<unsigned long>(bytes_.size()));

@@ -45,6 +45,9 @@ public:
     bool lossy_source() const;  // the original transfer syntax is lossy (JPEG baseline/extended, JPEG-LS near)
 
     cv::Mat frame(int index) const;                 // a copy
+    // Grey frames: the frame's pixels without a copy, read-only, valid until store_frame() or
+    // commit() (other layouts: frame()).
+    cv::Mat view(int index) const;
     void store_frame(int index, const cv::Mat& m);  // same type and size as frame()
 
     // Puts the pixels back and returns the instance to its original transfer syntax: re-encoded
@@ -60,6 +63,10 @@ private:
     ImageLayout layout_;
     int original_xfer_ = 0;  // E_TransferSyntax
     std::vector<std::uint8_t> bytes_;   // 8-bit data, or 16-bit data in host order (as bytes)
+    // Uncompressed: the data set's own Pixel Data, read in place until a frame is stored.
+    const std::uint8_t* borrowed_ = nullptr;
+    const std::uint8_t* pixels() const;
+    std::uint8_t* writable_pixels();
     std::size_t frame_bytes_ = 0;
     bool ybr422_ = false;  // uncompressed YBR_FULL_422 (frames expanded to one Y Cb Cr per pixel)
     // Compressed instances: Pixel Data and the Image Pixel attributes (group 0028) as they were

@@ -225,10 +225,12 @@ std::vector<std::vector<OcrWord>> read_batch(const std::vector<cv::Mat>& pieces)
     return out;
 }
 
-cv::Mat downscaled(const cv::Mat& m, double& scale, int interpolation) {
+// `m` at the size detection searches a frame of size `whole` (empty: m's own) at.
+cv::Mat downscaled(const cv::Mat& m, double& scale, int interpolation, cv::Size whole = {}) {
     scale = 1.0;
-    if (std::max(m.cols, m.rows) <= kDetectMaxDimension) return m;
-    scale = static_cast<double>(kDetectTargetDimension) / std::max(m.cols, m.rows);
+    if (whole.empty()) whole = m.size();
+    if (std::max(whole.width, whole.height) <= kDetectMaxDimension) return m;
+    scale = static_cast<double>(kDetectTargetDimension) / std::max(whole.width, whole.height);
     cv::Mat out;
     cv::resize(m, out, {}, scale, scale, interpolation);
     return out;
@@ -282,7 +284,9 @@ struct PixelCleaner::Impl {
         std::vector<cv::Mat> hats, strokes;  // per picture, full size (empty when searched downscaled)
     };
     // `screened`: the image is only screened: candidates must pass TextScreen, none is certain.
-    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb, bool screened) const {
+    // `whole`: the size of the whole frame when `pictures` are a part of it (a line is too wide to
+    // be text when it spans 90 % of the frame, not of the part).
+    Search find(const std::vector<cv::Mat>& pictures, const cv::Mat& rgb, bool screened, cv::Size whole = {}) const {
         double scale = 1.0;
         cv::Mat det_rgb;
         if (!rgb.empty()) det_rgb = downscaled(rgb, scale, cv::INTER_AREA);
@@ -291,7 +295,8 @@ struct PixelCleaner::Impl {
         for (std::size_t p = 0; p < pictures.size(); ++p) {
             const cv::Mat& picture = pictures[p];
             const int picture_index = static_cast<int>(p);
-            const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA);
+            // A part of a large frame is searched at the scale of the whole frame (the same glyph sizes).
+            const cv::Mat det = downscaled(picture, scale, cv::INTER_AREA, whole);
             const cv::Mat hat = TextDetector::top_hat(det);
             const cv::Mat strokes = TextDetector::strokes_of_top_hat(hat);
             auto take = [&](const TextCandidate& c, const cv::Mat& stroke_mask, bool vertical) {
@@ -313,15 +318,48 @@ struct PixelCleaner::Impl {
                 const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
                 out.found.push_back({b, certain, vertical, glyph_like, picture_index});
             };
-            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat)) take(c, strokes, false);
+            const cv::Size full = whole.empty() ? picture.size() : whole;
+            const int max_w = static_cast<int>(0.9 * full.width * scale), max_h = static_cast<int>(0.9 * full.height * scale);
+            for (const TextCandidate& c : detector.detect(det, strokes, det_rgb, hat, 7, max_w)) take(c, strokes, false);
             // Text rotated 90/270: the same detector on the transposed picture; only lines
             // clearly longer than high there (a horizontal line's letters seen sideways are not).
             const cv::Mat strokes_t = strokes.t();
             // A wider closing there: large rotated letters stand further apart than 7 px.
             for (const TextCandidate& c : detector.detect(det.t(), strokes_t, det_rgb.empty() ? cv::Mat() : cv::Mat(det_rgb.t()),
-                                                          hat.t(), kVerticalJoin))
+                                                          hat.t(), kVerticalJoin, max_h))
                 if (c.box.width >= kVerticalMinAspect * c.box.height) take(c, strokes_t, true);
             if (scale == 1.0) out.hats.push_back(hat), out.strokes.push_back(strokes);
+        }
+        return out;
+    }
+
+    // The first pass of the screen (TextScreen::text_areas) runs on screened grey frames.
+    static bool first_pass_applies(const Scope& scope, const ImageLayout& layout) {
+        return scope.screened_only && scope.template_rects.empty() && layout.samples == 1 &&
+               layout.photometric != "PALETTE COLOR";
+    }
+    static std::vector<cv::Rect> first_pass_areas(const cv::Mat& native, const ImageLayout& layout) {
+        // The first pass reads the stored values as they are when they look plain (in Bits
+        // Stored, the usual case; values outside the estimated range only saturate), else the
+        // display image.
+        double lo = 0, hi = 0;
+        TextScreen::range_of(native, lo, hi);
+        if (plain_stored_values(native, layout, lo, hi)) return TextScreen::text_areas(native, lo, hi);
+        return TextScreen::text_areas(display_image(native, layout));
+    }
+
+    // The detector in the first pass's areas only (screened grey frames): boxes in frame
+    // coordinates; the top-hat and stroke pictures are left empty (computed on the whole frame
+    // when text is cleaned).
+    Search find_in(const std::vector<cv::Mat>& pictures, const std::vector<cv::Rect>& areas) const {
+        Search out;
+        for (const cv::Rect& a : areas) {
+            std::vector<cv::Mat> part;
+            for (const cv::Mat& p : pictures) part.push_back(p(a));
+            for (Found f : find(part, {}, true, pictures[0].size()).found) {
+                f.box += a.tl();
+                out.found.push_back(f);
+            }
         }
         return out;
     }
@@ -372,10 +410,16 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     const std::vector<cv::Rect>& templates = scope.template_rects;
     const bool screened = scope.screened_only;
     const cv::Rect frame(0, 0, native.cols, native.rows);
+    // Screened grey frames: the first pass decides where the detector looks; a frame without
+    // text-like strokes anywhere costs nothing more (no display image, detector, OCR or
+    // verification).
+    const bool first_pass = first_pass_applies(scope, layout);
+    std::vector<cv::Rect> areas;
+    if (first_pass && (areas = first_pass_areas(native, layout)).empty()) return {};
     const cv::Mat grey = display_image(native, layout);
     const cv::Mat rgb = colour_image(native, layout);
     const std::vector<cv::Mat> pictures = pictures_of(grey, rgb);
-    Search search = find(pictures, rgb, screened);
+    Search search = first_pass ? find_in(pictures, areas) : find(pictures, rgb, screened);
     const std::vector<Found>& found = search.found;
 
     // OCR only where it decides something: doubtful candidates that are not mostly inside a
@@ -393,6 +437,8 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             if (covered) continue;
         }
         asked.push_back(i);
+    }
+    for (std::size_t i : asked) {
         // Coloured text over colour is read in the picture that shows it; the rest as before, in the display image.
         const cv::Mat& source = found[i].picture >= 3 ? pictures[static_cast<std::size_t>(found[i].picture)] : grey;
         add_pieces(pieces, ocr_input(source, found[i].box, 2, found[i].vertical), found[i].vertical);
@@ -505,6 +551,9 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
     }
     report.regions_cleaned += static_cast<int>(cleaned.size());
     if (!config.verify || !run_verify) return {};
+    // Nothing cleaned and every candidate judged: verification would find the same candidates in
+    // the same pixels and skip them all.
+    if (cleaned.empty() && allow.empty() && asked.size() == found.size()) return {};
     for (std::size_t i : asked)
         if (!is_text[i]) read_before.push_back(found[i].box);
     return verify_frame(native, layout, cleaned, read_before, screened);
@@ -686,6 +735,11 @@ PixelReport PixelCleaner::Impl::clean_pixels(DcmFileFormat& file) const {
         }
         bool changed = false;
         for (int i = 0; i < layout.frames; ++i) {
+            // A screened grey frame without text-like strokes is not even copied.
+            if (first_pass_applies(scope, layout) && first_pass_areas(codec.view(i), layout).empty()) {
+                ++report.frames;
+                continue;
+            }
             cv::Mat native = codec.frame(i);
             const std::size_t before = report.regions.size();
             std::string why = clean_frame(native, layout, scope, i, report);

@@ -1,38 +1,50 @@
 #include "deid/pixels/TextDetector.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
 #include <cmath>
 
 #include <opencv2/imgproc.hpp>
 
 namespace deid::pixels {
 
-namespace {
-
-double median_of(std::vector<std::uint8_t>& v) {
-    if (v.empty()) return 0;
-    auto mid = v.begin() + static_cast<long>(v.size() / 2);
-    std::nth_element(v.begin(), mid, v.end());
-    return *mid;
-}
-
-}  // namespace
-
 void ring_statistics(const cv::Mat& grey8, const cv::Rect& box, int pad, double& median, double& noise) {
+    // Counting sort (8-bit values): the same element nth_element would pick at rank n / 2, for
+    // the values and for their absolute deviations, without copying or sorting the ring.
     const cv::Rect frame(0, 0, grey8.cols, grey8.rows);
     const cv::Rect outer = cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & frame;
-    std::vector<std::uint8_t> ring;
-    ring.reserve(static_cast<std::size_t>(outer.area() - (box & frame).area()) + 1);
+    const cv::Rect inner = box & frame;
+    std::array<int, 256> hist{};
     for (int y = outer.y; y < outer.y + outer.height; ++y) {
         const auto* row = grey8.ptr<std::uint8_t>(y);
-        for (int x = outer.x; x < outer.x + outer.width; ++x)
-            if (!box.contains(cv::Point(x, y))) ring.push_back(row[x]);
+        const bool crosses = y >= inner.y && y < inner.y + inner.height;
+        for (int x = outer.x; x < outer.x + outer.width; ++x) {
+            if (crosses && x >= inner.x && x < inner.x + inner.width) {
+                x = inner.x + inner.width - 1;  // skip the box
+                continue;
+            }
+            ++hist[row[x]];
+        }
     }
-    median = median_of(ring);
-    std::vector<std::uint8_t> dev(ring.size());
-    for (std::size_t i = 0; i < ring.size(); ++i)
-        dev[i] = static_cast<std::uint8_t>(std::abs(static_cast<int>(ring[i]) - static_cast<int>(median)));
-    noise = 1.4826 * median_of(dev);
+    int n = 0;
+    for (int c : hist) n += c;
+    if (n == 0) {
+        median = noise = 0;
+        return;
+    }
+    auto rank = [](const std::array<int, 256>& h, int k) {  // value of the k-th smallest (0-based)
+        int seen = 0;
+        for (int v = 0; v < 256; ++v)
+            if ((seen += h[static_cast<std::size_t>(v)]) > k) return v;
+        return 255;
+    };
+    const int m = rank(hist, n / 2);
+    std::array<int, 256> dev{};
+    for (int v = 0; v < 256; ++v) dev[static_cast<std::size_t>(std::abs(v - m))] += hist[static_cast<std::size_t>(v)];
+    median = m;
+    noise = 1.4826 * rank(dev, n / 2);
 }
 
 // White top-hat (15x15) of the picture smoothed by a 3x3 Gaussian: strokes narrower than 15 px
@@ -97,7 +109,7 @@ double chromaticity_spread(const cv::Mat& rgb8, const cv::Mat& strokes, const cv
 }  // namespace
 
 std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8,
-                                                const cv::Mat& given_tophat, int join) const {
+                                                const cv::Mat& given_tophat, int join, int max_width) const {
     std::vector<TextCandidate> out;
     // Contrast is measured on the top-hat image: smooth shading (gradients, organs) drops out and
     // only fine texture counts as noise.
@@ -111,7 +123,7 @@ std::vector<TextCandidate> TextDetector::detect(const cv::Mat& grey8, const cv::
         const cv::Rect box(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
                            stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
         if (box.height < 6 || box.height > 90 || box.width < 2) continue;
-        if (box.width > grey8.cols * 0.9) continue;
+        if (box.width > (max_width > 0 ? max_width : grey8.cols * 0.9)) continue;
         if (box.width < 0.12 * box.height) continue;  // a vertical line, not a glyph
         if (box.height < 10 && box.width > 40 * box.height) continue;  // a horizontal rule
         const double fill = cv::countNonZero(strokes(box)) / static_cast<double>(box.area());

@@ -29,9 +29,10 @@ public:
     std::vector<TextCandidate> detect(const cv::Mat& grey8) const;
     // Same, with the stroke mask already computed for `grey8`; `rgb8` (same size, may be empty)
     // gives hue_spread; `tophat` (may be empty) is top_hat(grey8) when the caller has it;
-    // `join`: width of the closing that joins letters into words (7 px; wider for the rotated pass).
+    // `join`: width of the closing that joins letters into words (7 px; wider for the rotated pass);
+    // `max_width`: wider candidates are rules, not text (0: 90 % of the picture's width).
     std::vector<TextCandidate> detect(const cv::Mat& grey8, const cv::Mat& strokes, const cv::Mat& rgb8 = {},
-                                      const cv::Mat& tophat = {}, int join = 7) const;
+                                      const cv::Mat& tophat = {}, int join = 7, int max_width = 0) const;
 };
 
 // Median and robust noise (1.4826 * MAD) of `grey8` in the ring of width `pad` around `box`.

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include <opencv2/core/hal/intrin.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace deid::pixels {
@@ -18,7 +21,194 @@ constexpr double kMinHeightPerStroke = 2.2;  // bold 8 px glyphs still reach ~2.
 constexpr double kMaxHeightPerStroke = 25.0;
 constexpr int kMaxJoinedHeight = 30;  // px: taller single components are not joined letters
 
+// The first pass (text_areas).
+constexpr int kPeakContrast = 28;    // grey levels (of 255 over the frame's range) above / below both neighbours
+// Burned-in text is drawn light (near the top of the frame's range) or dark (near the bottom):
+// a bright stroke must reach this level, a dark one stay below that (of 255 over the range).
+constexpr int kBrightFloor = 128;
+constexpr int kDarkCeiling = 127;
+constexpr int kMaxReach = 6;         // px: the wider of the two reaches (3 and 6)
+constexpr int kCell = 16;            // px: cells of the sampled rows
+constexpr int kMinStrokes = 3;       // stroke crossings in two neighbouring cells (32 px): glyph spacing
+constexpr int kRowStep = 4;          // every fourth row is read
+constexpr int kMinRows = 2;          // ... in this many sampled rows in a row (8 px of text height)
+constexpr int kAreaPad = 40;         // px around a flagged place: the detector's ring and line extension
+
+// One sampled row (8-bit, `n` pixels): 1 where a run of thin peaks starts, for columns
+// [kMaxReach, n - kMaxReach) (written to `starts[0 .. n - 2 kMaxReach)`). A thin peak is a pixel
+// brighter (darker) by kPeakContrast than both pixels 3 px, or both 6 px, to its left and right
+// (strokes up to 5 or 11 px wide) that is itself light (dark). `peaks` is scratch of the same size.
+// One fused pass with OpenCV's universal intrinsics: this runs on every screened frame.
+// Levels of the 8-bit rows: kPeakContrast, kBrightFloor and kDarkCeiling scaled to their range.
+struct Levels {
+    int contrast = kPeakContrast, floor = kBrightFloor, ceiling = kDarkCeiling;
+};
+
+void row_starts(const std::uint8_t* row, int n, const Levels& lv, std::uint8_t* peaks, std::uint8_t* starts) {
+    const int w = n - 2 * kMaxReach;
+    const std::uint8_t* c = row + kMaxReach;
+    int x = 0;
+#if CV_SIMD128
+    const cv::v_uint8x16 floor = cv::v_setall_u8(static_cast<std::uint8_t>(lv.floor)),
+                         ceiling = cv::v_setall_u8(static_cast<std::uint8_t>(lv.ceiling)),
+                         contrast = cv::v_setall_u8(static_cast<std::uint8_t>(lv.contrast)), one = cv::v_setall_u8(1);
+    for (; x + 16 <= w; x += 16) {
+        const cv::v_uint8x16 v = cv::v_load(c + x), l3 = cv::v_load(c + x - 3), r3 = cv::v_load(c + x + 3),
+                             l6 = cv::v_load(c + x - 6), r6 = cv::v_load(c + x + 6);
+        // Saturating differences: brighter than both neighbours, darker than both.
+        const cv::v_uint8x16 bright = cv::v_max(cv::v_min(v - l3, v - r3), cv::v_min(v - l6, v - r6)) & (v >= floor);
+        const cv::v_uint8x16 dark = cv::v_max(cv::v_min(l3 - v, r3 - v), cv::v_min(l6 - v, r6 - v)) & (v <= ceiling);
+        cv::v_store(peaks + x, cv::v_max(bright, dark) >= contrast);
+    }
+#endif
+    for (; x < w; ++x) {
+        auto sub = [](int a, int b) { return a > b ? a - b : 0; };
+        const int v = c[x];
+        const int bright = v >= lv.floor ? std::max(std::min(sub(v, c[x - 3]), sub(v, c[x + 3])),
+                                                        std::min(sub(v, c[x - 6]), sub(v, c[x + 6])))
+                                             : 0;
+        const int dark = v <= lv.ceiling ? std::max(std::min(sub(c[x - 3], v), sub(c[x + 3], v)),
+                                                      std::min(sub(c[x - 6], v), sub(c[x + 6], v)))
+                                           : 0;
+        peaks[x] = std::max(bright, dark) >= lv.contrast ? 0xFF : 0;
+    }
+    starts[0] = 0;
+    x = 1;
+#if CV_SIMD128
+    for (; x + 16 <= w; x += 16)
+        cv::v_store(starts + x, cv::v_load(peaks + x) & ~cv::v_load(peaks + x - 1) & one);
+#endif
+    for (; x < w; ++x) starts[x] = peaks[x] & ~peaks[x - 1] & 1;
+}
+
+// One row of the frame (8U, 16U or 16S) to 8 bits: (value - lo) >> shift, saturated.
+void row_to_8bit(const cv::Mat& rows, int y, int lo, int shift, std::uint8_t* out) {
+    const int n = rows.cols;
+    int x = 0;
+    if (rows.depth() == CV_8U) {
+        const std::uint8_t* p = rows.ptr<std::uint8_t>(y);
+#if CV_SIMD128
+        const cv::v_uint8x16 base = cv::v_setall_u8(static_cast<std::uint8_t>(lo));
+        for (; x + 16 <= n; x += 16) cv::v_store(out + x, cv::v_load(p + x) - base);
+#endif
+        for (; x < n; ++x) out[x] = static_cast<std::uint8_t>(std::max(0, p[x] - lo));
+        return;
+    }
+    // 16S: offset by 32768 into unsigned order (lo is given offset too).
+    const std::uint16_t flip = rows.depth() == CV_16S ? 0x8000 : 0;
+    const std::uint16_t* p = rows.ptr<std::uint16_t>(y);
+#if CV_SIMD128
+    const cv::v_uint16x8 base = cv::v_setall_u16(static_cast<std::uint16_t>(lo)), f = cv::v_setall_u16(flip);
+    for (; x + 16 <= n; x += 16) {
+        const cv::v_uint16x8 a = ((cv::v_load(p + x) ^ f) - base) >> shift, b = ((cv::v_load(p + x + 8) ^ f) - base) >> shift;
+        cv::v_store(out + x, cv::v_pack(a, b));
+    }
+#endif
+    for (; x < n; ++x) out[x] = static_cast<std::uint8_t>(std::min(255, std::max(0, (p[x] ^ flip) - lo) >> shift));
+}
+
+// Sum of 16 bytes (each 0 or 1).
+inline int cell_sum(const std::uint8_t* p) {
+    std::uint64_t a, b;
+    std::memcpy(&a, p, 8), std::memcpy(&b, p + 8, 8);
+    return static_cast<int>(((a + b) * 0x0101010101010101ull) >> 56);
+}
+
+// Flags the places of `rows` (every second row of the frame, 8U, 16U or 16S, values lo..hi)
+// where strokes come at glyph spacing in kMinRows sampled rows in a row; rectangles in frame
+// coordinates.
+void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vector<cv::Rect>& out) {
+    const int reach = kMaxReach;
+    const int w = rows.cols - 2 * kMaxReach;
+    const int cells = w / kCell;
+    // To 8 bits by a shift (the range then spans 128..255 levels; the levels scale with it).
+    const int lo = static_cast<int>(lo_value) + (rows.depth() == CV_16S ? 32768 : 0);
+    const int range = static_cast<int>(hi_value - lo_value);
+    int shift = 0;
+    while ((range >> shift) > 255) ++shift;
+    const double unit = (range >> shift) / 255.0;
+    Levels lv;
+    lv.contrast = std::max(1, static_cast<int>(std::lround(kPeakContrast * unit)));
+    lv.floor = static_cast<int>(std::lround(kBrightFloor * unit));
+    lv.ceiling = static_cast<int>(std::lround(kDarkCeiling * unit));
+    std::vector<std::uint8_t> row8(static_cast<std::size_t>(rows.cols)), peak_row(static_cast<std::size_t>(w)),
+        start_row(static_cast<std::size_t>(w) + kCell);
+    std::vector<int> run(static_cast<std::size_t>(cells), 0), count(static_cast<std::size_t>(cells));
+    std::vector<std::size_t> open(static_cast<std::size_t>(cells), 0);  // index in `out` of the cell's current line
+    for (int y = 0; y < rows.rows; ++y) {
+        row_to_8bit(rows, y, lo, shift, row8.data());
+        row_starts(row8.data(), rows.cols, lv, peak_row.data(), start_row.data());
+        const std::uint8_t* p = start_row.data();
+        for (int k = 0; k < cells; ++k) count[static_cast<std::size_t>(k)] = cell_sum(p + k * kCell);
+        for (int k = 0; k + 1 < cells; ++k) {
+            const auto i = static_cast<std::size_t>(k);
+            if (count[i] + count[i + 1] < kMinStrokes) {
+                run[i] = 0;
+                continue;
+            }
+            const cv::Rect here(reach + k * kCell, kRowStep * y, 2 * kCell, kRowStep);
+            if (++run[i] == kMinRows) {  // the place where a line of strokes starts; padded by the caller
+                open[i] = out.size();
+                out.emplace_back(here.x, here.y - kRowStep * (kMinRows - 1), here.width, kRowStep * kMinRows);
+            } else if (run[i] > kMinRows) {
+                out[open[i]] |= here;
+            }
+        }
+    }
+}
+
 }  // namespace
+
+cv::Mat TextScreen::sampled_rows(const cv::Mat& grey, int every) {
+    return cv::Mat(grey.rows / every, grey.cols, grey.type(), const_cast<std::uint8_t*>(grey.ptr<std::uint8_t>(0)),
+                   grey.step[0] * every);
+}
+
+void TextScreen::range_of(const cv::Mat& grey, double& lo, double& hi) {
+    lo = hi = 0;
+    if (grey.rows >= 8) cv::minMaxIdx(sampled_rows(grey, 8), &lo, &hi);
+    else if (!grey.empty()) cv::minMaxIdx(grey, &lo, &hi);
+}
+
+std::vector<cv::Rect> TextScreen::text_areas(const cv::Mat& grey) {
+    double lo = 0, hi = 0;
+    range_of(grey, lo, hi);
+    return text_areas(grey, lo, hi);
+}
+
+std::vector<cv::Rect> TextScreen::text_areas(const cv::Mat& grey, double lo, double hi) {
+    CV_Assert(grey.channels() == 1);
+    std::vector<cv::Rect> flagged;
+    if (grey.cols < 2 * kCell + 2 * kMaxReach + 2 || grey.rows < 2 * kRowStep * kMinRows) return flagged;
+    // Every second row, brought to 8 bits over the frame's range (`lo`..`hi`, estimated; values
+    // outside it saturate).
+    const cv::Mat sampled = sampled_rows(grey, kRowStep);
+    if (hi <= lo) return flagged;
+    CV_Assert(grey.depth() == CV_8U || grey.depth() == CV_16U || grey.depth() == CV_16S);
+    flag_cells(sampled, lo, hi, flagged);
+    const cv::Mat& grey8 = grey;
+    const cv::Rect frame(0, 0, grey8.cols, grey8.rows);
+    std::vector<cv::Rect> areas;
+    for (const cv::Rect& f : flagged) {
+        // A line continues past the strokes that flagged it (letters over brighter ground, wide
+        // glyphs): an area is the whole band of rows, so no word is cut at its side; a tall
+        // flagged place (text rotated 90/270) is padded up and down too.
+        const int py = kAreaPad + (f.height > f.width ? std::min(2 * f.width, 120) : 0);
+        cv::Rect a = cv::Rect(0, f.y - py, frame.width, f.height + 2 * py) & frame;
+        for (bool merged = true; merged;) {  // overlapping areas become one
+            merged = false;
+            for (std::size_t k = 0; k < areas.size(); ++k)
+                if ((areas[k] & a).area() > 0) {
+                    a |= areas[k];
+                    areas.erase(areas.begin() + static_cast<long>(k));
+                    merged = true;
+                    break;
+                }
+        }
+        areas.push_back(a);
+    }
+    return areas;
+}
 
 ScreenMeasures TextScreen::measure(const cv::Mat& strokes, const cv::Rect& box_in) {
     ScreenMeasures m;

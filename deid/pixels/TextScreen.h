@@ -6,6 +6,8 @@
 // pen (stroke width nearly constant and small against the glyph height).
 #pragma once
 
+#include <vector>
+
 #include <opencv2/core.hpp>
 
 namespace deid::pixels {
@@ -21,6 +23,20 @@ struct ScreenMeasures {
 
 class TextScreen {
 public:
+    // The first pass, before any per-region work (docs/pixels.md, "The screen"): the parts of a
+    // grey frame (8 or 16 bits, its stored values) where thin high-contrast strokes (brighter or
+    // darker than both pixels 3 or 6 px to their left and right) come at glyph spacing along
+    // several rows in a row. Each area is padded for the detector's surroundings; empty = no
+    // text-like strokes anywhere (the detector and OCR are not run). Reads every second row.
+    static std::vector<cv::Rect> text_areas(const cv::Mat& grey);
+    // The same with the range of values known (range_of(), or any estimate: values outside saturate).
+    static std::vector<cv::Rect> text_areas(const cv::Mat& grey, double lo, double hi);
+    // The range the first pass scales by: minimum and maximum of every eighth row (cheap; text
+    // rows it misses only saturate).
+    static void range_of(const cv::Mat& grey, double& lo, double& hi);
+    // Every `every`-th row of `grey`, without a copy.
+    static cv::Mat sampled_rows(const cv::Mat& grey, int every = 2);
+
     // `strokes`: the detector's stroke mask (255 = stroke); `box` a candidate in its coordinates.
     static ScreenMeasures measure(const cv::Mat& strokes, const cv::Rect& box);
     static bool looks_like_text(const ScreenMeasures& m);

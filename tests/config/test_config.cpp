@@ -133,7 +133,7 @@ TEST_CASE("listen: known callers, limits and TLS are read and checked with their
         {"ae_title": "PACS", "host": "10.2.3.4", "certificate_subject": "CN=pacs,O=H"}],
         "limits": {"associations_per_host": 8}, "port": 0,
         "tls": {"certificate": "tls/gw.crt", "private_key": "/etc/gw.key", "trusted_certificates": "tls/ca.crt",
-                "min_version": "1.3", "profile": "BCP195-ND"}}, "state_dir": "/srv/gw"})");
+                "min_version": "1.3", "profile": "BCP195-ND"}}, "state_dir": "/srv/gw"})", "/base");
     REQUIRE(c.listen.known_callers.size() == 2);
     CHECK(c.listen.known_callers[0].host == "10.1.0.0/16");
     CHECK(c.listen.known_callers[1].certificate_subject == "CN=pacs,O=H");
@@ -142,7 +142,7 @@ TEST_CASE("listen: known callers, limits and TLS are read and checked with their
     CHECK(c.listen.port == 0);
     CHECK(c.listen.tls.enabled);
     CHECK(c.listen.tls.port == 2762);
-    CHECK(c.listen.tls.certificate == "/srv/gw/tls/gw.crt");  // relative: under state_dir
+    CHECK(c.listen.tls.certificate == "/base/tls/gw.crt");  // relative to the config file's folder
     CHECK(c.listen.tls.private_key == "/etc/gw.key");
     CHECK(c.listen.tls.require_client_certificate);
     CHECK(c.listen.tls.min_version == "1.3");
@@ -165,4 +165,40 @@ TEST_CASE("listen: known callers, limits and TLS are read and checked with their
         "require_client_certificate": false, "profile": "AES"}}})"), "listen.tls.profile: expected one of BCP195"));
     CHECK(has_problem_starting(problems(R"({"listen": {"known_callers": [{"ae_title": "A", "host": "::1",
         "certificate_subject": "CN=a"}]}})"), "listen.known_callers: certificate_subject needs listen.tls"));
+}
+
+TEST_CASE("keystore limits and destination TLS keys are read, with errors naming the key path") {
+    const config::Config c = config::parse(R"({"keystore": {"limits": {"questions_per_second": 50, "max_connections": 8},
+        "audit_interval_seconds": 5, "alarm": {"new_patients_per_instance": 0.25}},
+        "destinations": [{"name": "r", "ae_title": "R", "host": "10.0.0.5", "port": 2762,
+          "tls": {"certificate": "tls/gw.crt", "private_key": "tls/gw.key", "trusted_certificates": "/etc/ca.crt",
+                  "server_name": "research-pacs"}}]})",
+                                           "/base");
+    CHECK(c.keystore.limits.questions_per_second == 50);
+    CHECK(c.keystore.limits.max_connections == 8);
+    CHECK(c.keystore.limits.values_per_second == 20000);  // default kept
+    CHECK(c.keystore.audit_interval_seconds == 5);
+    CHECK(c.keystore.alarm.new_patients_per_instance == 0.25);
+    REQUIRE(c.destinations[0].tls);
+    CHECK(c.destinations[0].tls->certificate == "/base/tls/gw.crt");  // relative to the config file's folder
+    CHECK(c.destinations[0].tls->trusted_certificates == "/etc/ca.crt");
+    CHECK(c.destinations[0].tls->verify_peer);  // on by default
+    CHECK(c.destinations[0].tls->server_name == "research-pacs");
+    CHECK_FALSE(config::parse("{}", "/base").destinations[0].tls);
+
+    CHECK(has_problem_starting(problems(R"({"keystore": {"limits": {"max_frame_bytes": 1000}}})"),
+                               "keystore.limits.max_frame_bytes: expected an integer 65536..1048576"));
+    CHECK(has_problem_starting(problems(R"({"keystore": {"limits": {"per_second": 1}}})"), "keystore.limits.per_second: unknown key"));
+    CHECK(has_problem_starting(problems(R"({"keystore": {"alarm": {"new_patients_per_instance": "x"}}})"),
+                               "keystore.alarm.new_patients_per_instance: expected a number"));
+    const std::string peer = R"({"destinations": [{"name": "r", "ae_title": "R", "host": "h", "port": 1, "tls": )";
+    CHECK(has_problem_starting(problems(peer + R"({"verify_peer": "no", "trusted_certificates": "c"}}]})"),
+                               "destinations[0].tls.verify_peer: expected true or false"));
+    CHECK(has_problem_starting(problems(peer + R"({"server_name": "x"}}]})"), "destinations[0].tls.trusted_certificates: required"));
+    CHECK(has_problem_starting(problems(peer + R"({"certificate": "a.crt", "trusted_certificates": "c"}}]})"),
+                               "destinations[0].tls: expected both"));
+    CHECK(has_problem_starting(problems(peer + R"({"cert": "a.crt"}}]})"), "destinations[0].tls.cert: unknown key"));
+    CHECK(has_problem_starting(problems(R"({"destinations": [{"name": "f", "directory": "out", "tls": {}}]})"),
+                               "destinations[0].tls: only for a DICOM peer"));
+    CHECK(problems(peer + R"({"verify_peer": false}}]})").empty());  // a test peer without verification
 }

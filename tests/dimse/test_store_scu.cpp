@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -119,12 +120,33 @@ TEST_CASE("an unsupported SOP class is a refusal and a peer that is down is a re
     dimse::StoreScu scu(to(peer.port));
     auto r = scu.send_file(files[0].path);
     CHECK(r.kind == dimse::SendResult::Kind::Refused);
-    CHECK(r.reason == "sop-class-not-supported");
+    CHECK(r.error == dimse::DimseError::no_presentation_context);  // the code decides...
+    CHECK(r.reason() == "sop-class-not-supported");                // ...the slug is derived from it
 
     dimse::StoreScu nowhere(to(testsupport::free_port()));
     r = nowhere.send_file(files[0].path);
     CHECK(r.kind == dimse::SendResult::Kind::Retry);
-    CHECK(r.reason == "connect-failed");
+    CHECK(r.error == dimse::DimseError::connect_failed);
+    CHECK(r.reason() == "connect-failed");
+}
+
+TEST_CASE("every send error has its own quarantine slug from the one table, and no error has none") {
+    using dimse::DimseError;
+    CHECK(std::string(dimse::reason_slug({})).empty());
+    std::set<std::string> slugs;
+    for (DimseError e : {DimseError::connect_failed, DimseError::association_rejected, DimseError::no_presentation_context,
+                         DimseError::cannot_convert, DimseError::send_failed, DimseError::file_unreadable,
+                         DimseError::timeout, DimseError::tls_failed, DimseError::peer_failure,
+                         DimseError::write_failed, DimseError::invalid_uid}) {
+        const std::string slug = dimse::reason_slug(e);
+        CHECK(!slug.empty());
+        CHECK(slug.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") == std::string::npos);  // a folder name
+        slugs.insert(slug);
+    }
+    CHECK(slugs.size() == 11);
+    CHECK(std::string(dimse::reason_slug(DimseError::sop_class_not_supported)) == "sop-class-not-supported");
+    CHECK(std::string(dimse::reason_slug(DimseError::tls_failed)) == "tls-failed");
+    CHECK(std::string(dimse::reason_slug(std::make_error_code(std::errc::io_error))) == "send-failed");
 }
 
 TEST_CASE("an instance sent parsed arrives with the same bytes as sent from its file") {

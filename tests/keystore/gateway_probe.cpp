@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
         request.issuer = "PROBE";
         request.patient_id = "PROBE-PATIENT";
         request.uids = {"1.2.3.4.5"};
+        request.instance_uid = "1.2.3.4.5";
         const deid::PseudonymReply reply = client.resolve(request);
         std::cout << "READY " << reply.pseudonym << std::endl;
         int sig = 0;

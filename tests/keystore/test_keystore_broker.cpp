@@ -87,7 +87,8 @@ json ask(const std::string& socket, const json& request) {
 
 json resolve(const std::string& socket, const std::string& issuer, const std::string& id,
              const std::vector<std::string>& uids, const std::vector<std::string>& hashes = {}) {
-    return ask(socket, {{"op", "resolve"}, {"issuer", issuer}, {"patient_id", id}, {"uids", uids}, {"hashes", hashes}});
+    return ask(socket, {{"op", "resolve"}, {"issuer", issuer}, {"patient_id", id}, {"uids", uids}, {"hashes", hashes},
+                        {"instance_uid", "1.2.826.0.1.9"}});
 }
 
 int mode_of(const std::string& path) {
@@ -160,7 +161,7 @@ TEST_CASE("no request can get an original value back", "[broker]") {
         replies.push_back(ask(site.socket, {{"op", op}, {"issuer", issuer}, {"patient_id", id}, {"pseudonym",
             replies[0]["pseudonym"]}, {"uid", replies[0]["uids"][0]}, {"uids", {uid}}}));
     }
-    replies.push_back(ask(site.socket, {{"op", "resolve"}, {"uids", replies[0]["uids"]}}));  // a new UID as input
+    replies.push_back(ask(site.socket, {{"op", "resolve"}, {"uids", replies[0]["uids"]}, {"instance_uid", "1.2.9"}}));  // a new UID as input
     REQUIRE(replies[0]["ok"] == true);
     for (const json& r : replies) {
         const std::string text = r.dump();
@@ -223,15 +224,15 @@ TEST_CASE("malformed, oversized and unknown requests get errors and the broker k
     CHECK(raw("{\"op\":\"resolve\",\"uids\":[\"\"]}")["ok"] == false);
     CHECK(raw("{\"op\":\"resolve\",\"original\":true}")["ok"] == false);
     // The same connection still works after errors.
-    CHECK(c.request({{"op", "resolve"}, {"patient_id", "P"}, {"uids", {"1.2.3"}}})["ok"] == true);
+    CHECK(c.request({{"op", "resolve"}, {"patient_id", "P"}, {"uids", {"1.2.3"}}, {"instance_uid", "1.2.3"}})["ok"] == true);
 
     // Oversized: the header announces more than the limit; an error reply, then the connection closes.
     keystore::BrokerConnection big(site.socket, 5s);
     const json refused = json::parse(big.request_raw(keystore::frame_header(keystore::kMaxFrameBytes + 1) + "xx"));
     CHECK(refused["ok"] == false);
     CHECK(refused["error"].get<std::string>().find("exceeds the limit") != std::string::npos);
-    // A well-formed 900 KB request is fine.
-    std::vector<std::string> many = uids_for(20000, "1.2.840.55555.12345");
+    // A well-formed 200 KB request is fine (keystore.limits.max_frame_bytes is 256 KiB).
+    std::vector<std::string> many = uids_for(6000, "1.2.840.55555.12345");
     const json large = resolve(site.socket, "H", "P", many);
     REQUIRE(large["ok"] == true);
     CHECK(large["uids"].size() == many.size());
@@ -251,8 +252,8 @@ TEST_CASE("pipelined requests on one connection are answered in order", "[broker
     boost::asio::io_context io;
     boost::asio::local::stream_protocol::socket s(io);
     s.connect(boost::asio::local::stream_protocol::endpoint(site.socket));
-    const json a = {{"op", "resolve"}, {"issuer", "H"}, {"patient_id", "PIPE"}, {"uids", uids_for(10, "1.2.77")}};
-    const json b = {{"op", "resolve"}, {"issuer", "H"}, {"patient_id", "PIPE2"}, {"uids", uids_for(3, "1.2.78")}};
+    const json a = {{"op", "resolve"}, {"issuer", "H"}, {"patient_id", "PIPE"}, {"uids", uids_for(10, "1.2.77")}, {"instance_uid", "1.2.77.1"}};
+    const json b = {{"op", "resolve"}, {"issuer", "H"}, {"patient_id", "PIPE2"}, {"uids", uids_for(3, "1.2.78")}, {"instance_uid", "1.2.78.1"}};
     // Sent in one write: the broker sees several frames in one read; the health and error replies
     // must not overtake the resolve replies that wait for a group commit.
     std::string bytes;
@@ -316,7 +317,7 @@ TEST_CASE("a broker killed during a stream of requests loses no answered mapping
             const std::string id = "KILL-" + std::to_string(i);
             const auto uids = uids_for(10, "1.2.840.4242." + std::to_string(i));
             try {
-                const json r = c.request({{"op", "resolve"}, {"issuer", "H"}, {"patient_id", id}, {"uids", uids}});
+                const json r = c.request({{"op", "resolve"}, {"issuer", "H"}, {"patient_id", id}, {"uids", uids}, {"instance_uid", uids[0]}});
                 if (r["ok"] != true) break;
                 answered[id] = r;
                 asked_uids[id] = uids;
@@ -524,6 +525,7 @@ TEST_CASE("BrokerClient caches, reconnects after a restart and never makes value
     q.patient_id = "C-1";
     q.uids = {"1.2.5.1", "1.2.5.2", "1.2.5.1"};
     q.hashes = {"ACC"};
+    q.instance_uid = "1.2.5.2";
     const deid::PseudonymReply a = client.resolve(q);
     REQUIRE(a.uids.size() == 3);
     CHECK(a.uids[0] == a.uids[2]);
@@ -565,6 +567,7 @@ TEST_CASE("BrokerClient caches, reconnects after a restart and never makes value
                 r.issuer = "H";
                 r.patient_id = "T-" + std::to_string(i % 7);
                 r.uids = {"1.2.6." + std::to_string(i), "1.2.6." + std::to_string(i + t)};
+                r.instance_uid = r.uids[1];
                 try {
                     const auto reply = client.resolve(r);
                     if (reply.uids.size() != 2 || reply.pseudonym.empty()) ++failures;

@@ -47,7 +47,7 @@ struct Site {
 
     json resolve(const std::string& patient_id, const std::vector<std::string>& uids) {
         keystore::BrokerConnection c(socket, 10s);
-        return c.request({{"op", "resolve"}, {"issuer", "HOSP"}, {"patient_id", patient_id}, {"uids", uids}});
+        return c.request({{"op", "resolve"}, {"issuer", "HOSP"}, {"patient_id", patient_id}, {"uids", uids}, {"instance_uid", "1.2.826.0.1.9"}});
     }
 };
 

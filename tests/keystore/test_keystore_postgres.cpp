@@ -65,7 +65,7 @@ struct BrokerHost {
 
     json resolve(const std::string& id, const std::vector<std::string>& uids) const {
         keystore::BrokerConnection c(socket, 10s);
-        return c.request({{"op", "resolve"}, {"issuer", "HOSP"}, {"patient_id", id}, {"uids", uids}});
+        return c.request({{"op", "resolve"}, {"issuer", "HOSP"}, {"patient_id", id}, {"uids", uids}, {"instance_uid", "1.2.826.0.1.9"}});
     }
 
     testsupport::RunResult cli(std::vector<std::string> args) const {

@@ -138,7 +138,7 @@ TEST_CASE("issuing records every mapping in the database and recorded values win
     REQUIRE(db.insert_uid({"9.9.9", "2.25.777", 0, true}));
     db.commit();
 
-    const auto results = issuer.issue({{"H", "123", {"1.2.3", "1.2.4", "1.2.3"}, {"ACC"}}, {"H", "PRE", {"9.9.9"}, {}}});
+    const auto results = issuer.issue({{"H", "123", {"1.2.3", "1.2.4", "1.2.3"}, {"ACC"}, "1.2.826.0.1.9"}, {"H", "PRE", {"9.9.9"}, {}, "1.2.826.0.1.9"}});
     REQUIRE(results.size() == 2);
     CHECK(results[0].error.empty());
     CHECK(results[0].pseudonym == d.pseudonym("H", "123"));
@@ -157,7 +157,7 @@ TEST_CASE("issuing records every mapping in the database and recorded values win
     CHECK(issuer.new_uids() == 2);
 
     // Asking again issues nothing new.
-    issuer.issue({{"H", "123", {"1.2.3"}, {}}});
+    issuer.issue({{"H", "123", {"1.2.3"}, {}, "1.2.826.0.1.9"}});
     CHECK(issuer.new_uids() == 2);
     // One audit record per batch that issued something, listing new values only.
     const AuditVerification v = AuditLog(db).verify();
@@ -173,7 +173,7 @@ TEST_CASE("a UID whose derived replacement is already taken is refused, not reus
     REQUIRE(db.insert_uid({"5.5.5", d.uid("1.2.3"), 0, true}));  // imported mapping that clashes
     db.commit();
     MappingIssuer issuer(db, d);
-    const auto results = issuer.issue({{"H", "1", {"1.2.3"}, {}}});
+    const auto results = issuer.issue({{"H", "1", {"1.2.3"}, {}, "1.2.826.0.1.9"}});
     CHECK_FALSE(results[0].error.empty());
     CHECK(results[0].error.find("1.2.3") == std::string::npos);
     CHECK(results[0].uids.empty());
@@ -305,10 +305,10 @@ TEST_CASE("answers from memory are what the database holds, also after an import
     const KeyedDerivation d(secret(9), -365, -1);
     MappingIssuer issuer(db, d, 4, 8);  // tiny sets: eviction happens in this test
 
-    const auto first = issuer.issue({{"H", "P1", {"1.1", "1.2"}, {"ACC"}}});
+    const auto first = issuer.issue({{"H", "P1", {"1.1", "1.2"}, {"ACC"}, "1.2.826.0.1.9"}});
     CHECK(issuer.transactions() == 1);
     CHECK(issuer.batches_from_memory() == 0);
-    const auto again = issuer.issue({{"H", "P1", {"1.2", "1.1"}, {"ACC"}}});
+    const auto again = issuer.issue({{"H", "P1", {"1.2", "1.1"}, {"ACC"}, "1.2.826.0.1.9"}});
     CHECK(issuer.transactions() == 1);  // answered from memory: no transaction
     CHECK(issuer.batches_from_memory() == 1);
     CHECK(again[0].pseudonym == first[0].pseudonym);
@@ -329,7 +329,7 @@ TEST_CASE("answers from memory are what the database holds, also after an import
         other.commit();
     }
     for (int round = 0; round < 3; ++round) {
-        const auto r = issuer.issue({{"H", "Q", {"9.9", "1.1"}, {}}});
+        const auto r = issuer.issue({{"H", "Q", {"9.9", "1.1"}, {}, "1.2.826.0.1.9"}});
         CHECK(r[0].pseudonym == "TRIAL-Q");
         CHECK(r[0].date_offset_days == -5);
         CHECK(r[0].uids == std::vector<std::string>{"2.25.9", first[0].uids[0]});
@@ -337,9 +337,9 @@ TEST_CASE("answers from memory are what the database holds, also after an import
     CHECK(issuer.batches_from_memory() == 1);  // imported values are never answered from memory
 
     // Evict P1's UIDs with many others; asking again goes to the database and answers the same.
-    for (int i = 0; i < 6; ++i) issuer.issue({{"H", "E" + std::to_string(i), {"7." + std::to_string(i), "8." + std::to_string(i)}, {}}});
+    for (int i = 0; i < 6; ++i) issuer.issue({{"H", "E" + std::to_string(i), {"7." + std::to_string(i), "8." + std::to_string(i)}, {}, "1.2.826.0.1.9"}});
     const auto transactions = issuer.transactions();
-    const auto after = issuer.issue({{"H", "P1", {"1.1", "1.2"}, {}}});
+    const auto after = issuer.issue({{"H", "P1", {"1.1", "1.2"}, {}, "1.2.826.0.1.9"}});
     CHECK(after[0].uids == first[0].uids);
     CHECK(after[0].pseudonym == first[0].pseudonym);
     CHECK(issuer.transactions() == transactions + 1);

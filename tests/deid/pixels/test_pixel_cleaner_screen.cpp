@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,8 +17,12 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
+#include "deid/pixels/DisplayImage.h"
 #include "deid/pixels/FrameCodec.h"
+#include "deid/pixels/TextScreen.h"
+#include "PlantedCorpus.h"
 #include "IndependentOcr.h"
 
 using namespace deid::pixels;
@@ -121,6 +126,80 @@ TEST_CASE("third-party CT and CR with burned-in names and no Burned In Annotatio
                 INFO("known text #" << (&t - s.known_text.data()) << " unreadable after");
                 CHECK_FALSE(pixels_test::fuzzy_contains(after[0], t));
             }
+        }
+    }
+}
+
+// Developer probe (hidden): what the first pass flags on real anatomy and on the planted corpus.
+TEST_CASE("first pass: areas flagged on anatomy and planted text", "[.][first-pass]") {
+    const std::string dir = std::string(DEID_TEST_DATA) + "/";
+    std::vector<std::string> names;
+    std::ifstream list(dir + "corpus/FILES.tsv");
+    for (std::string line; std::getline(list, line);)
+        if (line.find("\twell-formed") != std::string::npos) names.push_back(dir + "corpus/" + line.substr(0, line.find('\t')));
+    for (const auto& e : std::filesystem::directory_iterator(dir + "pixels/anatomy")) names.push_back(e.path().string());
+    if (const char* extra = std::getenv("DEID_FIRST_PASS_FILES")) {  // more files, one path a line
+        std::ifstream more(extra);
+        for (std::string line; std::getline(more, line);) names.push_back(line);
+    }
+    int frames = 0, flagged = 0;
+    for (const std::string& name : names) {
+        DcmFileFormat file;
+        if (file.loadFile(name.c_str()).bad() || !file.getDataset()->tagExists(DCM_PixelData)) continue;
+        OFString modality;
+        file.getDataset()->findAndGetOFString(DCM_Modality, modality);
+        if (modality != "CT" && modality != "MR" && modality != "CR" && modality != "NM" && modality != "MG" &&
+            modality != "DX")
+            continue;
+        if (name.find("ORIGINAL") != std::string::npos) continue;
+        FrameCodec codec(*file.getDataset(), meta_xfer(file));
+        if (!codec.open().empty() || codec.layout().samples != 1) continue;
+        for (int i = 0; i < std::min(codec.layout().frames, 8); ++i) {
+            const cv::Mat grey = display_image(codec.frame(i), codec.layout());
+            const auto areas = TextScreen::text_areas(grey);
+            double a = 0;
+            for (const auto& r : areas) a += r.area();
+            ++frames;
+            flagged += !areas.empty();
+            if (!areas.empty())
+                std::cout << "  flagged " << modality << " " << name << " frame " << i << ": " << areas.size() << " areas, "
+                          << 100.0 * a / grey.total() << " %\n";
+        }
+    }
+    std::cout << "anatomy: " << flagged << "/" << frames << " frames flagged\n";
+    int strings = 0, covered = 0;
+    for (const auto& c : pixels_test::planted_cases(DEID_TEST_DATA, false)) {
+        if (c.frames[0].channels() != 1) continue;
+        ImageLayout l;
+        l.rows = c.frames[0].rows, l.columns = c.frames[0].cols, l.samples = 1;
+        l.bits_allocated = c.frames[0].depth() == CV_16U ? 16 : 8, l.bits_stored = l.bits_allocated == 16 ? 12 : 8;
+        l.photometric = "MONOCHROME2";
+        for (const auto& k : c.key) {
+            const auto areas = TextScreen::text_areas(display_image(c.frames[k.frame], l));
+            cv::Mat in = cv::Mat::zeros(k.mask.size(), CV_8UC1);
+            for (const auto& r : areas) in(r).setTo(255);
+            ++strings;
+            const bool ok = cv::countNonZero(in & k.mask) >= 0.95 * cv::countNonZero(k.mask);
+            covered += ok;
+            if (!ok) {
+                std::cout << "  missed: " << c.name << ": " << k.text << " box " << k.box << " areas";
+                for (const auto& r : areas) std::cout << " " << r;
+                std::cout << "\n";
+                if (std::getenv("DEID_PLANTED_PNG")) {
+                    cv::Mat d = display_image(c.frames[k.frame], l);
+                    cv::imwrite(std::string(std::getenv("DEID_PLANTED_PNG")) + "/miss_" + k.text + ".png", d);
+                }
+            }
+        }
+    }
+    std::cout << "planted (grey): " << covered << "/" << strings << " strings inside flagged areas\n";
+    if (std::getenv("DEID_PIXELS_DEBUG")) {
+        PixelCleaner cleaner(config::Pixels{});
+        for (const auto& c : pixels_test::planted_cases(DEID_TEST_DATA, false)) {
+            if (c.modality != "CT" && c.modality != "MG" && c.modality != "DX") continue;
+            auto f = pixels_test::planted_instance(c);
+            const PixelReport r = cleaner.clean(*f);
+            std::cout << c.name << ": " << r.regions_cleaned << " regions " << r.failure << "\n";
         }
     }
 }
