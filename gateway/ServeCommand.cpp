@@ -201,7 +201,7 @@ int run_serve(const config::Config& cfg) {
     monitoring.watch(&forwarders);
     monitoring.set_listener([&scp, &cfg] {
         return http::ListenerStatus{scp.accepting(), cfg.listen.ae_title,
-                                    cfg.listen.bind, scp.port(), scp.active_associations()};
+                                    cfg.listen.bind, scp.port() ? scp.port() : scp.tls_port(), scp.active_associations()};
     });
     if (const auto ec = monitoring.start()) {
         std::cerr << "deid-gateway serve: cannot serve HTTP on " << cfg.http.bind << ":" << cfg.http.port << ": "

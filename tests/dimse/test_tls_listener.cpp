@@ -242,3 +242,15 @@ TEST_CASE("an expired server certificate or a key readable by others refuses the
     CHECK(open_key.scp->tls_error().find(dir / "open.key") != std::string::npos);
     CHECK_FALSE(open_key.scp->accepting());
 }
+
+TEST_CASE("TLS only: no plain port is opened and TLS callers are served") {
+    TlsListener l([](dimse::ScpSettings& s, dimse::TlsSettings&) { s.port = -1; });
+    REQUIRE_FALSE(l.started);
+    CHECK(l.scp->port() == 0);
+    REQUIRE(l.scp->tls_port() > 0);
+    testsupport::TempDir src;
+    const auto r = storescu_tls(l, p("client.key"), p("client.crt"), study(src, 2));
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(l.handler.stored == 2);
+}
