@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -56,7 +57,34 @@ nlohmann::json ids_in(const std::string& message) {
     collect(uid, "uid");
     return ids;
 }
+// Control characters (and a backslash, so the escaping is unambiguous) of a whole message.
+std::string one_line(const std::string& message) {
+    bool clean = true;
+    for (unsigned char c : message)
+        if (c < 0x20 || c == 0x7f) clean = false;
+    return clean ? message : printable(message, message.size());
+}
 }  // namespace
+
+std::string printable(const std::string& value, std::size_t limit) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(std::min(value.size(), limit) + 8);
+    for (std::size_t i = 0; i < value.size() && i < limit; ++i) {
+        const unsigned char c = static_cast<unsigned char>(value[i]);
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (value.size() > limit) out += "...";
+    return out;
+}
 
 void set_log_level(const std::string& level) {
     Level l = Level::info;
@@ -92,7 +120,7 @@ void log(Level level, const std::string& component, const std::string& message) 
         return;
     }
     std::lock_guard<std::mutex> lock(g_mutex);
-    std::fprintf(stderr, "%s %-5s %s: %s\n", stamp, name(level), component.c_str(), message.c_str());
+    std::fprintf(stderr, "%s %-5s %s: %s\n", stamp, name(level), component.c_str(), one_line(message).c_str());
     std::fflush(stderr);
 }
 

@@ -7,6 +7,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <dcmtk/dcmdata/dctag.h>
 #include <nlohmann/json.hpp>
 
@@ -207,6 +210,43 @@ std::string absolute_under(const std::string& base, const std::string& p) {
     return path.lexically_normal().string();
 }
 
+// obj[key], or null when it is not there (a const json's operator[] must not be asked for that).
+const json& member(const json& obj, const char* key) {
+    static const json null_value;
+    const auto it = obj.find(key);
+    return it == obj.end() ? null_value : *it;
+}
+
+bool valid_host(const std::string& host) {
+    boost::system::error_code ec;
+    if (host.find('/') == std::string::npos) boost::asio::ip::make_address(host, ec);
+    else if (host.find(':') != std::string::npos) boost::asio::ip::make_network_v6(host, ec);
+    else boost::asio::ip::make_network_v4(host, ec);
+    return !ec;
+}
+
+void read_known_callers(Reader& r, const json& v, std::vector<KnownCaller>& out) {
+    const std::string path = "listen.known_callers";
+    if (!v.is_array()) {
+        r.fail(path, "an array of objects", v);
+        return;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string p = path + "[" + std::to_string(i) + "]";
+        if (!r.object(v[i], p)) continue;
+        r.only_keys(v[i], p, {"ae_title", "host", "certificate_subject"});
+        KnownCaller k;
+        r.ae_title(member(v[i], "ae_title"), p + ".ae_title", k.ae_title);
+        const json& host = member(v[i], "host");
+        if (host.is_string() && valid_host(host.get<std::string>())) k.host = host.get<std::string>();
+        else r.fail(p + ".host", "an IP address or a CIDR block (\"10.1.0.0/16\")", host);
+        if (v[i].contains("certificate_subject"))
+            r.string(v[i]["certificate_subject"], p + ".certificate_subject", k.certificate_subject, true);
+        out.push_back(k);
+    }
+}
+
 Config from_json(const json& doc, const std::string& base_dir) {
     Reader r;
     Config c;
@@ -218,15 +258,64 @@ Config from_json(const json& doc, const std::string& base_dir) {
     r.integer(doc["shutdown_timeout_seconds"], "shutdown_timeout_seconds", c.shutdown_timeout_seconds, 0, 3600);
 
     if (const json& l = doc["listen"]; r.object(l, "listen")) {
-        r.only_keys(l, "listen", {"ae_title", "port", "bind", "allowed_calling_ae", "max_associations",
-                                  "acse_timeout_seconds", "dimse_timeout_seconds"});
+        r.only_keys(l, "listen", {"ae_title", "port", "bind", "allowed_calling_ae", "known_callers",
+                                  "max_associations", "acse_timeout_seconds", "dimse_timeout_seconds", "limits",
+                                  "tls"});
         r.ae_title(l["ae_title"], "listen.ae_title", c.listen.ae_title);
-        r.integer(l["port"], "listen.port", c.listen.port, 1, 65535);
+        r.integer(l["port"], "listen.port", c.listen.port, 0, 65535);
         r.string(l["bind"], "listen.bind", c.listen.bind, true);
         r.strings(l["allowed_calling_ae"], "listen.allowed_calling_ae", c.listen.allowed_calling_ae);
         r.integer(l["max_associations"], "listen.max_associations", c.listen.max_associations, 1, 4096);
         r.integer(l["acse_timeout_seconds"], "listen.acse_timeout_seconds", c.listen.acse_timeout_seconds, 1, 3600);
         r.integer(l["dimse_timeout_seconds"], "listen.dimse_timeout_seconds", c.listen.dimse_timeout_seconds, 1, 3600);
+        if (l.contains("known_callers")) read_known_callers(r, l["known_callers"], c.listen.known_callers);
+        if (const json& lim = member(l, "limits"); l.contains("limits") && r.object(lim, "listen.limits")) {
+            r.only_keys(lim, "listen.limits", {"connections_per_host", "associations_per_host",
+                                               "associations_per_calling_ae", "first_pdu_timeout_seconds"});
+            ListenLimits& x = c.listen.limits;
+            if (lim.contains("connections_per_host"))
+                r.integer(lim["connections_per_host"], "listen.limits.connections_per_host", x.connections_per_host, 1, 65536);
+            if (lim.contains("associations_per_host"))
+                r.integer(lim["associations_per_host"], "listen.limits.associations_per_host", x.associations_per_host, 1, 4096);
+            if (lim.contains("associations_per_calling_ae"))
+                r.integer(lim["associations_per_calling_ae"], "listen.limits.associations_per_calling_ae",
+                          x.associations_per_calling_ae, 1, 4096);
+            if (lim.contains("first_pdu_timeout_seconds"))
+                r.integer(lim["first_pdu_timeout_seconds"], "listen.limits.first_pdu_timeout_seconds",
+                          x.first_pdu_timeout_seconds, 1, 3600);
+        }
+        if (const json& t = member(l, "tls"); l.contains("tls") && r.object(t, "listen.tls")) {
+            r.only_keys(t, "listen.tls", {"port", "certificate", "private_key", "trusted_certificates",
+                                          "require_client_certificate", "min_version", "profile"});
+            ListenTls& x = c.listen.tls;
+            x.enabled = true;
+            if (t.contains("port")) r.integer(t["port"], "listen.tls.port", x.port, 1, 65535);
+            r.string(member(t, "certificate"), "listen.tls.certificate", x.certificate, true);
+            r.string(member(t, "private_key"), "listen.tls.private_key", x.private_key, true);
+            if (t.contains("trusted_certificates"))
+                r.string(t["trusted_certificates"], "listen.tls.trusted_certificates", x.trusted_certificates, true);
+            if (t.contains("require_client_certificate"))
+                r.boolean(t["require_client_certificate"], "listen.tls.require_client_certificate",
+                          x.require_client_certificate);
+            if (t.contains("min_version")) r.one_of(t["min_version"], "listen.tls.min_version", x.min_version, {"1.2", "1.3"});
+            if (t.contains("profile"))
+                r.one_of(t["profile"], "listen.tls.profile", x.profile, {"BCP195", "BCP195-ND", "BCP195-extended"});
+            if (x.require_client_certificate && x.trusted_certificates.empty())
+                r.problems.push_back("listen.tls.trusted_certificates: required when listen.tls.require_client_certificate is true "
+                                     "(the CA certificates client certificates are checked against)");
+            if (x.min_version == "1.3" && x.profile == "BCP195-extended")
+                r.problems.push_back("listen.tls.min_version: \"1.3\" cannot be used with profile BCP195-extended "
+                                     "(PS3.15 B.11 is TLS 1.2 only)");
+            if (x.port == c.listen.port)
+                r.problems.push_back("listen.tls.port: must differ from listen.port (" + std::to_string(x.port) + ")");
+        }
+        if (c.listen.port == 0 && !c.listen.tls.enabled)
+            r.problems.push_back("listen.port: 0 (no plain listener) needs listen.tls");
+        for (const auto& k : c.listen.known_callers)
+            if (!k.certificate_subject.empty() && !c.listen.tls.enabled) {
+                r.problems.push_back("listen.known_callers: certificate_subject needs listen.tls (a plain caller has no certificate)");
+                break;
+            }
     }
 
     if (const json& s = doc["spool"]; r.object(s, "spool")) {
@@ -454,6 +543,11 @@ Config from_json(const json& doc, const std::string& base_dir) {
             for (std::string* f : {&d.tls->certificate, &d.tls->private_key, &d.tls->trusted_certificates})
                 if (!f->empty()) *f = absolute_under(base, *f);
     }
+    if (c.listen.tls.enabled) {  // TLS files: relative to the config file's folder, as destinations[].tls
+        ListenTls& t = c.listen.tls;
+        for (std::string* f : {&t.certificate, &t.private_key, &t.trusted_certificates})
+            if (!f->empty()) *f = absolute_under(base, *f);
+    }
     return c;
 }
 
@@ -541,7 +635,24 @@ std::string to_json(const Config& c) {
                    {"allowed_calling_ae", c.listen.allowed_calling_ae},
                    {"max_associations", c.listen.max_associations},
                    {"acse_timeout_seconds", c.listen.acse_timeout_seconds},
-                   {"dimse_timeout_seconds", c.listen.dimse_timeout_seconds}};
+                   {"dimse_timeout_seconds", c.listen.dimse_timeout_seconds},
+                   {"limits", {{"connections_per_host", c.listen.limits.connections_per_host},
+                               {"associations_per_host", c.listen.limits.associations_per_host},
+                               {"associations_per_calling_ae", c.listen.limits.associations_per_calling_ae},
+                               {"first_pdu_timeout_seconds", c.listen.limits.first_pdu_timeout_seconds}}}};
+    j["listen"]["known_callers"] = json::array();
+    for (const KnownCaller& k : c.listen.known_callers) {
+        json kj = {{"ae_title", k.ae_title}, {"host", k.host}};
+        if (!k.certificate_subject.empty()) kj["certificate_subject"] = k.certificate_subject;
+        j["listen"]["known_callers"].push_back(kj);
+    }
+    if (c.listen.tls.enabled) {
+        const ListenTls& t = c.listen.tls;
+        j["listen"]["tls"] = {{"port", t.port}, {"certificate", t.certificate}, {"private_key", t.private_key},
+                              {"trusted_certificates", t.trusted_certificates},
+                              {"require_client_certificate", t.require_client_certificate},
+                              {"min_version", t.min_version}, {"profile", t.profile}};
+    }
     j["spool"] = {{"max_bytes", c.spool.max_bytes}, {"min_free_bytes", c.spool.min_free_bytes}};
     j["destinations"] = json::array();
     for (const Destination& d : c.destinations) {

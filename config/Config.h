@@ -21,14 +21,45 @@ struct Match {
     }
 };
 
+// listen.known_callers[]: a calling AE title, the host (address or CIDR block) it must come from,
+// and optionally the subject of its TLS client certificate (RFC 2253 one-line form).
+struct KnownCaller {
+    std::string ae_title;
+    std::string host;
+    std::string certificate_subject;  // empty = not checked
+};
+
+// listen.limits: per calling host and calling AE (docs/security.md).
+struct ListenLimits {
+    int connections_per_host = 40;
+    int associations_per_host = 32;
+    int associations_per_calling_ae = 32;
+    int first_pdu_timeout_seconds = 10;
+};
+
+// listen.tls: the TLS listener (PS3.15 Annex B secure transport connection profiles).
+struct ListenTls {
+    bool enabled = false;            // true when listen.tls is given
+    int port = 2762;                 // the port IANA registered for DICOM over TLS
+    std::string certificate;         // PEM files; absolute after load (relative ones: under state_dir)
+    std::string private_key;
+    std::string trusted_certificates;  // a PEM file or a folder of them (client certificates' CAs)
+    bool require_client_certificate = true;
+    std::string min_version = "1.2";     // "1.2" | "1.3"
+    std::string profile = "BCP195";      // "BCP195" | "BCP195-ND" | "BCP195-extended"
+};
+
 struct Listen {
     std::string ae_title = "DEIDGW";
-    int port = 11112;
+    int port = 11112;  // 0 = no plain listener (TLS only)
     std::string bind = "127.0.0.1";
     std::vector<std::string> allowed_calling_ae;  // empty = anyone
+    std::vector<KnownCaller> known_callers;       // empty = anyone
     int max_associations = 64;
     int acse_timeout_seconds = 30;
     int dimse_timeout_seconds = 60;
+    ListenLimits limits;
+    ListenTls tls;
 };
 
 // destinations[].tls: DICOM TLS to a peer (docs/security.md, "TLS to destinations"). Kept free of

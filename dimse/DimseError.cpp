@@ -22,6 +22,7 @@ public:
             case DimseError::sop_class_not_supported: return "the peer does not support the SOP class";
             case DimseError::write_failed: return "cannot write into the destination folder";
             case DimseError::invalid_uid: return "missing or invalid UID";
+            case DimseError::tls_setup_failed: return "the TLS certificate, key or trusted certificates are unusable";
         }
         return "unknown dimse error";
     }
@@ -53,6 +54,7 @@ const char* reason_slug(std::error_code error) {
         case DimseError::peer_failure: return "peer-failure";
         case DimseError::write_failed: return "write-failed";
         case DimseError::invalid_uid: return "bad-uid";
+        case DimseError::tls_setup_failed: return "tls-setup-failed";
     }
     return "send-failed";
 }

@@ -22,6 +22,7 @@ enum class DimseError {
     sop_class_not_supported,   // the peer answered 0122 (SOP class not supported)
     write_failed,              // a folder destination could not be written
     invalid_uid,               // a UID that cannot name a file (folder destination)
+    tls_setup_failed,          // the TLS listener's certificate, key or trusted certificates are unusable
 };
 
 const std::error_category& dimse_category();

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -32,8 +33,11 @@
 
 #include "dimse/DimseError.h"
 #include "dimse/DimseStatus.h"
+#include "common/Log.h"
+#include "dimse/HandOverTransportLayer.h"
 #include "dimse/NoDelayTransportLayer.h"
 #include "dimse/ReceiveFileStream.h"
+#include "dimse/Tls.h"
 
 namespace dimse {
 
@@ -95,28 +99,41 @@ int open_listen_socket(const std::string& bind, int port, std::string& error) {
     return fd;
 }
 
-// DCMTK reads an external socket from one process-wide variable (dcmExternalSocketHandle, its
-// inetd mode): hand-overs are serialised. Held only while the request is already buffered.
-std::mutex& external_socket_mutex() {
-    static std::mutex m;
-    return m;
-}
-
 // Connections accepted but still waiting for their A-ASSOCIATE-RQ, beyond max_associations.
 constexpr int kSparePendingConnections = 32;
-// A-ASSOCIATE-RQ PDUs up to this size are waited for completely before DCMTK reads them.
-constexpr std::uint32_t kMaxBufferedRequest = 64 * 1024;
 
-enum class RequestWait { ready, closed, timed_out, aborted };
+enum class FirstByte { arrived, closed, timed_out, aborted };
+
+std::string peer_address(const sockaddr_storage& addr) {
+    char text[INET6_ADDRSTRLEN] = {0};
+    if (addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof text);
+    else if (addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text, sizeof text);
+    return text;
+}
 
 }  // namespace
 
 struct StoreScp::Impl {
+    // One listening socket with its DCMTK network (a network has one transport layer).
+    struct Listener {
+        bool tls = false;
+        T_ASC_Network* net = nullptr;
+        int port = 0;
+        std::unique_ptr<HandOverTransportLayer> layer;
+    };
+    // A connection still reading its request: the watchdog shuts its socket down at the deadline,
+    // through a descriptor of its own (never one DCMTK may have closed and the kernel reused).
+    struct Pending {
+        int watch_fd = -1;
+        std::chrono::steady_clock::time_point deadline;
+    };
+
     ScpSettings settings;
     CStoreHandler& handler;
-    NoDelayTransportLayer layer;
-    T_ASC_Network* net = nullptr;
-    int bound_port = 0;
+    std::shared_ptr<NoDelayTransportLayer> plain_layer = std::make_shared<NoDelayTransportLayer>();
+    std::vector<Listener> listeners;
     std::thread accept_thread;
     std::atomic<bool> stop_accept{false};
     std::atomic<bool> abort{false};
@@ -124,21 +141,43 @@ struct StoreScp::Impl {
     std::condition_variable idle_cv;
     int active = 0;        // connection threads (waiting for a request or running an association)
     int associations = 0;  // accepted associations, limited by max_associations
+    std::map<std::string, int> connections_by_host, associations_by_host, associations_by_ae;
+    std::map<long, Pending> pending;  // by connection sequence number
     std::atomic<long> association_seq{0};
     std::atomic<long> file_seq{0};
+    RefusalLog refusals;
+    // The TLS layer new connections get; a reload replaces it, a running connection keeps its own.
+    mutable std::mutex tls_mutex;
+    std::shared_ptr<DcmTLSTransportLayer> tls_layer;
+    std::string tls_error;
 
-    Impl(ScpSettings s, CStoreHandler& h) : settings(std::move(s)), handler(h) {}
+    Impl(ScpSettings s, CStoreHandler& h)
+        : settings(std::move(s)),
+          handler(h),
+          refusals([this](const std::string& line) { log(LogLevel::warning, line); }, settings.limits.refusal_log_burst,
+                   std::chrono::seconds(settings.limits.refusal_log_interval_seconds)) {}
 
     void log(LogLevel level, const std::string& message) const {
         if (settings.log) settings.log(level, message);
     }
+    void refused(Refusal why, const std::string& line) {
+        refusals.refused(why, line);
+        if (settings.on_refused) settings.on_refused(why);
+    }
 
+    std::error_code open(bool tls, int port);
+    bool load_tls();
     void accept_loop();
-    void serve_connection(int fd, const std::string& id);
-    RequestWait wait_for_request(int fd);
+    void accept_one(const Listener& listener);
+    void watchdog();
+    void serve_connection(int fd, long seq, const std::string& id, const std::string& host, bool tls);
+    FirstByte wait_for_first_byte(int fd);
     void refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResult result,
                 T_ASC_RejectParametersSource source, T_ASC_RejectParametersReason reason);
-    void run_association(T_ASC_Association* assoc, const std::string& id);
+    // Counts the association against the limits; Refusal::shutting_down (unused here) = admitted.
+    bool admit(const std::string& host, const std::string& calling, Refusal& why);
+    void release(const std::string& host, const std::string& calling);
+    void run_association(T_ASC_Association* assoc, const std::string& id, const std::string& host, bool tls);
     bool handle_store(T_ASC_Association* assoc, T_ASC_PresentationContextID pres_id, T_DIMSE_C_StoreRQ& req,
                       const std::string& id, const std::string& calling, const std::string& called,
                       const std::string& peer);
@@ -214,174 +253,238 @@ void StoreScp::Impl::refuse(T_ASC_Association* assoc, T_ASC_RejectParametersResu
 }
 
 // The listening thread only accepts TCP connections; each one gets its own thread at once, which
-// waits for the A-ASSOCIATE-RQ. A client that connects and sends nothing (or trickles its request)
-// therefore delays nobody else.
+// reads the request (and does the TLS handshake) itself. A client that connects and sends nothing,
+// or trickles its request, therefore delays nobody else. Every 200 ms the thread also runs the
+// watchdog and lets the refusal log write its summary.
 void StoreScp::Impl::accept_loop() {
-    const int listen_fd = reinterpret_cast<PRIVATE_NETWORKKEY*>(net->network)->networkSpecific.TCP.listenSocket;
+    std::vector<pollfd> fds;
+    for (const auto& l : listeners)
+        fds.push_back(pollfd{reinterpret_cast<PRIVATE_NETWORKKEY*>(l.net->network)->networkSpecific.TCP.listenSocket,
+                             POLLIN, 0});
     while (!stop_accept) {
-        pollfd pfd{listen_fd, POLLIN, 0};
-        if (::poll(&pfd, 1, 200) <= 0) continue;  // 200 ms: stop_accepting() is noticed quickly
-        const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
-        int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        const std::string id = "assoc-" + std::to_string(++association_seq);
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            if (active >= settings.max_associations + kSparePendingConnections) {
-                log(LogLevel::warning, id + ": connection closed: too many connections (" +
-                                           std::to_string(active) + ") already open");
-                ::close(fd);
-                continue;
-            }
-            ++active;
-        }
-        std::thread([this, fd, id] {
-            serve_connection(fd, id);
-            std::lock_guard<std::mutex> lock(mutex);
-            --active;
-            idle_cv.notify_all();
-        }).detach();
+        watchdog();
+        refusals.tick();
+        for (auto& p : fds) p.revents = 0;
+        if (::poll(fds.data(), fds.size(), 200) <= 0) continue;  // 200 ms: stop_accepting() is noticed quickly
+        for (std::size_t i = 0; i < fds.size(); ++i)
+            if (fds[i].revents & POLLIN) accept_one(listeners[i]);
     }
 }
 
-// Waits until the whole A-ASSOCIATE-RQ PDU is in the socket's receive buffer, so that DCMTK's
-// reading of it (under external_socket_mutex) does not block. Only the PDU header's length field
-// is looked at (peeked, not consumed); DCMTK parses the request. SO_RCVLOWAT makes poll() wake up
-// only when that many bytes are there, so a trickling sender costs no busy loop.
-RequestWait StoreScp::Impl::wait_for_request(int fd) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.acse_timeout_seconds);
-    int want = 6;  // PDU type, reserved, 32-bit length
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want);
-    RequestWait result = RequestWait::timed_out;
-    for (;;) {
-        if (abort || stop_accept) {  // no new association once stopping
-            result = RequestWait::aborted;
-            break;
+void StoreScp::Impl::accept_one(const Listener& listener) {
+    const int listen_fd = reinterpret_cast<PRIVATE_NETWORKKEY*>(listener.net->network)->networkSpecific.TCP.listenSocket;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const long seq = ++association_seq;
+    const std::string id = "assoc-" + std::to_string(seq);
+    const std::string host = peer_address(addr);
+    const bool tls = listener.tls;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (active >= settings.max_associations + kSparePendingConnections) {
+            refused(Refusal::connections_total, id + " from " + host + ": connection closed: " + std::to_string(active) +
+                                                    " connections already open");
+            ::close(fd);
+            return;
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
+        int& from_host = connections_by_host[host];
+        if (from_host >= settings.limits.connections_per_host) {
+            refused(Refusal::connections_per_host, id + " from " + host + ": connection closed: " +
+                                                       std::to_string(from_host) +
+                                                       " connections from this host already open (listen.limits.connections_per_host)");
+            ::close(fd);
+            return;
+        }
+        ++from_host;
+        ++active;
+        Pending p;
+        p.watch_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        p.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.acse_timeout_seconds);
+        pending[seq] = p;
+    }
+    std::thread([this, fd, seq, id, host, tls] {
+        serve_connection(fd, seq, id, host, tls);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (auto it = pending.find(seq); it != pending.end()) {
+            if (it->second.watch_fd >= 0) ::close(it->second.watch_fd);
+            pending.erase(it);
+        }
+        if (--connections_by_host[host] <= 0) connections_by_host.erase(host);
+        --active;
+        idle_cv.notify_all();
+    }).detach();
+}
+
+// A connection whose request (TLS handshake included) is not complete at its deadline is shut
+// down: DCMTK's blocking read returns and the connection's thread ends.
+void StoreScp::Impl::watchdog() {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& [seq, p] : pending)
+        if (p.watch_fd >= 0 && (now >= p.deadline || abort)) {
+            ::shutdown(p.watch_fd, SHUT_RDWR);
+            ::close(p.watch_fd);
+            p.watch_fd = -1;
+        }
+}
+
+// Waits for the first byte of the request (or of the TLS handshake), at most
+// limits.first_pdu_timeout_seconds. Nothing is read.
+FirstByte StoreScp::Impl::wait_for_first_byte(int fd) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(settings.limits.first_pdu_timeout_seconds);
+    for (;;) {
+        if (abort || stop_accept) return FirstByte::aborted;  // no new association once stopping
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return FirstByte::timed_out;
         pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
         const int n = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left.count(), 500)));
-        if (n < 0 && errno != EINTR) {
-            result = RequestWait::closed;
-            break;
-        }
+        if (n < 0 && errno != EINTR) return FirstByte::closed;
         if (n <= 0) continue;
-        unsigned char header[6];
-        const ssize_t got = ::recv(fd, header, sizeof header, MSG_PEEK | MSG_DONTWAIT);
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
-            result = RequestWait::closed;
-            break;
-        }
-        if (got < static_cast<ssize_t>(sizeof header)) {
-            if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
-                result = RequestWait::closed;
-                break;
-            }
-            continue;
-        }
-        const std::uint32_t length = (std::uint32_t(header[2]) << 24) | (std::uint32_t(header[3]) << 16) |
-                                     (std::uint32_t(header[4]) << 8) | std::uint32_t(header[5]);
-        if (length > kMaxBufferedRequest) {  // unusual; DCMTK reads the rest with its own timeout
-            result = RequestWait::ready;
-            break;
-        }
-        const int total = 6 + static_cast<int>(length);
-        if (want < total) {
-            want = total;
-            ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want);
-        }
-        int available = 0;
-        std::vector<unsigned char> probe(static_cast<std::size_t>(total));
-        available = static_cast<int>(::recv(fd, probe.data(), probe.size(), MSG_PEEK | MSG_DONTWAIT));
-        if (available >= total) {
-            result = RequestWait::ready;
-            break;
-        }
-        if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
-            result = RequestWait::closed;
-            break;
-        }
+        char c;
+        const ssize_t got = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (got == 1) return FirstByte::arrived;
+        if (got == 0 || (errno != EAGAIN && errno != EINTR)) return FirstByte::closed;
     }
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-    return result;
 }
 
-void StoreScp::Impl::serve_connection(int fd, const std::string& id) {
-    const RequestWait waited = wait_for_request(fd);
-    if (waited != RequestWait::ready) {
-        log(LogLevel::warning,
-            id + ": connection closed without an association: " +
-                (waited == RequestWait::timed_out
-                     ? "no complete A-ASSOCIATE-RQ within " + std::to_string(settings.acse_timeout_seconds) + " s"
-                     : waited == RequestWait::aborted ? std::string("shutting down") : std::string("the peer closed it")));
+void StoreScp::Impl::serve_connection(int fd, long seq, const std::string& id, const std::string& host, bool tls) {
+    const FirstByte first = wait_for_first_byte(fd);
+    if (first != FirstByte::arrived) {
+        if (first == FirstByte::aborted)
+            log(LogLevel::info, id + ": connection closed without an association: shutting down");
+        else
+            refused(Refusal::no_request,
+                    id + " from " + host + ": connection closed without an association: " +
+                        (first == FirstByte::timed_out
+                             ? "nothing received within " + std::to_string(settings.limits.first_pdu_timeout_seconds) +
+                                   " s (listen.limits.first_pdu_timeout_seconds)"
+                             : std::string("the peer closed it")));
         ::close(fd);
         return;
     }
     T_ASC_Association* assoc = nullptr;
     OFCondition cond;
+    std::shared_ptr<DcmTransportLayer> layer;  // the one that made this connection, kept while it runs
+    bool dcmtk_owns_socket = false;
     {
-        std::lock_guard<std::mutex> lock(external_socket_mutex());
-        dcmExternalSocketHandle.set(fd);
-        cond = ASC_receiveAssociation(net, &assoc, kMaxPdu, nullptr, nullptr, OFFalse, DUL_NOBLOCK,
+        HandOverTransportLayer::HandOver hand_over(fd);
+        T_ASC_Network* net = nullptr;
+        for (const auto& l : listeners)
+            if (l.tls == tls) net = l.net;
+        cond = ASC_receiveAssociation(net, &assoc, kMaxPdu, nullptr, nullptr, tls ? OFTrue : OFFalse, DUL_NOBLOCK,
                                       settings.acse_timeout_seconds);
-        dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+        dcmtk_owns_socket = hand_over.connection_created();
+        layer = hand_over.layer();
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex);  // the request is read: no deadline any more
+        if (auto it = pending.find(seq); it != pending.end()) {
+            if (it->second.watch_fd >= 0) ::close(it->second.watch_fd);
+            pending.erase(it);
+        }
     }
     if (cond.bad()) {
-        log(LogLevel::warning, id + ": cannot receive the association request: " + cond.text());
+        const bool handshake = tls && cond.module() == OFM_dcmtls;
+        refused(handshake ? Refusal::tls_handshake : Refusal::no_request,
+                id + " from " + host + ": " + (handshake ? "TLS handshake failed" : "no association request read") +
+                    ": " + common::printable(cond.text()));
         if (assoc) {
             ASC_dropAssociation(assoc);
             ASC_destroyAssociation(&assoc);
-        } else {
-            ::close(fd);
         }
+        if (!dcmtk_owns_socket) ::close(fd);
         return;
     }
-    bool full = false;
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (associations >= settings.max_associations) full = true;
-        else ++associations;
-    }
-    if (full) {
-        log(LogLevel::warning, id + ": refused: " + std::to_string(settings.max_associations) +
-                                   " associations already running (local limit exceeded)");
-        refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
-               ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-        return;
-    }
-    run_association(assoc, id);
-    std::lock_guard<std::mutex> lock(mutex);
-    --associations;
+    run_association(assoc, id, host, tls);
 }
 
-void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string& id) {
+bool StoreScp::Impl::admit(const std::string& host, const std::string& calling, Refusal& why) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (associations >= settings.max_associations) why = Refusal::associations_total;
+    else if (associations_by_host[host] >= settings.limits.associations_per_host) why = Refusal::associations_per_host;
+    else if (associations_by_ae[calling] >= settings.limits.associations_per_calling_ae)
+        why = Refusal::associations_per_calling_ae;
+    else {
+        ++associations;
+        ++associations_by_host[host];
+        ++associations_by_ae[calling];
+        return true;
+    }
+    if (associations_by_host[host] == 0) associations_by_host.erase(host);
+    if (associations_by_ae[calling] == 0) associations_by_ae.erase(calling);
+    return false;
+}
+
+void StoreScp::Impl::release(const std::string& host, const std::string& calling) {
+    std::lock_guard<std::mutex> lock(mutex);
+    --associations;
+    if (--associations_by_host[host] <= 0) associations_by_host.erase(host);
+    if (--associations_by_ae[calling] <= 0) associations_by_ae.erase(calling);
+}
+
+void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string& id, const std::string& host, bool tls) {
     char calling_buf[65] = {0}, called_buf[65] = {0};
     ASC_getAPTitles(assoc->params, calling_buf, sizeof calling_buf, called_buf, sizeof called_buf, nullptr, 0);
     const std::string calling = trim(calling_buf), called = trim(called_buf);
-    const std::string peer = assoc->params->DULparams.callingPresentationAddress;
-    const std::string who = id + " from " + peer + " calling AE '" + calling + "' called AE '" + called + "'";
+    const std::string peer = host;
+    // Peer-supplied values are escaped: a control character cannot forge a log line.
+    const std::string who = id + " from " + host + (tls ? " (TLS)" : "") + " calling AE '" + common::printable(calling) +
+                            "' called AE '" + common::printable(called) + "'";
 
     if (called != settings.ae_title) {
-        log(LogLevel::warning, who + ": refused: called AE title not recognized");
+        refused(Refusal::called_ae_not_recognized, who + ": refused: called AE title not recognized");
         refuse(assoc, ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED);
         return;
     }
     const auto& allowed = settings.allowed_calling_ae;
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), calling) == allowed.end()) {
-        log(LogLevel::warning, who + ": refused: calling AE title not recognized");
+        refused(Refusal::calling_ae_not_recognized, who + ": refused: calling AE title not recognized");
+        refuse(assoc, ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER,
+               ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
+        return;
+    }
+    const std::string subject = tls ? peer_certificate_subject(assoc) : std::string();
+    if (const CallerCheck check = check_caller(settings.known_callers, calling, host, subject);
+        check != CallerCheck::allowed) {
+        refused(Refusal::calling_ae_not_recognized,
+                who + (subject.empty() ? std::string() : " certificate '" + common::printable(subject, 256) + "'") +
+                    ": refused: calling AE title not recognized: " + describe(check));
         refuse(assoc, ASC_RESULT_REJECTEDPERMANENT, ASC_SOURCE_SERVICEUSER,
                ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
         return;
     }
     if (stop_accept) {
-        log(LogLevel::info, who + ": refused: shutting down (temporary congestion)");
+        refused(Refusal::shutting_down, who + ": refused: shutting down (temporary congestion)");
         refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
                ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
         return;
     }
+    Refusal why = Refusal::shutting_down;
+    if (!admit(host, calling, why)) {
+        const std::string limit = why == Refusal::associations_total
+                                      ? std::to_string(settings.max_associations) + " associations already running (listen.max_associations)"
+                                  : why == Refusal::associations_per_host
+                                      ? std::to_string(settings.limits.associations_per_host) +
+                                            " associations from this host already running (listen.limits.associations_per_host)"
+                                      : std::to_string(settings.limits.associations_per_calling_ae) +
+                                            " associations of this calling AE already running (listen.limits.associations_per_calling_ae)";
+        refused(why, who + ": refused: local limit exceeded: " + limit);
+        refuse(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+               ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+        return;
+    }
+    struct Admitted {
+        Impl& impl;
+        const std::string &host, &calling;
+        ~Admitted() { impl.release(host, calling); }
+    } admitted{*this, host, calling};
+
     const char* verification[] = {UID_VerificationSOPClass};
     ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1, kEchoSyntaxes,
                                                     DIM_OF(kEchoSyntaxes));
@@ -390,7 +493,7 @@ void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string
                                                     DIM_OF(kStoreSyntaxes));
     OFCondition cond = ASC_acknowledgeAssociation(assoc);
     if (cond.bad()) {
-        log(LogLevel::warning, who + ": cannot acknowledge: " + cond.text());
+        log(LogLevel::warning, who + ": cannot acknowledge: " + common::printable(cond.text()));
         ASC_dropAssociation(assoc);
         ASC_destroyAssociation(&assoc);
         return;
@@ -552,55 +655,125 @@ StoreScp::~StoreScp() {
         abort_all();
         wait_idle(std::chrono::hours(1));
     }
-    if (impl_->net) ASC_dropNetwork(&impl_->net);
+    for (auto& l : impl_->listeners)
+        if (l.net) ASC_dropNetwork(&l.net);
 }
 
-std::error_code StoreScp::start() {
+std::error_code StoreScp::Impl::open(bool tls, int port) {
     std::string error;
-    int fd = open_listen_socket(impl_->settings.bind, impl_->settings.port, error);
+    int fd = open_listen_socket(settings.bind, port, error);
     if (fd < 0) {
-        impl_->log(LogLevel::error, error);
+        log(LogLevel::error, error);
         return DimseError::network_init_failed;
     }
+    Listener l;
+    l.tls = tls;
     // DCMTK opens its own wildcard socket on an ephemeral port; ours replaces it under the same
-    // descriptor, so DCMTK accepts on the configured address.
-    OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, 0, impl_->settings.acse_timeout_seconds, &impl_->net);
+    // descriptor, so DCMTK accepts on the configured address. ASC_initializeNetwork reads
+    // dcmExternalSocketHandle too (an acceptor with one set opens no socket): under its mutex.
+    OFCondition cond;
+    {
+        std::lock_guard<std::mutex> lock(HandOverTransportLayer::global_mutex());
+        cond = ASC_initializeNetwork(NET_ACCEPTOR, 0, settings.acse_timeout_seconds, &l.net);
+    }
     if (cond.bad()) {
         close(fd);
-        impl_->log(LogLevel::error, std::string("cannot initialise the DICOM network: ") + cond.text());
+        log(LogLevel::error, std::string("cannot initialise the DICOM network: ") + cond.text());
         return DimseError::network_init_failed;
     }
-    auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(impl_->net->network);
+    auto* key = reinterpret_cast<PRIVATE_NETWORKKEY*>(l.net->network);
     if (dup2(fd, key->networkSpecific.TCP.listenSocket) < 0) {
         close(fd);
-        ASC_dropNetwork(&impl_->net);
+        ASC_dropNetwork(&l.net);
         return DimseError::network_init_failed;
     }
     close(fd);
     sockaddr_in addr{};
     socklen_t len = sizeof addr;
     getsockname(key->networkSpecific.TCP.listenSocket, reinterpret_cast<sockaddr*>(&addr), &len);
-    impl_->bound_port = ntohs(addr.sin_port);
-    key->networkSpecific.TCP.port = impl_->bound_port;
-    ASC_setTransportLayer(impl_->net, &impl_->layer, 0);
-    dcmDisableGethostbyaddr.set(OFTrue);  // no reverse DNS lookup per association
-    impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
-    impl_->log(LogLevel::info, "listening on " + impl_->settings.bind + ":" + std::to_string(impl_->bound_port) +
-                                   " as " + impl_->settings.ae_title);
+    l.port = ntohs(addr.sin_port);
+    key->networkSpecific.TCP.port = l.port;
+    if (tls) {
+        l.layer = std::make_unique<HandOverTransportLayer>([this]() -> std::shared_ptr<DcmTransportLayer> {
+            std::lock_guard<std::mutex> lock(tls_mutex);
+            return tls_layer;
+        });
+    } else {
+        l.layer = std::make_unique<HandOverTransportLayer>(
+            [this]() -> std::shared_ptr<DcmTransportLayer> { return plain_layer; });
+    }
+    ASC_setTransportLayer(l.net, l.layer.get(), 0);
+    listeners.push_back(std::move(l));
     return {};
 }
 
-int StoreScp::port() const { return impl_->bound_port; }
+std::error_code StoreScp::start() {
+    if (impl_->settings.port < 0 && impl_->settings.tls_port < 0) {
+        impl_->log(LogLevel::error, "neither a plain nor a TLS port to listen on");
+        return DimseError::network_init_failed;
+    }
+    if (impl_->settings.tls_port >= 0 && !impl_->load_tls()) {
+        impl_->log(LogLevel::error, "TLS listener: " + tls_error());
+        return DimseError::tls_setup_failed;
+    }
+    if (impl_->settings.port >= 0)
+        if (auto ec = impl_->open(false, impl_->settings.port)) return ec;
+    if (impl_->settings.tls_port >= 0)
+        if (auto ec = impl_->open(true, impl_->settings.tls_port)) return ec;
+    dcmDisableGethostbyaddr.set(OFTrue);  // no reverse DNS lookup per association
+    impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
+    std::string where;
+    for (const auto& l : impl_->listeners)
+        where += (where.empty() ? "" : " and ") + impl_->settings.bind + ":" + std::to_string(l.port) +
+                 (l.tls ? " (TLS)" : "");
+    impl_->log(LogLevel::info, "listening on " + where + " as " + impl_->settings.ae_title);
+    return {};
+}
 
-bool StoreScp::accepting() const { return impl_->bound_port > 0 && !impl_->stop_accept; }
+bool StoreScp::Impl::load_tls() {
+    std::string error;
+    std::shared_ptr<DcmTLSTransportLayer> layer;
+    if (!settings.tls) error = "no TLS settings";
+    else layer = make_tls_layer(TlsRole::server, *settings.tls, error);
+    std::lock_guard<std::mutex> lock(tls_mutex);
+    if (!layer) {
+        tls_error = error;
+        return false;
+    }
+    tls_layer = std::move(layer);
+    tls_error.clear();
+    return true;
+}
+
+bool StoreScp::reload_tls() { return impl_->load_tls(); }
+
+std::string StoreScp::tls_error() const {
+    std::lock_guard<std::mutex> lock(impl_->tls_mutex);
+    return impl_->tls_error;
+}
+
+int StoreScp::port() const {
+    for (const auto& l : impl_->listeners)
+        if (!l.tls) return l.port;
+    return 0;
+}
+
+int StoreScp::tls_port() const {
+    for (const auto& l : impl_->listeners)
+        if (l.tls) return l.port;
+    return 0;
+}
+
+bool StoreScp::accepting() const { return !impl_->listeners.empty() && impl_->accept_thread.joinable() && !impl_->stop_accept; }
 
 void StoreScp::stop_accepting() {
     impl_->stop_accept = true;
     if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
-    // New connections are refused from here on; the network itself is dropped in the destructor,
-    // once no association uses it any more.
-    if (impl_->net)
-        shutdown(reinterpret_cast<PRIVATE_NETWORKKEY*>(impl_->net->network)->networkSpecific.TCP.listenSocket, SHUT_RDWR);
+    // New connections are refused from here on; the networks themselves are dropped in the
+    // destructor, once no association uses them any more.
+    for (auto& l : impl_->listeners)
+        if (l.net)
+            shutdown(reinterpret_cast<PRIVATE_NETWORKKEY*>(l.net->network)->networkSpecific.TCP.listenSocket, SHUT_RDWR);
 }
 
 bool StoreScp::wait_idle(std::chrono::milliseconds limit) {
@@ -608,11 +781,16 @@ bool StoreScp::wait_idle(std::chrono::milliseconds limit) {
     return impl_->idle_cv.wait_for(lock, limit, [this] { return impl_->active == 0; });
 }
 
-void StoreScp::abort_all() { impl_->abort = true; }
+void StoreScp::abort_all() {
+    impl_->abort = true;
+    impl_->watchdog();  // requests still being read end now
+}
 
 int StoreScp::active_associations() const {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     return impl_->active;
 }
+
+std::uint64_t StoreScp::refusals(Refusal why) const { return impl_->refusals.total(why); }
 
 }  // namespace dimse

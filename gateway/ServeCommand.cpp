@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -17,7 +18,9 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include "dimse/DimseError.h"
 #include "dimse/StoreScp.h"
+#include "dimse/Tls.h"
 #include "gateway/Commands.h"
 #include "forward/DicomSender.h"
 #include "forward/FolderSender.h"
@@ -49,6 +52,27 @@ void dimse_log(dimse::LogLevel level, const std::string& message) {
     if (level == dimse::LogLevel::warning) l = Level::warning;
     if (level == dimse::LogLevel::error) l = Level::error;
     common::log(l, "dimse", message);
+}
+
+// The TLS listener's settings from listen.tls (the config has checked the spellings).
+std::shared_ptr<const dimse::TlsSettings> listen_tls(const config::ListenTls& t) {
+    auto s = std::make_shared<dimse::TlsSettings>();
+    s->certificate = t.certificate;
+    s->private_key = t.private_key;
+    s->trusted_certificates = t.trusted_certificates;
+    s->verify_peer = t.require_client_certificate;
+    dimse::parse_tls_version(t.min_version, s->min_version);
+    dimse::parse_tls_profile(t.profile, s->profile);
+    return s;
+}
+
+// make_tls_layer's error names the file; the message names the key that gave it.
+std::string tls_error_with_key(const config::ListenTls& t, const std::string& error) {
+    auto starts = [&](const std::string& path) { return !path.empty() && error.rfind(path, 0) == 0; };
+    if (starts(t.private_key)) return "listen.tls.private_key: " + error;
+    if (starts(t.certificate)) return "listen.tls.certificate: " + error;
+    if (starts(t.trusted_certificates)) return "listen.tls.trusted_certificates: " + error;
+    return "listen.tls: " + error;
 }
 
 }  // namespace
@@ -130,8 +154,18 @@ int run_serve(const config::Config& cfg) {
     dimse::ScpSettings settings;
     settings.ae_title = cfg.listen.ae_title;
     settings.bind = cfg.listen.bind;
-    settings.port = cfg.listen.port;
+    settings.port = cfg.listen.port == 0 ? -1 : cfg.listen.port;  // 0: TLS only
+    if (cfg.listen.tls.enabled) {
+        settings.tls_port = cfg.listen.tls.port;
+        settings.tls = listen_tls(cfg.listen.tls);
+    }
     settings.allowed_calling_ae = cfg.listen.allowed_calling_ae;
+    for (const auto& k : cfg.listen.known_callers)
+        settings.known_callers.push_back(dimse::KnownCaller{k.ae_title, k.host, k.certificate_subject});
+    settings.limits.connections_per_host = cfg.listen.limits.connections_per_host;
+    settings.limits.associations_per_host = cfg.listen.limits.associations_per_host;
+    settings.limits.associations_per_calling_ae = cfg.listen.limits.associations_per_calling_ae;
+    settings.limits.first_pdu_timeout_seconds = cfg.listen.limits.first_pdu_timeout_seconds;
     settings.max_associations = cfg.listen.max_associations;
     settings.acse_timeout_seconds = cfg.listen.acse_timeout_seconds;
     settings.dimse_timeout_seconds = cfg.listen.dimse_timeout_seconds;
@@ -142,18 +176,32 @@ int run_serve(const config::Config& cfg) {
     settings.on_association = [&monitoring](bool accepted) { monitoring.metrics().association(accepted); };
     settings.on_aborted = [&monitoring] { monitoring.metrics().association_aborted(); };
     settings.on_response = [&monitoring](std::uint16_t status) { monitoring.metrics().cstore(status); };
+    // Every refused connection or association is counted, by reason; the log has a bounded rate.
+    settings.on_refused = [&monitoring](dimse::Refusal why) {
+        monitoring.metrics()
+            .registry()
+            .counter("deid_listener_refusals_total",
+                     "Connections and association requests the listener refused, by reason", {{"reason", dimse::slug(why)}})
+            .inc();
+    };
     handler.set_metrics(&monitoring.metrics());
     dimse::StoreScp scp(settings, handler);
     if (const auto ec = scp.start()) {
-        std::cerr << "deid-gateway serve: cannot listen on " << cfg.listen.bind << ":" << cfg.listen.port << ": "
-                  << ec.message() << "\n";
+        if (ec == dimse::DimseError::tls_setup_failed) {
+            const std::string why = tls_error_with_key(cfg.listen.tls, scp.tls_error());
+            std::cerr << "deid-gateway serve: cannot start the TLS listener: " << why << "\n";
+            common::log(common::Level::error, "serve", "cannot start the TLS listener: " + why);
+        } else {
+            std::cerr << "deid-gateway serve: cannot listen on " << cfg.listen.bind << ":" << cfg.listen.port << ": "
+                      << ec.message() << "\n";
+        }
         pool.stop();
         return 1;
     }
     monitoring.watch(&forwarders);
     monitoring.set_listener([&scp, &cfg] {
         return http::ListenerStatus{scp.accepting(), cfg.listen.ae_title,
-                                    cfg.listen.bind, scp.port(), scp.active_associations()};
+                                    cfg.listen.bind, scp.port() ? scp.port() : scp.tls_port(), scp.active_associations()};
     });
     if (const auto ec = monitoring.start()) {
         std::cerr << "deid-gateway serve: cannot serve HTTP on " << cfg.http.bind << ":" << cfg.http.port << ": "
@@ -169,7 +217,9 @@ int run_serve(const config::Config& cfg) {
     const auto pending_in = spool.list_incoming().size();
     spool.sweep();
     common::log(common::Level::info, "serve",
-        "ready: " + cfg.listen.ae_title + " on " + cfg.listen.bind + ":" + std::to_string(scp.port()) + ", " +
+        "ready: " + cfg.listen.ae_title + " on " + cfg.listen.bind + ":" +
+            (scp.port() ? std::to_string(scp.port()) : std::string("-")) +
+            (scp.tls_port() ? " and TLS " + cfg.listen.bind + ":" + std::to_string(scp.tls_port()) : std::string()) + ", " +
             std::to_string(cfg.workers) + " workers, " + std::to_string(cfg.destinations.size()) +
             " destinations, " + std::to_string(pending_in) + " instances picked up from incoming" +
             (monitoring.http_port() ? "; status page http://" + cfg.http.bind + ":" + std::to_string(monitoring.http_port()) + "/"
@@ -194,6 +244,15 @@ int run_serve(const config::Config& cfg) {
         common::set_log_level(fresh.log.level);
         common::log(common::Level::info, "reload", "log level " + fresh.log.level + " (from " + cfg.source_path + ")");
     });
+    // Certificate rotation: the listener's TLS files are read again; the next association uses
+    // them, running ones finish with theirs. Unusable files are logged and the old ones stay.
+    if (cfg.listen.tls.enabled)
+        reload_hooks.add("TLS certificates", [&scp, &cfg] {
+            if (!scp.reload_tls())
+                throw std::runtime_error(tls_error_with_key(cfg.listen.tls, scp.tls_error()) +
+                                         " (the previous certificate stays in use)");
+            common::log(common::Level::info, "reload", "TLS listener: certificate, key and trusted certificates read again");
+        });
     boost::asio::signal_set hangup(io, SIGHUP);
     std::function<void()> on_hangup = [&] {
         hangup.async_wait([&](const boost::system::error_code& ec, int) {

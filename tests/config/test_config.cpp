@@ -54,7 +54,7 @@ TEST_CASE("a file only needs the keys it changes") {
 
 TEST_CASE("wrong types name the key path, what was expected and what was given") {
     CHECK(has_problem(problems(R"({"listen": {"port": "abc"}})"),
-                      R"(listen.port: expected an integer 1..65535, got "abc")"));
+                      R"(listen.port: expected an integer 0..65535, got "abc")"));
     CHECK(has_problem(problems(R"({"workers": "4"})"), R"(workers: expected an integer 1..256, got "4")"));
     CHECK(has_problem(problems(R"({"state_dir": 7})"), "state_dir: expected a non-empty string, got 7"));
     CHECK(has_problem(problems(R"({"listen": 5})"), "listen: expected an object, got 5"));
@@ -64,8 +64,8 @@ TEST_CASE("wrong types name the key path, what was expected and what was given")
 }
 
 TEST_CASE("bad values are refused") {
-    CHECK(has_problem(problems(R"({"listen": {"port": 0}})"), "listen.port: expected an integer 1..65535, got 0"));
-    CHECK(has_problem(problems(R"({"listen": {"port": 70000}})"), "listen.port: expected an integer 1..65535, got 70000"));
+    CHECK(has_problem(problems(R"({"listen": {"port": 0}})"), "listen.port: 0 (no plain listener) needs listen.tls"));
+    CHECK(has_problem(problems(R"({"listen": {"port": 70000}})"), "listen.port: expected an integer 0..65535, got 70000"));
     CHECK(has_problem_starting(problems(R"({"listen": {"ae_title": "THIS_TITLE_IS_TOO_LONG"}})"),
                                "listen.ae_title: expected an AE title"));
     CHECK(has_problem_starting(problems(R"({"profile": {"options": ["retain_everything"]}})"),
@@ -126,6 +126,45 @@ TEST_CASE("print-config output loads back to the same config") {
     CHECK(a.profile.rules[0].element == 0x0080);
     const config::Config b = config::parse(config::to_json(a), "/elsewhere");
     CHECK(config::to_json(a) == config::to_json(b));
+}
+
+TEST_CASE("listen: known callers, limits and TLS are read and checked with their key paths") {
+    const auto c = config::parse(R"({"listen": {"known_callers": [{"ae_title": "CT1", "host": "10.1.0.0/16"},
+        {"ae_title": "PACS", "host": "10.2.3.4", "certificate_subject": "CN=pacs,O=H"}],
+        "limits": {"associations_per_host": 8}, "port": 0,
+        "tls": {"certificate": "tls/gw.crt", "private_key": "/etc/gw.key", "trusted_certificates": "tls/ca.crt",
+                "min_version": "1.3", "profile": "BCP195-ND"}}, "state_dir": "/srv/gw"})", "/base");
+    REQUIRE(c.listen.known_callers.size() == 2);
+    CHECK(c.listen.known_callers[0].host == "10.1.0.0/16");
+    CHECK(c.listen.known_callers[1].certificate_subject == "CN=pacs,O=H");
+    CHECK(c.listen.limits.associations_per_host == 8);
+    CHECK(c.listen.limits.connections_per_host == 40);  // sibling keeps its default
+    CHECK(c.listen.port == 0);
+    CHECK(c.listen.tls.enabled);
+    CHECK(c.listen.tls.port == 2762);
+    CHECK(c.listen.tls.certificate == "/base/tls/gw.crt");  // relative to the config file's folder
+    CHECK(c.listen.tls.private_key == "/etc/gw.key");
+    CHECK(c.listen.tls.require_client_certificate);
+    CHECK(c.listen.tls.min_version == "1.3");
+    CHECK(c.listen.tls.profile == "BCP195-ND");
+    CHECK_FALSE(config::parse("{}").listen.tls.enabled);
+
+    CHECK(has_problem(problems(R"({"listen": {"known_callers": [{"ae_title": "CT1", "host": "10.1.0.0/33"}]}})"),
+                      R"(listen.known_callers[0].host: expected an IP address or a CIDR block ("10.1.0.0/16"), got "10.1.0.0/33")"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"known_callers": [{"host": "10.1.2.3"}]}})"),
+                               "listen.known_callers[0].ae_title: expected an AE title"));
+    CHECK(has_problem(problems(R"({"listen": {"limits": {"connections_per_host": 0}}})"),
+                      "listen.limits.connections_per_host: expected an integer 1..65536, got 0"));
+    CHECK(has_problem(problems(R"({"listen": {"tls": {"private_key": "k"}}})"),
+                      "listen.tls.certificate: expected a non-empty string, got null"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"tls": {"certificate": "c", "private_key": "k"}}})"),
+                               "listen.tls.trusted_certificates: required when listen.tls.require_client_certificate"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"tls": {"certificate": "c", "private_key": "k",
+        "require_client_certificate": false, "min_version": "1.1"}}})"), "listen.tls.min_version: expected one of 1.2, 1.3"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"tls": {"certificate": "c", "private_key": "k",
+        "require_client_certificate": false, "profile": "AES"}}})"), "listen.tls.profile: expected one of BCP195"));
+    CHECK(has_problem_starting(problems(R"({"listen": {"known_callers": [{"ae_title": "A", "host": "::1",
+        "certificate_subject": "CN=a"}]}})"), "listen.known_callers: certificate_subject needs listen.tls"));
 }
 
 TEST_CASE("keystore limits and destination TLS keys are read, with errors naming the key path") {

@@ -78,6 +78,10 @@ struct Scp {
         s.receive_dir = dir.path();
         s.dimse_timeout_seconds = 10;
         s.acse_timeout_seconds = acse_timeout_seconds;
+        // Every client here comes from 127.0.0.1; the per-host limits have their own tests
+        // (test_hostile_clients.cpp), these are about concurrency.
+        s.limits.connections_per_host = 96;
+        s.limits.associations_per_host = 64;
         s.log = [this](dimse::LogLevel, const std::string& m) {
             std::lock_guard<std::mutex> lock(log_mutex);
             logs.push_back(m);
