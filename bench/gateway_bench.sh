@@ -2,10 +2,10 @@
 # Benchmark (not a test) of the gateway's throughput, on the same generated instances in one run:
 #   (a) storescu -> storescp directly, TCP_NODELAY forced on both by an LD_PRELOAD shim (the wire limit)
 #   (b) storescu -> deid-gateway serve (default profile) -> storescp, shim on the two DCMTK tools only
-#   (t) (b) over DICOM TLS: the gateway -> storescp +tls with mutual authentication (destinations[].tls,
-#       certificates from a private CA made here with openssl), printed beside plain (b) from the
-#       same rounds. TLS on the listener side (storescu +tls -> listen.tls) is not switched on yet:
-#       it needs the listener's listen.tls (issue 14, other branch); see LISTENER_TLS below.
+#   (t) (b) over DICOM TLS on both sides, mutually authenticated: storescu +tls -> the gateway's
+#       listen.tls port (plain port off), the gateway -> storescp +tls (destinations[].tls);
+#       certificates from a private CA made here with openssl; printed beside plain (b) from the
+#       same rounds.
 #   (c) Orthanc as an anonymize-and-forward router (Lua OnStoredInstance -> /anonymize -> store ->
 #       SendToModality), shim on storescu, Orthanc and storescp
 # for 1,000 CT 512x512 16-bit instances and for 5,000 64x64 ones. Prints instances/s, MB/s, end-to-end
@@ -121,30 +121,25 @@ if [[ $CASES == *t* ]]; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj "/CN=bench CA" 2>/dev/null
   pki_cert sink bench-sink
   pki_cert gateway bench-gateway
+  pki_cert sender bench-sender
 fi
-# LISTENER_TLS (to complete once listen.tls is merged): the sender side of (t) would become
-#   storescu +tls "$PKI/sender.key" "$PKI/sender.crt" +cf "$PKI/ca.crt" -aec DEIDGW 127.0.0.1 $TLS_PORT ...
-# (pki_cert sender bench-sender), with the gateway's config gaining
-#   "listen": {"port": 0, "tls": {"port": $TLS_PORT, "certificate": "$PKI/gateway.crt",
-#              "private_key": "$PKI/gateway.key", "trusted_certificates": "$PKI/ca.crt",
-#              "require_client_certificate": true}}
-# and wait_port on $TLS_PORT instead of $gport. Until then (t) is TLS on the destination side only.
-
 echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
 "$BIN/deid-generate" ct --count "$LARGE" --size 512 --out "$WORK/large" >/dev/null
 "$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
 
 # Sends every file in DIR to AE@PORT on SENDERS associations at once; storescu's output to LOG.
+# SEND_TLS: storescu's TLS options for the case that runs (set by case_a and case_b).
+SEND_TLS=()
 send() { # AE PORT DIR LOG
   if (( SENDERS == 1 )); then
-    $SHIM storescu -aec "$1" 127.0.0.1 "$2" +sd "$3" >"$4" 2>&1
+    $SHIM storescu "${SEND_TLS[@]}" -aec "$1" 127.0.0.1 "$2" +sd "$3" >"$4" 2>&1
     return
   fi
   local i pids=()
   find "$3" -type f | sort | split -n "r/$SENDERS" - "$WORK/senders."
   for i in "$WORK"/senders.*; do
     mapfile -t files <"$i"
-    $SHIM storescu -aec "$1" 127.0.0.1 "$2" "${files[@]}" >>"$4" 2>&1 & pids+=($!)
+    $SHIM storescu "${SEND_TLS[@]}" -aec "$1" 127.0.0.1 "$2" "${files[@]}" >>"$4" 2>&1 & pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i"; done
   rm -f "$WORK"/senders.*
@@ -164,6 +159,7 @@ report() { # CASE SET N BYTES SECS P50 P99 RSS
 # (a) storescu -> storescp, shim on both.
 case_a() { # SET DIR
   local n bytes port out pid t0 t1
+  SEND_TLS=()
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
   port=$(free_port); out="$WORK/out/a_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp "${fork[@]}" -aet SINK -od "$out" "$port" >"$WORK/a_storescp.log" 2>&1 & pid=$!; PIDS+=("$pid")
@@ -180,17 +176,23 @@ case_a() { # SET DIR
 # (b) storescu -> gateway -> storescp; (t) the same with DICOM TLS from the gateway to storescp.
 case_t() { case_b "$1" "$2" tls; }
 case_b() { # SET DIR [tls]
-  local n bytes gport sport out state gw sink t0 t1 p50 p99 rss key=b tls_sink=() tls_dest=""
+  local n bytes gport sport out state gw sink t0 t1 p50 p99 rss key=b tls_sink=() tls_dest="" listen
+  gport=$(free_port); sport=$(free_port)
+  listen="\"port\": $gport"
+  SEND_TLS=()
   if [[ ${3:-} == tls ]]; then
+    # Both sides mutually authenticated: storescu +tls into listen.tls, the gateway +tls to storescp.
     key=t
     tls_sink=(+tls "$PKI/sink.key" "$PKI/sink.crt" +cf "$PKI/ca.crt" -rc)
     tls_dest=", \"tls\": {\"certificate\": \"$PKI/gateway.crt\", \"private_key\": \"$PKI/gateway.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"server_name\": \"bench-sink\"}"
+    listen="\"port\": 0, \"tls\": {\"port\": $gport, \"certificate\": \"$PKI/gateway.crt\", \"private_key\": \"$PKI/gateway.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"require_client_certificate\": true}"
+    SEND_TLS=(+tls "$PKI/sender.key" "$PKI/sender.crt" +cf "$PKI/ca.crt")
   fi
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
-  gport=$(free_port); sport=$(free_port); out="$WORK/out/${key}_$1_$ROUND"; state="$WORK/${key}_state_$1_$ROUND"; mkdir -p "$out"
+  out="$WORK/out/${key}_$1_$ROUND"; state="$WORK/${key}_state_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp --fork -aet SINK "${tls_sink[@]}" -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
   cat >"$WORK/b_config.json" <<EOF
-{"state_dir": "$state", "workers": 2, "listen": {"port": $gport}, "http": {"port": 0},
+{"state_dir": "$state", "workers": 2, "listen": {$listen}, "http": {"port": 0},
  "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4$tls_dest}]}
 EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
@@ -233,7 +235,7 @@ EOF
   stop "$gw"; stop "$sink"
   local quarantined; quarantined=$(find "$state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
   if [[ $key == t ]]; then
-    report "$(label "(t) storescu->gateway->storescp +tls")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
+    report "$(label "(t) storescu +tls->gateway->storescp +tls")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
   else
     report "$(label "(b) storescu->gateway->storescp")" "$1" "$n" "$bytes" "$(echo "$t1 - $t0" | bc -l)" "$p50" "$p99" "$rss"
   fi
