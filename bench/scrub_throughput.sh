@@ -23,7 +23,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/deid-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 "$BIN/deid-generate" ct --count "$COUNT" --size 512 --out "$WORK/in" >/dev/null
 mkdir -p "$WORK/in_small"
-ls "$WORK/in" | head -n "$SMALL" | while read -r f; do ln "$WORK/in/$f" "$WORK/in_small/$f"; done
+# (no `ls | head` pipe: under pipefail, ls killed by SIGPIPE once head stops reading ended the script)
+mapfile -t all_inputs < <(find "$WORK/in" -maxdepth 1 -type f -printf '%f\n' | sort)
+for f in "${all_inputs[@]:0:SMALL}"; do ln "$WORK/in/$f" "$WORK/in_small/$f"; done
 BYTES=$(du -sb "$WORK/in" | cut -f1)
 printf '{"state_dir": "%s"}\n' "$WORK/state" >"$WORK/config.json"
 : >"$WORK/empty-redaction.txt"

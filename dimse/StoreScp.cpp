@@ -31,6 +31,7 @@
 #include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmnet/dulstruc.h>
 
+#include "dimse/DcmValues.h"
 #include "dimse/DimseError.h"
 #include "dimse/DimseStatus.h"
 #include "common/Log.h"
@@ -66,13 +67,6 @@ const char* kStoreSyntaxes[] = {
 };
 
 constexpr long kMaxPdu = 65536;
-
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-    size_t i = 0;
-    while (i < s.size() && s[i] == ' ') ++i;
-    return s.substr(i);
-}
 
 // The listening socket, bound to `bind`:`port` (DCMTK 3.6.7 binds only to the wildcard address).
 int open_listen_socket(const std::string& bind, int port, std::string& error) {
@@ -229,11 +223,8 @@ void inspect_received(CStoreRequest& request, std::uint64_t keep_parsed_bytes) {
                                       whole ? OFstatic_cast(Uint32, -1) : 4096, ERM_autoDetect);
     request.parsed = cond.good();
     if (!request.parsed) return;
-    OFString value;
-    if (file->getDataset()->findAndGetOFString(DCM_SOPClassUID, value).good())
-        request.dataset_sop_class_uid = trim(value.c_str());
-    if (file->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, value).good())
-        request.dataset_sop_instance_uid = trim(value.c_str());
+    request.dataset_sop_class_uid = string_value(*file->getDataset(), DCM_SOPClassUID);
+    request.dataset_sop_instance_uid = string_value(*file->getDataset(), DCM_SOPInstanceUID);
     // Nothing may be left to read from the file, which the handler renames.
     if (whole && file->loadAllDataIntoMemory().good()) request.dataset = std::move(file);
 }
@@ -431,7 +422,7 @@ void StoreScp::Impl::release(const std::string& host, const std::string& calling
 void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string& id, const std::string& host, bool tls) {
     char calling_buf[65] = {0}, called_buf[65] = {0};
     ASC_getAPTitles(assoc->params, calling_buf, sizeof calling_buf, called_buf, sizeof called_buf, nullptr, 0);
-    const std::string calling = trim(calling_buf), called = trim(called_buf);
+    const std::string calling = trimmed(calling_buf), called = trimmed(called_buf);
     const std::string peer = host;
     // Peer-supplied values are escaped: a control character cannot forge a log line.
     const std::string who = id + " from " + host + (tls ? " (TLS)" : "") + " calling AE '" + common::printable(calling) +
@@ -569,8 +560,8 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
     request.called_ae = called;
     request.peer_address = peer;
     request.message_id = req.MessageID;
-    request.affected_sop_class_uid = trim(req.AffectedSOPClassUID);
-    request.affected_sop_instance_uid = trim(req.AffectedSOPInstanceUID);
+    request.affected_sop_class_uid = trimmed(req.AffectedSOPClassUID);
+    request.affected_sop_instance_uid = trimmed(req.AffectedSOPInstanceUID);
     T_ASC_PresentationContext pc;
     if (ASC_findAcceptedPresentationContext(assoc->params, pres_id, &pc).good())
         request.transfer_syntax_uid = pc.acceptedTransferSyntax;

@@ -14,6 +14,7 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/dcmnet/scu.h>
 
+#include "dimse/DcmValues.h"
 #include "dimse/DimseError.h"
 #include "dimse/DimseStatus.h"
 #include "dimse/NoDelayTransportLayer.h"
@@ -44,12 +45,6 @@ public:
 bool is_uncompressed(const std::string& ts) {
     return ts == UID_LittleEndianExplicitTransferSyntax || ts == UID_LittleEndianImplicitTransferSyntax ||
            ts == UID_BigEndianExplicitTransferSyntax;
-}
-
-std::string trim(const OFString& v) {
-    std::string s = v.c_str();
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-    return s;
 }
 
 SendResult result(SendResult::Kind kind, DimseError error, std::string detail, std::uint16_t status = 0) {
@@ -157,9 +152,7 @@ SendResult StoreScu::send_parsed(DcmFileFormat& parsed, const std::string& trans
 
 SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
     OFCondition cond;
-    OFString value;
-    file.getDataset()->findAndGetOFString(DCM_SOPClassUID, value);
-    const std::string sop_class = trim(value);
+    const std::string sop_class = string_value(*file.getDataset(), DCM_SOPClassUID);
     if (sop_class.empty()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, "no SOP Class UID");
 
     const auto key = std::make_pair(sop_class, file_ts);

@@ -68,9 +68,15 @@ StoreScp::StoreScp(bool start_now) {
 }
 
 void StoreScp::start() {
-    child = testsupport::Child(with_shim({"storescp", "--fork", "-aet", "SINK", "-od", folder(), std::to_string(port)}),
-                               dir / "storescp.log");
-    testsupport::wait_for_port(port);
+    // free_port() was free a moment ago; another test may have taken it since. A storescp that could
+    // not bind exits at once: then try another port, so that no test sends to someone else's peer.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        child = testsupport::Child(with_shim({"storescp", "--fork", "-aet", "SINK", "-od", folder(), std::to_string(port)}),
+                                   dir / "storescp.log");
+        if (testsupport::wait_for_port(port) && child.running()) return;
+        child.stop();
+        port = testsupport::free_port();
+    }
 }
 
 StoreResult parse_storescu(const testsupport::RunResult& r) {

@@ -184,6 +184,8 @@ TEST_CASE("gateway SIGKILLed in the middle of a 500-instance stream delivers eve
     std::vector<int> missing;
     std::set_difference(expected.begin(), expected.end(), delivered.begin(), delivered.end(), std::back_inserter(missing));
     INFO("missing " << missing.size());
+    INFO("gateway log (end): " << gw.log().substr(gw.log().size() > 4000 ? gw.log().size() - 4000 : 0));
+    INFO("sink log: " << testsupport::read_file(sink.dir / "storescp.log"));
     CHECK(missing.empty());
 }
 
