@@ -2,7 +2,8 @@
 # Burned-in text cleaning throughput (issues 6, 12): US 640x480 RGB with text, CT 512x512 and
 # MR 256x256 without, through PixelCleaner::clean with 2 threads; CT/MR with the text screen
 # (pixels.screen_all_images) off and on, interleaved and repeated (medians); the screen's CPU time
-# per instance (one thread) and its first pass alone; the de-identification stage
+# per instance (one thread) and its first pass alone, also on frames of 12-bit uniform noise (what
+# `deid-generate ct` writes for bench/scrub_throughput.sh); the de-identification stage
 # (InstanceDeidentifier::process_file, files in /dev/shm) off and on. Then what the screen's first
 # pass flags on real anatomy (tests/data/corpus, tests/data/pixels/anatomy, and every CT, MR, CR,
 # MG, NM and DX file listed in CORPUS_MANIFEST, a MANIFEST.tsv of a third-party corpus such as

@@ -1,6 +1,8 @@
 #include "deid/pixels/TextScreen.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +35,13 @@ constexpr int kMinStrokes = 3;       // stroke crossings in two neighbouring cel
 constexpr int kRowStep = 4;          // every fourth row is read
 constexpr int kMinRows = 2;          // ... in this many sampled rows in a row (8 px of text height)
 constexpr int kAreaPad = 40;         // px around a flagged place: the detector's ring and line extension
+// A stroke stands out of the frame's own noise: its contrast is at least kNoiseUnits x the median
+// absolute difference of horizontally adjacent pixels (read in every kNoiseRowStep-th sampled row).
+// Smooth anatomy has a median of 0-2 levels (the fixed contrast above rules); a frame of pixel
+// noise (the generated CT of deid-generate: 12-bit uniform noise) has about 75 of 255, so
+// nothing in it is a thin peak.
+constexpr int kNoiseUnits = 3;
+constexpr int kNoiseRowStep = 4;
 
 // One sampled row (8-bit, `n` pixels): 1 where a run of thin peaks starts, for columns
 // [kMaxReach, n - kMaxReach) (written to `starts[0 .. n - 2 kMaxReach)`). A thin peak is a pixel
@@ -114,6 +123,22 @@ inline int cell_sum(const std::uint8_t* p) {
     return static_cast<int>(((a + b) * 0x0101010101010101ull) >> 56);
 }
 
+// The median absolute difference of horizontally adjacent pixels of every kNoiseRowStep-th row
+// of `rows`, in the 8-bit levels of the first pass. `row8` is scratch of rows.cols bytes.
+int noise_level(const cv::Mat& rows, int lo, int shift, std::uint8_t* row8) {
+    std::array<long, 256> hist{};
+    long n = 0;
+    for (int y = 0; y < rows.rows; y += kNoiseRowStep) {
+        row_to_8bit(rows, y, lo, shift, row8);
+        for (int x = 0; x + 1 < rows.cols; ++x) ++hist[static_cast<std::size_t>(std::abs(row8[x + 1] - row8[x]))];
+        n += rows.cols - 1;
+    }
+    long seen = 0;
+    for (int v = 0; v < 256; ++v)
+        if ((seen += hist[static_cast<std::size_t>(v)]) * 2 >= n) return v;
+    return 255;
+}
+
 // Flags the places of `rows` (every second row of the frame, 8U, 16U or 16S, values lo..hi)
 // where strokes come at glyph spacing in kMinRows sampled rows in a row; rectangles in frame
 // coordinates.
@@ -133,6 +158,8 @@ void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vect
     lv.ceiling = static_cast<int>(std::lround(kDarkCeiling * unit));
     std::vector<std::uint8_t> row8(static_cast<std::size_t>(rows.cols)), peak_row(static_cast<std::size_t>(w)),
         start_row(static_cast<std::size_t>(w) + kCell);
+    lv.contrast = std::max(lv.contrast, kNoiseUnits * noise_level(rows, lo, shift, row8.data()));
+    if (lv.contrast > 255) return;  // nothing stands out of this much noise
     std::vector<int> run(static_cast<std::size_t>(cells), 0), count(static_cast<std::size_t>(cells));
     std::vector<std::size_t> open(static_cast<std::size_t>(cells), 0);  // index in `out` of the cell's current line
     for (int y = 0; y < rows.rows; ++y) {

@@ -18,11 +18,13 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "deid/pixels/DisplayImage.h"
 #include "deid/pixels/FrameCodec.h"
 #include "deid/pixels/TextScreen.h"
 #include "PlantedCorpus.h"
+#include "SyntheticImages.h"
 #include "IndependentOcr.h"
 
 using namespace deid::pixels;
@@ -127,6 +129,41 @@ TEST_CASE("third-party CT and CR with burned-in names and no Burned In Annotatio
                 CHECK_FALSE(pixels_test::fuzzy_contains(after[0], t));
             }
         }
+    }
+}
+
+// The first pass reads a stroke against the frame's own noise: a frame of pixel noise (the
+// generated CT of deid-generate, 12-bit uniform noise) is not flagged and costs nothing more,
+// while a name drawn over anatomy, with or without ordinary noise, still is.
+TEST_CASE("first pass: a frame of pixel noise is not flagged, text over noisy anatomy is") {
+    cv::RNG rng(12);
+    cv::Mat noise(512, 512, CV_16UC1);
+    rng.fill(noise, cv::RNG::UNIFORM, 0, 4096);
+    CHECK(TextScreen::text_areas(noise).empty());
+    auto file = pixels_test::make_instance({noise}, "CT");
+    DcmFileFormat before(*file);
+    PixelCleaner cleaner(config::Pixels{});
+    const PixelReport r = cleaner.clean(*file);
+    CHECK(r.failure.empty());
+    CHECK(r.regions_cleaned == 0);
+    CHECK(changed_share(before, *file) == 0.0);
+
+    for (const double sigma : {0.0, 40.0}) {  // 40 of a 0..3000 range: more than CT's own noise
+        INFO("noise sigma " << sigma);
+        cv::Mat f = pixels_test::make_ct_frame(rng), n(f.size(), CV_16SC1), g;
+        rng.fill(n, cv::RNG::NORMAL, 0, sigma);
+        f.convertTo(g, CV_32F);
+        g += 200;  // room for the noise below the ground
+        cv::Mat nf;
+        n.convertTo(nf, CV_32F);
+        g += nf;
+        g.convertTo(f, CV_16U);
+        const cv::Rect text(120, 60, 260, 24);
+        cv::putText(f, "DOE JOHN 4471823", {text.x, text.y + 18}, cv::FONT_HERSHEY_SIMPLEX, 0.7, cv::Scalar(3000), 2);
+        const auto areas = TextScreen::text_areas(f);
+        cv::Mat in = cv::Mat::zeros(f.size(), CV_8UC1);
+        for (const auto& a : areas) in(a).setTo(255);
+        CHECK(cv::countNonZero(in(text)) == text.area());
     }
 }
 
