@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -149,8 +151,39 @@ int Child::stop(std::chrono::seconds grace) {
     return code;
 }
 
+namespace {
+
+bool bindable(int port) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+}  // namespace
+
+// Below the kernel's ephemeral range, so that no outgoing connection of a test running beside this
+// one (they take their local ports from that range) can hold the port before the peer binds it.
 int free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int low = 32768, high = 60999;
+    if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+        if (std::fscanf(f, "%d %d", &low, &high) != 2) low = 32768;
+        std::fclose(f);
+    }
+    static std::mt19937 random(std::random_device{}());
+    if (low > 12000) {
+        std::uniform_int_distribution<int> pick(low - 11000, low - 1);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const int port = pick(random);
+            if (bindable(port)) return port;
+        }
+    }
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);  // the kernel's choice, as a last resort
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

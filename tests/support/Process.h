@@ -39,7 +39,8 @@ private:
     bool reaped_ = false;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral port range (so the
+// local port of another test's outgoing connection cannot take it before the peer binds it).
 int free_port();
 
 // Waits until something accepts TCP connections on 127.0.0.1:port, or the limit passes.
