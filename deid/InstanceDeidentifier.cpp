@@ -156,8 +156,9 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
 // Dates, times, ages and text with old or sloppy formats are not checked: the profile replaces,
 // shifts or removes those values anyway.
 std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
-    for (unsigned long i = 0; i < item.card(); ++i) {
-        DcmElement* e = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* e = static_cast<DcmElement*>(o);
         if (e == nullptr) continue;
         // The tag's text only for the answer (formatting it for every element cost more than the check).
         const auto tag = [e] { return std::string(e->getTag().toString().c_str()); };

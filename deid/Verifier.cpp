@@ -245,9 +245,9 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
           const std::function<void(const Visit&)>& fn) {
     OFString cs;
     if (item.findAndGetOFStringArray(DCM_SpecificCharacterSet, cs, OFFalse).good()) charset = trim(cs.c_str());
-    const unsigned long n = item.card();
-    for (unsigned long i = 0; i < n; ++i) {
-        DcmElement* e = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* e = static_cast<DcmElement*>(o);
         if (!e) continue;
         const DcmTagKey tag = e->getTag().getXTag();
         const DcmEVR vr = e->ident();
