@@ -162,14 +162,17 @@ for set in $SETS; do
     [[ -n $files ]] || continue
     for incl in yes no; do
     echo "  top $TOP functions of $stage ($([[ $incl == yes ]] && echo "inclusive" || echo "self") cost, instructions per instance):"
-    # shellcheck disable=SC2086
-    callgrind_annotate --inclusive=$incl --threshold=100 $files 2>/dev/null |
-      awk -v n="$CG_COUNT" -v top="$TOP" '
-        /^-+$/ {d++; next}
-        d >= 4 && $1 ~ /^[0-9,]+$/ {
-          ir = $1; gsub(",", "", ir); $1 = ""; sub(/^ +/, ""); sub(/^\([0-9.]+%\) /, "");
-          sub(/ \[[^]]*\]$/, ""); sub(/^[^:]*:/, ""); if (length($0) > 110) $0 = substr($0, 1, 107) "...";
-          if (++k <= top) printf "    %9.1fk  %s\n", ir / n / 1000, $0}'
+    # callgrind_annotate reads one file (further arguments are source files): one run per thread,
+    # summed by function.
+    for f in $files; do
+      callgrind_annotate --inclusive=$incl --threshold=100 "$f" 2>/dev/null |
+        awk '/^-+$/ {d++; next}
+          d >= 4 && $1 ~ /^[0-9,]+$/ {
+            ir = $1; gsub(",", "", ir); $1 = ""; sub(/^ +/, ""); sub(/^\([0-9.]+%\) /, "");
+            sub(/ \[[^]]*\]$/, ""); sub(/^[^:]*:/, ""); print ir "\t" $0}'
+    done | awk -F'\t' '{s[$2] += $1} END {for (f in s) print s[f] "\t" f}' | sort -t$'\t' -k1,1nr |
+      awk -F'\t' -v n="$CG_COUNT" -v top="$TOP" '{f = $2; if (length(f) > 110) f = substr(f, 1, 107) "...";
+        if (++k <= top) printf "    %9.1fk  %s\n", $1 / n / 1000, f}'
     done
   done
 done
