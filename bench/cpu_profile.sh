@@ -163,15 +163,15 @@ for set in $SETS; do
     for incl in yes no; do
     echo "  top $TOP functions of $stage ($([[ $incl == yes ]] && echo "inclusive" || echo "self") cost, instructions per instance):"
     # callgrind_annotate reads one file (further arguments are source files): one run per thread,
-    # summed by function.
+    # summed by file and function (an inline function has one entry per file that holds it).
     for f in $files; do
-      callgrind_annotate --inclusive=$incl --threshold=100 "$f" 2>/dev/null |
+      callgrind_annotate --auto=no --inclusive=$incl --threshold=100 "$f" 2>/dev/null |
         awk '/^-+$/ {d++; next}
           d >= 4 && $1 ~ /^[0-9,]+$/ {
             ir = $1; gsub(",", "", ir); $1 = ""; sub(/^ +/, ""); sub(/^\([0-9.]+%\) /, "");
-            sub(/ \[[^]]*\]$/, ""); sub(/^[^:]*:/, ""); print ir "\t" $0}'
+            sub(/ \[[^]]*\]$/, ""); print ir "\t" $0}'
     done | awk -F'\t' '{s[$2] += $1} END {for (f in s) print s[f] "\t" f}' | sort -t$'\t' -k1,1nr |
-      awk -F'\t' -v n="$CG_COUNT" -v top="$TOP" '{f = $2; if (length(f) > 110) f = substr(f, 1, 107) "...";
+      awk -F'\t' -v n="$CG_COUNT" -v top="$TOP" '{f = $2; sub(/^[^:]*:/, "", f); if (length(f) > 110) f = substr(f, 1, 107) "...";
         if (++k <= top) printf "    %9.1fk  %s\n", $1 / n / 1000, f}'
     done
   done
