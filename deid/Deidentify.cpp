@@ -195,8 +195,9 @@ using Readings = std::map<const DcmElement*, std::vector<std::string>>;
 
 bool to_utf8(DcmItem& item, const std::string& charset, bool iso2022, Readings* readings = nullptr) {
     bool changed = false, all = true;
-    for (unsigned long i = 0; i < item.card(); ++i) {
-        DcmElement* el = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* el = static_cast<DcmElement*>(o);
         if (el->ident() == EVR_SQ) {
             auto* seq = static_cast<DcmSequenceOfItems*>(el);
             for (unsigned long k = 0; k < seq->card(); ++k) {
@@ -663,8 +664,9 @@ void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const 
 
 void Engine::process_item(DcmItem& item, Mode mode, int depth) {
     std::map<std::uint32_t, std::string> creators;
-    for (unsigned long i = 0; i < item.card(); ++i) {
-        DcmElement* el = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* el = static_cast<DcmElement*>(o);
         const DcmTagKey t = el->getTag();
         if ((t.getGroup() & 1) && t.getElement() >= 0x0010 && t.getElement() <= 0x00FF)
             creators[key(t.getGroup(), t.getElement())] = trim(value_of(el));
@@ -697,8 +699,9 @@ void Engine::scan_identifiers(DcmItem& item) {
     static const std::set<std::uint32_t> phrases = {
         key(0x0008, 0x0080), key(0x0008, 0x0081), key(0x0008, 0x1040), key(0x0008, 0x1010), key(0x0010, 0x1040),
         key(0x0010, 0x2152), key(0x0040, 0x0242), key(0x0040, 0x0010), key(0x0032, 0x1020), key(0x0040, 0x0243)};
-    for (unsigned long i = 0; i < item.card(); ++i) {
-        DcmElement* el = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* el = static_cast<DcmElement*>(o);
         const DcmTagKey t = el->getTag();
         const std::uint32_t k = key(t.getGroup(), t.getElement());
         switch (classify(el)) {

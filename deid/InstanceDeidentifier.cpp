@@ -156,15 +156,17 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
 // Dates, times, ages and text with old or sloppy formats are not checked: the profile replaces,
 // shifts or removes those values anyway.
 std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
-    for (unsigned long i = 0; i < item.card(); ++i) {
-        DcmElement* e = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* e = static_cast<DcmElement*>(o);
         if (e == nullptr) continue;
-        const std::string tag = e->getTag().toString().c_str();
+        // The tag's text only for the answer (formatting it for every element cost more than the check).
+        const auto tag = [e] { return std::string(e->getTag().toString().c_str()); };
         switch (e->ident()) {
             case EVR_UNKNOWN2B:
-                return "non-standard VR code in " + tag;
+                return "non-standard VR code in " + tag();
             case EVR_UNKNOWN:
-                if (explicit_vr_top_level) return "non-standard VR code in " + tag;
+                if (explicit_vr_top_level) return "non-standard VR code in " + tag();
                 break;
             case EVR_SQ: {
                 auto* seq = static_cast<DcmSequenceOfItems*>(e);
@@ -178,7 +180,7 @@ std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
             case EVR_IS:
             case EVR_DS:
                 // DCMTK's own VR checker (any VM: only the value format matters here).
-                if (e->getLength() > 0 && e->checkValue("1-n").bad()) return "value not valid for its VR in " + tag;
+                if (e->getLength() > 0 && e->checkValue("1-n").bad()) return "value not valid for its VR in " + tag();
                 break;
             case EVR_UI: {
                 char* value = nullptr;
@@ -188,7 +190,7 @@ std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
                     const char ch = value[k];
                     // PS3.5 Table 6.2-1: "0"-"9" and "." (padding and the value separator allowed).
                     if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == '\\' || ch == ' '))
-                        return "value not valid for its VR in " + tag;
+                        return "value not valid for its VR in " + tag();
                 }
                 break;
             }

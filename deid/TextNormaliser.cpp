@@ -239,13 +239,22 @@ FoldedText::FoldedText(const std::string& text) {
         }
         prev = kind;
     };
+    // One ASCII letter or digit (what emit does for a one-byte output, without building a string).
+    auto emit_ascii = [&](char out, Kind kind, std::uint32_t b) {
+        const std::uint8_t first = prev == Kind::Separator || prev == Kind::Cjk ? 1 : prev != kind ? 2 : 0;
+        folded_ += out;
+        begin_.push_back(b);
+        end_.push_back(b + 1);
+        flags_.push_back(first);
+        prev = kind;
+    };
     for (int32_t i = 0; i < n;) {
         const unsigned char c = p[i];
         if (c < 0x80) {  // the ASCII path: no ICU
             const std::uint32_t b = static_cast<std::uint32_t>(i++);
-            if (c >= 'a' && c <= 'z') emit(std::string(1, static_cast<char>(c)), Kind::Letter, b, b + 1);
-            else if (c >= 'A' && c <= 'Z') emit(std::string(1, static_cast<char>(c + 32)), Kind::Letter, b, b + 1);
-            else if (c >= '0' && c <= '9') emit(std::string(1, static_cast<char>(c)), Kind::Digit, b, b + 1);
+            if (c >= 'a' && c <= 'z') emit_ascii(static_cast<char>(c), Kind::Letter, b);
+            else if (c >= 'A' && c <= 'Z') emit_ascii(static_cast<char>(c + 32), Kind::Letter, b);
+            else if (c >= '0' && c <= '9') emit_ascii(static_cast<char>(c), Kind::Digit, b);
             else prev = Kind::Separator;
             continue;
         }
@@ -281,7 +290,18 @@ std::vector<std::size_t> FoldedText::find_all(const std::string& term, bool stri
     return out;
 }
 
-std::string fold(const std::string& utf8) { return FoldedText(utf8).folded(); }
+std::string fold(const std::string& utf8) {
+    if (is_ascii(utf8)) {  // what FoldedText keeps of ASCII: letters (lower case) and digits
+        std::string out;
+        out.reserve(utf8.size());
+        for (char c : utf8) {
+            if (c >= 'A' && c <= 'Z') out += static_cast<char>(c + 32);
+            else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) out += c;
+        }
+        return out;
+    }
+    return FoldedText(utf8).folded();
+}
 
 std::vector<std::string> fold_variants(const std::string& utf8) {
     std::vector<std::string> out;

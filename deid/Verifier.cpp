@@ -212,7 +212,8 @@ struct Visit {
     DcmElement* element;
     DcmTagKey tag;
     DcmEVR vr;
-    std::string path;
+    const std::string* prefix;  // the enclosing items' path; path() adds the tag (only for a leak)
+    std::string path() const { return *prefix + tag_text(tag); }
     std::string text;    // decoded value of a string VR (raw bytes for OB/OW/UN)
     bool binary = false;
     // No character set declared and bytes >= 0x80: the other readings of the same bytes
@@ -244,9 +245,9 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
           const std::function<void(const Visit&)>& fn) {
     OFString cs;
     if (item.findAndGetOFStringArray(DCM_SpecificCharacterSet, cs, OFFalse).good()) charset = trim(cs.c_str());
-    const unsigned long n = item.card();
-    for (unsigned long i = 0; i < n; ++i) {
-        DcmElement* e = item.getElement(i);
+    // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        DcmElement* e = static_cast<DcmElement*>(o);
         if (!e) continue;
         const DcmTagKey tag = e->getTag().getXTag();
         const DcmEVR vr = e->ident();
@@ -261,7 +262,7 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
         }
         if (is_pixel_tag(tag)) continue;
         if (!is_text_vr(vr) && !is_binary_vr(vr)) continue;  // numbers, times, ages, attribute tags
-        Visit v{e, tag, vr, prefix + tag_text(tag), {}, false};  // the path only for visited elements
+        Visit v{e, tag, vr, &prefix, {}, false};
         if (is_text_vr(vr)) {
             std::string raw = raw_string(e);
             v.text = is_charset_vr(vr) ? decoder.decode(raw, charset, vr) : raw;
@@ -682,7 +683,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                                  ? match_value(n, v, text, values)
                                  : folded && match_text(n, v, *folded, folded_values, codes);
             if (!hit) continue;
-            if (reported.insert(v.path + '\n' + n.category).second) report.leaks.push_back({v.path, n.category});
+            if (reported.insert(v.path() + '\n' + n.category).second) report.leaks.push_back({v.path(), n.category});
         }
         // Ages over 89 (HIPAA Safe Harbor: "90 or older").
         if (v.vr == EVR_AS && !profile.keep_ages_over_89 && v.text.size() >= 4 && is_digit(static_cast<unsigned char>(v.text[0]))) {
@@ -690,8 +691,8 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
             const int n = std::atoi(v.text.substr(0, 3).c_str());
             const char unit = v.text[3];
             const bool old = (unit == 'Y' && n > 90) || (unit == 'M' && n >= 90 * 12) || (unit == 'W' && n >= 90 * 52);
-            if (old && reported.insert(v.path + "\nage_over_89").second)
-                report.leaks.push_back({v.path, "age_over_89"});
+            if (old && reported.insert(v.path() + "\nage_over_89").second)
+                report.leaks.push_back({v.path(), "age_over_89"});
         }
         // The original's dates in any written form the date finder reads (day-month without a
         // year, other languages, CJK), in free text.
@@ -703,7 +704,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                     const bool same = (d.month == m && d.day == day) || (d.ambiguous && d.month == day && d.day == m);
                     if (!same || (d.year != 0 && d.year != y)) continue;
                     if (keep_device && is_device_date_tag(v.tag)) continue;
-                    if (reported.insert(v.path + '\n' + n->category).second) report.leaks.push_back({v.path, n->category});
+                    if (reported.insert(v.path() + '\n' + n->category).second) report.leaks.push_back({v.path(), n->category});
                 }
         // Identifiers no header element holds, by their shape (the cleaner removes the same
         // shapes from every text it cleans or keeps).
@@ -711,7 +712,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
         if (!v.binary && is_free_text_vr(v.vr) && !is_engine_written_tag(v.tag))
             for (const PatternMatch& m : find_patterns(v.text)) {
                 const std::string category = pattern_name(m.kind);
-                if (reported.insert(v.path + '\n' + category).second) report.leaks.push_back({v.path, category});
+                if (reported.insert(v.path() + '\n' + category).second) report.leaks.push_back({v.path(), category});
             }
     };
     walk_file(output, decoder, [&](const Visit& v) {

@@ -1,5 +1,6 @@
 #include "deidentify/WorkerPool.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,6 +72,7 @@ WorkerPool::Worker& WorkerPool::worker() {
     auto& slot = workers_[std::this_thread::get_id()];
     if (!slot) {
         common::background_thread_priority();
+        ::pthread_setname_np(::pthread_self(), "deid-worker");  // for top, /proc and bench/cpu_profile.sh
         auto w = std::make_unique<Worker>();
         w->source = sources_();
         w->deidentifier = std::make_unique<deid::InstanceDeidentifier>(config_, *w->source);

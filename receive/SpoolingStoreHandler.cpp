@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include <pthread.h>
+
 #include "dimse/DimseStatus.h"
 #include "common/Log.h"
 #include "metrics/GatewayMetrics.h"
@@ -28,6 +30,9 @@ SpoolingStoreHandler::SpoolingStoreHandler(spool::Spool& spool, spool::ParsedBud
 std::uint16_t SpoolingStoreHandler::handle_store(dimse::CStoreRequest& request) {
     // The exception boundary of the reception: whatever throws below becomes A700 and a log line,
     // never an exception through DCMTK's association loop (which would end the process).
+    // The association's thread, named once for top, /proc and bench/cpu_profile.sh.
+    static thread_local bool named = (::pthread_setname_np(::pthread_self(), "receive"), true);
+    (void)named;
     try {
         return decide(request);
     } catch (const std::exception& e) {

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): where the gateway's CPU goes, per instance, in figures that a shared,
+# loaded machine does not distort (no rates):
+#  1. CPU time (user + system, from /proc/<pid>/task/<tid>/stat, counted from just before the first
+#     instance is sent to when the last one is delivered) of the gateway, per thread group
+#     (receive, deid-worker, the rest: forwarders and the main thread), and of its keystore broker;
+#     for N small (CT 64x64) and N large (CT 512x512) instances sent by one storescu to a storescp sink.
+#  2. Instructions (valgrind --tool=callgrind, the same whatever the load) per instance and per
+#     stage (thread), and each stage's top functions by inclusive cost, for CG_COUNT instances of
+#     each set (counters zeroed before the first is sent, dumped after the last is delivered).
+# The bench config turns pixels.screen_all_images off: the pixel screen is another issue's.
+#
+#   bench/cpu_profile.sh [BUILD_DIR] [COUNT]   (defaults: build 1000)
+# CG_COUNT=N (default 200) instances per set under callgrind; CG=0 skips part 2; TOP=N (default 12)
+# functions per stage; CPU=0 skips part 1; SETS="small" (default "small large") picks the sets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+COUNT=${2:-1000}
+CG=${CG:-1}
+CG_COUNT=${CG_COUNT:-200}
+TOP=${TOP:-12}
+CPU=${CPU:-1}
+SETS=${SETS:-small large}
+BIN=$BUILD/bin
+cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
+for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" storescu storescp python3 bc; do
+  command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
+done
+(( CG == 0 )) || command -v valgrind >/dev/null || { echo "missing valgrind (CG=0 skips part 2)" >&2; exit 2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cpu-profile.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 "${2:-300}"); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+count_files() { find "$1" -type f ! -name '.*' 2>/dev/null | wc -l; }
+# The gateway's own count of deliveries (the sink names files by SOP Instance UID, and the
+# warm-up instance is the first of the small set again).
+delivered() { grep -c ': delivered ' "$1" || true; }
+wait_delivered() { # LOG N LIMIT_SECONDS
+  local end=$((SECONDS + $3))
+  while (( $(delivered "$1") < $2 )); do
+    (( SECONDS < end )) || { echo "timeout: $(delivered "$1") of $2 delivered" >&2; return 1; }
+    sleep 0.05
+  done
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+TCK=$(getconf CLK_TCK)
+
+echo "generating $COUNT CT instances for each of: $SETS (small: 64x64, large: 512x512) ..."
+[[ $SETS != *small* ]] || "$BIN/deid-generate" ct --count "$COUNT" --size 64 --out "$WORK/small" >/dev/null
+[[ $SETS != *large* ]] || "$BIN/deid-generate" ct --count "$COUNT" --size 512 --out "$WORK/large" >/dev/null
+for set in $SETS; do
+  mkdir -p "$WORK/cg_$set"
+  find "$WORK/$set" -type f | sort | head -n "$CG_COUNT" | xargs -r cp -t "$WORK/cg_$set"
+done
+
+# Starts a sink and a gateway (WRAP prefixes the gateway's command line); sets SINK, GW, GPORT, OUT, GLOG.
+start() { # NAME WRAP...
+  local name=$1; shift
+  local sport; GPORT=$(free_port); sport=$(free_port); OUT="$WORK/out_$name"; mkdir -p "$OUT"
+  storescp --fork -aet SINK -od "$OUT" "$sport" >"$WORK/${name}_storescp.log" 2>&1 & SINK=$!; PIDS+=("$SINK")
+  cat >"$WORK/${name}_config.json" <<EOF
+{"state_dir": "$WORK/${name}_state", "workers": 2, "listen": {"port": $GPORT}, "http": {"port": 0},
+ "pixels": {"screen_all_images": false},
+ "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4}]}
+EOF
+  GLOG="$WORK/${name}_gateway.log"
+  "$@" "$BIN/deid-gateway" serve --config "$WORK/${name}_config.json" >"$GLOG" 2>&1 & GW=$!; PIDS+=("$GW")
+  wait_port "$GPORT" 1200 || { echo "the gateway did not start, see its log:" >&2; tail "$WORK/${name}_gateway.log" >&2; exit 1; }
+  wait_port "$sport"
+  # Warm-up: one instance end to end (first associations, lazily built workers, broker connection).
+  mkdir -p "$WORK/warm"; find "$WORK/${SETS%% *}" -type f | head -n 1 | xargs -r cp -t "$WORK/warm"
+  storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/warm" >/dev/null 2>&1
+  wait_delivered "$GLOG" 1 600
+}
+
+# CPU ticks of the gateway PID as "group ticks" lines: "process" (every thread, ended ones too),
+# its live deid-worker threads, its other live threads ("other": forwarders, main, monitor), and
+# "broker" for its keystore child. The association threads (named "receive") end with their
+# association, so receiving is what the process used beyond the live threads.
+ticks() { # PID
+  local t comm p
+  echo "process $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat")"
+  for t in /proc/"$1"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    case $comm in receive) continue ;; deid-worker) ;; *) comm=other ;; esac
+    echo "$comm $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "$t/stat" 2>/dev/null || echo 0)"
+  done
+  for p in $(pgrep -P "$1" || true); do
+    echo "broker $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)"
+  done
+}
+sum_ticks() { awk '{s[$1] += $2} END {for (g in s) print g, s[g]}' | sort; }
+
+if (( CPU != 0 )); then
+echo
+echo "1. CPU time per instance (user + system; one storescu, screen_all_images off; load $(cut -d' ' -f1 /proc/loadavg))"
+start cpu
+delivered=1
+printf '%-6s %6s  %9s %9s %9s %9s  %9s %9s\n' set count receive workers other gateway broker total
+for set in $SETS; do
+  n=$(count_files "$WORK/$set")
+  ticks "$GW" | sum_ticks >"$WORK/before"
+  storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/$set" >"$WORK/storescu_$set.log" 2>&1
+  delivered=$((delivered + n))
+  wait_delivered "$GLOG" "$delivered" 1800
+  ticks "$GW" | sum_ticks >"$WORK/after"
+  join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/before" "$WORK/after" |
+    awk -v n="$n" -v tck="$TCK" -v set="$set" '
+      {ms[$1] = ($3 - $2) * 1000 / tck / n}
+      END {gw = ms["process"]; rx = gw - ms["deid-worker"] - ms["other"]
+           printf "%-6s %6d  %9.3f %9.3f %9.3f %9.3f  %9.3f %9.3f   ms per instance\n",
+                  set, n, rx, ms["deid-worker"], ms["other"], gw, ms["broker"], gw + ms["broker"]}'
+done
+quarantined=$(find "$WORK/cpu_state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
+(( quarantined == 0 )) || echo "note: $quarantined instances quarantined" >&2
+stop "$GW"; stop "$SINK"
+echo "(counted in clock ticks of $((1000 / TCK)) ms: $(echo "scale=3; 1000 / $TCK / $COUNT" | bc) ms per instance and per column is one tick)"
+fi
+
+(( CG != 0 )) || exit 0
+echo
+echo "2. Instructions per instance (callgrind, $CG_COUNT instances per set)"
+for set in $SETS; do
+  start "cg_$set" valgrind --tool=callgrind --separate-threads=yes --trace-children=yes \
+    --callgrind-out-file="$WORK/cg_$set.%p" --dump-instr=no --collect-atstart=yes -q
+  for p in $GW $(pgrep -P "$GW" || true); do callgrind_control -z "$p" >/dev/null 2>&1; done
+  storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/cg_storescu_$set.log" 2>&1
+  wait_delivered "$GLOG" $((CG_COUNT + 1)) 3600
+  broker=$(pgrep -P "$GW" || true)
+  for p in $GW $broker; do callgrind_control -d "$p" >/dev/null 2>&1; done
+  sleep 2  # the dump is written asynchronously by the traced process (callgrind_control returns first)
+  stop "$GW"; stop "$SINK"
+  # The dump's files (PREFIX.PID.1-THREAD, one per thread; the exit's dump has no part number) are
+  # told apart by what runs on the thread: the stage's entry function, or the broker's process id.
+  : >"$WORK/stages_$set"
+  for f in "$WORK"/cg_"$set".*.1-*; do
+    [[ -f $f ]] || continue
+    ir=$(awk '/^summary:/ {print $2}' "$f"); [[ -n $ir ]] || continue
+    stage=other
+    if [[ -n $broker && $f == *".$broker.1-"* ]]; then stage=broker
+    elif grep -q 'SpoolingStoreHandler::handle_store' "$f"; then stage=receive
+    elif grep -q 'WorkerPool::process(' "$f"; then stage=workers
+    elif grep -q 'forward::' "$f"; then stage=forwarders
+    fi
+    echo "$stage $ir $f" >>"$WORK/stages_$set"
+  done
+  echo "$set:"
+  awk -v n="$CG_COUNT" '{s[$1] += $2; t += $2} END {
+      for (g in s) printf "  %-10s %9.0fk instructions per instance\n", g, s[g] / n / 1000
+      printf "  %-10s %9.0fk instructions per instance\n", "total", t / n / 1000}' "$WORK/stages_$set" | sort -k1,1
+  for stage in receive workers forwarders broker; do
+    files=$(awk -v s="$stage" '$1 == s && $2 > 0 {print $3}' "$WORK/stages_$set")
+    [[ -n $files ]] || continue
+    for incl in yes no; do
+    echo "  top $TOP functions of $stage ($([[ $incl == yes ]] && echo "inclusive" || echo "self") cost, instructions per instance):"
+    # callgrind_annotate reads one file (further arguments are source files): one run per thread,
+    # summed by file and function (an inline function has one entry per file that holds it).
+    for f in $files; do
+      callgrind_annotate --auto=no --inclusive=$incl --threshold=100 "$f" 2>/dev/null |
+        awk '/^-+$/ {d++; next}
+          d >= 4 && $1 ~ /^[0-9,]+$/ {
+            ir = $1; gsub(",", "", ir); $1 = ""; sub(/^ +/, ""); sub(/^\([0-9.]+%\) /, "");
+            sub(/ \[[^]]*\]$/, ""); print ir "\t" $0}'
+    done | awk -F'\t' '{s[$2] += $1} END {for (f in s) print s[f] "\t" f}' | sort -t$'\t' -k1,1nr |
+      awk -F'\t' -v n="$CG_COUNT" -v top="$TOP" '{f = $2; sub(/^[^:]*:/, "", f); if (length(f) > 110) f = substr(f, 1, 107) "...";
+        if (++k <= top) printf "    %9.1fk  %s\n", $1 / n / 1000, f}'
+    done
+  done
+done
