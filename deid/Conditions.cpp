@@ -1,5 +1,7 @@
 #include "deid/Conditions.h"
 
+#include "deid/DcmValues.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -14,23 +16,13 @@ std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
-std::string trim(const std::string& s) {
-    std::size_t b = s.find_first_not_of(' ');
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(' ') - b + 1);
-}
-std::string get(DcmItem& d, const DcmTagKey& key) {
-    OFString v;
-    if (d.findAndGetOFStringArray(key, v).good()) return trim(v.c_str());
-    return "";
-}
 }  // namespace
 
 InstanceFacts InstanceFacts::of(DcmItem& dataset, const std::string& calling_ae) {
     InstanceFacts f;
-    f.modality = get(dataset, DCM_Modality);
-    f.sop_class_uid = get(dataset, DCM_SOPClassUID);
-    f.manufacturer = get(dataset, DCM_Manufacturer);
+    f.modality = string_value(dataset, DCM_Modality);
+    f.sop_class_uid = string_value(dataset, DCM_SOPClassUID);
+    f.manufacturer = string_value(dataset, DCM_Manufacturer);
     f.calling_ae = trim(calling_ae);
     return f;
 }

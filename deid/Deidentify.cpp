@@ -1,5 +1,7 @@
 #include "deid/Deidentify.h"
 
+#include "deid/DcmValues.h"
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -31,13 +33,6 @@ namespace {
 
 constexpr std::uint32_t key(std::uint16_t g, std::uint16_t e) { return (std::uint32_t(g) << 16) | e; }
 
-std::string trim(const std::string& s) {
-    const char* ws = " \t\r\n";
-    std::size_t b = s.find_first_not_of(ws);
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 std::vector<std::string> split_values(const std::string& s) {
     std::vector<std::string> out;
     std::size_t start = 0;
@@ -54,18 +49,6 @@ std::string join_values(const std::vector<std::string>& v) {
     std::string s;
     for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "\\" : "") + v[i];
     return s;
-}
-
-std::string value_of(DcmElement* el) {
-    OFString v;
-    if (el->getOFStringArray(v).good()) return v.c_str();
-    return "";
-}
-
-std::string get(DcmItem& item, const DcmTagKey& tag) {
-    OFString v;
-    if (item.findAndGetOFStringArray(tag, v).good()) return trim(v.c_str());
-    return "";
 }
 
 enum class VrClass { Text, PersonName, Date, DateTime, Time, Uid, Ae, Age, Sequence, Safe, Unknown };
@@ -442,7 +425,7 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
     }
 
     if (tag == DCM_PatientName) {
-        if (mode == Mode::Normal || patient_name_.empty() || trim(value_of(el)) == patient_name_)
+        if (mode == Mode::Normal || patient_name_.empty() || trim(element_value(el)) == patient_name_)
             return {Act::Pseudonym};
         return {Act::Dummy};
     }
@@ -458,7 +441,7 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
             return (vc == VrClass::Text) ? Decision{Act::Clean} : Decision{Act::Keep};
         }
         if (tag == DCM_PersonName && mode == Mode::ContentTree && !patient_name_.empty() &&
-            trim(value_of(el)) == patient_name_)
+            trim(element_value(el)) == patient_name_)
             return {Act::Pseudonym};
         return by_action(a, el, mode);
     }
@@ -504,7 +487,7 @@ Decision Engine::decide(DcmElement* el, Mode mode, int depth, const std::map<std
 
 // Every value a UID registered by DICOM or an HL7 coding system UID (2.16.840.1.113883.6.*).
 bool registered_uids(DcmElement* el) {
-    for (const std::string& raw : split_values(value_of(el))) {
+    for (const std::string& raw : split_values(element_value(el))) {
         const std::string v = trim(raw);
         if (v.empty() || v.rfind("1.2.840.10008.", 0) == 0 || v.rfind("2.16.840.1.113883.6.", 0) == 0) continue;
         return false;
@@ -519,7 +502,7 @@ bool registered_uids(DcmElement* el) {
 // the rest stay in order. Codes are short and enumerated, so nothing else (patterns, dates) is
 // searched there: MR, SR, TEXT or PNAME stay what they are.
 void Engine::check_coded(DcmElement* el) {
-    const std::string before = value_of(el);
+    const std::string before = element_value(el);
     if (before.empty()) return;
     const DcmTagKey tag = el->getTag();
     std::vector<std::string> kept;
@@ -565,7 +548,7 @@ bool Engine::binary_holds_identifier(DcmElement* el) {
 
 // AS values over 89 years (nnnY, or the same age in months, weeks or days) become 090Y.
 void Engine::aggregate_age(DcmElement* el) {
-    const std::string v = trim(value_of(el));
+    const std::string v = trim(element_value(el));
     if (v.size() != 4 || !std::isdigit(static_cast<unsigned char>(v[0]))) return;
     if (!age_over_89(v) || v == "090Y") return;
     el->putString("090Y");
@@ -573,7 +556,7 @@ void Engine::aggregate_age(DcmElement* el) {
 }
 
 void Engine::remap(DcmElement* el) {
-    std::vector<std::string> values = split_values(value_of(el));
+    std::vector<std::string> values = split_values(element_value(el));
     Pending pending{Pending::Uid, el, {}};
     bool any = false;
     for (std::string& v : values) {
@@ -647,7 +630,7 @@ void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const 
             break;
         case Act::Hash:
             pending_.push_back({Pending::Hash, el, {request_.hashes.size()}});
-            request_.hashes.push_back(value_of(el));
+            request_.hashes.push_back(element_value(el));
             break;
         case Act::Replace:
             el->putString(fit(d.value, el).c_str());
@@ -669,7 +652,7 @@ void Engine::process_item(DcmItem& item, Mode mode, int depth) {
         DcmElement* el = static_cast<DcmElement*>(o);
         const DcmTagKey t = el->getTag();
         if ((t.getGroup() & 1) && t.getElement() >= 0x0010 && t.getElement() <= 0x00FF)
-            creators[key(t.getGroup(), t.getElement())] = trim(value_of(el));
+            creators[key(t.getGroup(), t.getElement())] = trim(element_value(el));
     }
     std::set<std::uint32_t> used_blocks;
     for (unsigned long i = 0; i < item.card();) {
@@ -686,7 +669,7 @@ void Engine::process_item(DcmItem& item, Mode mode, int depth) {
 void Engine::scan_identifiers(DcmItem& item) {
     // The value as decoded, then its other readings (an undeclared character set).
     auto readings_of = [&](DcmElement* el) {
-        std::vector<std::string> r = {value_of(el)};
+        std::vector<std::string> r = {element_value(el)};
         auto it = readings_.find(el);
         if (it != readings_.end()) r.insert(r.end(), it->second.begin(), it->second.end());
         return r;
@@ -719,7 +702,7 @@ void Engine::scan_identifiers(DcmItem& item) {
             }
             case VrClass::Date:
             case VrClass::DateTime:
-                for (const std::string& v : split_values(value_of(el))) cleaner_.add_date(trim(v).substr(0, 8));
+                for (const std::string& v : split_values(element_value(el))) cleaner_.add_date(trim(v).substr(0, 8));
                 continue;
             default:
                 break;
@@ -746,7 +729,7 @@ void Engine::finish(const PseudonymReply& reply) {
     for (const Pending& p : pending_) {
         switch (p.kind) {
             case Pending::Uid: {
-                std::vector<std::string> values = split_values(value_of(p.element));
+                std::vector<std::string> values = split_values(element_value(p.element));
                 for (std::size_t i = 0; i < values.size() && i < p.indexes.size(); ++i) {
                     if (p.indexes[i] == static_cast<std::size_t>(-1)) continue;
                     values[i] = reply.uids[p.indexes[i]];
@@ -765,7 +748,7 @@ void Engine::finish(const PseudonymReply& reply) {
                 break;
             case Pending::Clean:
             case Pending::CleanKept: {
-                const std::string before = value_of(p.element);
+                const std::string before = element_value(p.element);
                 const DcmTagKey t = p.element->getTag();
                 const TextCleaner::Scope scope = p.kind == Pending::CleanKept ? TextCleaner::Scope::Kept
                                                  : is_descriptor_attribute(t.getGroup(), t.getElement())
@@ -787,7 +770,7 @@ void Engine::finish(const PseudonymReply& reply) {
             }
             case Pending::Shift: {
                 const bool dt = p.element->ident() == EVR_DT;
-                std::vector<std::string> values = split_values(value_of(p.element));
+                std::vector<std::string> values = split_values(element_value(p.element));
                 for (std::string& v : values) v = shift_date_value(v, reply.date_offset_days, dt);
                 p.element->putString(join_values(values).c_str());
                 report_.dates_shifted = true;
@@ -811,7 +794,7 @@ void Engine::process_meta() {
 void Engine::write_method(DeidReport& report) {
     ds_.putAndInsertString(DCM_PatientIdentityRemoved, "YES");
     std::vector<std::string> codes = {"113100"};
-    if (p_.clean_recognizable_visual_features && get(ds_, DCM_RecognizableVisualFeatures) == "NO")
+    if (p_.clean_recognizable_visual_features && string_value(ds_, DCM_RecognizableVisualFeatures) == "NO")
         codes.push_back("113102");
     if (p_.clean_graphics) codes.push_back("113103");
     if (p_.clean_structured_content) codes.push_back("113104");
@@ -843,11 +826,11 @@ DeidReport Engine::run() {
         "1.2.840.10008.5.1.4.1.1.12.2.1", "1.2.840.10008.5.1.4.1.1.13.1.1", "1.2.840.10008.5.1.4.1.1.13.1.3"};
     enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0 || ds_.tagExists(DCM_SharedFunctionalGroupsSequence) ||
                 ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
-    if (p_.clean_recognizable_visual_features && get(ds_, DCM_RecognizableVisualFeatures) == "YES")
+    if (p_.clean_recognizable_visual_features && string_value(ds_, DCM_RecognizableVisualFeatures) == "YES")
         report_.refusal = "recognizable-visual-features";
 
     // Decode text with the instance's Specific Character Set; re-encoded at the end.
-    const std::string charset = get(ds_, DCM_SpecificCharacterSet);
+    const std::string charset = string_value(ds_, DCM_SpecificCharacterSet);
     bool converted = false;
     if (charset.empty() || charset == "ISO_IR 6") {
         // Nothing declared: non-ASCII text is UTF-8 when it is valid UTF-8, else ISO 8859-1; the
@@ -861,11 +844,11 @@ DeidReport Engine::run() {
             ds_.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
     }
 
-    request_.patient_id = get(ds_, DCM_PatientID);
-    request_.issuer = get(ds_, DCM_IssuerOfPatientID);
+    request_.patient_id = string_value(ds_, DCM_PatientID);
+    request_.issuer = string_value(ds_, DCM_IssuerOfPatientID);
     if (request_.issuer.empty()) request_.issuer = p_.default_issuer;
-    request_.instance_uid = get(ds_, DCM_SOPInstanceUID);  // the broker records new patients only for an instance
-    patient_name_ = get(ds_, DCM_PatientName);
+    request_.instance_uid = string_value(ds_, DCM_SOPInstanceUID);  // the broker records new patients only for an instance
+    patient_name_ = string_value(ds_, DCM_PatientName);
     scan_identifiers(ds_);
 
     process_item(ds_, Mode::Normal, 0);
@@ -875,9 +858,9 @@ DeidReport Engine::run() {
     finish(reply);
 
     if (meta_) {
-        const std::string sop = get(ds_, DCM_SOPInstanceUID);
+        const std::string sop = string_value(ds_, DCM_SOPInstanceUID);
         if (!sop.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPInstanceUID, sop.c_str());
-        const std::string cls = get(ds_, DCM_SOPClassUID);  // remapped when it was a private class
+        const std::string cls = string_value(ds_, DCM_SOPClassUID);  // remapped when it was a private class
         if (!cls.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPClassUID, cls.c_str());
     }
     write_method(report_);
@@ -890,11 +873,11 @@ DeidReport Engine::run() {
             ds_.convertCharacterSet("ISO_IR 192", charset.c_str(), 0, OFTrue);
     }
 
-    report_.sop_class_uid = get(ds_, DCM_SOPClassUID);
-    report_.sop_instance_uid = get(ds_, DCM_SOPInstanceUID);
-    report_.study_instance_uid = get(ds_, DCM_StudyInstanceUID);
-    report_.series_instance_uid = get(ds_, DCM_SeriesInstanceUID);
-    report_.modality = get(ds_, DCM_Modality);
+    report_.sop_class_uid = string_value(ds_, DCM_SOPClassUID);
+    report_.sop_instance_uid = string_value(ds_, DCM_SOPInstanceUID);
+    report_.study_instance_uid = string_value(ds_, DCM_StudyInstanceUID);
+    report_.series_instance_uid = string_value(ds_, DCM_SeriesInstanceUID);
+    report_.modality = string_value(ds_, DCM_Modality);
     return report_;
 }
 
@@ -922,8 +905,8 @@ void add_method_codes(DcmItem& dataset, const std::vector<std::string>& codes) {
     std::set<std::string> present;
     DcmSequenceOfItems* seq = nullptr;
     if (dataset.findAndGetSequence(DCM_DeidentificationMethodCodeSequence, seq).good() && seq)
-        for (unsigned long i = 0; i < seq->card(); ++i) present.insert(get(*seq->getItem(i), DCM_CodeValue));
-    std::string method = get(dataset, DCM_DeidentificationMethod);
+        for (unsigned long i = 0; i < seq->card(); ++i) present.insert(string_value(*seq->getItem(i), DCM_CodeValue));
+    std::string method = string_value(dataset, DCM_DeidentificationMethod);
     const std::string method_before = method;
     for (const std::string& code : codes) {
         const char* meaning = method_code_meaning(code);

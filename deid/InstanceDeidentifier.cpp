@@ -1,5 +1,7 @@
 #include "deid/InstanceDeidentifier.h"
 
+#include "deid/DcmValues.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -35,12 +37,6 @@ Outcome make(Outcome::Kind kind, std::string reason, std::string detail) {
     o.reason = std::move(reason);
     o.detail = std::move(detail);
     return o;
-}
-
-std::string get(DcmItem& item, const DcmTagKey& tag) {
-    OFString v;
-    if (item.findAndGetOFString(tag, v).good()) return v.c_str();
-    return "";
 }
 
 std::string directory_of(const std::string& path) {
@@ -258,7 +254,7 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     }
     DcmFileFormat& file = *holder;
     DcmDataset* ds = file.getDataset();
-    if (get(*ds, DCM_SOPClassUID).empty() || get(*ds, DCM_SOPInstanceUID).empty())
+    if (string_value(*ds, DCM_SOPClassUID).empty() || string_value(*ds, DCM_SOPInstanceUID).empty())
         return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
     c = file.loadAllDataIntoMemory();
     if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("cannot load the data: ") + c.text());

@@ -1,5 +1,7 @@
 #include "deid/Ps315Table.h"
 
+#include "deid/DcmValues.h"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -18,13 +20,6 @@ std::string lower(std::string s) {
 }
 
 // Trimmed of the padding a creator element may carry.
-std::string trim(const std::string& s) {
-    std::size_t b = s.find_first_not_of(" \t\r\n\0");
-    if (b == std::string::npos) return "";
-    std::size_t e = s.find_last_not_of(" \t\r\n\0");
-    return s.substr(b, e - b + 1);
-}
-
 struct Index {
     std::map<std::uint32_t, const Ps315Row*> exact;
     std::vector<const Ps315Row*> masked;

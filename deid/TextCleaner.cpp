@@ -1,5 +1,7 @@
 #include "deid/TextCleaner.h"
 
+#include "deid/DcmValues.h"
+
 #include <algorithm>
 #include <iterator>
 #include <cctype>
@@ -25,13 +27,6 @@ std::string lower(const std::string& s) {
     std::string r(s);
     std::transform(r.begin(), r.end(), r.begin(), fold_char);
     return r;
-}
-
-std::string trim(const std::string& s) {
-    const char* ws = " \t\r\n";
-    std::size_t b = s.find_first_not_of(ws);
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 bool word_char(char c) {

@@ -2,6 +2,8 @@
 // thresholds are what they are). Nothing here logs or returns a value: only tags and categories.
 #include "deid/Verifier.h"
 
+#include "deid/DcmValues.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -107,13 +109,6 @@ std::vector<std::string> split(const std::string& s, char delim) {
     }
     out.push_back(cur);
     return out;
-}
-
-std::string trim(const std::string& s) {
-    std::size_t b = s.find_first_not_of(" \t\r\n\0", 0, 5);
-    if (b == std::string::npos) return {};
-    std::size_t e = s.find_last_not_of(" \t\r\n\0", std::string::npos, 5);
-    return s.substr(b, e - b + 1);
 }
 
 std::string digits_only(const std::string& s) {
