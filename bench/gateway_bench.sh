@@ -40,26 +40,14 @@ for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc store
   command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
 done
 
-# A previous run's clean-up deletes thousands of files; on ext4 without a journal, files created in
-# the next minutes are slow to allocate (recently_deleted(), see docs/operations.md, Throughput),
-# which slows the first cases down far more than the later ones. So a run starts at least
-# SETTLE_SECONDS (default 300) after the previous one's clean-up.
-STAMP="${TMPDIR:-/tmp}/gateway-bench.cleaned"
-SETTLE_SECONDS=${SETTLE_SECONDS:-300}
-if [[ -f $STAMP ]]; then
-  wait_s=$(( $(stat -c %Y "$STAMP") + SETTLE_SECONDS - $(date +%s) ))
-  if (( wait_s > 0 )); then
-    echo "waiting ${wait_s} s: the previous run's clean-up was less than ${SETTLE_SECONDS} s ago (SETTLE_SECONDS=0 skips)"
-    sleep "$wait_s"
-  fi
-fi
+source bench/settle.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
-  touch "$STAMP"
+  settled
 }
 trap cleanup EXIT
 

@@ -6,6 +6,8 @@
 # scrub runs with the config's default workers (2) and makes its outputs durable (one syncfs of
 # the output folder before its summary, included in its time); PixelMed does not sync. The machine
 # may be shared: check `uptime` and run it more than once, PixelMed's time varies most under load.
+# It starts at least 300 s after the previous benchmark's clean-up (bench/settle.sh): file creation
+# right after thousands of deletions is slow on this VM's ext4 and made scrub 1.7x PixelMed.
 #
 #   bench/scrub_throughput.sh [BUILD_DIR] [COUNT]     (defaults: build, 1000)
 set -euo pipefail
@@ -19,8 +21,9 @@ for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$PIXELMED" /usr/bin/time; do
   [[ -e $x ]] || { echo "missing $x (build the project; install libpixelmed-java and time)" >&2; exit 2; }
 done
 
+source bench/settle.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/deid-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"; settled' EXIT
 "$BIN/deid-generate" ct --count "$COUNT" --size 512 --out "$WORK/in" >/dev/null
 mkdir -p "$WORK/in_small"
 # (no `ls | head` pipe: under pipefail, ls killed by SIGPIPE once head stops reading ended the script)
