@@ -79,6 +79,32 @@ void StoreScp::start() {
     }
 }
 
+Orthanc::Orthanc(const nlohmann::json& extra) {
+    nlohmann::json config = {{"Name", "research-pacs"},
+                             {"DicomAet", "RESEARCH"},
+                             {"DicomPort", dicom_port},
+                             {"HttpPort", http_port},
+                             {"StorageDirectory", dir / "storage"},
+                             {"IndexDirectory", dir / "index"},
+                             {"RemoteAccessAllowed", false},
+                             {"AuthenticationEnabled", false},
+                             {"DicomAlwaysAllowStore", true},
+                             {"DicomCheckCalledAet", false},
+                             {"Plugins", nlohmann::json::array()}};
+    config.update(extra);
+    testsupport::write_file(dir / "orthanc.json", config.dump(2));
+    child = testsupport::Child(with_shim({"Orthanc", dir / "orthanc.json"}), dir / "orthanc.log");
+    testsupport::wait_for_port(http_port, std::chrono::milliseconds(30000));
+    testsupport::wait_for_port(dicom_port, std::chrono::milliseconds(30000));
+}
+
+nlohmann::json Orthanc::get(const std::string& path) const {
+    const auto r = testsupport::run(
+        {"curl", "-s", "--max-time", "10", "http://127.0.0.1:" + std::to_string(http_port) + path},
+        std::chrono::seconds(20));
+    return nlohmann::json::parse(r.output, nullptr, false);
+}
+
 StoreResult parse_storescu(const testsupport::RunResult& r) {
     StoreResult out;
     out.run = r;

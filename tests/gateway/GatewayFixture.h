@@ -43,6 +43,17 @@ struct StoreScp {
     std::string folder() const { return dir / "in"; }
 };
 
+// Orthanc 1.10 as the research PACS (AE RESEARCH) on ephemeral ports, started at once; `extra` keys
+// are added to its configuration (DicomTls*, say). Stopped by its process id when destroyed.
+struct Orthanc {
+    testsupport::TempDir dir;
+    int dicom_port = testsupport::free_port();
+    int http_port = testsupport::free_port();
+    testsupport::Child child;
+    explicit Orthanc(const nlohmann::json& extra = nlohmann::json::object());
+    nlohmann::json get(const std::string& path) const;  // a REST GET; null when the answer is not JSON
+};
+
 // storescu -v to the gateway; `acked` gets the files answered Success.
 struct StoreResult {
     testsupport::RunResult run;

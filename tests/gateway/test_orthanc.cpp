@@ -13,42 +13,6 @@ using namespace std::chrono_literals;
 using namespace gwtest;
 using nlohmann::json;
 
-namespace {
-
-struct Orthanc {
-    testsupport::TempDir dir;
-    int dicom_port = testsupport::free_port();
-    int http_port = testsupport::free_port();
-    testsupport::Child child;
-    Orthanc() {
-        json config = {{"Name", "research-pacs"},
-                       {"DicomAet", "RESEARCH"},
-                       {"DicomPort", dicom_port},
-                       {"HttpPort", http_port},
-                       {"StorageDirectory", dir / "storage"},
-                       {"IndexDirectory", dir / "index"},
-                       {"RemoteAccessAllowed", false},
-                       {"AuthenticationEnabled", false},
-                       {"DicomAlwaysAllowStore", true},
-                       {"DicomCheckCalledAet", false},
-                       {"Plugins", json::array()}};
-        testsupport::write_file(dir / "orthanc.json", config.dump(2));
-        child = testsupport::Child(with_shim({"Orthanc", dir / "orthanc.json"}), dir / "orthanc.log");
-        testsupport::wait_for_port(http_port, 30000ms);
-        testsupport::wait_for_port(dicom_port, 30000ms);
-    }
-    json get(const std::string& path) {
-        const auto r = testsupport::run({"curl", "-s", "--max-time", "10", "http://127.0.0.1:" + std::to_string(http_port) + path}, 20s);
-        try {
-            return json::parse(r.output);
-        } catch (const std::exception&) {
-            return json();
-        }
-    }
-};
-
-}  // namespace
-
 TEST_CASE("Orthanc as the research PACS shows the instances de-identified under one pseudonymous patient") {
     testsupport::TempDir src;
     testdata::StudySpec spec;

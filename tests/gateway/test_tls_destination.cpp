@@ -256,39 +256,13 @@ TEST_CASE("a destination TLS key readable by others is refused at start, naming 
 namespace {
 
 // Orthanc 1.10 as the research PACS over DICOM TLS, requiring the gateway's certificate.
-struct TlsOrthanc {
-    testsupport::TempDir dir;
-    int dicom_port = testsupport::free_port();
-    int http_port = testsupport::free_port();
-    testsupport::Child child;
-    TlsOrthanc() {
-        json config = {{"Name", "research-pacs"},
-                       {"DicomAet", "RESEARCH"},
-                       {"DicomPort", dicom_port},
-                       {"HttpPort", http_port},
-                       {"StorageDirectory", dir / "storage"},
-                       {"IndexDirectory", dir / "index"},
-                       {"RemoteAccessAllowed", false},
-                       {"AuthenticationEnabled", false},
-                       {"DicomAlwaysAllowStore", true},
-                       {"DicomCheckCalledAet", false},
-                       {"DicomTlsEnabled", true},
-                       {"DicomTlsCertificate", pki().crt("pacs")},
-                       {"DicomTlsPrivateKey", pki().key("pacs")},
-                       {"DicomTlsTrustedCertificates", pki().crt("site-ca")},
-                       {"DicomTlsRemoteCertificateRequired", true},
-                       {"Plugins", json::array()}};
-        testsupport::write_file(dir / "orthanc.json", config.dump(2));
-        child = testsupport::Child(with_shim({"Orthanc", dir / "orthanc.json"}), dir / "orthanc.log");
-        testsupport::wait_for_port(http_port, 30000ms);
-        testsupport::wait_for_port(dicom_port, 30000ms);
-    }
-    json get(const std::string& path) {
-        const auto r = testsupport::run(
-            {"curl", "-s", "--max-time", "10", "http://127.0.0.1:" + std::to_string(http_port) + path}, 20s);
-        return json::parse(r.output, nullptr, false);
-    }
-};
+json tls_orthanc_config() {
+    return {{"DicomTlsEnabled", true},
+            {"DicomTlsCertificate", pki().crt("pacs")},
+            {"DicomTlsPrivateKey", pki().key("pacs")},
+            {"DicomTlsTrustedCertificates", pki().crt("site-ca")},
+            {"DicomTlsRemoteCertificateRequired", true}};
+}
 
 }  // namespace
 
@@ -297,7 +271,7 @@ TEST_CASE("Orthanc with DicomTlsEnabled as the research PACS receives the study 
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 3}, testdata::Series{"MR", "1.2.840.10008.5.1.4.1.1.4", 2}};
     const auto written = testdata::write_study(src.path(), spec);
-    TlsOrthanc orthanc;
+    Orthanc orthanc(tls_orthanc_config());
     Gateway gw(json{{"destinations", json::array({tls_destination(orthanc.dicom_port, "RESEARCH")})}});
     REQUIRE(gw.start());
     REQUIRE(store(gw.port, paths(written)).acked.size() == written.size());

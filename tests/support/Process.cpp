@@ -153,16 +153,24 @@ int Child::stop(std::chrono::seconds grace) {
 
 namespace {
 
-bool bindable(int port) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+sockaddr_in loopback(int port) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(port));
-    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    return addr;
+}
+
+// Binds a TCP socket on 127.0.0.1:port (0: the kernel chooses) and returns the port bound, or 0.
+int bind_once(int port) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr = loopback(port);
+    socklen_t len = sizeof addr;
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
     close(fd);
-    return ok;
+    return ok ? ntohs(addr.sin_port) : 0;
 }
 
 }  // namespace
@@ -178,32 +186,18 @@ int free_port() {
     static std::mt19937 random(std::random_device{}());
     if (low > 12000) {
         std::uniform_int_distribution<int> pick(low - 11000, low - 1);
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            const int port = pick(random);
-            if (bindable(port)) return port;
-        }
+        for (int attempt = 0; attempt < 100; ++attempt)
+            if (const int port = bind_once(pick(random))) return port;
     }
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);  // the kernel's choice, as a last resort
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
+    return bind_once(0);  // the kernel's choice, as a last resort
 }
 
 bool wait_for_port(int port, std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
-        const int fd = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<uint16_t>(port));
-        const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const sockaddr_in addr = loopback(port);
+        const bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
         close(fd);
         if (ok) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
