@@ -9,7 +9,6 @@ packages=(
   libicu-dev                               # text normalisation shared by the cleaner and the verifier (deid/)
   libboost-dev libboost-program-options-dev libboost-system-dev
   libssl-dev libsqlite3-dev sqlite3
-  openssl                                  # the TLS tests make their certificates with the command line
   libpq-dev postgresql haproxy             # the shared keystore map; scale-out tests start their own
   libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev libopencv-imgcodecs-dev
   libtesseract-dev tesseract-ocr tesseract-ocr-eng

@@ -125,7 +125,13 @@ void check_deidentified(const std::vector<std::string>& received, const testdata
                         const std::vector<testdata::Written>& written) {
     std::set<std::string> patients;
     for (const auto& f : received) {
-        const Attributes a = read_attributes(f);
+        // storescp writes under the final name: a file just listed may still be arriving.
+        Attributes a = read_attributes(f);
+        for (int i = 0; i < 100 && a.sop_uid.empty(); ++i) {
+            std::this_thread::sleep_for(50ms);
+            a = read_attributes(f);
+        }
+        REQUIRE_FALSE(a.sop_uid.empty());
         CHECK(a.patient_id != spec.patient_id);
         CHECK(a.patient_name.find("DOE") == std::string::npos);
         CHECK(a.study_uid != spec.study_uid);
