@@ -96,21 +96,10 @@ now() { date +%s.%N; }
 settle_disk() { sync; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# (t): a private CA, the sink's server certificate and the gateway's client certificate.
-PKI=$WORK/pki; mkdir -p "$PKI"
-pki_cert() { # NAME CN: a certificate for CN signed by the bench CA
-  printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$2" >"$PKI/$1.ext"
-  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "/CN=$2" 2>/dev/null
-  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -days 2 \
-    -out "$PKI/$1.crt" -extfile "$PKI/$1.ext" 2>/dev/null
-  chmod 600 "$PKI/$1.key"
-}
-if [[ $CASES == *t* ]]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj "/CN=bench CA" 2>/dev/null
-  pki_cert sink bench-sink
-  pki_cert gateway bench-gateway
-  pki_cert sender bench-sender
-fi
+# (t): a private CA (ca.crt), the sink's certificate (server, for localhost and 127.0.0.1) and one
+# client certificate (client) for storescu and for the gateway, made as the TLS tests make theirs.
+PKI=$WORK/pki
+[[ $CASES != *t* ]] || tests/support/make-test-pki.sh "$PKI" >/dev/null
 echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
 "$BIN/deid-generate" ct --count "$LARGE" --size 512 --out "$WORK/large" >/dev/null
 "$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
@@ -171,10 +160,10 @@ case_b() { # SET DIR [tls]
   if [[ ${3:-} == tls ]]; then
     # Both sides mutually authenticated: storescu +tls into listen.tls, the gateway +tls to storescp.
     key=t
-    tls_sink=(+tls "$PKI/sink.key" "$PKI/sink.crt" +cf "$PKI/ca.crt" -rc)
-    tls_dest=", \"tls\": {\"certificate\": \"$PKI/gateway.crt\", \"private_key\": \"$PKI/gateway.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"server_name\": \"bench-sink\"}"
-    listen="\"port\": 0, \"tls\": {\"port\": $gport, \"certificate\": \"$PKI/gateway.crt\", \"private_key\": \"$PKI/gateway.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"require_client_certificate\": true}"
-    SEND_TLS=(+tls "$PKI/sender.key" "$PKI/sender.crt" +cf "$PKI/ca.crt")
+    tls_sink=(+tls "$PKI/server.key" "$PKI/server.crt" +cf "$PKI/ca.crt" -rc)
+    tls_dest=", \"tls\": {\"certificate\": \"$PKI/client.crt\", \"private_key\": \"$PKI/client.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"server_name\": \"localhost\"}"
+    listen="\"port\": 0, \"tls\": {\"port\": $gport, \"certificate\": \"$PKI/server.crt\", \"private_key\": \"$PKI/server.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"require_client_certificate\": true}"
+    SEND_TLS=(+tls "$PKI/client.key" "$PKI/client.crt" +cf "$PKI/ca.crt")
   fi
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
   out="$WORK/out/${key}_$1_$ROUND"; state="$WORK/${key}_state_$1_$ROUND"; mkdir -p "$out"

@@ -23,53 +23,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A private CA and certificates signed by it, made with the openssl command line.
+// One private PKI for the whole file (tests/support/make-test-pki.sh): ca signs server (the research
+// PACS, localhost), client (the gateway), wrong-name (another host); other-ca signs other-server and
+// other-client.
 struct Pki {
     testsupport::TempDir dir;
-
     std::string crt(const std::string& name) const { return dir / (name + ".crt"); }
     std::string key(const std::string& name) const { return dir / (name + ".key"); }
-
-    void openssl(const std::vector<std::string>& args) const {
-        std::vector<std::string> argv = {"openssl"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        const auto r = testsupport::run(argv, 60s);
-        INFO(r.output);
-        REQUIRE(r.exit_code == 0);
-    }
-
-    void ca(const std::string& name) const {
-        openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key(name), "-out", crt(name), "-days", "2",
-                 "-subj", "/O=Test site/CN=" + name});
-        chmod(key(name).c_str(), 0600);
-    }
-
-    // A certificate for `cn` with subjectAltName `san`, signed by CA `by`.
-    void cert(const std::string& name, const std::string& by, const std::string& cn, const std::string& san) const {
-        const std::string csr = dir / (name + ".csr"), ext = dir / (name + ".ext");
-        testsupport::write_file(ext, "subjectAltName=" + san + "\nbasicConstraints=CA:FALSE\n"
-                                     "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n");
-        openssl({"req", "-newkey", "rsa:2048", "-nodes", "-keyout", key(name), "-out", csr, "-subj", "/O=Test site/CN=" + cn});
-        openssl({"x509", "-req", "-in", csr, "-CA", crt(by), "-CAkey", key(by), "-CAcreateserial", "-days", "2",
-                 "-out", crt(name), "-extfile", ext});
-        chmod(key(name).c_str(), 0600);
-    }
 };
 
-// One PKI for the whole file: the site CA, the research PACS and the gateway; another CA.
 const Pki& pki() {
     static const Pki p;
     static const bool made = [] {
-        p.ca("site-ca");
-        p.ca("other-ca");
-        p.cert("pacs", "site-ca", "research-pacs", "DNS:research-pacs,IP:127.0.0.1");
-        p.cert("gateway", "site-ca", "deid-gateway", "DNS:deid-gateway");
-        p.cert("pacs-other-ca", "other-ca", "research-pacs", "DNS:research-pacs,IP:127.0.0.1");
-        p.cert("pacs-wrong-name", "site-ca", "some-other-host", "DNS:some-other-host");
-        p.cert("gateway-other-ca", "other-ca", "deid-gateway", "DNS:deid-gateway");
-        return true;
+        const auto r = testsupport::run({std::string(DEID_SOURCE_DIR) + "/tests/support/make-test-pki.sh", p.dir.path()},
+                                        120s);
+        return r.exit_code == 0;
     }();
-    (void)made;
+    REQUIRE(made);
     return p;
 }
 
@@ -84,17 +54,17 @@ struct TlsStoreScp {
         if (child.pid() > 0) child.stop();
         child = testsupport::Child(with_shim({"storescp", "--fork", "-aet", "SINK", "-od", folder(), "+tls",
                                               pki().key(server_cert), pki().crt(server_cert), "+cf",
-                                              pki().crt("site-ca"), "-rc", std::to_string(port)}),
+                                              pki().crt("ca"), "-rc", std::to_string(port)}),
                                    dir / ("storescp-" + server_cert + ".log"));
         REQUIRE(testsupport::wait_for_port(port));
     }
 };
 
 json tls_destination(int port, const std::string& ae, const json& tls_overrides = json::object()) {
-    json tls = {{"certificate", pki().crt("gateway")},
-                {"private_key", pki().key("gateway")},
-                {"trusted_certificates", pki().crt("site-ca")},
-                {"server_name", "research-pacs"}};
+    json tls = {{"certificate", pki().crt("client")},
+                {"private_key", pki().key("client")},
+                {"trusted_certificates", pki().crt("ca")},
+                {"server_name", "localhost"}};
     for (auto it = tls_overrides.begin(); it != tls_overrides.end(); ++it) tls[it.key()] = it.value();
     return {{"name", "research"}, {"ae_title", ae}, {"host", "127.0.0.1"}, {"port", port}, {"associations", 2},
             {"tls", tls}};
@@ -149,7 +119,7 @@ TEST_CASE("the gateway sends a study over TLS with mutual authentication to stor
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 4}, testdata::Series{"MR", "1.2.840.10008.5.1.4.1.1.4", 2}};
     const auto written = testdata::write_study(src.path(), spec);
     TlsStoreScp pacs;
-    pacs.start("pacs");
+    pacs.start("server");
     Gateway gw(json{{"destinations", json::array({tls_destination(pacs.port, "SINK")})}});
     REQUIRE(gw.start());
     REQUIRE(store(gw.port, paths(written)).acked.size() == written.size());
@@ -165,7 +135,7 @@ TEST_CASE("the gateway without its client certificate is refused by a storescp t
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 2}};
     const auto written = testdata::write_study(src.path(), spec);
     TlsStoreScp pacs;
-    pacs.start("pacs");
+    pacs.start("server");
     Gateway gw(json{{"destinations", json::array({tls_destination(pacs.port, "SINK", {{"certificate", ""}, {"private_key", ""}})})}});
     REQUIRE(gw.start());
     REQUIRE(store(gw.port, paths(written)).acked.size() == written.size());
@@ -173,7 +143,7 @@ TEST_CASE("the gateway without its client certificate is refused by a storescp t
     // With TLS 1.3 the client's handshake completes before the server checks for a certificate:
     // the gateway sees the association dropped, pauses the destination and keeps the instances.
     REQUIRE(wait_for_log(gw, "destination paused", 2, 30s));
-    CHECK(testsupport::read_file(pacs.dir / "storescp-pacs.log").find("peer did not return a certificate") !=
+    CHECK(testsupport::read_file(pacs.dir / "storescp-server.log").find("peer did not return a certificate") !=
           std::string::npos);
     CHECK(files_under(pacs.folder()).empty());
     CHECK(files_under(gw.state() + "/spool/quarantine").empty());
@@ -187,7 +157,7 @@ TEST_CASE("a destination whose certificate does not verify is refused and its in
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", 3}};
     const auto written = testdata::write_study(src.path(), spec);
     TlsStoreScp pacs;
-    pacs.start("pacs-other-ca");  // signed by a CA the gateway does not trust
+    pacs.start("other-server");  // signed by a CA the gateway does not trust
     Gateway gw(json{{"destinations", json::array({tls_destination(pacs.port, "SINK")})},
                     {"retry", {{"base_ms", 100}, {"cap_ms", 400}, {"max_attempts", 2}}}});
     REQUIRE(gw.start());
@@ -203,14 +173,14 @@ TEST_CASE("a destination whose certificate does not verify is refused and its in
 
     // The right CA but another name than destinations[].tls.server_name: refused too.
     const std::size_t before = count_of(gw.log(), "TLS handshake failed");
-    pacs.start("pacs-wrong-name");
+    pacs.start("wrong-name");
     REQUIRE(wait_for_log(gw, "TLS handshake failed", before + 3, 30s));
     CHECK(files_under(pacs.folder()).empty());
     CHECK(files_under(gw.state() + "/spool/quarantine").empty());
     CHECK(files_under(gw.state() + "/spool/outgoing/research").size() == written.size());
 
     // A good certificate: everything queued is delivered.
-    pacs.start("pacs");
+    pacs.start("server");
     REQUIRE(wait_for_files(pacs.folder(), written.size(), 30s));
     check_deidentified(files_under(pacs.folder()), spec, written);
     CHECK(files_under(gw.state() + "/spool/quarantine").empty());
@@ -227,9 +197,9 @@ TEST_CASE("a client certificate replaced on disk plus SIGHUP is used by the next
         fs::copy_file(pki().key(name), key, fs::copy_options::overwrite_existing);
         chmod(key.c_str(), 0600);
     };
-    install("gateway-other-ca");  // a certificate the PACS does not trust
+    install("other-client");  // a certificate the PACS does not trust
     TlsStoreScp pacs;
-    pacs.start("pacs");
+    pacs.start("server");
     Gateway gw(json{{"destinations",
                      json::array({tls_destination(pacs.port, "SINK", {{"certificate", crt}, {"private_key", key}})})}});
     REQUIRE(gw.start());
@@ -238,7 +208,7 @@ TEST_CASE("a client certificate replaced on disk plus SIGHUP is used by the next
     REQUIRE(wait_for_log(gw, "destination paused", 2, 30s));  // refused by the PACS, queued
     CHECK(files_under(pacs.folder()).empty());
     // The site's certificate replaces it on disk; SIGHUP: the next association uses it.
-    install("gateway");
+    install("client");
     gw.child.signal(SIGHUP);
     REQUIRE(wait_for_log(gw, "certificates and key read again", 1, 10s));
     REQUIRE(wait_for_files(pacs.folder(), written.size(), 30s));
@@ -248,7 +218,7 @@ TEST_CASE("a client certificate replaced on disk plus SIGHUP is used by the next
 
 TEST_CASE("a destination TLS key readable by others is refused at start, naming the key path") {
     const std::string loose = pki().dir / "loose.key";
-    fs::copy_file(pki().key("gateway"), loose, fs::copy_options::overwrite_existing);
+    fs::copy_file(pki().key("client"), loose, fs::copy_options::overwrite_existing);
     chmod(loose.c_str(), 0644);
     Gateway gw(json{{"destinations", json::array({tls_destination(testsupport::free_port(), "SINK", {{"private_key", loose}})})}});
     gw.write_config();
@@ -264,9 +234,9 @@ namespace {
 // Orthanc 1.10 as the research PACS over DICOM TLS, requiring the gateway's certificate.
 json tls_orthanc_config() {
     return {{"DicomTlsEnabled", true},
-            {"DicomTlsCertificate", pki().crt("pacs")},
-            {"DicomTlsPrivateKey", pki().key("pacs")},
-            {"DicomTlsTrustedCertificates", pki().crt("site-ca")},
+            {"DicomTlsCertificate", pki().crt("server")},
+            {"DicomTlsPrivateKey", pki().key("server")},
+            {"DicomTlsTrustedCertificates", pki().crt("ca")},
             {"DicomTlsRemoteCertificateRequired", true}};
 }
 

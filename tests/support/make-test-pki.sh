@@ -5,6 +5,8 @@
 #   server.crt/.key   CN=localhost, SAN DNS:localhost + IP:127.0.0.1, signed by ca
 #   client.crt/.key   CN=test-client, signed by ca;     other-client.crt/.key  signed by other-ca
 #   expired.crt/.key  signed by ca, valid 2020-2021;    future.crt/.key  signed by ca, valid from 2099
+#   other-server.crt/.key  as server, signed by other-ca; wrong-name.crt/.key  signed by ca for
+#                     another host only (CN and SAN DNS:some-other-host)
 # Keys are written mode 0600. Usage: make-test-pki.sh DIR
 set -euo pipefail
 dir=${1:?usage: make-test-pki.sh DIR}
@@ -37,6 +39,11 @@ basicConstraints = CA:FALSE
 keyUsage = digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = DNS:localhost, IP:127.0.0.1
+[wrong_name_ext]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:some-other-host
 [client_ext]
 basicConstraints = CA:FALSE
 keyUsage = digitalSignature, keyEncipherment
@@ -60,6 +67,8 @@ make_ca other-ca "/CN=Other CA"
 issue ca server "/CN=localhost" server_ext
 issue ca client "/CN=test-client" client_ext
 issue other-ca other-client "/CN=other-client" client_ext
+issue other-ca other-server "/CN=localhost" server_ext
+issue ca wrong-name "/CN=some-other-host" wrong_name_ext
 issue ca expired "/CN=expired-client" client_ext 20200101000000Z 20210101000000Z
 issue ca future "/CN=future-client" client_ext 20990101000000Z 20991231000000Z
 chmod 600 ./*.key
