@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dimse/DimseStatus.h"
+#include "tests/dimse/ListenerSupport.h"
 #include "tests/dimse/TestInstances.h"
 #include "tests/support/Process.h"
 
@@ -27,21 +28,12 @@ namespace asio = boost::asio;
 
 namespace {
 
-class CountingHandler : public dimse::CStoreHandler {
-public:
-    std::uint16_t handle_store(dimse::CStoreRequest& r) override {
-        std::filesystem::remove(r.file_path);
-        ++stored;
-        return dimse::DimseStatus::Success;
-    }
-    std::atomic<int> stored{0};
-};
+using listenertest::CountingHandler;
 
 struct Listener {
     testsupport::TempDir dir;
     CountingHandler handler;
-    std::mutex log_mutex;
-    std::vector<std::string> logs;
+    listenertest::LogLines log;
     std::unique_ptr<dimse::StoreScp> scp;
 
     explicit Listener(std::function<void(dimse::ScpSettings&)> adjust = {}) {
@@ -52,24 +44,14 @@ struct Listener {
         s.receive_dir = dir.path();
         s.acse_timeout_seconds = 60;
         s.dimse_timeout_seconds = 60;
-        s.log = [this](dimse::LogLevel, const std::string& m) {
-            std::lock_guard<std::mutex> lock(log_mutex);
-            logs.push_back(m);
-        };
+        s.log = log.sink();
         if (adjust) adjust(s);
         scp = std::make_unique<dimse::StoreScp>(s, handler);
         REQUIRE_FALSE(scp->start());
     }
     int port() const { return scp->port(); }
-    std::vector<std::string> lines() {
-        std::lock_guard<std::mutex> lock(log_mutex);
-        return logs;
-    }
-    std::string all_logs() {
-        std::string s;
-        for (const auto& l : lines()) s += l + "\n";
-        return s;
-    }
+    std::vector<std::string> lines() const { return log.lines(); }
+    std::string all_logs() const { return log.all(); }
 };
 
 // A TCP connection from 127.0.0.2.

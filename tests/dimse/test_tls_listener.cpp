@@ -18,6 +18,7 @@
 #include "dimse/DimseError.h"
 #include "dimse/DimseStatus.h"
 #include "dimse/Tls.h"
+#include "tests/dimse/ListenerSupport.h"
 #include "tests/dimse/TestInstances.h"
 #include "tests/support/Process.h"
 
@@ -39,21 +40,12 @@ const std::string& pki() {
 }
 std::string p(const std::string& name) { return pki() + "/" + name; }
 
-class CountingHandler : public dimse::CStoreHandler {
-public:
-    std::uint16_t handle_store(dimse::CStoreRequest& r) override {
-        std::filesystem::remove(r.file_path);
-        ++stored;
-        return dimse::DimseStatus::Success;
-    }
-    std::atomic<int> stored{0};
-};
+using listenertest::CountingHandler;
 
 struct TlsListener {
     testsupport::TempDir dir;
     CountingHandler handler;
-    std::mutex log_mutex;
-    std::vector<std::string> logs;
+    listenertest::LogLines log;
     std::unique_ptr<dimse::StoreScp> scp;
     std::error_code started;
 
@@ -65,10 +57,7 @@ struct TlsListener {
         s.tls_port = 0;
         s.receive_dir = dir.path();
         s.acse_timeout_seconds = 60;
-        s.log = [this](dimse::LogLevel, const std::string& m) {
-            std::lock_guard<std::mutex> lock(log_mutex);
-            logs.push_back(m);
-        };
+        s.log = log.sink();
         auto tls = std::make_shared<dimse::TlsSettings>();
         tls->certificate = p("server.crt");
         tls->private_key = p("server.key");
@@ -80,12 +69,7 @@ struct TlsListener {
         started = scp->start();
     }
     std::string tls_port() const { return std::to_string(scp->tls_port()); }
-    std::string all_logs() {
-        std::lock_guard<std::mutex> lock(log_mutex);
-        std::string s;
-        for (const auto& l : logs) s += l + "\n";
-        return s;
-    }
+    std::string all_logs() const { return log.all(); }
 };
 
 std::vector<std::string> study(const testsupport::TempDir& src, int count) {
