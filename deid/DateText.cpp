@@ -62,14 +62,16 @@ std::vector<Token> tokenise(const std::string& s) {
                 {"\xE5\xB9\xB4", Token::Year}, {"\xE6\x9C\x88", Token::Month}, {"\xE6\x97\xA5", Token::Day},
                 {"\xEB\x85\x84", Token::Year}, {"\xEC\x9B\x94", Token::Month}, {"\xEC\x9D\xBC", Token::Day}};
             bool marker = false;
-            for (const auto& m : kMarkers)
-                if (s.compare(i, 3, m.first) == 0) {
-                    out.push_back({m.second, i, i + 3, {}, sep});
-                    sep = 0;
-                    i += 3;
-                    marker = true;
-                    break;
-                }
+            // Every marker is a 3-byte UTF-8 sequence: ASCII letters are never one.
+            if (c >= 0x80)
+                for (const auto& m : kMarkers)
+                    if (s.compare(i, 3, m.first) == 0) {
+                        out.push_back({m.second, i, i + 3, {}, sep});
+                        sep = 0;
+                        i += 3;
+                        marker = true;
+                        break;
+                    }
             if (marker) continue;
             std::size_t j = i;
             while (j < s.size()) {
@@ -77,7 +79,8 @@ std::vector<Token> tokenise(const std::string& s) {
                 const bool letter = d >= 0x80 || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
                 if (!letter) break;
                 bool is_marker = false;
-                for (const auto& m : kMarkers) is_marker = is_marker || s.compare(j, 3, m.first) == 0;
+                if (d >= 0x80)
+                    for (const auto& m : kMarkers) is_marker = is_marker || s.compare(j, 3, m.first) == 0;
                 if (is_marker) break;
                 ++j;
             }
