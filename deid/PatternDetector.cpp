@@ -323,6 +323,23 @@ bool clinical_or_generic(const std::string& w) {
     return s.count(w) > 0 || is_generic_word(w) || titles().count(w) > 0 || relations().count(w) > 0;
 }
 
+// True when an ASCII text has a word (as words_of reads it: a letter, then letters and
+// apostrophes; folded to lower-case letters) that is a title or a relation word.
+bool has_title_or_relation_word(const std::string& s) {
+    std::string word;
+    for (std::size_t i = 0; i < s.size();) {
+        if (!is_alpha_ascii(s[i])) {
+            ++i;
+            continue;
+        }
+        word.clear();
+        for (; i < s.size() && (is_alpha_ascii(s[i]) || s[i] == '\''); ++i)
+            if (s[i] != '\'') word += static_cast<char>(s[i] | 0x20);
+        if (titles().count(word) || relations().count(word)) return true;
+    }
+    return false;
+}
+
 void people_after_titles(const std::string& s, const std::vector<Word>& w, std::vector<PatternMatch>& out) {
     bool mixed_case = false;
     for (const Word& x : w) mixed_case = mixed_case || (!x.all_caps && !x.cjk);
@@ -568,6 +585,12 @@ std::vector<PatternMatch> find_patterns(const std::string& s) {
             PatternKind kind;
             if (classify_run(r, kind)) out.push_back({r.begin, r.end, kind});
         }
+    // ASCII text without digits: only a person after a title or relation word can be found (the
+    // other detectors need digits, the honorifics CJK); without such a word nothing is.
+    if (digits == 0 && is_ascii(s) && !has_title_or_relation_word(s)) {
+        std::sort(out.begin(), out.end(), [](const PatternMatch& a, const PatternMatch& b) { return a.begin < b.begin; });
+        return out;
+    }
     const std::vector<Word> words = words_of(s);
     if (digits >= 1) {
         postcodes(s, out);
