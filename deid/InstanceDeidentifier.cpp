@@ -140,6 +140,35 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
     return "";
 }
 
+// True when every value of a DS element is [-]digits[.digits] of at most 16 characters (a
+// subset of PS3.5's Decimal String that needs no further check; the rest goes to DCMTK).
+bool plain_decimals(DcmElement* e) {
+    char* value = nullptr;
+    if (e->getString(value).bad() || value == nullptr) return false;
+    const Uint32 n = e->getLength();
+    Uint32 start = 0;
+    for (Uint32 k = 0; k <= n; ++k) {
+        if (k < n && value[k] != '\\') continue;
+        Uint32 i = start;
+        if (i < k && value[i] == '-') ++i;
+        Uint32 digits = 0, point = 0, after = 0;
+        for (; i < k; ++i) {
+            const char c = value[i];
+            if (c >= '0' && c <= '9') {
+                ++digits;
+                if (point) ++after;
+            } else if (c == '.' && !point && digits > 0) {
+                point = 1;
+            } else {
+                return false;
+            }
+        }
+        if (digits == 0 || (point && after == 0) || k - start > 16) return false;
+        start = k + 1;
+    }
+    return true;
+}
+
 // Strict reading: DCMTK is lenient, it repairs what it can and keeps values that do not conform
 // to their VR. An instance is malformed (returns why, naming the tag, never the value) when
 //  - an element had a non-standard VR code in an explicit VR data set (DCMTK guessed the length
@@ -173,8 +202,12 @@ std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
                     }
                 break;
             }
-            case EVR_IS:
             case EVR_DS:
+                // Plain decimals ("-174", "0.5") are valid whatever else the grammar allows; any
+                // other value goes to DCMTK's own VR checker.
+                if (plain_decimals(e)) break;
+                // fall through
+            case EVR_IS:
                 // DCMTK's own VR checker (any VM: only the value format matters here).
                 if (e->getLength() > 0 && e->checkValue("1-n").bad()) return "value not valid for its VR in " + tag();
                 break;
