@@ -733,8 +733,10 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                 candidates.push_back(i);
             }
         };
+        // match_text reads the folded value (with its word boundaries), built only for a value
+        // that some needle can match: UI, DA and DT values never need it.
+        const bool text_value = !v.binary && v.vr != EVR_UI && v.vr != EVR_DA && v.vr != EVR_DT;
         std::unique_ptr<FoldedText> folded;
-        if (!v.binary && v.vr != EVR_UI) folded = std::make_unique<FoldedText>(v.text);
         const bool ascii = !v.binary && is_ascii(v.text);
         if (!ascii) {
             for (std::size_t i = 0; i < needles.size(); ++i) candidates.push_back(i);
@@ -748,7 +750,8 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
         } else if (v.vr == EVR_DA || v.vr == EVR_DT) {
             candidates = date_or_uid;
         } else {
-            forms.occurring(folded->folded(), mark);
+            // (ASCII: fold() keeps exactly what FoldedText keeps, letters in lower case and digits.)
+            forms.occurring(fold(v.text), mark);
             // A digits-and-dots needle occurs in the normalised value exactly where it occurs in
             // the value (normalising only changes letters and blanks).
             if (uids_plain) uids.occurring(v.text, mark);
@@ -758,6 +761,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
             std::sort(candidates.begin(), candidates.end());  // the needles' order, as reported
         }
         if (!candidates.empty()) {
+            if (text_value) folded = std::make_unique<FoldedText>(v.text);
             const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
             std::vector<std::string> values, folded_values;
             if (!v.binary)
