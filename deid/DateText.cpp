@@ -147,20 +147,40 @@ std::vector<std::string> date_written_forms(const std::string& d) {
     // CJK: 2023年1月5日 and 1月5日 (Korean 년/월/일 too).
     static const char* const kCjk[2][3] = {{"\xE5\xB9\xB4", "\xE6\x9C\x88", "\xE6\x97\xA5"},
                                            {"\xEB\x85\x84", "\xEC\x9B\x94", "\xEC\x9D\xBC"}};
+    // (Each holds its markers, so they differ from the numeric forms and from each other once the
+    // month and day writings are distinct: "1" and "01", but "12" once.)
+    const std::vector<std::string> months = ms == m ? std::vector<std::string>{m} : std::vector<std::string>{ms, m};
+    const std::vector<std::string> days = ds == dd ? std::vector<std::string>{dd} : std::vector<std::string>{ds, dd};
     for (const auto& mk : kCjk)
-        for (const std::string& mon : {ms, m})
-            for (const std::string& day : {ds, dd}) {
-                add(y + mk[0] + mon + mk[1] + day + mk[2]);
-                add(mon + mk[1] + day + mk[2]);
+        for (const std::string& mon : months)
+            for (const std::string& day : days) {
+                std::string md = mon;
+                md.append(mk[1]).append(day).append(mk[2]);
+                std::string ymd = y;
+                ymd.append(mk[0]).append(md);
+                out.push_back(std::move(ymd));
+                out.push_back(std::move(md));
             }
     return out;
 }
 
 std::vector<TextDate> find_text_dates(const std::string& text) {
     std::vector<TextDate> out;
-    bool digits = false;
-    for (char c : text) digits = digits || is_digit(c);
-    if (!digits) return out;
+    // Every form below has a run of 1, 2, 4 or 8 digits (a day or month, a year, YYYYMMDD):
+    // without one there is no date to find.
+    bool runs = false;
+    for (std::size_t i = 0; i < text.size() && !runs;) {
+        if (!is_digit(text[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        while (j < text.size() && is_digit(text[j])) ++j;
+        const std::size_t n = j - i;
+        runs = n == 1 || n == 2 || n == 4 || n == 8;
+        i = j;
+    }
+    if (!runs) return out;
     const std::vector<Token> t = tokenise(text);
     auto num = [&](std::size_t i, std::size_t lo, std::size_t hi) {
         return i < t.size() && t[i].kind == Token::Number && t[i].text.size() >= lo && t[i].text.size() <= hi;
