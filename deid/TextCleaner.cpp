@@ -116,6 +116,10 @@ void TextCleaner::add_folded_term(std::string t, std::size_t min_length, TermKin
         for (char c : t) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
         if (chars < 2) return;
     }
+    if (terms_.empty()) {  // an instance adds a few hundred terms: no rehash on the way
+        terms_.reserve(256);
+        term_set_.reserve(512);
+    }
     if (!term_set_.insert(t).second) return;
     const bool strict = t.size() < 4;
     terms_.push_back(Term{std::move(t), strict, kind});
