@@ -68,12 +68,15 @@ OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, cons
     }
     OFCondition c;
     {
+        // EGL_noChange: the engine removes every group length (deid/Deidentify.cpp), so there is
+        // none to recalculate, and DCMTK skips its length pass; the file meta group length is
+        // DCMTK's own on every write.
         DcmWriteCache cache;
         DcmOutputFileStream stream(f);  // closes f when destroyed
         c = stream.status();
         if (c.good()) {
             file.transferInit();
-            c = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_recalcGL, EPD_noChange, 0, 0, 0,
+            c = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_noChange, EPD_noChange, 0, 0, 0,
                            EWM_fileformat);
             file.transferEnd();
         }
@@ -113,12 +116,12 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
     int fd = ::mkstemp(&tmp[0]);
     if (fd < 0) return std::string("cannot create a temporary file in the output folder: ") + std::strerror(errno);
     ::close(fd);
-    OFCondition c = file.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+    OFCondition c = file.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_noChange, EPD_noChange,
                                   0, 0, EWM_fileformat);
     if (c == EC_RepresentationNotFound && xfer == EXS_DeflatedLittleEndianExplicit) {
         // Deflate is a lossless wrapper around native pixels: written as explicit little endian.
         xfer = EXS_LittleEndianExplicit;
-        c = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+        c = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_noChange, EPD_noChange,
                           0, 0, EWM_fileformat);
     }
     if (c.bad()) {
