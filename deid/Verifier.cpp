@@ -263,10 +263,15 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
         Visit v{e, tag, vr, &prefix, {}, false};
         if (is_text_vr(vr)) {
             std::string raw = raw_string(e);
-            v.text = is_charset_vr(vr) ? decoder.decode(raw, charset, vr) : raw;
-            if (is_charset_vr(vr) && (charset.empty() || charset == "ISO_IR 6") && !is_ascii(raw)) {
-                std::vector<std::string> all = unlabelled_readings(raw);
-                v.other_readings.assign(all.begin() + 1, all.end());
+            const bool unlabelled = charset.empty() || charset == "ISO_IR 6";
+            if (!is_charset_vr(vr) || (unlabelled && is_ascii(raw))) {
+                v.text = std::move(raw);  // read as it is (what decode() gives ASCII without a character set)
+            } else {
+                v.text = decoder.decode(raw, charset, vr);
+                if (unlabelled && !is_ascii(raw)) {
+                    std::vector<std::string> all = unlabelled_readings(raw);
+                    v.other_readings.assign(all.begin() + 1, all.end());
+                }
             }
         } else if (is_binary_vr(vr)) {
             v.text = raw_bytes(e, vr);
