@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -402,7 +403,7 @@ public:
     Identifiers ids_;
 
 private:
-    std::set<std::string> seen_;
+    std::unordered_set<std::string> seen_;
 };
 
 // ---- matching --------------------------------------------------------------------------------
