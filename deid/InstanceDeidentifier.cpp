@@ -143,12 +143,14 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
     return "";
 }
 
-// True when every value of a DS element is [-]digits[.digits] of at most 16 characters (a
-// subset of PS3.5's Decimal String that needs no further check; the rest goes to DCMTK).
+// True when every value of a DS element is [-]digits[.digits] of at most 16 characters, the
+// whole value padded with spaces at most: a subset of PS3.5's Decimal String that needs no
+// further check (the rest goes to DCMTK).
 bool plain_decimals(DcmElement* e) {
     char* value = nullptr;
     if (e->getString(value).bad() || value == nullptr) return false;
-    const Uint32 n = e->getLength();
+    Uint32 n = e->getLength();
+    while (n > 0 && value[n - 1] == ' ') --n;  // the padding of an odd-length value
     Uint32 start = 0;
     for (Uint32 k = 0; k <= n; ++k) {
         if (k < n && value[k] != '\\') continue;
