@@ -62,14 +62,16 @@ std::vector<Token> tokenise(const std::string& s) {
                 {"\xE5\xB9\xB4", Token::Year}, {"\xE6\x9C\x88", Token::Month}, {"\xE6\x97\xA5", Token::Day},
                 {"\xEB\x85\x84", Token::Year}, {"\xEC\x9B\x94", Token::Month}, {"\xEC\x9D\xBC", Token::Day}};
             bool marker = false;
-            for (const auto& m : kMarkers)
-                if (s.compare(i, 3, m.first) == 0) {
-                    out.push_back({m.second, i, i + 3, {}, sep});
-                    sep = 0;
-                    i += 3;
-                    marker = true;
-                    break;
-                }
+            // Every marker is a 3-byte UTF-8 sequence: ASCII letters are never one.
+            if (c >= 0x80)
+                for (const auto& m : kMarkers)
+                    if (s.compare(i, 3, m.first) == 0) {
+                        out.push_back({m.second, i, i + 3, {}, sep});
+                        sep = 0;
+                        i += 3;
+                        marker = true;
+                        break;
+                    }
             if (marker) continue;
             std::size_t j = i;
             while (j < s.size()) {
@@ -77,7 +79,8 @@ std::vector<Token> tokenise(const std::string& s) {
                 const bool letter = d >= 0x80 || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
                 if (!letter) break;
                 bool is_marker = false;
-                for (const auto& m : kMarkers) is_marker = is_marker || s.compare(j, 3, m.first) == 0;
+                if (d >= 0x80)
+                    for (const auto& m : kMarkers) is_marker = is_marker || s.compare(j, 3, m.first) == 0;
                 if (is_marker) break;
                 ++j;
             }
@@ -144,20 +147,40 @@ std::vector<std::string> date_written_forms(const std::string& d) {
     // CJK: 2023年1月5日 and 1月5日 (Korean 년/월/일 too).
     static const char* const kCjk[2][3] = {{"\xE5\xB9\xB4", "\xE6\x9C\x88", "\xE6\x97\xA5"},
                                            {"\xEB\x85\x84", "\xEC\x9B\x94", "\xEC\x9D\xBC"}};
+    // (Each holds its markers, so they differ from the numeric forms and from each other once the
+    // month and day writings are distinct: "1" and "01", but "12" once.)
+    const std::vector<std::string> months = ms == m ? std::vector<std::string>{m} : std::vector<std::string>{ms, m};
+    const std::vector<std::string> days = ds == dd ? std::vector<std::string>{dd} : std::vector<std::string>{ds, dd};
     for (const auto& mk : kCjk)
-        for (const std::string& mon : {ms, m})
-            for (const std::string& day : {ds, dd}) {
-                add(y + mk[0] + mon + mk[1] + day + mk[2]);
-                add(mon + mk[1] + day + mk[2]);
+        for (const std::string& mon : months)
+            for (const std::string& day : days) {
+                std::string md = mon;
+                md.append(mk[1]).append(day).append(mk[2]);
+                std::string ymd = y;
+                ymd.append(mk[0]).append(md);
+                out.push_back(std::move(ymd));
+                out.push_back(std::move(md));
             }
     return out;
 }
 
 std::vector<TextDate> find_text_dates(const std::string& text) {
     std::vector<TextDate> out;
-    bool digits = false;
-    for (char c : text) digits = digits || is_digit(c);
-    if (!digits) return out;
+    // Every form below has a run of 1, 2, 4 or 8 digits (a day or month, a year, YYYYMMDD):
+    // without one there is no date to find.
+    bool runs = false;
+    for (std::size_t i = 0; i < text.size() && !runs;) {
+        if (!is_digit(text[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        while (j < text.size() && is_digit(text[j])) ++j;
+        const std::size_t n = j - i;
+        runs = n == 1 || n == 2 || n == 4 || n == 8;
+        i = j;
+    }
+    if (!runs) return out;
     const std::vector<Token> t = tokenise(text);
     auto num = [&](std::size_t i, std::size_t lo, std::size_t hi) {
         return i < t.size() && t[i].kind == Token::Number && t[i].text.size() >= lo && t[i].text.size() <= hi;

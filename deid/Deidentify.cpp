@@ -278,7 +278,7 @@ private:
                     std::set<std::uint32_t>& used_blocks);
     Ps315Action resolve(const Ps315Row& row) const;
     Decision by_action(Ps315Action a, DcmElement* el, Mode mode);
-    void perform(DcmItem& item, unsigned long& index, DcmElement* el, const Decision& d);
+    void perform(DcmItem& item, DcmElement* el, const Decision& d);
     void remap(DcmElement* el);
     void check_coded(DcmElement* el);
     bool binary_holds_identifier(DcmElement* el);
@@ -576,7 +576,7 @@ void Engine::remap(DcmElement* el) {
     if (any) pending_.push_back(std::move(pending));
 }
 
-void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const Decision& d) {
+void Engine::perform(DcmItem& item, DcmElement* el, const Decision& d) {
     switch (d.act) {
         case Act::Keep:
             if (d.rule) break;
@@ -593,7 +593,7 @@ void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const 
             else if ((el->getTag().getGroup() & 1) && (el->ident() == EVR_OB || el->ident() == EVR_OW || el->ident() == EVR_UN) &&
                      binary_holds_identifier(el)) {
                 // A kept private blob is scanned whole; one that holds a name or id goes.
-                delete item.remove(index);
+                delete item.remove(el);
                 ++report_.removed;
                 return;
             }
@@ -601,9 +601,9 @@ void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const 
             else if (el->ident() == EVR_AS && !p_.keep_ages_over_89) aggregate_age(el);
             break;
         case Act::Remove:
-            delete item.remove(index);
+            delete item.remove(el);
             ++report_.removed;
-            return;  // the next element now has this index
+            return;
         case Act::Empty:
             el->clear();
             ++report_.replaced;
@@ -642,7 +642,6 @@ void Engine::perform(DcmItem& item, unsigned long& index, DcmElement* el, const 
             break;
         }
     }
-    ++index;
 }
 
 void Engine::process_item(DcmItem& item, Mode mode, int depth) {
@@ -655,9 +654,13 @@ void Engine::process_item(DcmItem& item, Mode mode, int depth) {
             creators[key(t.getGroup(), t.getElement())] = trim(element_value(el));
     }
     std::set<std::uint32_t> used_blocks;
-    for (unsigned long i = 0; i < item.card();) {
-        DcmElement* el = item.getElement(i);
-        perform(item, i, el, decide(el, mode, depth, creators, used_blocks));
+    // nextInContainer, not getElement(i) (a walk from the first element each time); the next
+    // element is taken before this one may be removed.
+    for (DcmObject* o = item.nextInContainer(nullptr); o;) {
+        DcmObject* next = item.nextInContainer(o);
+        DcmElement* el = static_cast<DcmElement*>(o);
+        perform(item, el, decide(el, mode, depth, creators, used_blocks));
+        o = next;
     }
     for (const auto& c : creators) {
         if (used_blocks.count(c.first)) continue;
@@ -912,11 +915,20 @@ void add_method_codes(DcmItem& dataset, const std::vector<std::string>& codes) {
         const char* meaning = method_code_meaning(code);
         if (!*meaning) throw std::invalid_argument("not a CID 7050 code: " + code);
         if (!present.insert(code).second) continue;  // already there: nothing to do
-        DcmItem* item = nullptr;
-        if (dataset.findOrCreateSequenceItem(DCM_DeidentificationMethodCodeSequence, item, -2).good() && item) {
-            item->putAndInsertString(DCM_CodeValue, code.c_str());
-            item->putAndInsertString(DCM_CodingSchemeDesignator, "DCM");
-            item->putAndInsertString(DCM_CodeMeaning, meaning);
+        if (!seq) {  // the sequence once, then an item appended per code
+            seq = new DcmSequenceOfItems(DCM_DeidentificationMethodCodeSequence);
+            if (dataset.insert(seq, true).bad()) {
+                delete seq;
+                seq = nullptr;
+            }
+        }
+        if (seq) {
+            auto* item = new DcmItem();
+            // Tags with their VR: no dictionary look-up per element.
+            item->putAndInsertString(DcmTag(DCM_CodeValue, EVR_SH), code.c_str());
+            item->putAndInsertString(DcmTag(DCM_CodingSchemeDesignator, EVR_SH), "DCM");
+            item->putAndInsertString(DcmTag(DCM_CodeMeaning, EVR_LO), meaning);
+            if (seq->append(item).bad()) delete item;
         }
         const std::string option = meaning;
         if (code != "113100" && method.find(option) == std::string::npos)

@@ -68,12 +68,15 @@ OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, cons
     }
     OFCondition c;
     {
+        // EGL_noChange: the engine removes every group length (deid/Deidentify.cpp), so there is
+        // none to recalculate, and DCMTK skips its length pass; the file meta group length is
+        // DCMTK's own on every write.
         DcmWriteCache cache;
         DcmOutputFileStream stream(f);  // closes f when destroyed
         c = stream.status();
         if (c.good()) {
             file.transferInit();
-            c = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_recalcGL, EPD_noChange, 0, 0, 0,
+            c = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_noChange, EPD_noChange, 0, 0, 0,
                            EWM_fileformat);
             file.transferEnd();
         }
@@ -113,12 +116,12 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
     int fd = ::mkstemp(&tmp[0]);
     if (fd < 0) return std::string("cannot create a temporary file in the output folder: ") + std::strerror(errno);
     ::close(fd);
-    OFCondition c = file.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+    OFCondition c = file.saveFile(tmp.c_str(), xfer, EET_ExplicitLength, EGL_noChange, EPD_noChange,
                                   0, 0, EWM_fileformat);
     if (c == EC_RepresentationNotFound && xfer == EXS_DeflatedLittleEndianExplicit) {
         // Deflate is a lossless wrapper around native pixels: written as explicit little endian.
         xfer = EXS_LittleEndianExplicit;
-        c = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL, EPD_noChange,
+        c = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_noChange, EPD_noChange,
                           0, 0, EWM_fileformat);
     }
     if (c.bad()) {
@@ -138,6 +141,37 @@ std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const 
     }
     if (durable) fsync_path(dir, O_RDONLY | O_DIRECTORY);
     return "";
+}
+
+// True when every value of a DS element is [-]digits[.digits] of at most 16 characters, the
+// whole value padded with spaces at most: a subset of PS3.5's Decimal String that needs no
+// further check (the rest goes to DCMTK).
+bool plain_decimals(DcmElement* e) {
+    char* value = nullptr;
+    if (e->getString(value).bad() || value == nullptr) return false;
+    Uint32 n = e->getLength();
+    while (n > 0 && value[n - 1] == ' ') --n;  // the padding of an odd-length value
+    Uint32 start = 0;
+    for (Uint32 k = 0; k <= n; ++k) {
+        if (k < n && value[k] != '\\') continue;
+        Uint32 i = start;
+        if (i < k && value[i] == '-') ++i;
+        Uint32 digits = 0, point = 0, after = 0;
+        for (; i < k; ++i) {
+            const char c = value[i];
+            if (c >= '0' && c <= '9') {
+                ++digits;
+                if (point) ++after;
+            } else if (c == '.' && !point && digits > 0) {
+                point = 1;
+            } else {
+                return false;
+            }
+        }
+        if (digits == 0 || (point && after == 0) || k - start > 16) return false;
+        start = k + 1;
+    }
+    return true;
 }
 
 // Strict reading: DCMTK is lenient, it repairs what it can and keeps values that do not conform
@@ -173,8 +207,12 @@ std::string first_invalid_element(DcmItem& item, bool explicit_vr_top_level) {
                     }
                 break;
             }
-            case EVR_IS:
             case EVR_DS:
+                // Plain decimals ("-174", "0.5") are valid whatever else the grammar allows; any
+                // other value goes to DCMTK's own VR checker.
+                if (plain_decimals(e)) break;
+                // fall through
+            case EVR_IS:
                 // DCMTK's own VR checker (any VM: only the value format matters here).
                 if (e->getLength() > 0 && e->checkValue("1-n").bad()) return "value not valid for its VR in " + tag();
                 break;

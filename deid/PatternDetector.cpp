@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <regex>
-#include <set>
+#include <unordered_set>
 
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
@@ -260,8 +260,8 @@ std::vector<Word> words_of(const std::string& s) {
     return out;
 }
 
-const std::set<std::string>& titles() {
-    static const std::set<std::string> s = {
+const std::unordered_set<std::string>& titles() {
+    static const std::unordered_set<std::string> s = {
         "dr", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "sir", "dame", "herr", "frau",
         "hr", "fr", "dott", "dottssa", "dottoressa", "sig", "sigra", "signor", "signora", "sr", "sra", "srta",
         "senor", "senora", "don", "dona", "mme", "mlle", "madame", "monsieur", "dhr", "mevr", "mw", "pan", "pani",
@@ -274,8 +274,8 @@ bool ambiguous_in_caps(const std::string& t) {
     return t == "mr" || t == "ms" || t == "dr" || t == "sr" || t == "fr" || t == "hr" || t == "don" || t == "pan" ||
            t == "sig" || t == "ing" || t == "mag" || t == "sir" || t == "miss" || t == "mw";
 }
-const std::set<std::string>& relations() {
-    static const std::set<std::string> s = {
+const std::unordered_set<std::string>& relations() {
+    static const std::unordered_set<std::string> s = {
         // English
         "wife", "husband", "son", "daughter", "mother", "father", "brother", "sister", "partner", "spouse",
         "guardian", "gp", "uncle", "aunt", "nephew", "niece", "grandson", "granddaughter", "grandmother",
@@ -302,7 +302,7 @@ const std::set<std::string>& relations() {
     return s;
 }
 bool connector(const std::string& w) {
-    static const std::set<std::string> s = {"is", "of", "by", "von", "van", "der", "den", "de", "la", "le", "du",
+    static const std::unordered_set<std::string> s = {"is", "of", "by", "von", "van", "der", "den", "de", "la", "le", "du",
                                             "di", "da", "dos", "das", "del", "called", "named", "name", "the", "her",
                                             "his", "y", "und", "and", "et", "e", "ist", "heisst", "est", "es",
                                             // academic degrees between a title and the name: Dr. med., Dr. rer. nat.
@@ -311,7 +311,7 @@ bool connector(const std::string& w) {
 }
 // Words a name never is, that often follow a title or relation word in clinical text.
 bool clinical_or_generic(const std::string& w) {
-    static const std::set<std::string> s = {
+    static const std::unordered_set<std::string> s = {
         "ct", "mri", "mr", "pet", "us", "xr", "cr", "dx", "nm", "chest", "head", "brain", "abdomen", "pelvis",
         "spine", "neck", "knee", "hip", "shoulder", "cardiac", "heart", "lung", "lungs", "liver", "kidney",
         "contrast", "axial", "sagittal", "coronal", "scan", "study", "series", "exam", "image", "images", "report",
@@ -321,6 +321,23 @@ bool clinical_or_generic(const std::string& w) {
         "phone", "tel", "telephone", "office", "clinic", "hospital", "ward", "unit", "department", "team",
     };
     return s.count(w) > 0 || is_generic_word(w) || titles().count(w) > 0 || relations().count(w) > 0;
+}
+
+// True when an ASCII text has a word (as words_of reads it: a letter, then letters and
+// apostrophes; folded to lower-case letters) that is a title or a relation word.
+bool has_title_or_relation_word(const std::string& s) {
+    std::string word;
+    for (std::size_t i = 0; i < s.size();) {
+        if (!is_alpha_ascii(s[i])) {
+            ++i;
+            continue;
+        }
+        word.clear();
+        for (; i < s.size() && (is_alpha_ascii(s[i]) || s[i] == '\''); ++i)
+            if (s[i] != '\'') word += static_cast<char>(s[i] | 0x20);
+        if (titles().count(word) || relations().count(word)) return true;
+    }
+    return false;
 }
 
 void people_after_titles(const std::string& s, const std::vector<Word>& w, std::vector<PatternMatch>& out) {
@@ -385,14 +402,14 @@ void people_after_titles(const std::string& s, const std::vector<Word>& w, std::
 // ---- addresses and postcodes --------------------------------------------------------------
 
 bool street_type(const std::string& w) {
-    static const std::set<std::string> s = {"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive",
+    static const std::unordered_set<std::string> s = {"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive",
                                             "boulevard", "blvd", "way", "close", "court", "ct", "place", "terrace",
                                             "crescent", "gardens", "square", "row", "grove", "parkway", "pkwy",
                                             "highway", "hwy", "circle", "cir", "walk", "mews"};
     return s.count(w) > 0;
 }
 bool street_word_prefix(const std::string& w) {  // comes before the name: rue de la Paix, Calle Mayor
-    static const std::set<std::string> s = {"rue", "avenue", "boulevard", "bd", "calle", "avenida", "avda", "via",
+    static const std::unordered_set<std::string> s = {"rue", "avenue", "boulevard", "bd", "calle", "avenida", "avda", "via",
                                             "viale", "piazza", "plaza", "rua", "chemin", "impasse", "allee", "paseo",
                                             "carrer", "corso", "largo", "travessa", "ulica", "ul"};
     return s.count(w) > 0;
@@ -493,7 +510,7 @@ bool boundary(const std::string& s, std::size_t i) {  // no letter or digit at s
 }
 
 void postcodes(const std::string& s, std::vector<PatternMatch>& out) {
-    static const std::set<std::string> kUnits = {"MB", "KB", "GB", "TB", "HU", "MS", "KV", "MA", "CM", "MM", "HZ", "PX", "BPM", "DPI", "AM", "PM", "MG", "ML", "KG"};
+    static const std::unordered_set<std::string> kUnits = {"MB", "KB", "GB", "TB", "HU", "MS", "KV", "MA", "CM", "MM", "HZ", "PX", "BPM", "DPI", "AM", "PM", "MG", "ML", "KG"};
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (i > 0 && !boundary(s, i - 1)) continue;
         // UK: A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA
@@ -568,6 +585,12 @@ std::vector<PatternMatch> find_patterns(const std::string& s) {
             PatternKind kind;
             if (classify_run(r, kind)) out.push_back({r.begin, r.end, kind});
         }
+    // ASCII text without digits: only a person after a title or relation word can be found (the
+    // other detectors need digits, the honorifics CJK); without such a word nothing is.
+    if (digits == 0 && is_ascii(s) && !has_title_or_relation_word(s)) {
+        std::sort(out.begin(), out.end(), [](const PatternMatch& a, const PatternMatch& b) { return a.begin < b.begin; });
+        return out;
+    }
     const std::vector<Word> words = words_of(s);
     if (digits >= 1) {
         postcodes(s, out);

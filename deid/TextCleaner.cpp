@@ -116,6 +116,10 @@ void TextCleaner::add_folded_term(std::string t, std::size_t min_length, TermKin
         for (char c : t) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
         if (chars < 2) return;
     }
+    if (terms_.empty()) {  // an instance adds a few hundred terms: no rehash on the way
+        terms_.reserve(256);
+        term_set_.reserve(512);
+    }
     if (!term_set_.insert(t).second) return;
     const bool strict = t.size() < 4;
     terms_.push_back(Term{std::move(t), strict, kind});
@@ -180,13 +184,10 @@ void TextCleaner::add_date(const std::string& da) {
     int mi = std::stoi(m), di = std::stoi(dd);
     if (mi < 1 || mi > 12 || di < 1 || di > 31) return;
     const std::string ms = std::to_string(mi), ds = std::to_string(di), yy = y.substr(2);
-    const std::vector<std::string> forms = {
-        y + m + dd, y + "-" + m + "-" + dd, y + "/" + m + "/" + dd, y + "." + m + "." + dd,
-        m + "/" + dd + "/" + y, ms + "/" + ds + "/" + y, m + "/" + dd + "/" + yy, ms + "/" + ds + "/" + yy,
-        dd + "/" + m + "/" + y, ds + "/" + ms + "/" + y, dd + "." + m + "." + y, ds + "." + ms + "." + y,
-        dd + "-" + m + "-" + y, m + "-" + dd + "-" + y, dd + "." + m + "." + yy,
-    };
-    for (const std::string& f : forms) add_folded_term(fold(f), 6, TermKind::Date);
+    // The usual numeric writings (2022-03-19, 2022/03/19, 03/19/2022, 3/19/22, 19.03.2022,
+    // 19/3/2022, 19-03-2022, 19.03.22, ...) fold to their digits, in this order.
+    const std::string forms[] = {y + m + dd, m + dd + y, ms + ds + y, m + dd + yy, ms + ds + yy, dd + m + y, ds + ms + y, dd + m + yy};
+    for (const std::string& f : forms) add_folded_term(f, 6, TermKind::Date);
     // The other numeric and CJK forms (month names in other languages: the date finder).
     for (std::string& f : date_written_forms(d.substr(0, 8))) add_folded_term(std::move(f), 5, TermKind::Date);
     for (const char* const* names : {kMonths, kMonthNames}) {

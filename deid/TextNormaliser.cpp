@@ -157,9 +157,9 @@ bool is_cjk(std::uint32_t c) {
 }
 
 bool is_ascii(const std::string& s) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) return false;
-    return true;
+    unsigned char any = 0;  // no early exit: the compiler vectorises the loop
+    for (char c : s) any |= static_cast<unsigned char>(c);
+    return any < 0x80;
 }
 
 bool is_valid_utf8(const std::string& s) {
@@ -292,12 +292,13 @@ std::vector<std::size_t> FoldedText::find_all(const std::string& term, bool stri
 
 std::string fold(const std::string& utf8) {
     if (is_ascii(utf8)) {  // what FoldedText keeps of ASCII: letters (lower case) and digits
-        std::string out;
-        out.reserve(utf8.size());
+        std::string out(utf8.size(), '\0');
+        std::size_t n = 0;
         for (char c : utf8) {
-            if (c >= 'A' && c <= 'Z') out += static_cast<char>(c + 32);
-            else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) out += c;
+            if (c >= 'A' && c <= 'Z') out[n++] = static_cast<char>(c + 32);
+            else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) out[n++] = c;
         }
+        out.resize(n);
         return out;
     }
     return FoldedText(utf8).folded();

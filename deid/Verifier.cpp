@@ -5,12 +5,16 @@
 #include "deid/DcmValues.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -260,10 +264,15 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
         Visit v{e, tag, vr, &prefix, {}, false};
         if (is_text_vr(vr)) {
             std::string raw = raw_string(e);
-            v.text = is_charset_vr(vr) ? decoder.decode(raw, charset, vr) : raw;
-            if (is_charset_vr(vr) && (charset.empty() || charset == "ISO_IR 6") && !is_ascii(raw)) {
-                std::vector<std::string> all = unlabelled_readings(raw);
-                v.other_readings.assign(all.begin() + 1, all.end());
+            const bool unlabelled = charset.empty() || charset == "ISO_IR 6";
+            if (!is_charset_vr(vr) || (unlabelled && is_ascii(raw))) {
+                v.text = std::move(raw);  // read as it is (what decode() gives ASCII without a character set)
+            } else {
+                v.text = decoder.decode(raw, charset, vr);
+                if (unlabelled && !is_ascii(raw)) {
+                    std::vector<std::string> all = unlabelled_readings(raw);
+                    v.other_readings.assign(all.begin() + 1, all.end());
+                }
             }
         } else if (is_binary_vr(vr)) {
             v.text = raw_bytes(e, vr);
@@ -394,7 +403,7 @@ public:
     Identifiers ids_;
 
 private:
-    std::set<std::string> seen_;
+    std::unordered_set<std::string> seen_;
 };
 
 // ---- matching --------------------------------------------------------------------------------
@@ -546,6 +555,51 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
     }
 }
 
+// Which needles have a form occurring in a text: the forms indexed by their first two bytes (a
+// bit per pair for the common miss, then the forms of that pair), so a text is scanned once
+// whatever the number of needles. Forms shorter than two bytes are reported for every text.
+class FormIndex {
+public:
+    void add(const std::string& form, std::size_t needle) {
+        if (form.size() < 2) {
+            always_.push_back(needle);
+            return;
+        }
+        const std::uint16_t b = pair_at(form, 0);
+        bits_[b >> 6] |= std::uint64_t(1) << (b & 63);
+        entries_.push_back({b, &form, needle});
+    }
+    void finish() {
+        std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.pair < b.pair; });
+    }
+    // Calls mark(needle) for every needle with a form in `hay` (a needle may be marked more than once).
+    template <class Mark>
+    void occurring(const std::string& hay, Mark&& mark) const {
+        for (std::size_t n : always_) mark(n);
+        if (entries_.empty()) return;
+        for (std::size_t i = 0; i + 1 < hay.size(); ++i) {
+            const std::uint16_t b = pair_at(hay, i);
+            if (!((bits_[b >> 6] >> (b & 63)) & 1)) continue;
+            auto it = std::lower_bound(entries_.begin(), entries_.end(), b, [](const Entry& e, std::uint16_t p) { return e.pair < p; });
+            for (; it != entries_.end() && it->pair == b; ++it)
+                if (hay.compare(i, it->form->size(), *it->form) == 0) mark(it->needle);
+        }
+    }
+
+private:
+    static std::uint16_t pair_at(const std::string& s, std::size_t i) {
+        return static_cast<std::uint16_t>((static_cast<unsigned char>(s[i]) << 8) | static_cast<unsigned char>(s[i + 1]));
+    }
+    struct Entry {
+        std::uint16_t pair;
+        const std::string* form;
+        std::size_t needle;
+    };
+    std::array<std::uint64_t, 1024> bits_{};
+    std::vector<Entry> entries_;
+    std::vector<std::size_t> always_;
+};
+
 }  // namespace
 
 Identifiers collect_identifiers(DcmFileFormat& original) {
@@ -645,40 +699,105 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
     for (const Needle& n : needles)
         if (n.kind == Kind::Date) date_needles.push_back(&n);
 
+    // The needles indexed once per instance, so each output value is scanned once whatever the
+    // number of identifiers: `forms` holds every folded form of the needles match_text reads,
+    // `uids` the UID needles' text (match_value's find_uid and the UI values' equality).
+    FormIndex forms, uids;
+    std::unordered_map<std::string, std::vector<std::size_t>> uid_values;  // UI values: equality
+    std::vector<std::size_t> date_or_uid;  // DA/DT values: only these kinds can match there
+    bool uids_plain = true;                // every UID needle is digits and dots only
+    for (std::size_t i = 0; i < needles.size(); ++i) {
+        const Needle& n = needles[i];
+        if (n.kind == Kind::Uid) {
+            uids.add(n.text, i);
+            uid_values[n.text].push_back(i);
+            uids_plain = uids_plain && !n.text.empty() &&
+                         std::all_of(n.text.begin(), n.text.end(), [](char c) { return is_digit(static_cast<unsigned char>(c)) || c == '.'; });
+        } else {
+            for (const std::string& f : n.forms) forms.add(f, i);
+        }
+        if (n.kind == Kind::Uid || n.kind == Kind::Date) date_or_uid.push_back(i);
+    }
+    forms.finish();
+    uids.finish();
+    std::vector<std::size_t> stamp(needles.size(), 0), candidates;
+    std::size_t visit_no = 0;
+
     VerifyReport report;
     std::set<std::string> reported;
     Decoder decoder;
     auto check = [&](const Visit& v) {
-        const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
-        std::vector<std::string> values, folded_values;
-        if (!v.binary)
-            for (const std::string& one : split(v.text, '\\')) {
-                std::string x = normalise(one, v.vr == EVR_PN);
-                if (x.empty()) continue;
-                folded_values.push_back(fold(x));
-                values.push_back(std::move(x));
+        // Which needles can match this value at all. Exact for UI, DA and DT (only UID and date
+        // needles are ever matched there); for ASCII text every match needs one of the needle's
+        // forms (or its UID) as a substring of the folded value (or of the value), which the
+        // indexes find; any other value is matched against every needle.
+        ++visit_no;
+        candidates.clear();
+        auto mark = [&](std::size_t i) {
+            if (stamp[i] != visit_no) {
+                stamp[i] = visit_no;
+                candidates.push_back(i);
             }
+        };
+        // match_text reads the folded value (with its word boundaries), built only for a value
+        // that some needle can match: UI, DA and DT values never need it.
+        const bool text_value = !v.binary && v.vr != EVR_UI && v.vr != EVR_DA && v.vr != EVR_DT;
         std::unique_ptr<FoldedText> folded;
-        if (!v.binary && v.vr != EVR_UI) folded = std::make_unique<FoldedText>(v.text);
-        std::vector<FoldedText> codes;  // CS: the values that are no defined term of the attribute
-        if (v.vr == EVR_CS)
+        const bool ascii = !v.binary && is_ascii(v.text);
+        if (!ascii) {
+            for (std::size_t i = 0; i < needles.size(); ++i) candidates.push_back(i);
+        } else if (v.vr == EVR_UI) {
             for (const std::string& one : split(v.text, '\\')) {
-                const std::string value = trim(one);
-                if (!value.empty() && !is_defined_term(v.tag.getGroup(), v.tag.getElement(), value)) codes.emplace_back(value);
+                auto it = uid_values.find(normalise(one, false));
+                if (it != uid_values.end())
+                    for (std::size_t i : it->second) mark(i);
             }
-        for (const Needle& n : needles) {
-            if (n.kind == Kind::Date && keep_device && is_device_date_tag(v.tag)) continue;
-            // The issuer of the patient id usually names the institution: kept with it.
-            if (keep_institution && n.category == "issuer" && is_institution_tag(v.tag)) continue;
-            // With full dates retained, a birth date equal to another kept date of the instance is that date.
-            if (keep_dates && n.category == "birth_date" && v.tag != DCM_PatientBirthDate &&
-                (v.vr == EVR_DA || v.vr == EVR_DT) && retained_dates.count(n.text))
-                continue;
-            const bool hit = n.kind == Kind::Uid || v.binary || (n.kind == Kind::Date && (v.vr == EVR_DA || v.vr == EVR_DT))
-                                 ? match_value(n, v, text, values)
-                                 : folded && match_text(n, v, *folded, folded_values, codes);
-            if (!hit) continue;
-            if (reported.insert(v.path() + '\n' + n.category).second) report.leaks.push_back({v.path(), n.category});
+            std::sort(candidates.begin(), candidates.end());  // the needles' order, as reported
+        } else if (v.vr == EVR_DA || v.vr == EVR_DT) {
+            candidates = date_or_uid;
+        } else {
+            // (ASCII: fold() keeps exactly what FoldedText keeps, letters in lower case and digits.)
+            forms.occurring(fold(v.text), mark);
+            // A digits-and-dots needle occurs in the normalised value exactly where it occurs in
+            // the value (normalising only changes letters and blanks).
+            if (uids_plain) uids.occurring(v.text, mark);
+            else
+                for (std::size_t i = 0; i < needles.size(); ++i)
+                    if (needles[i].kind == Kind::Uid) mark(i);
+            std::sort(candidates.begin(), candidates.end());  // the needles' order, as reported
+        }
+        if (!candidates.empty()) {
+            if (text_value) folded = std::make_unique<FoldedText>(v.text);
+            const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
+            std::vector<std::string> values, folded_values;
+            if (!v.binary)
+                for (const std::string& one : split(v.text, '\\')) {
+                    std::string x = normalise(one, v.vr == EVR_PN);
+                    if (x.empty()) continue;
+                    folded_values.push_back(fold(x));
+                    values.push_back(std::move(x));
+                }
+            std::vector<FoldedText> codes;  // CS: the values that are no defined term of the attribute
+            if (v.vr == EVR_CS)
+                for (const std::string& one : split(v.text, '\\')) {
+                    const std::string value = trim(one);
+                    if (!value.empty() && !is_defined_term(v.tag.getGroup(), v.tag.getElement(), value)) codes.emplace_back(value);
+                }
+            for (std::size_t i : candidates) {
+                const Needle& n = needles[i];
+                if (n.kind == Kind::Date && keep_device && is_device_date_tag(v.tag)) continue;
+                // The issuer of the patient id usually names the institution: kept with it.
+                if (keep_institution && n.category == "issuer" && is_institution_tag(v.tag)) continue;
+                // With full dates retained, a birth date equal to another kept date of the instance is that date.
+                if (keep_dates && n.category == "birth_date" && v.tag != DCM_PatientBirthDate &&
+                    (v.vr == EVR_DA || v.vr == EVR_DT) && retained_dates.count(n.text))
+                    continue;
+                const bool hit = n.kind == Kind::Uid || v.binary || (n.kind == Kind::Date && (v.vr == EVR_DA || v.vr == EVR_DT))
+                                     ? match_value(n, v, text, values)
+                                     : folded && match_text(n, v, *folded, folded_values, codes);
+                if (!hit) continue;
+                if (reported.insert(v.path() + '\n' + n.category).second) report.leaks.push_back({v.path(), n.category});
+            }
         }
         // Ages over 89 (HIPAA Safe Harbor: "90 or older").
         if (v.vr == EVR_AS && !profile.keep_ages_over_89 && v.text.size() >= 4 && is_digit(static_cast<unsigned char>(v.text[0]))) {

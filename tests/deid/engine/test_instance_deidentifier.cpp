@@ -151,6 +151,21 @@ TEST_CASE("instance: non-standard VR codes and values that break their VR (IS, D
     Outcome o = deidentifier.process_file(tmp / "sloppy.dcm", tmp / "out.dcm");
     INFO(o.reason << ": " << o.detail);
     CHECK(o.kind == Outcome::Kind::Clean);
+
+    // DS values next to the plain decimals the scan accepts by itself: the others still go to
+    // DCMTK's checker, which decides.
+    for (const char* bad : {"1.2.3", "--5", "5-", "-", "12345678901234567", "1.0\\x"}) {
+        edit("ds.dcm", [&](DcmDataset& d) { d.putAndInsertString(DCM_SliceThickness, bad); });
+        Outcome b = deidentifier.process_file(tmp / "ds.dcm", tmp / "out.dcm");
+        INFO(bad << " -> " << b.reason << ": " << b.detail);
+        CHECK(b.reason == "malformed");
+    }
+    for (const char* good : {"-174\\-174\\-5", "0.68\\0.68", "1e3", "+2.5", ".5", "1.", "1.0\\\\2", "-0.000001"}) {
+        edit("ds.dcm", [&](DcmDataset& d) { d.putAndInsertString(DCM_SliceThickness, good); });
+        Outcome g = deidentifier.process_file(tmp / "ds.dcm", tmp / "out.dcm");
+        INFO(good << " -> " << g.reason << ": " << g.detail);
+        CHECK(g.kind == Outcome::Kind::Clean);
+    }
 }
 
 TEST_CASE("instance: without durable writes the output is still written atomically") {

@@ -81,6 +81,21 @@ TEST_CASE("text cleaner: free-text dates shifted when unambiguous, removed other
     CHECK(c.clean("control 12. März") == "control [removed]");  // no year
 }
 
+// The date finder and the pattern detector return early for text that cannot hold what they
+// find (no run of 1, 2, 4 or 8 digits; ASCII without digits or a title or relation word): the
+// forms next to those shortcuts are still found.
+TEST_CASE("text cleaner: dates and people found next to the finders' shortcuts") {
+    TextCleaner c;
+    c.set_date_shift(-10);
+    CHECK(c.clean("2023\xEB\x85\x84 1\xEC\x9B\x94 5\xEC\x9D\xBC") == "2022-12-26");  // Korean markers
+    CHECK(c.clean("scan 20230105") == "scan 2022-12-26");                                 // 8 digits on their own
+    CHECK(c.clean("seen 5 Jan 2023") == "seen 2022-12-26");                               // 1 and 4 digits
+    CHECK(c.clean("since Jan 2023") == "since [removed]");                                // a month in a year
+    CHECK(c.clean("seen by Dr. Weber today") == "seen by Dr. [removed] today");           // no digits, a title
+    CHECK(c.clean("wife's sister Anna called") != "wife's sister Anna called");            // relation words
+    CHECK(c.clean("CT CHEST W CONTRAST") == "CT CHEST W CONTRAST");
+}
+
 TEST_CASE("text cleaner: identifiers no header holds") {
     TextCleaner c;
     CHECK(c.clean("mail j.doe@example.org") == "mail [removed]");

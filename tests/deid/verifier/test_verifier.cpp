@@ -436,3 +436,42 @@ TEST_CASE("verifier catches the engine made to leak by a site rule or injection"
         CHECK(report.leaks.size() == 1);
     }
 }
+
+// The verifier indexes the identifiers' forms once per instance and matches a value only against
+// those whose form occurs in it: every kind of value must still find every kind of identifier.
+TEST_CASE("verifier finds each identifier wherever the index must point to it", "[verifier][index]") {
+    auto original = make_original();
+    auto ids = deid::collect_identifiers(*original);
+    auto out = make_clean_output();
+    DcmDataset* ds = out->getDataset();
+
+    SECTION("an original UID inside free text and as the second value of a UI") {
+        ds->putAndInsertString(DCM_ImageComments, std::string("see ").append(kStudyUid).append(" for the prior").c_str());
+        ds->putAndInsertString(DCM_SOPInstanceUID, std::string("2.25.1\\").append(kSeriesUid).c_str());
+        auto r = deid::verify(basic(), ids, *out);
+        CHECK(leaked(r, "(0020,4000)", "uid"));
+        CHECK(leaked(r, "(0008,0018)", "uid"));
+    }
+    SECTION("an id in a coded string, an application entity title and a second LO value") {
+        ds->putAndInsertString(DCM_BodyPartExamined, "CHEST\\MRN4711");
+        ds->putAndInsertString(DCM_PerformedStationAETitle, "ACC99812");
+        ds->putAndInsertString(DCM_ProtocolName, "ROUTINE\\s1234");
+        auto r = deid::verify(basic(), ids, *out);
+        CHECK(leaked(r, "(0018,0015)", "patient_id"));
+        CHECK(leaked(r, "(0040,0241)", "accession_number"));
+        CHECK(leaked(r, "(0018,1030)", "study_id"));
+    }
+    SECTION("names and dates in folded forms, lower case and with other separators") {
+        ds->putAndInsertString(DCM_SeriesDescription, "f/u doe, johnathan q");
+        ds->putAndInsertString(DCM_ImageComments, "dob 12.04.1961, seen by dr house at st elsewhere general");
+        auto r = deid::verify(basic(), ids, *out);
+        CHECK(leaked(r, "(0008,103e)", "patient_name"));
+        CHECK(leaked(r, "(0020,4000)", "birth_date"));
+        CHECK(leaked(r, "(0020,4000)", "staff_name"));
+        CHECK(leaked(r, "(0020,4000)", "institution"));
+    }
+    SECTION("a clean output stays clean") {
+        auto r = deid::verify(basic(), ids, *out);
+        CHECK(r.clean());
+    }
+}
