@@ -327,8 +327,8 @@ struct PixelCleaner::Impl {
         bool certain = false;   // text without asking OCR
         bool vertical = false;  // a line running up or down (text rotated 90 or 270 degrees)
         bool glyph_like = false;  // one hue and clearly apart from its surroundings (may join a line of text)
-        bool glyph_line = false;  // its strokes look like a line of glyphs (TextScreen)
         int picture = 0;          // index into the pictures it was found in
+        bool glyph_line = false;  // its strokes look like a line of glyphs (TextScreen)
     };
     struct Search {
         std::vector<Found> found;
