@@ -566,6 +566,7 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             }
         }
         std::vector<cv::Mat> line_pieces;
+        std::vector<char> line_local;
         std::vector<std::size_t> asked_lines;
         cv::Mat luma;
         for (std::size_t k = 0; k < lines.size(); ++k) {
@@ -573,21 +574,27 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             asked_lines.push_back(k);
             // In the display image, against the strokes' neighbourhood, and in the largest
             // per-sample top-hat (coloured text over colour).
-            line_pieces.push_back(ocr_input(grey, lines[k], 2));
-            line_pieces.push_back(ocr_input_local(grey, lines[k], 4));
-            if (pictures.size() > 3) line_pieces.push_back(ocr_input(pictures[3], lines[k], 2));
+            auto add = [&](cv::Mat piece, bool is_local) {
+                line_pieces.push_back(std::move(piece));
+                line_local.push_back(is_local);
+            };
+            add(ocr_input(grey, lines[k], 2), false);
+            add(ocr_input_local(grey, lines[k], 4), true);
+            if (pictures.size() > 3) add(ocr_input(pictures[3], lines[k], 2), false);
             if (!rgb.empty()) {  // luminance: yellow over red or blue flow stands apart there
                 if (luma.empty()) cv::cvtColor(rgb, luma, cv::COLOR_RGB2GRAY);
-                line_pieces.push_back(ocr_input(luma, lines[k], 2));
-                line_pieces.push_back(ocr_input_local(luma, lines[k], 4));
+                add(ocr_input(luma, lines[k], 2), false);
+                add(ocr_input_local(luma, lines[k], 4), true);
             }
         }
         if (!line_pieces.empty()) {
             const std::size_t per_line = line_pieces.size() / asked_lines.size();
-            std::vector<std::vector<OcrWord>> read;
-            for (auto& piece : read_batch(line_pieces)) {
-                read.push_back(std::move(piece));
-            }
+            std::vector<std::vector<OcrWord>> read = read_batch(line_pieces);
+            for (std::size_t k = 0; k < read.size(); ++k)
+                if (line_local[k])  // as above: a local binarisation's words count when OCR is sure
+                    read[k].erase(std::remove_if(read[k].begin(), read[k].end(),
+                                                 [](const OcrWord& w) { return w.confidence < kLocalConfidence; }),
+                                  read[k].end());
             read = merged_answers(std::move(read), std::vector<int>(asked_lines.size(), static_cast<int>(per_line)));
             report.regions_read += static_cast<int>(line_pieces.size());
             for (std::size_t k = 0; k < asked_lines.size() && k < read.size(); ++k)
