@@ -532,6 +532,39 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
                      (words[i] && !screened && (grey_around[i] ? readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum &&
                                                         (found[i].glyph_line || readable_chars(*words[i], kDetectConfidence, kWordAlnum) > 0)
                                                   : readable_chars(*words[i], kColourFlowConfidence, kColourFlowAlnum) > 0));
+    // Screened images: text turned 180 degrees (an image stored upside down) is read turned back;
+    // only candidates OCR did not find text in upright, so text-free frames that pass the first
+    // pass pay it only for what the candidate screen let through (vertical candidates are
+    // already read turned both ways).
+    if (screened) {
+        std::vector<std::size_t> again;
+        std::vector<cv::Mat> turned;
+        std::vector<char> turned_local;
+        for (std::size_t i : asked) {
+            if (is_text[i] || found[i].vertical) continue;
+            again.push_back(i);
+            for (int way = 0; way < 2; ++way) {
+                cv::Mat crop = way == 0 ? ocr_input(grey, found[i].box, 2)
+                                        : ocr_input_local(pictures[static_cast<std::size_t>(std::min(found[i].picture, 1))],
+                                                          found[i].box, 4);
+                if (!crop.empty()) cv::rotate(crop, crop, cv::ROTATE_180);
+                turned.push_back(crop);
+                turned_local.push_back(way == 1);
+            }
+        }
+        if (!again.empty()) {
+            std::vector<std::vector<OcrWord>> read = read_batch(turned);
+            report.regions_read += static_cast<int>(turned.size());
+            for (std::size_t k = 0; k < read.size(); ++k)
+                if (turned_local[k])
+                    read[k].erase(std::remove_if(read[k].begin(), read[k].end(),
+                                                 [](const OcrWord& w) { return w.confidence < kLocalConfidence; }),
+                                  read[k].end());
+            read = merged_answers(std::move(read), std::vector<int>(again.size(), 2));
+            for (std::size_t k = 0; k < again.size() && k < read.size(); ++k)
+                if (readable_chars(read[k], kScreenConfidence, kScreenAlnum) > 0) is_text[again[k]] = 1;
+        }
+    }
     // A word across colour flow breaks into pieces of one or two letters (blob edges and speckle
     // cut its strokes), none of which OCR can judge alone: doubtful pieces over colour flow that
     // lie on one line (vertical overlap of half the smaller height, heights within 0.6-1.6x, gaps
@@ -752,6 +785,14 @@ std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageL
         const int margin = std::max(4, std::min(f.box.height, f.box.width) / 2);
         if (!skip) add_pieces(pieces, verify_input(checked, f.box, margin, f.vertical), f.vertical);
     }
+    // Screened images: each piece also turned 180 degrees (text stored upside down; the pieces of
+    // a vertical crop are already both turns).
+    if (screened)
+        for (std::size_t k = 0, n = pieces.size(); k < n; ++k) {
+            cv::Mat t;
+            if (!pieces[k].empty()) cv::rotate(pieces[k], t, cv::ROTATE_180);
+            pieces.push_back(t);
+        }
     for (const auto& words : read_batch(pieces))
         if (readable_chars(words, kVerifyConfidence, kVerifyAlnum) > 0) return "text still readable after cleaning";
     return {};

@@ -188,6 +188,7 @@ bool plant(cv::RNG& rng, PlantedCase& c, int frame, const std::string& text, con
     if (m.empty()) return false;
     if (s.rotation == 90) cv::rotate(m, m, cv::ROTATE_90_COUNTERCLOCKWISE);
     if (s.rotation == 270) cv::rotate(m, m, cv::ROTATE_90_CLOCKWISE);
+    if (s.rotation == 180) cv::rotate(m, m, cv::ROTATE_180);
     cv::Mat& img = c.frames[frame];
     if (m.cols + 8 > img.cols || m.rows + 8 > img.rows) return false;
     const double range = img.depth() == CV_16U ? 4095 : 255;
@@ -266,6 +267,7 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
     cv::RNG rng(20261201);
     // The anatomy has its own generator: a change of the layout rules moves text, not the anatomy.
     cv::RNG anatomy_rng(20261202);
+    cv::RNG upside_rng(20261203);
     std::vector<PlantedCase> out;
     const std::string corpus = data_dir + "/corpus/pydicom/";
     struct Source {
@@ -324,6 +326,20 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
                               (font.file.empty() ? "Hershey" : font.file.substr(font.file.rfind('/') + 1)) + " " +
                               std::to_string(s.size) + " px" + (s.rotation ? " rot " + std::to_string(s.rotation) : "") + ")";
                 }
+            }
+            // Text stored upside down (turned 180 degrees): one more string in the CT and the MG,
+            // placed with a generator of its own (the other placements stay where they were).
+            if (src.modality == std::string("CT") || src.modality == std::string("MG")) {
+                Style s;
+                s.size = src.modality == std::string("CT") ? 16 : 20;
+                s.rotation = 180;
+                s.colour = cv::Scalar::all(hi);
+                const Font& font = kFonts[(round + (src.modality == std::string("CT") ? 0 : 8)) % kFontCount];
+                const std::string text = src.modality == std::string("CT") ? "SCHMIDT EVA" : "MRN 5530172";
+                plant(upside_rng, c, 0, text, font, s);
+                if (!c.key.empty() && c.key.back().text == text)
+                    c.name += ", " + text + " (" + (font.file.empty() ? "Hershey" : font.file.substr(font.file.rfind('/') + 1)) +
+                              " " + std::to_string(s.size) + " px rot 180)";
             }
             c.name = std::string(src.modality) + (src.real.empty() ? " synthetic: " : " real anatomy: ") + c.name;
             out.push_back(std::move(c));
