@@ -28,10 +28,20 @@ bool get_u16(DcmDataset& ds, std::uint16_t g, std::uint16_t e, Uint16& out) {
 
 }  // namespace
 
+std::vector<std::uint16_t> OverlayPlanes::groups() {
+    std::vector<std::uint16_t> out;
+    for (DcmObject* o = dataset_.nextInContainer(nullptr); o; o = dataset_.nextInContainer(o)) {
+        const std::uint16_t g = o->getGTag();
+        if (g > 0x601E) break;  // elements are in tag order
+        if (g >= 0x6000 && g % 2 == 0 && (out.empty() || out.back() != g)) out.push_back(g);
+    }
+    return out;
+}
+
 std::vector<OverlayPlane> OverlayPlanes::read() {
     std::vector<OverlayPlane> out;
     unreadable_.clear();
-    for (std::uint16_t g = 0x6000; g <= 0x601E; g += 2) {
+    for (std::uint16_t g : groups()) {
         DcmElement* data = nullptr;
         if (dataset_.findAndGetElement(DcmTagKey(g, 0x3000), data).bad() || !data) continue;
         Uint16 rows = 0, columns = 0, bits = 1, position = 0;
@@ -70,7 +80,7 @@ std::vector<OverlayPlane> OverlayPlanes::read() {
 
 std::vector<std::pair<std::uint16_t, int>> OverlayPlanes::embedded() {
     std::vector<std::pair<std::uint16_t, int>> out;
-    for (std::uint16_t g = 0x6000; g <= 0x601E; g += 2) {
+    for (std::uint16_t g : groups()) {
         if (dataset_.tagExists(DcmTagKey(g, 0x3000))) continue;
         Uint16 position = 0, rows = 0;
         // Overlay Rows and Bit Position without Overlay Data: the overlay is in Pixel Data.

@@ -37,6 +37,9 @@ public:
     void remove(std::uint16_t group);
 
 private:
+    // The repeating groups 6000-601E present in the data set (one walk over its top level; an
+    // instance without overlays costs no look-ups per group).
+    std::vector<std::uint16_t> groups();
     DcmDataset& dataset_;
     std::vector<std::uint16_t> unreadable_;
 };

@@ -42,6 +42,12 @@ constexpr double kMaxHueSpread = 0.06;
 // OCR evidence that a doubtful candidate is text.
 constexpr float kDetectConfidence = 55.0f;
 constexpr int kDetectAlnum = 2;
+// ... and when its strokes do not look like a line of glyphs (TextScreen: a V-shaped vessel OCR
+// reads as "VA"), a word of at least this many letters/digits.
+constexpr int kWordAlnum = 3;
+// Words read in a crop binarised against the strokes' neighbourhood (ocr_input_local) count at
+// this confidence or more.
+constexpr float kLocalConfidence = 75.0f;
 // Verification: a word this long and this confident left in the frame is a failure.
 constexpr float kVerifyConfidence = 70.0f;
 constexpr int kVerifyAlnum = 3;
@@ -77,6 +83,25 @@ cv::Mat ocr_input(const cv::Mat& grey, const cv::Rect& box, int margin, bool ver
     return bin;
 }
 
+// Crop of `picture` (text bright in it: the display image or its inverse) around `box`, enlarged
+// like ocr_input(), its strokes taken against their own neighbourhood (white top-hat, 15 px at
+// ~36 px text height) and Otsu-binarised into dark text on white: text over ground whose
+// brightness changes under it (a name across bone shafts and soft tissue, over lung and
+// mediastinum), where one threshold over the crop splits the ground instead of the text.
+cv::Mat ocr_input_local(const cv::Mat& picture, const cv::Rect& box, int margin, bool vertical = false) {
+    const cv::Rect frame(0, 0, picture.cols, picture.rows);
+    const cv::Rect r = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) & frame;
+    if (r.empty()) return {};
+    cv::Mat big;
+    const double scale = std::clamp(36.0 / std::max(1, vertical ? box.width : box.height), 1.0, 4.0);
+    cv::resize(picture(r), big, {}, scale, scale, cv::INTER_CUBIC);
+    cv::Mat hat, bin;
+    cv::morphologyEx(big, hat, cv::MORPH_TOPHAT, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
+    cv::threshold(hat, bin, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    cv::copyMakeBorder(bin, bin, 12, 12, 12, 12, cv::BORDER_CONSTANT, cv::Scalar(255));
+    return bin;
+}
+
 // Crop for verification: only pixels standing clearly apart from the crop's background in one
 // of `pictures` (display image; chroma for colour frames) become ink (|smoothed - median| >
 // max(4 x robust noise, 25)), so background noise and the flat fill of a cleaned box stay blank
@@ -94,6 +119,27 @@ cv::Mat verify_input(const std::vector<cv::Mat>& pictures, const cv::Rect& box, 
         cv::Mat dev;
         cv::absdiff(smooth, cv::Scalar(median), dev);
         ink |= dev > std::max(4.0 * noise, 25.0);
+    }
+    // Ink that runs out of the crop is anatomy crossing the neighbourhood (bone shafts, organ
+    // edges cut off by a filled box), not a remnant of text inside it: blank.
+    {
+        cv::Mat labels, stats, centroids;
+        const int n = cv::connectedComponentsWithStats(ink, labels, stats, centroids, 8, CV_32S);
+        std::vector<std::uint8_t> keep(static_cast<std::size_t>(n), 1);
+        for (int i = 1; i < n; ++i) {
+            const int x = stats.at<int>(i, cv::CC_STAT_LEFT), y = stats.at<int>(i, cv::CC_STAT_TOP);
+            const int w = stats.at<int>(i, cv::CC_STAT_WIDTH), h = stats.at<int>(i, cv::CC_STAT_HEIGHT);
+            // Sides where the crop meets the frame's edge do not count (text can sit there).
+            keep[static_cast<std::size_t>(i)] = (x > 0 || r.x == 0) && (y > 0 || r.y == 0) &&
+                                                (x + w < ink.cols || r.x + r.width == frame.width) &&
+                                                (y + h < ink.rows || r.y + r.height == frame.height);
+        }
+        for (int y = 0; y < ink.rows; ++y) {
+            std::uint8_t* row = ink.ptr<std::uint8_t>(y);
+            const int* l = labels.ptr<int>(y);
+            for (int x = 0; x < ink.cols; ++x)
+                if (row[x] && !keep[static_cast<std::size_t>(l[x])]) row[x] = 0;
+        }
     }
     const double scale = std::clamp(36.0 / std::max(1, vertical ? box.width : box.height), 1.0, 4.0);
     cv::Mat big;
@@ -165,7 +211,8 @@ std::vector<cv::Mat> pictures_of(const cv::Mat& grey, const cv::Mat& rgb) {
 // Text continues along its line: grows `b` left and right over columns of its band where one of
 // the top-hat pictures `hats` has stroke pixels clearly above the noise around `b` (faint
 // letters on light anatomy, a word's tail OCR and the detector missed, gaps between words).
-// At most 3 line heights each side; stops at a gap wider than half a line height. In colour
+// At most 3 line heights each side; stops at a gap wider than half a line height; a column
+// counts when it has max(2, height / 10) such pixels. In colour
 // frames (`chroma` not empty) a column mostly coloured (colour flow) counts as a gap.
 cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats, const cv::Mat& chroma) {
     const cv::Rect frame(0, 0, hats[0].cols, hats[0].rows);
@@ -176,6 +223,9 @@ cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats, 
         ring_statistics(hat, b, h, median, noise);
         threshold.push_back(median + std::max(12.0, 4.0 * noise));
     }
+    // A column of text crosses at least one stroke (about a tenth of the line height or more);
+    // a tall box's band is crossed by anatomy (vessels, edges) in one or two pixels here and there.
+    const int min_ink = std::max(2, h / 10);
     auto inky = [&](int x) {
         if (!chroma.empty()) {
             int coloured = 0;
@@ -186,7 +236,7 @@ cv::Rect extend_along_line(const cv::Rect& b, const std::vector<cv::Mat>& hats, 
         for (std::size_t k = 0; k < hats.size(); ++k) {
             int n = 0;
             for (int y = std::max(0, b.y); y < std::min(frame.height, b.y + b.height); ++y)
-                if (hats[k].at<std::uint8_t>(y, x) > threshold[k] && ++n >= 2) return true;
+                if (hats[k].at<std::uint8_t>(y, x) > threshold[k] && ++n >= min_ink) return true;
         }
         return false;
     };
@@ -278,6 +328,7 @@ struct PixelCleaner::Impl {
         bool vertical = false;  // a line running up or down (text rotated 90 or 270 degrees)
         bool glyph_like = false;  // one hue and clearly apart from its surroundings (may join a line of text)
         int picture = 0;          // index into the pictures it was found in
+        bool glyph_line = false;  // its strokes look like a line of glyphs (TextScreen)
     };
     struct Search {
         std::vector<Found> found;
@@ -311,12 +362,12 @@ struct PixelCleaner::Impl {
                 const bool word_like = c.box.width >= kCertainMinAspect * c.box.height;
                 // ... and its strokes are a line of glyphs (TextScreen): vessels, speckle and
                 // edges that stand out as clearly are left to OCR.
+                const bool glyph_line = screened || TextScreen::looks_like_text(stroke_mask, c.box);
                 const bool certain = !screened && c.contrast_ratio >= kFlatContrastRatio && c.ring_noise <= kFlatMaxNoise &&
                                      c.hue_spread <= kMaxHueSpread && word_like &&
-                                     (pictures.size() < 3 || grey_surroundings(pictures[2], b)) &&
-                                     TextScreen::looks_like_text(stroke_mask, c.box);
+                                     (pictures.size() < 3 || grey_surroundings(pictures[2], b)) && glyph_line;
                 const bool glyph_like = c.contrast_ratio >= kFlatContrastRatio && c.hue_spread <= kMaxHueSpread;
-                out.found.push_back({b, certain, vertical, glyph_like, picture_index});
+                out.found.push_back({b, certain, vertical, glyph_like, picture_index, glyph_line});
             };
             const cv::Size full = whole.empty() ? picture.size() : whole;
             const int max_w = static_cast<int>(0.9 * full.width * scale), max_h = static_cast<int>(0.9 * full.height * scale);
@@ -375,18 +426,16 @@ struct PixelCleaner::Impl {
         pieces.push_back(a);
         pieces.push_back(b);
     }
-    // Answers per asked candidate, the two readings of a vertical one joined.
+    // Answers per asked candidate: `counts[k]` pieces of the k-th (two readings of a vertical
+    // crop, a second binarisation), their words joined.
     static std::vector<std::vector<OcrWord>> merged_answers(std::vector<std::vector<OcrWord>> read,
-                                                            const std::vector<Found>& found,
-                                                            const std::vector<std::size_t>& asked) {
+                                                            const std::vector<int>& counts) {
         std::vector<std::vector<OcrWord>> out;
         std::size_t k = 0;
-        for (std::size_t i : asked) {
-            out.push_back(std::move(read[k++]));
-            if (found[i].vertical) {
+        for (int n : counts) {
+            out.emplace_back();
+            for (int j = 0; j < n && k < read.size(); ++j, ++k)
                 for (OcrWord& w : read[k]) out.back().push_back(std::move(w));
-                ++k;
-            }
         }
         return out;
     }
@@ -438,27 +487,154 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
         }
         asked.push_back(i);
     }
+    auto grey_surroundings_of = [&](const cv::Rect& b) { return pictures.size() < 3 || grey_surroundings(pictures[2], b); };
+    std::vector<int> counts;
+    std::vector<char> local;  // per piece: a local binarisation (ocr_input_local)
     for (std::size_t i : asked) {
+        const std::size_t before = pieces.size();
         // Coloured text over colour is read in the picture that shows it; the rest as before, in the display image.
         const cv::Mat& source = found[i].picture >= 3 ? pictures[static_cast<std::size_t>(found[i].picture)] : grey;
         add_pieces(pieces, ocr_input(source, found[i].box, 2, found[i].vertical), found[i].vertical);
+        // Screened images: also read against the strokes' own neighbourhood (text over ground of
+        // changing brightness; OCR runs on few candidates there).
+        // Colour flow: the same for candidates over it (a word crossing blobs and speckle).
+        if ((screened && found[i].picture <= 1) || !grey_surroundings_of(found[i].box)) {
+            const std::size_t first_local = pieces.size();
+            add_pieces(pieces, ocr_input_local(pictures[static_cast<std::size_t>(found[i].picture)], found[i].box, 4,
+                                               found[i].vertical),
+                       found[i].vertical);
+            local.resize(pieces.size(), 0);
+            std::fill(local.begin() + static_cast<long>(first_local), local.end(), 1);
+        }
+        counts.push_back(static_cast<int>(pieces.size() - before));
     }
-    const auto answers = merged_answers(read_batch(pieces), found, asked);
+    std::vector<std::vector<OcrWord>> read = read_batch(pieces);
+    // The local binarisation also draws anatomy's own bright texture: its words count only when
+    // OCR is sure of them.
+    for (std::size_t k = 0; k < read.size() && k < local.size(); ++k)
+        if (local[k])
+            read[k].erase(std::remove_if(read[k].begin(), read[k].end(),
+                                         [](const OcrWord& w) { return w.confidence < kLocalConfidence; }),
+                          read[k].end());
+    const auto answers = merged_answers(std::move(read), counts);
     report.regions_read += static_cast<int>(pieces.size());
     std::vector<const std::vector<OcrWord>*> words(found.size(), nullptr);
     for (std::size_t k = 0; k < asked.size(); ++k) words[asked[k]] = &answers[k];
 
     // Colour flow (colour frames, candidate with coloured surroundings): OCR must read a real word
     // there, and neither the same-line rule nor the line extension spreads into or out of it.
-    auto grey_surroundings_of = [&](const cv::Rect& b) { return pictures.size() < 3 || grey_surroundings(pictures[2], b); };
     std::vector<char> grey_around(found.size(), 1);
     for (std::size_t i = 0; i < found.size(); ++i) grey_around[i] = grey_surroundings_of(found[i].box);
     std::vector<char> is_text(found.size(), 0);
     for (std::size_t i = 0; i < found.size(); ++i)
         is_text[i] = found[i].certain ||
                      (words[i] && screened && readable_chars(*words[i], kScreenConfidence, kScreenAlnum) > 0) ||
-                     (words[i] && !screened && (grey_around[i] ? readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum
+                     (words[i] && !screened && (grey_around[i] ? readable_chars(*words[i], kDetectConfidence, 1) >= kDetectAlnum &&
+                                                        (found[i].glyph_line || readable_chars(*words[i], kDetectConfidence, kWordAlnum) > 0)
                                                   : readable_chars(*words[i], kColourFlowConfidence, kColourFlowAlnum) > 0));
+    // Screened images: text turned 180 degrees (an image stored upside down) is read turned back;
+    // only candidates OCR did not find text in upright, so text-free frames that pass the first
+    // pass pay it only for what the candidate screen let through (vertical candidates are
+    // already read turned both ways).
+    if (screened) {
+        std::vector<std::size_t> again;
+        std::vector<cv::Mat> turned;
+        std::vector<char> turned_local;
+        for (std::size_t i : asked) {
+            if (is_text[i] || found[i].vertical) continue;
+            again.push_back(i);
+            for (int way = 0; way < 2; ++way) {
+                cv::Mat crop = way == 0 ? ocr_input(grey, found[i].box, 2)
+                                        : ocr_input_local(pictures[static_cast<std::size_t>(std::min(found[i].picture, 1))],
+                                                          found[i].box, 4);
+                if (!crop.empty()) cv::rotate(crop, crop, cv::ROTATE_180);
+                turned.push_back(crop);
+                turned_local.push_back(way == 1);
+            }
+        }
+        if (!again.empty()) {
+            std::vector<std::vector<OcrWord>> read = read_batch(turned);
+            report.regions_read += static_cast<int>(turned.size());
+            for (std::size_t k = 0; k < read.size(); ++k)
+                if (turned_local[k])
+                    read[k].erase(std::remove_if(read[k].begin(), read[k].end(),
+                                                 [](const OcrWord& w) { return w.confidence < kLocalConfidence; }),
+                                  read[k].end());
+            read = merged_answers(std::move(read), std::vector<int>(again.size(), 2));
+            for (std::size_t k = 0; k < again.size() && k < read.size(); ++k)
+                if (readable_chars(read[k], kScreenConfidence, kScreenAlnum) > 0) is_text[again[k]] = 1;
+        }
+    }
+    // A word across colour flow breaks into pieces of one or two letters (blob edges and speckle
+    // cut its strokes), none of which OCR can judge alone: doubtful pieces over colour flow that
+    // lie on one line (vertical overlap of half the smaller height, heights within 0.6-1.6x, gaps
+    // up to one height) are read again as one line; a word read there makes them all text.
+    {
+        std::vector<std::size_t> loose;
+        for (std::size_t i = 0; i < found.size(); ++i)
+            if (!is_text[i] && !found[i].vertical && !grey_around[i]) loose.push_back(i);
+        std::vector<int> line(found.size(), -1);
+        std::vector<cv::Rect> lines;
+        std::vector<std::vector<std::size_t>> members;
+        for (std::size_t a : loose) {
+            if (line[a] >= 0) continue;
+            line[a] = static_cast<int>(lines.size());
+            lines.push_back(found[a].box);
+            members.push_back({a});
+            for (bool grew = true; grew;) {
+                grew = false;
+                for (std::size_t b : loose) {
+                    if (line[b] >= 0) continue;
+                    const cv::Rect& l = lines.back();
+                    const cv::Rect& c = found[b].box;
+                    const double ratio = static_cast<double>(c.height) / std::max(1, found[members.back()[0]].box.height);
+                    const int overlap = std::min(l.y + l.height, c.y + c.height) - std::max(l.y, c.y);
+                    const int gap = std::max(l.x, c.x) - std::min(l.x + l.width, c.x + c.width);
+                    if (ratio < 0.6 || ratio > 1.6 || overlap < 0.5 * std::min(l.height, c.height) || gap > c.height) continue;
+                    line[b] = line[a];
+                    lines.back() |= c;
+                    members.back().push_back(b);
+                    grew = true;
+                }
+            }
+        }
+        std::vector<cv::Mat> line_pieces;
+        std::vector<char> line_local;
+        std::vector<std::size_t> asked_lines;
+        cv::Mat luma;
+        for (std::size_t k = 0; k < lines.size(); ++k) {
+            if (members[k].size() < 2) continue;
+            asked_lines.push_back(k);
+            // In the display image, against the strokes' neighbourhood, and in the largest
+            // per-sample top-hat (coloured text over colour).
+            auto add = [&](cv::Mat piece, bool is_local) {
+                line_pieces.push_back(std::move(piece));
+                line_local.push_back(is_local);
+            };
+            add(ocr_input(grey, lines[k], 2), false);
+            add(ocr_input_local(grey, lines[k], 4), true);
+            if (pictures.size() > 3) add(ocr_input(pictures[3], lines[k], 2), false);
+            if (!rgb.empty()) {  // luminance: yellow over red or blue flow stands apart there
+                if (luma.empty()) cv::cvtColor(rgb, luma, cv::COLOR_RGB2GRAY);
+                add(ocr_input(luma, lines[k], 2), false);
+                add(ocr_input_local(luma, lines[k], 4), true);
+            }
+        }
+        if (!line_pieces.empty()) {
+            const std::size_t per_line = line_pieces.size() / asked_lines.size();
+            std::vector<std::vector<OcrWord>> read = read_batch(line_pieces);
+            for (std::size_t k = 0; k < read.size(); ++k)
+                if (line_local[k])  // as above: a local binarisation's words count when OCR is sure
+                    read[k].erase(std::remove_if(read[k].begin(), read[k].end(),
+                                                 [](const OcrWord& w) { return w.confidence < kLocalConfidence; }),
+                                  read[k].end());
+            read = merged_answers(std::move(read), std::vector<int>(asked_lines.size(), static_cast<int>(per_line)));
+            report.regions_read += static_cast<int>(line_pieces.size());
+            for (std::size_t k = 0; k < asked_lines.size() && k < read.size(); ++k)
+                if (readable_chars(read[k], kColourFlowConfidence, kColourFlowAlnum) > 0)
+                    for (std::size_t i : members[asked_lines[k]]) is_text[i] = 1;
+        }
+    }
     // Text continues along its line: a doubtful neighbour on the same line as text (a lone
     // letter OCR cannot judge, the rest of a word) is text too.
     for (bool grew = true; grew;) {
@@ -470,10 +646,15 @@ std::string PixelCleaner::Impl::clean_frame(cv::Mat& native, const ImageLayout& 
             const cv::Rect& a = found[i].box;
             for (std::size_t j = 0; j < found.size() && !is_text[i]; ++j) {
                 if (!is_text[j] || found[i].vertical != found[j].vertical) continue;
-                if (!grey_around[i]) {
-                    const double ratio = static_cast<double>(a.height) / std::max(1, found[j].box.height);
-                    if (found[i].vertical || ratio < 0.6 || ratio > 1.6) continue;
+                // Of about the height of the text beside it (its line height across the line):
+                // a lone letter has it; a vessel loop, an organ edge beside a word have not.
+                {
+                    const bool v = found[i].vertical;
+                    const double ratio = static_cast<double>(v ? a.width : a.height) /
+                                         std::max(1, v ? found[j].box.width : found[j].box.height);
+                    if (ratio < 0.6 || ratio > 1.6) continue;
                 }
+                if (!grey_around[i] && found[i].vertical) continue;
                 cv::Rect b = found[j].box;
                 if (found[i].vertical) {  // the same rule along a vertical line: swap the axes
                     const cv::Rect a_t(a.y, a.x, a.height, a.width), b_t(b.y, b.x, b.height, b.width);
@@ -604,6 +785,14 @@ std::string PixelCleaner::Impl::verify_frame(const cv::Mat& native, const ImageL
         const int margin = std::max(4, std::min(f.box.height, f.box.width) / 2);
         if (!skip) add_pieces(pieces, verify_input(checked, f.box, margin, f.vertical), f.vertical);
     }
+    // Screened images: each piece also turned 180 degrees (text stored upside down; the pieces of
+    // a vertical crop are already both turns).
+    if (screened)
+        for (std::size_t k = 0, n = pieces.size(); k < n; ++k) {
+            cv::Mat t;
+            if (!pieces[k].empty()) cv::rotate(pieces[k], t, cv::ROTATE_180);
+            pieces.push_back(t);
+        }
     for (const auto& words : read_batch(pieces))
         if (readable_chars(words, kVerifyConfidence, kVerifyAlnum) > 0) return "text still readable after cleaning";
     return {};

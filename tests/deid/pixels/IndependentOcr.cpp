@@ -99,7 +99,7 @@ std::vector<std::string> read_frames(DcmDataset& dataset) {
     return out;
 }
 
-constexpr int kViewsPerFrame = 6;  // views_of()'s three, a wide-neighbourhood one, and that turned 90 and 270 degrees
+constexpr int kViewsPerFrame = 14;  // views_of()'s three, wide-neighbourhood bright and dark ones, three of them turned 90, 180 and 270 degrees
 
 std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDataset*>& datasets,
                                                       const std::string& work_dir) {
@@ -114,12 +114,20 @@ std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDatas
             cv::Mat wide;
             cv::adaptiveThreshold(views[0], wide, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 101, -25);
             views.push_back(wide);
-            // Text rotated 90 or 270 degrees: that view turned both ways.
-            cv::Mat cw, ccw;
-            cv::rotate(wide, cw, cv::ROTATE_90_CLOCKWISE);
-            cv::rotate(wide, ccw, cv::ROTATE_90_COUNTERCLOCKWISE);
-            views.push_back(cw);
-            views.push_back(ccw);
+            // Dark text (on bright radiographs): dark strokes against their neighbourhood, the same way.
+            cv::Mat dark;
+            cv::adaptiveThreshold(255 - views[0], dark, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY_INV, 101, -25);
+            views.push_back(dark);
+            // Text turned 90, 180 or 270 degrees: an attacker turns the image, so the rendering and
+            // the two binarisations are read turned each way too.
+            for (std::size_t v = 0, n = views.size(); v < n; ++v) {
+                if (v == 1 || v == 2) continue;  // the stretched rendering (dim text) and the 31 px threshold: upright only
+                for (const auto turn : {cv::ROTATE_90_CLOCKWISE, cv::ROTATE_180, cv::ROTATE_90_COUNTERCLOCKWISE}) {
+                    cv::Mat t;
+                    cv::rotate(views[v], t, turn);
+                    views.push_back(t);
+                }
+            }
             pages_of[d].push_back(static_cast<int>(pngs.size()));
             for (const cv::Mat& v : views) {
                 const std::string png = work_dir + "/page" + std::to_string(pngs.size()) + ".png";
@@ -133,7 +141,7 @@ std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDatas
     for (int part = 0; part < 2; ++part) {
         std::ofstream list(work_dir + "/pages" + std::to_string(part) + ".txt");
         for (int p = part ? split : 0; p < (part ? static_cast<int>(pngs.size()) : split); ++p) list << pngs[p] << "\n";
-        command += "(timeout 600 tesseract " + work_dir + "/pages" + std::to_string(part) + ".txt " + work_dir + "/read" +
+        command += "(OMP_THREAD_LIMIT=1 timeout 600 tesseract " + work_dir + "/pages" + std::to_string(part) + ".txt " + work_dir + "/read" +
                    std::to_string(part) + " --psm 11 -l eng tsv >/dev/null 2>&1) & ";
     }
     command += "wait";

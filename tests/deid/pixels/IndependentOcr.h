@@ -13,8 +13,9 @@ namespace pixels_test {
 // Per frame: all words read, upper-cased, joined by spaces.
 std::vector<std::string> read_frames(DcmDataset& dataset);
 
-// The same pictures, and the rendering turned 90 and 270 degrees, read by the `tesseract` command line (one run for all of them; PNGs and the
-// page list are written into `work_dir`): per data set, per frame, the words read.
+// The same pictures plus 101 px local thresholds of bright and of dark strokes, the rendering and
+// those two thresholds also turned 90, 180 and 270 degrees, read by the `tesseract` command line (one run for all of them; PNGs and
+// the page list are written into `work_dir`): per data set, per frame, the words read.
 std::vector<std::vector<std::string>> read_frames_cli(const std::vector<DcmDataset*>& datasets,
                                                       const std::string& work_dir);
 

@@ -87,7 +87,7 @@ cv::Mat smooth_noise(cv::RNG& rng, cv::Size size, double sigma, double amplitude
 cv::Mat synthetic(cv::RNG& rng, const std::string& modality) {
     if (modality == "DX") {  // bones: bright shafts with sharp cortical edges in soft tissue
         cv::Mat f(600, 500, CV_32F, cv::Scalar(600));
-        cv::ellipse(f, {250, 300}, {200, 280}, 0, 0, 360, cv::Scalar(1500), cv::FILLED);
+        cv::ellipse(f, {250, 300}, {240, 290}, 0, 0, 360, cv::Scalar(1500), cv::FILLED);
         for (int i = 0; i < 3; ++i) {
             const int x = 150 + 100 * i;
             cv::rectangle(f, {x - 22, 60}, {x + 22, 540}, cv::Scalar(3200), cv::FILLED);
@@ -168,6 +168,12 @@ cv::Mat synthetic(cv::RNG& rng, const std::string& modality) {
     return f;
 }
 
+// Grey text differs from every pixel of the ground under and beside its strokes by this share of
+// the range.
+constexpr double kMinGreyContrast = 0.25;
+constexpr double kMinColourContrast = 0.3;    // of the luminance (speckle, a gradient)
+constexpr double kMinColourOverColour = 0.2;  // ... over colour flow, a disc, a colour bar (smooth blobs)
+
 struct Style {
     int size = 16;
     int rotation = 0;
@@ -182,9 +188,14 @@ bool plant(cv::RNG& rng, PlantedCase& c, int frame, const std::string& text, con
     if (m.empty()) return false;
     if (s.rotation == 90) cv::rotate(m, m, cv::ROTATE_90_COUNTERCLOCKWISE);
     if (s.rotation == 270) cv::rotate(m, m, cv::ROTATE_90_CLOCKWISE);
+    if (s.rotation == 180) cv::rotate(m, m, cv::ROTATE_180);
     cv::Mat& img = c.frames[frame];
     if (m.cols + 8 > img.cols || m.rows + 8 > img.rows) return false;
-    for (int attempt = 0; attempt < 200; ++attempt) {
+    const double range = img.depth() == CV_16U ? 4095 : 255;
+    const bool rgb = img.channels() == 3;
+    cv::Scalar colour = s.colour;
+    for (int attempt = 0; attempt < 600; ++attempt) {
+        colour = s.colour;
         cv::Rect r;
         if (s.coloured_region) {
             // Near the colour content: the middle of the frame (flow, disc) or the colour bar.
@@ -195,16 +206,31 @@ bool plant(cv::RNG& rng, PlantedCase& c, int frame, const std::string& text, con
         }
         r &= cv::Rect(0, 0, img.cols, img.rows);
         if (r.size() != m.size()) continue;
-        // Legible layouts: text on a background that does not cross it with edges as strong as
-        // its own strokes (the independent OCR must read every planted string in the input).
-        if (attempt < 150) {
-            cv::Mat bg;
-            img(r).convertTo(bg, CV_32F);
-            cv::Mat grey_bg = bg;
-            if (bg.channels() == 3) cv::cvtColor(bg, grey_bg, cv::COLOR_RGB2GRAY);
+        cv::Mat bg;
+        img(r).convertTo(bg, CV_32F);
+        cv::Mat grey_bg = bg;
+        if (rgb) cv::cvtColor(bg, grey_bg, cv::COLOR_RGB2GRAY);
+        // Legible layouts (the independent OCR must read every planted string in the input):
+        // grey text stands apart from all the ground under its strokes and around them (bright
+        // text over bone of its own brightness is not legible to anyone) ...
+        {
+            cv::Mat near;
+            cv::dilate(m >= 32, near, cv::getStructuringElement(cv::MORPH_RECT, {7, 7}));
+            double lo = 0, hi = 0;
+            cv::minMaxLoc(grey_bg, &lo, &hi, nullptr, nullptr, near);
+            // Light text is raised to white where its own level is too close to the ground.
+            // Light text is raised to white where its own level is too close to the ground (grey
+            // frames); colour text is judged by its luminance, as the grey rendering shows it.
+            const double need = (rgb ? (s.coloured_region ? kMinColourOverColour : kMinColourContrast) : kMinGreyContrast) * range;
+            auto level = [&] { return rgb ? 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] : colour[0]; };
+            const bool light = level() > range / 2;
+            if (!rgb && light && hi > level() - need) colour = cv::Scalar::all(range);
+            if (light ? hi > level() - need : lo < level() + need) continue;
+        }
+        // ... on a background that does not cross it with edges as strong as its own strokes.
+        if (attempt < 450) {
             cv::Scalar mean, sd;
             cv::meanStdDev(grey_bg, mean, sd);
-            const double range = img.depth() == CV_16U ? 4095 : 255;
             if (sd[0] > s.max_background_spread * range) continue;
         }
         bool clear = true;
@@ -219,7 +245,7 @@ bool plant(cv::RNG& rng, PlantedCase& c, int frame, const std::string& text, con
         region.convertTo(f, CV_32F);
         std::vector<cv::Mat> ch;
         cv::split(f, ch);
-        for (std::size_t k = 0; k < ch.size(); ++k) ch[k] = ch[k].mul(1 - a) + a * s.colour[static_cast<int>(k)];
+        for (std::size_t k = 0; k < ch.size(); ++k) ch[k] = ch[k].mul(1 - a) + a * colour[static_cast<int>(k)];
         cv::merge(ch, f);
         f.convertTo(region, region.type());
         PlantedString key;
@@ -239,6 +265,9 @@ bool plant(cv::RNG& rng, PlantedCase& c, int frame, const std::string& text, con
 
 std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) {
     cv::RNG rng(20261201);
+    // The anatomy has its own generator: a change of the layout rules moves text, not the anatomy.
+    cv::RNG anatomy_rng(20261202);
+    cv::RNG upside_rng(20261203);
     std::vector<PlantedCase> out;
     const std::string corpus = data_dir + "/corpus/pydicom/";
     struct Source {
@@ -263,7 +292,7 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
         for (const Source& src : sources) {
             PlantedCase c;
             c.modality = src.modality == std::string("US-DOPPLER") ? "US" : src.modality;
-            cv::Mat bg = src.real.empty() ? synthetic(rng, src.modality) : real_frame(src.real, src.crop);
+            cv::Mat bg = src.real.empty() ? synthetic(anatomy_rng, src.modality) : real_frame(src.real, src.crop);
             if (bg.empty()) continue;
             if (bg.depth() == CV_16U && std::max(bg.cols, bg.rows) < 300) cv::resize(bg, bg, {}, 2, 2, cv::INTER_CUBIC);
             for (int f = 0; f < src.frames; ++f) c.frames.push_back(bg.clone());
@@ -297,6 +326,20 @@ std::vector<PlantedCase> planted_cases(const std::string& data_dir, bool large) 
                               (font.file.empty() ? "Hershey" : font.file.substr(font.file.rfind('/') + 1)) + " " +
                               std::to_string(s.size) + " px" + (s.rotation ? " rot " + std::to_string(s.rotation) : "") + ")";
                 }
+            }
+            // Text stored upside down (turned 180 degrees): one more string in the CT and the MG,
+            // placed with a generator of its own (the other placements stay where they were).
+            if (src.modality == std::string("CT") || src.modality == std::string("MG")) {
+                Style s;
+                s.size = src.modality == std::string("CT") ? 16 : 20;
+                s.rotation = 180;
+                s.colour = cv::Scalar::all(hi);
+                const Font& font = kFonts[(round + (src.modality == std::string("CT") ? 0 : 8)) % kFontCount];
+                const std::string text = src.modality == std::string("CT") ? "SCHMIDT EVA" : "MRN 5530172";
+                plant(upside_rng, c, 0, text, font, s);
+                if (!c.key.empty() && c.key.back().text == text)
+                    c.name += ", " + text + " (" + (font.file.empty() ? "Hershey" : font.file.substr(font.file.rfind('/') + 1)) +
+                              " " + std::to_string(s.size) + " px rot 180)";
             }
             c.name = std::string(src.modality) + (src.real.empty() ? " synthetic: " : " real anatomy: ") + c.name;
             out.push_back(std::move(c));

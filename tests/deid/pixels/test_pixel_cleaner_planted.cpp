@@ -1,8 +1,8 @@
 // The planted-text corpus (PlantedCorpus.h): names, ids and dates burned into CR, DX, MG, CT, MR,
 // NM, OP, US, SC and XA images. The `tesseract` command line (IndependentOcr.h: the pictures the
-// other evidence tests read, a wide-neighbourhood binarisation, and that turned 90 and 270
-// degrees) reads none of the planted strings in the cleaned output. Prints how many it read in
-// the input, recall (strings >= 90 % of whose pixels were changed) and the share of the other
+// other evidence tests read, wide-neighbourhood binarisations of bright and dark strokes, and the
+// rendering and those turned 90, 180 and 270 degrees) reads every planted string in the input and
+// none in the cleaned output. Prints how many it read in the input, recall (strings >= 90 % of whose pixels were changed) and the share of the other
 // pixels that changed.
 #include "deid/pixels/PixelCleaner.h"
 
@@ -39,6 +39,10 @@ std::string temp_dir() {
 TEST_CASE("planted text in CR, DX, MG, CT, MR, NM, OP, US, SC, XA: none readable after cleaning") {
     const std::vector<pixels_test::PlantedCase> cases = pixels_test::planted_cases(DEID_TEST_DATA, false);
     REQUIRE(cases.size() >= 10);
+    for (const auto& c : cases) {
+        INFO(c.name);
+        REQUIRE(!c.key.empty());
+    }
     std::vector<std::unique_ptr<DcmFileFormat>> files;
     std::vector<DcmDataset*> inputs;
     for (const auto& c : cases) {
@@ -53,12 +57,17 @@ TEST_CASE("planted text in CR, DX, MG, CT, MR, NM, OP, US, SC, XA: none readable
             ++planted;
             const bool seen = pixels_test::fuzzy_contains(before[i][k.frame], k.text);
             if (seen) ++readable_before;
-            else std::cout << "  not readable in the input: case " << i << " (" << cases[i].name << "): " << k.text << "\n";
+            else
+                std::cout << "  not readable in the input: case " << i << " (" << cases[i].name << "): " << k.text
+                          << (std::getenv("DEID_PLANTED_PNG") ? "; read: " + before[i][k.frame] : std::string()) << "\n";
         }
     std::cout << "planted strings readable in the input: " << readable_before << "/" << planted << "\n";
-    // Not all are (docs/pixels.md, "Evidence"): 40 px rotated Hershey/mono text and large text
-    // across bone edges defeat the independent OCR too. A floor against regressions of the corpus:
-    CHECK(readable_before >= 0.8 * planted);
+    // Every planted string is legible in its input (the corpus's layout rules make it so): a
+    // string no one can read proves nothing about the cleaner.
+    // 3 a case, 1 in the NM strip (1024x256), and one upside down in the CT and the MG: the
+    // legibility rules dropped none.
+    REQUIRE(planted >= 33);
+    REQUIRE(readable_before == planted);
 
     PixelCleaner cleaner(config::Pixels{});  // defaults: every image screened
     int removed = 0;
@@ -122,7 +131,12 @@ TEST_CASE("planted text in CR, DX, MG, CT, MR, NM, OP, US, SC, XA: none readable
 }
 
 TEST_CASE("planted corpus: list the cases", "[.][list]") {
+    int n = 0;
     for (const auto& c : pixels_test::planted_cases(DEID_TEST_DATA, false)) {
+        if (const char* dir = std::getenv("DEID_PLANTED_DCM"))  // developer aid: the inputs as files
+            pixels_test::planted_instance(c)->saveFile((std::string(dir) + "/case" + std::to_string(n) + ".dcm").c_str(),
+                                                       EXS_LittleEndianExplicit);
+        ++n;
         std::cout << c.name << " | " << c.frames.size() << " frames " << c.frames[0].cols << "x" << c.frames[0].rows
                   << " type " << c.frames[0].type() << " strings " << c.key.size() << "\n";
         for (const auto& k : c.key) std::cout << "   " << k.text << " frame " << k.frame << " box " << k.box << "\n";
