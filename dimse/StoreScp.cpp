@@ -37,6 +37,7 @@
 #include "common/Log.h"
 #include "dimse/HandOverTransportLayer.h"
 #include "dimse/NoDelayTransportLayer.h"
+#include "dimse/PresentationContexts.h"
 #include "dimse/ReceiveFileStream.h"
 #include "dimse/Tls.h"
 
@@ -476,12 +477,11 @@ void StoreScp::Impl::run_association(T_ASC_Association* assoc, const std::string
         ~Admitted() { impl.release(host, calling); }
     } admitted{*this, host, calling};
 
-    const char* verification[] = {UID_VerificationSOPClass};
-    ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, verification, 1, kEchoSyntaxes,
-                                                    DIM_OF(kEchoSyntaxes));
-    ASC_acceptContextsWithPreferredTransferSyntaxes(assoc->params, dcmAllStorageSOPClassUIDs,
-                                                    numberOfDcmAllStorageSOPClassUIDs, kStoreSyntaxes,
-                                                    DIM_OF(kStoreSyntaxes));
+    static const char* const verification[] = {UID_VerificationSOPClass};
+    static const AcceptedSyntaxes accepted[] = {
+        {verification, 1, kEchoSyntaxes, DIM_OF(kEchoSyntaxes)},
+        {dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs, kStoreSyntaxes, DIM_OF(kStoreSyntaxes)}};
+    accept_presentation_contexts(assoc->params, accepted, DIM_OF(accepted));
     OFCondition cond = ASC_acknowledgeAssociation(assoc);
     if (cond.bad()) {
         log(LogLevel::warning, who + ": cannot acknowledge: " + common::printable(cond.text()));

@@ -16,7 +16,8 @@ packages=(
   libfreetype-dev fonts-dejavu-core fonts-liberation fonts-freefont-ttf  # planted-text test corpus
   nlohmann-json3-dev catch2
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
-  libpixelmed-java default-jre-headless    # the comparison in bench/
+  libpixelmed-java default-jre-headless    # the comparison in bench/; PixelMed's storage SCU in tests/dimse
+  libgdcm-tools                            # gdcmscu: GDCM's storage SCU against the listener (tests/dimse)
   libgdcm3.0 python3                       # scripts/gen_vocabulary.py (PS3.3 defined terms); the output is committed
   curl lsof procps ccache
   openssl                                  # the TLS tests and bench make their certificates with the command line
