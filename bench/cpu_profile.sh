@@ -10,8 +10,9 @@
 #  2. Instructions (valgrind --tool=callgrind, the same whatever the load) per instance and per
 #     stage (thread), and each stage's top functions by inclusive cost, for CG_COUNT instances of
 #     each set (counters zeroed before the first is sent, dumped after the last is delivered).
-#  3. System calls per instance (strace -c -f, gateway and broker together; strace slows the
-#     gateway down, the counts do not depend on it) for CG_COUNT instances of each set.
+#  3. System calls per instance and thread group (perf trace record on the gateway and its broker,
+#     summed by thread name) for CG_COUNT instances of each set. (strace -c -f, the obvious tool,
+#     slows the gateway down so much on these VMs that 500 instances took over 10 minutes.)
 # The bench config turns pixels.screen_all_images off: the pixel screen is another issue's.
 # As bench/gateway_bench.sh does, storescu and storescp get TCP_NODELAY through an LD_PRELOAD shim
 # (bench/nodelay_shim.c) and the run waits for bench/settle.sh. Without the shim (before
@@ -21,7 +22,7 @@
 # per small instance where gateway_bench printed 1.62 on the same quiet machine.
 #
 #   bench/cpu_profile.sh [BUILD_DIR] [COUNT]   (defaults: build 1000)
-# CG_COUNT=N (default 200) instances per set under callgrind and strace; CG=0 skips part 2;
+# CG_COUNT=N (default 200) instances per set under callgrind and perf trace; CG=0 skips part 2;
 # SYSCALLS=0 skips part 3; TOP=N (default 12) functions per stage; CPU=0 skips part 1;
 # SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in bench/settle.sh.
 set -euo pipefail
@@ -40,8 +41,8 @@ for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" storescu 
   command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
 done
 (( CG == 0 )) || command -v valgrind >/dev/null || { echo "missing valgrind (CG=0 skips part 2)" >&2; exit 2; }
-(( SYSCALLS == 0 )) || command -v strace >/dev/null || { echo "missing strace (SYSCALLS=0 skips part 3)" >&2; exit 2; }
 PERF=$(command -v perf || true)
+(( SYSCALLS == 0 )) || [[ -n $PERF ]] || { echo "missing perf, Debian linux-perf (SYSCALLS=0 skips part 3)" >&2; exit 2; }
 
 source bench/settle.sh
 
@@ -223,21 +224,24 @@ fi
 
 (( SYSCALLS != 0 )) || exit 0
 echo
-echo "3. System calls per instance (strace -c -f: gateway and broker, $CG_COUNT instances per set, after a warm-up instance)"
+echo "3. System calls per instance and thread group (perf trace record, attached after the warm-up; $CG_COUNT instances per set)"
 for set in $SETS; do
-  start "sc_$set" strace -f -c -U name,calls -o "$WORK/strace_$set.txt"
-  # The counts before the set (start-up, warm-up) are not told apart by strace -c: a second run of
-  # the warm-up alone is subtracted.
+  start "sc_$set"
+  broker=$(pgrep -P "$GW" | head -n 1 || true)
+  "$PERF" trace record -o "$WORK/trace_$set.data" -p "$(echo "$GW" $broker | tr ' ' ,)" >/dev/null 2>&1 & tracer=$!
+  PIDS+=("$tracer")
+  sleep 1  # attached to every thread
   $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/sc_storescu_$set.log" 2>&1
   wait_delivered "$GLOG" $((CG_COUNT + 1)) 3600
-  stop "$GW"; stop "$SINK"
-  start "sc0_$set" strace -f -c -U name,calls -o "$WORK/strace0_$set.txt"
+  kill -INT "$tracer" 2>/dev/null || true; wait "$tracer" 2>/dev/null || true
   stop "$GW"; stop "$SINK"
   echo "$set:"
-  awk -v n="$CG_COUNT" -v top="$TOP" '
-    FNR == 1 {file++}
-    $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ && $1 != "total" {c[file, $1] = $2; names[$1]}
-    END {for (s in names) {d = c[1, s] - c[2, s]; if (d > 0) {t += d; print d / n, s}}
-         printf "%f total\n", t / n}' "$WORK/strace_$set.txt" "$WORK/strace0_$set.txt" | sort -k1,1gr |
-    awk -v top="$TOP" 'NR <= top + 1 {printf "  %-18s %8.1f per instance\n", $2, $1}'
+  # The summary (on stderr) has one table per thread: summed by thread name (broker: deid-keystore;
+  # other: deid-gateway, the forwarders and the main thread).
+  "$PERF" trace -i "$WORK/trace_$set.data" -s 2>&1 >/dev/null |
+    awk -v n="$CG_COUNT" '/^ [^ ]+ \([0-9]+\), [0-9]+ events/ {c = $1; next}
+      c != "" && $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ {k[c "\t" $1] += $2; t[c] += $2}
+      END {for (x in k) {split(x, a, "\t"); if (k[x] / n >= 0.5) printf "%s\t%s\t%.1f\n", a[1], a[2], k[x] / n}
+           for (c in t) printf "%s\t%s\t%.1f\n", c, "(all)", t[c] / n}' | sort -t$'\t' -k1,1 -k3,3gr |
+    awk -F'\t' '{printf "  %-14s %-14s %7.1f per instance\n", $1, $2, $3}'
 done
