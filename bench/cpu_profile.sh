@@ -13,6 +13,9 @@
 #  3. System calls per instance and thread group (perf trace record on the gateway and its broker,
 #     summed by thread name) for CG_COUNT instances of each set. (strace -c -f, the obvious tool,
 #     slows the gateway down so much on these VMs that 500 instances took over 10 minutes.)
+#  4. Kernel CPU per instance by thread group and system call (perf record -e cpu-clock -g), and
+#     context switches per instance by thread group, system call and what waited (perf record -e
+#     context-switches -g), for CG_COUNT instances of each set.
 # The bench config turns pixels.screen_all_images off: the pixel screen is another issue's.
 # As bench/gateway_bench.sh does, storescu and storescp get TCP_NODELAY through an LD_PRELOAD shim
 # (bench/nodelay_shim.c) and the run waits for bench/settle.sh. Without the shim (before
@@ -22,9 +25,10 @@
 # per small instance where gateway_bench printed 1.62 on the same quiet machine.
 #
 #   bench/cpu_profile.sh [BUILD_DIR] [COUNT]   (defaults: build 1000)
-# CG_COUNT=N (default 200) instances per set under callgrind and perf trace; CG=0 skips part 2;
-# SYSCALLS=0 skips part 3; TOP=N (default 12) functions per stage; CPU=0 skips part 1;
-# SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in bench/settle.sh.
+# CG_COUNT=N (default 200) instances per set in parts 2-4; CPU=0 skips part 1, CG=0 part 2,
+# SYSCALLS=0 part 3, KERNEL=0 part 4 (PERF_HZ, default 2000, its sampling rate); TOP=N (default 12)
+# functions per stage; SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in
+# bench/settle.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -34,6 +38,8 @@ CG_COUNT=${CG_COUNT:-200}
 TOP=${TOP:-12}
 CPU=${CPU:-1}
 SYSCALLS=${SYSCALLS:-1}
+KERNEL=${KERNEL:-1}
+PERF_HZ=${PERF_HZ:-2000}
 SETS=${SETS:-small large}
 BIN=$BUILD/bin
 cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
@@ -42,7 +48,8 @@ for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" storescu 
 done
 (( CG == 0 )) || command -v valgrind >/dev/null || { echo "missing valgrind (CG=0 skips part 2)" >&2; exit 2; }
 PERF=$(command -v perf || true)
-(( SYSCALLS == 0 )) || [[ -n $PERF ]] || { echo "missing perf, Debian linux-perf (SYSCALLS=0 skips part 3)" >&2; exit 2; }
+(( SYSCALLS == 0 && KERNEL == 0 )) || [[ -n $PERF ]] ||
+  { echo "missing perf, Debian linux-perf (SYSCALLS=0 KERNEL=0 skip parts 3 and 4)" >&2; exit 2; }
 
 source bench/settle.sh
 
@@ -222,7 +229,7 @@ for set in $SETS; do
 done
 fi
 
-(( SYSCALLS != 0 )) || exit 0
+if (( SYSCALLS != 0 )); then
 echo
 echo "3. System calls per instance and thread group (perf trace record, attached after the warm-up; $CG_COUNT instances per set)"
 for set in $SETS; do
@@ -244,4 +251,43 @@ for set in $SETS; do
       END {for (x in k) {split(x, a, "\t"); if (k[x] / n >= 0.5) printf "%s\t%s\t%.1f\n", a[1], a[2], k[x] / n}
            for (c in t) printf "%s\t%s\t%.1f\n", c, "(all)", t[c] / n}' | sort -t$'\t' -k1,1 -k3,3gr |
     awk -F'\t' '{printf "  %-14s %-14s %7.1f per instance\n", $1, $2, $3}'
+done
+fi
+
+(( KERNEL != 0 )) || exit 0
+echo
+echo "4. Kernel CPU and context switches per instance, by thread group and system call (perf record -g"
+echo "   -e cpu-clock at ${PERF_HZ} Hz, then -e context-switches; $CG_COUNT instances per set)"
+for set in $SETS; do
+  for event in cpu-clock context-switches; do
+    start "k_$set"
+    broker=$(pgrep -P "$GW" | head -n 1 || true)
+    if [[ $event == cpu-clock ]]; then opts=(-F "$PERF_HZ"); else opts=(-c 1); fi
+    "$PERF" record -e "$event" "${opts[@]}" -g -o "$WORK/k_$set.$event.data" -p "$(echo "$GW" $broker | tr ' ' ,)" \
+      >/dev/null 2>&1 & recorder=$!
+    PIDS+=("$recorder")
+    sleep 1
+    $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/k_storescu_$set.log" 2>&1
+    wait_delivered "$GLOG" $((CG_COUNT + 1)) 3600
+    kill -INT "$recorder" 2>/dev/null || true; wait "$recorder" 2>/dev/null || true
+    stop "$GW"; stop "$SINK"
+  done
+  echo "$set: kernel CPU (ms per instance; a sample with no system call in its chain is an interrupt or a fault)"
+  "$PERF" script -i "$WORK/k_$set.cpu-clock.data" -F comm,ip,sym,dso 2>/dev/null |
+    awk -v n="$CG_COUNT" -v hz="$PERF_HZ" '
+      function flush() { if (c != "") { t[c]++; if (kern) k[c "\t" (sc == "" ? "(no system call)" : sc)]++ } }
+      /^[^ \t]/ {flush(); c = $1; sc = ""; kern = -1; next}
+      NF >= 2 { if (kern == -1) kern = ($0 ~ /kernel\.kallsyms/); if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_)/, "", sc) } }
+      END {flush(); for (x in k) if (k[x] / hz / n * 1000 >= 0.005) printf "%s\t%.3f\n", x, k[x] / hz / n * 1000
+           for (c in t) printf "%s\t(all CPU)\t%.3f\n", c, t[c] / hz / n * 1000}' |
+    sort -t$'\t' -k1,1 -k3,3gr | awk -F'\t' '{printf "  %-14s %-18s %7.3f ms\n", $1, $2, $3}'
+  echo "$set: context switches per instance (the system call and the first kernel function that waited)"
+  "$PERF" script -i "$WORK/k_$set.context-switches.data" -F comm,ip,sym 2>/dev/null |
+    awk -v n="$CG_COUNT" '
+      function flush() { if (c != "") k[c "\t" (sc == "" ? "(preempted)" : sc) "\t" why]++ }
+      /^[^ \t]/ {flush(); c = $1; sc = ""; why = ""; next}
+      NF >= 2 { if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_)/, "", sc) }
+                if (why == "" && $2 !~ /schedule/ && $2 !~ /^finish_task_switch/) why = $2 }
+      END {flush(); for (x in k) if (k[x] / n >= 0.1) printf "%s\t%.2f\n", x, k[x] / n}' |
+    sort -t$'\t' -k1,1 -k4,4gr | awk -F'\t' '{printf "  %-14s %-12s %-28s %5.2f\n", $1, $2, $3, $4}'
 done
