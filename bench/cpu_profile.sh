@@ -28,7 +28,7 @@
 # CG_COUNT=N (default 200) instances per set in parts 2-4; CPU=0 skips part 1, CG=0 part 2,
 # SYSCALLS=0 part 3, KERNEL=0 part 4 (PERF_HZ, default 2000, its sampling rate); TOP=N (default 12)
 # functions per stage; SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in
-# bench/settle.sh.
+# bench/settle.sh; NODELAY=0 runs storescu and storescp without the shim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -64,6 +64,7 @@ cleanup() {
 trap cleanup EXIT
 gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" bench/nodelay_shim.c -ldl
 SHIM="env LD_PRELOAD=$WORK/nodelay.so"
+[[ ${NODELAY:-1} != 0 ]] || SHIM=""  # NODELAY=0: the tools as packaged (how the script ran before 2026-12-02)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 1 "${2:-300}"); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
