@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): where the gateway's CPU goes, per instance, in figures that a shared,
-# loaded machine does not distort (no rates):
-#  1. CPU time (user + system, from /proc/<pid>/task/<tid>/stat, counted from just before the first
-#     instance is sent to when the last one is delivered) of the gateway, per thread group
-#     (receive, deid-worker, the rest: forwarders and the main thread), and of its keystore broker;
-#     for N small (CT 64x64) and N large (CT 512x512) instances sent by one storescu to a storescp sink.
+# loaded machine distorts as little as possible (no rates):
+#  1. CPU time of the gateway and of its keystore broker, counted from just before the first
+#     instance is sent to when the last one is delivered, for N small (CT 64x64) and N large
+#     (CT 512x512) instances sent by one storescu to a storescp sink: user + system per thread group
+#     (receive, deid-worker, the rest: forwarders and the main thread) from
+#     /proc/<pid>/task/<tid>/stat (ticks of 10 ms), and, with perf (Debian linux-perf), the exact
+#     task-clock (kernel work included), context switches and CPU migrations of each process.
 #  2. Instructions (valgrind --tool=callgrind, the same whatever the load) per instance and per
 #     stage (thread), and each stage's top functions by inclusive cost, for CG_COUNT instances of
 #     each set (counters zeroed before the first is sent, dumped after the last is delivered).
+#  3. System calls per instance and thread group (perf trace record on the gateway and its broker,
+#     summed by thread name) for CG_COUNT instances of each set. (strace -c -f, the obvious tool,
+#     slows the gateway down so much on these VMs that 500 instances took over 10 minutes.)
+#  4. Kernel CPU per instance by thread group and system call (perf record -e cpu-clock -g), and
+#     context switches per instance by thread group, system call and what waited (perf record -e
+#     context-switches -g), for CG_COUNT instances of each set.
 # The bench config turns pixels.screen_all_images off: the pixel screen is another issue's.
+# As bench/gateway_bench.sh does, storescu and storescp get TCP_NODELAY through an LD_PRELOAD shim
+# (bench/nodelay_shim.c) and the run waits for bench/settle.sh. Without the shim (before
+# 2026-12-02) every instance waited ~40 ms on Nagle's algorithm and delayed ACKs, so 2,000 small
+# instances took ~90 s instead of ~3 s, and part 1 counted the gateway's idle work (polls, timers,
+# a wake-up of every stage per instance instead of one per burst) over that whole time: 3.23 ms
+# per small instance where gateway_bench printed 1.62 on the same quiet machine.
 #
 #   bench/cpu_profile.sh [BUILD_DIR] [COUNT]   (defaults: build 1000)
-# CG_COUNT=N (default 200) instances per set under callgrind; CG=0 skips part 2; TOP=N (default 12)
-# functions per stage; CPU=0 skips part 1; SETS="small" (default "small large") picks the sets.
+# CG_COUNT=N (default 200) instances per set in parts 2-4; CPU=0 skips part 1, CG=0 part 2,
+# SYSCALLS=0 part 3, KERNEL=0 part 4 (PERF_HZ, default 2000, its sampling rate); TOP=N (default 12)
+# functions per stage; SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in
+# bench/settle.sh; NODELAY=0 runs storescu and storescp without the shim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -21,13 +37,21 @@ CG=${CG:-1}
 CG_COUNT=${CG_COUNT:-200}
 TOP=${TOP:-12}
 CPU=${CPU:-1}
+SYSCALLS=${SYSCALLS:-1}
+KERNEL=${KERNEL:-1}
+PERF_HZ=${PERF_HZ:-2000}
 SETS=${SETS:-small large}
 BIN=$BUILD/bin
 cmake --build "$BUILD" -j2 --target deid-gateway deid-keystore deid-generate >/dev/null
-for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" storescu storescp python3 bc; do
+for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" storescu storescp python3 bc gcc; do
   command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
 done
 (( CG == 0 )) || command -v valgrind >/dev/null || { echo "missing valgrind (CG=0 skips part 2)" >&2; exit 2; }
+PERF=$(command -v perf || true)
+(( SYSCALLS == 0 && KERNEL == 0 )) || [[ -n $PERF ]] ||
+  { echo "missing perf, Debian linux-perf (SYSCALLS=0 KERNEL=0 skip parts 3 and 4)" >&2; exit 2; }
+
+source bench/settle.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cpu-profile.XXXXXX")
 PIDS=()
@@ -35,8 +59,12 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
+  settled
 }
 trap cleanup EXIT
+gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" bench/nodelay_shim.c -ldl
+SHIM="env LD_PRELOAD=$WORK/nodelay.so"
+[[ ${NODELAY:-1} != 0 ]] || SHIM=""  # NODELAY=0: the tools as packaged (how the script ran before 2026-12-02)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 1 "${2:-300}"); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
@@ -59,14 +87,15 @@ echo "generating $COUNT CT instances for each of: $SETS (small: 64x64, large: 51
 [[ $SETS != *large* ]] || "$BIN/deid-generate" ct --count "$COUNT" --size 512 --out "$WORK/large" >/dev/null
 for set in $SETS; do
   mkdir -p "$WORK/cg_$set"
-  find "$WORK/$set" -type f | sort | head -n "$CG_COUNT" | xargs -r cp -t "$WORK/cg_$set"
+  # sed reads its whole input (head would end the pipe early: SIGPIPE under pipefail).
+  find "$WORK/$set" -type f | sort | sed -n "1,${CG_COUNT}p" | xargs -r cp -t "$WORK/cg_$set"
 done
 
 # Starts a sink and a gateway (WRAP prefixes the gateway's command line); sets SINK, GW, GPORT, OUT, GLOG.
 start() { # NAME WRAP...
   local name=$1; shift
   local sport; GPORT=$(free_port); sport=$(free_port); OUT="$WORK/out_$name"; mkdir -p "$OUT"
-  storescp --fork -aet SINK -od "$OUT" "$sport" >"$WORK/${name}_storescp.log" 2>&1 & SINK=$!; PIDS+=("$SINK")
+  $SHIM storescp --fork -aet SINK -od "$OUT" "$sport" >"$WORK/${name}_storescp.log" 2>&1 & SINK=$!; PIDS+=("$SINK")
   cat >"$WORK/${name}_config.json" <<EOF
 {"state_dir": "$WORK/${name}_state", "workers": 2, "listen": {"port": $GPORT}, "http": {"port": 0},
  "pixels": {"screen_all_images": false},
@@ -77,8 +106,8 @@ EOF
   wait_port "$GPORT" 1200 || { echo "the gateway did not start, see its log:" >&2; tail "$WORK/${name}_gateway.log" >&2; exit 1; }
   wait_port "$sport"
   # Warm-up: one instance end to end (first associations, lazily built workers, broker connection).
-  mkdir -p "$WORK/warm"; find "$WORK/${SETS%% *}" -type f | head -n 1 | xargs -r cp -t "$WORK/warm"
-  storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/warm" >/dev/null 2>&1
+  mkdir -p "$WORK/warm"; find "$WORK/${SETS%% *}" -type f | sort | sed -n 1p | xargs -r cp -t "$WORK/warm"
+  $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/warm" >/dev/null 2>&1
   wait_delivered "$GLOG" 1 600
 }
 
@@ -109,16 +138,39 @@ printf '%-6s %6s  %9s %9s %9s %9s  %9s %9s\n' set count receive workers other ga
 for set in $SETS; do
   n=$(count_files "$WORK/$set")
   ticks "$GW" | sum_ticks >"$WORK/before"
-  storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/$set" >"$WORK/storescu_$set.log" 2>&1
+  broker=$(pgrep -P "$GW" | head -n 1 || true)
+  perfs=()
+  if [[ -n $PERF ]]; then
+    for p in "$GW" $broker; do
+      "$PERF" stat -e task-clock,context-switches,cpu-migrations -x, -o "$WORK/perf_$set.$p" -p "$p" 2>/dev/null &
+      perfs+=($!); PIDS+=($!)
+    done
+    sleep 0.5  # perf attached to every thread
+  fi
+  t0=$(date +%s.%N)
+  $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/$set" >"$WORK/storescu_$set.log" 2>&1
   delivered=$((delivered + n))
   wait_delivered "$GLOG" "$delivered" 1800
+  t1=$(date +%s.%N)
   ticks "$GW" | sum_ticks >"$WORK/after"
+  for p in "${perfs[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/before" "$WORK/after" |
     awk -v n="$n" -v tck="$TCK" -v set="$set" '
       {ms[$1] = ($3 - $2) * 1000 / tck / n}
       END {gw = ms["process"]; rx = gw - ms["deid-worker"] - ms["other"]
            printf "%-6s %6d  %9.3f %9.3f %9.3f %9.3f  %9.3f %9.3f   ms per instance\n",
                   set, n, rx, ms["deid-worker"], ms["other"], gw, ms["broker"], gw + ms["broker"]}'
+  echo "       ($n instances in $(echo "$t1 - $t0" | bc -l | xargs printf '%.1f') s)"
+  if [[ -n $PERF ]]; then
+    for p in "$GW" $broker; do
+      [[ -f $WORK/perf_$set.$p ]] || continue
+      who=gateway; [[ $p == "$GW" ]] || who=broker
+      awk -F, -v n="$n" -v who="$who" '
+        $3 == "task-clock" {cpu = $1} $3 == "context-switches" {cs = $1} $3 == "cpu-migrations" {mig = $1}
+        END {printf "       perf %-7s task-clock %.3f ms, %.1f context switches, %.2f migrations per instance\n",
+                    who, cpu / n, cs / n, mig / n}' "$WORK/perf_$set.$p"
+    done
+  fi
 done
 quarantined=$(find "$WORK/cpu_state/spool/quarantine" -name reason.json 2>/dev/null | wc -l)
 (( quarantined == 0 )) || echo "note: $quarantined instances quarantined" >&2
@@ -126,14 +178,14 @@ stop "$GW"; stop "$SINK"
 echo "(counted in clock ticks of $((1000 / TCK)) ms: $(echo "scale=3; 1000 / $TCK / $COUNT" | bc) ms per instance and per column is one tick)"
 fi
 
-(( CG != 0 )) || exit 0
+if (( CG != 0 )); then
 echo
 echo "2. Instructions per instance (callgrind, $CG_COUNT instances per set)"
 for set in $SETS; do
   start "cg_$set" valgrind --tool=callgrind --separate-threads=yes --trace-children=yes \
     --callgrind-out-file="$WORK/cg_$set.%p" --dump-instr=no --collect-atstart=yes -q
   for p in $GW $(pgrep -P "$GW" || true); do callgrind_control -z "$p" >/dev/null 2>&1; done
-  storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/cg_storescu_$set.log" 2>&1
+  $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/cg_storescu_$set.log" 2>&1
   wait_delivered "$GLOG" $((CG_COUNT + 1)) 3600
   broker=$(pgrep -P "$GW" || true)
   for p in $GW $broker; do callgrind_control -d "$p" >/dev/null 2>&1; done
@@ -175,4 +227,68 @@ for set in $SETS; do
         if (++k <= top) printf "    %9.1fk  %s\n", $1 / n / 1000, f}'
     done
   done
+done
+fi
+
+if (( SYSCALLS != 0 )); then
+echo
+echo "3. System calls per instance and thread group (perf trace record, attached after the warm-up; $CG_COUNT instances per set)"
+for set in $SETS; do
+  start "sc_$set"
+  broker=$(pgrep -P "$GW" | head -n 1 || true)
+  "$PERF" trace record -o "$WORK/trace_$set.data" -p "$(echo "$GW" $broker | tr ' ' ,)" >/dev/null 2>&1 & tracer=$!
+  PIDS+=("$tracer")
+  sleep 1  # attached to every thread
+  $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/sc_storescu_$set.log" 2>&1
+  wait_delivered "$GLOG" $((CG_COUNT + 1)) 3600
+  kill -INT "$tracer" 2>/dev/null || true; wait "$tracer" 2>/dev/null || true
+  stop "$GW"; stop "$SINK"
+  echo "$set:"
+  # The summary (on stderr) has one table per thread: summed by thread name (broker: deid-keystore;
+  # other: deid-gateway, the forwarders and the main thread).
+  "$PERF" trace -i "$WORK/trace_$set.data" -s 2>&1 >/dev/null |
+    awk -v n="$CG_COUNT" '/^ [^ ]+ \([0-9]+\), [0-9]+ events/ {c = $1; next}
+      c != "" && $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ {k[c "\t" $1] += $2; t[c] += $2}
+      END {for (x in k) {split(x, a, "\t"); if (k[x] / n >= 0.5) printf "%s\t%s\t%.1f\n", a[1], a[2], k[x] / n}
+           for (c in t) printf "%s\t%s\t%.1f\n", c, "(all)", t[c] / n}' | sort -t$'\t' -k1,1 -k3,3gr |
+    awk -F'\t' '{printf "  %-14s %-14s %7.1f per instance\n", $1, $2, $3}'
+done
+fi
+
+(( KERNEL != 0 )) || exit 0
+echo
+echo "4. Kernel CPU and context switches per instance, by thread group and system call (perf record -g"
+echo "   -e cpu-clock at ${PERF_HZ} Hz, then -e context-switches; $CG_COUNT instances per set)"
+for set in $SETS; do
+  for event in cpu-clock context-switches; do
+    start "k_$set"
+    broker=$(pgrep -P "$GW" | head -n 1 || true)
+    if [[ $event == cpu-clock ]]; then opts=(-F "$PERF_HZ"); else opts=(-c 1); fi
+    "$PERF" record -e "$event" "${opts[@]}" -g -o "$WORK/k_$set.$event.data" -p "$(echo "$GW" $broker | tr ' ' ,)" \
+      >/dev/null 2>&1 & recorder=$!
+    PIDS+=("$recorder")
+    sleep 1
+    $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/cg_$set" >"$WORK/k_storescu_$set.log" 2>&1
+    wait_delivered "$GLOG" $((CG_COUNT + 1)) 3600
+    kill -INT "$recorder" 2>/dev/null || true; wait "$recorder" 2>/dev/null || true
+    stop "$GW"; stop "$SINK"
+  done
+  echo "$set: kernel CPU (ms per instance; a sample with no system call in its chain is an interrupt or a fault)"
+  "$PERF" script -i "$WORK/k_$set.cpu-clock.data" -F comm,ip,sym,dso 2>/dev/null |
+    awk -v n="$CG_COUNT" -v hz="$PERF_HZ" '
+      function flush() { if (c != "") { t[c]++; if (kern) k[c "\t" (sc == "" ? "(no system call)" : sc)]++ } }
+      /^[^ \t]/ {flush(); c = $1; sc = ""; kern = -1; next}
+      NF >= 2 { if (kern == -1) kern = ($0 ~ /kernel\.kallsyms/); if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_)/, "", sc) } }
+      END {flush(); for (x in k) if (k[x] / hz / n * 1000 >= 0.005) printf "%s\t%.3f\n", x, k[x] / hz / n * 1000
+           for (c in t) printf "%s\t(all CPU)\t%.3f\n", c, t[c] / hz / n * 1000}' |
+    sort -t$'\t' -k1,1 -k3,3gr | awk -F'\t' '{printf "  %-14s %-18s %7.3f ms\n", $1, $2, $3}'
+  echo "$set: context switches per instance (the system call and the first kernel function that waited)"
+  "$PERF" script -i "$WORK/k_$set.context-switches.data" -F comm,ip,sym 2>/dev/null |
+    awk -v n="$CG_COUNT" '
+      function flush() { if (c != "") k[c "\t" (sc == "" ? "(preempted)" : sc) "\t" why]++ }
+      /^[^ \t]/ {flush(); c = $1; sc = ""; why = ""; next}
+      NF >= 2 { if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_)/, "", sc) }
+                if (why == "" && $2 !~ /schedule/ && $2 !~ /^finish_task_switch/) why = $2 }
+      END {flush(); for (x in k) if (k[x] / n >= 0.1) printf "%s\t%.2f\n", x, k[x] / n}' |
+    sort -t$'\t' -k1,1 -k4,4gr | awk -F'\t' '{printf "  %-14s %-12s %-28s %5.2f\n", $1, $2, $3, $4}'
 done

@@ -30,6 +30,14 @@ bool FileDescriptorConsumer::write_out(const char* p, std::size_t n) {
 offile_off_t FileDescriptorConsumer::write(const void* buf, offile_off_t buflen) {
     if (status_.bad() || buflen <= 0) return 0;
     const auto n = static_cast<std::size_t>(buflen);
+    if (copy_limit_ > 0) {
+        if (copy_.size() + n <= copy_limit_) {
+            copy_.append(static_cast<const char*>(buf), n);
+        } else {
+            copy_limit_ = 0;  // too large to keep: the file is read instead
+            std::string().swap(copy_);
+        }
+    }
     if (buffered_ + n > kBufferBytes) {
         flush();
         if (status_.bad()) return 0;

@@ -1,11 +1,14 @@
 // The stream a C-STORE data set is received into: writes to a file descriptor the caller keeps (no
 // stdio, no second descriptor) through a 64 KiB buffer, so the meta header's many small elements
 // cost one write, and keeps the errno of a failed write, so a full disk is reported as such. It
-// never syncs and never closes the descriptor: both stay with the caller.
+// never syncs and never closes the descriptor: both stay with the caller. With keep_copy(limit) it
+// also keeps the bytes written in memory while they stay within `limit`, so that a small data set
+// can be parsed from memory instead of being read back from the file it was just written to.
 #pragma once
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcostrma.h>
@@ -23,6 +26,16 @@ public:
     void flush() override;
 
     int error_number() const { return errno_; }  // of the write that failed, or 0
+    // Keeps a copy of everything written while the total stays within `limit` bytes (0: none).
+    void keep_copy(std::size_t limit) { copy_limit_ = limit; }
+    // Every byte written (moved out), or false when none was kept (no keep_copy, over its limit,
+    // a failed write).
+    bool take_copy(std::string& out) {
+        if (copy_limit_ == 0 || status_.bad()) return false;
+        out = std::move(copy_);
+        copy_limit_ = 0;
+        return true;
+    }
 
 private:
     bool write_out(const char* p, std::size_t n);
@@ -32,6 +45,8 @@ private:
     int errno_ = 0;
     std::unique_ptr<char[]> buffer_{new char[kBufferBytes]};
     std::size_t buffered_ = 0;
+    std::size_t copy_limit_ = 0;
+    std::string copy_;
 };
 
 class ReceiveFileStream : public DcmOutputStream {

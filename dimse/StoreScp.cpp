@@ -23,6 +23,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/assoc.h>
@@ -67,7 +68,10 @@ const char* kStoreSyntaxes[] = {
     UID_LittleEndianImplicitTransferSyntax,
 };
 
-constexpr long kMaxPdu = 65536;
+// The largest PDU DCMTK takes (ASC_MAXIMUMPDUSIZE, 128 KiB): a sender sends P-DATA PDUs up to the
+// size the receiver announces, so a 512x512 CT instance arrives in 4 PDUs instead of 8 (half the
+// reads and polls on the receiving thread).
+constexpr long kMaxPdu = ASC_MAXIMUMPDUSIZE;
 
 // The listening socket, bound to `bind`:`port` (DCMTK 3.6.7 binds only to the wildcard address).
 int open_listen_socket(const std::string& bind, int port, std::string& error) {
@@ -187,10 +191,12 @@ namespace {
 // the fdatasync before Success several times slower. Returns the descriptor (kept by the caller
 // for the size and the fdatasync) or -1; `stream` writes through it.
 int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, const std::string& calling_ae,
-                      const std::string& transfer_syntax_uid, std::unique_ptr<ReceiveFileStream>& stream) {
+                      const std::string& transfer_syntax_uid, std::unique_ptr<ReceiveFileStream>& stream,
+                      std::size_t keep_copy_bytes) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     stream = std::make_unique<ReceiveFileStream>(fd);
+    stream->consumer().keep_copy(keep_copy_bytes);
     DcmMetaInfo meta;
     const Uint8 version[2] = {0, 1};
     meta.putAndInsertUint8Array(DCM_FileMetaInformationVersion, version, 2);
@@ -214,14 +220,25 @@ int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, con
     return fd;
 }
 
-// Parses what arrived, for the handler. A file up to keep_parsed_bytes is read whole and handed on
-// (CStoreRequest::dataset); in a larger one, values over 4 KiB (pixel data) stay on disk: only the
-// structure is read.
-void inspect_received(CStoreRequest& request, std::uint64_t keep_parsed_bytes) {
+// Parses what arrived, for the handler. A file up to keep_parsed_bytes is parsed whole and handed
+// on (CStoreRequest::dataset): from the copy of its bytes kept while they were written (`bytes`,
+// the same bytes as the file: no second open, read and seek of it), else from the file; in a larger
+// one, values over 4 KiB (pixel data) stay on disk: only the structure is read.
+void inspect_received(CStoreRequest& request, std::uint64_t keep_parsed_bytes, const std::string* bytes) {
     auto file = std::make_unique<DcmFileFormat>();
     const bool whole = request.file_size <= keep_parsed_bytes;
-    OFCondition cond = file->loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange,
-                                      whole ? OFstatic_cast(Uint32, -1) : 4096, ERM_autoDetect);
+    OFCondition cond;
+    if (whole && bytes && bytes->size() == request.file_size) {
+        DcmInputBufferStream in;
+        in.setBuffer(bytes->data(), static_cast<offile_off_t>(bytes->size()));
+        in.setEos();
+        file->transferInit();
+        cond = file->read(in, EXS_Unknown, EGL_noChange, OFstatic_cast(Uint32, -1));
+        file->transferEnd();
+    } else {
+        cond = file->loadFile(request.file_path.c_str(), EXS_Unknown, EGL_noChange,
+                              whole ? OFstatic_cast(Uint32, -1) : 4096, ERM_autoDetect);
+    }
     request.parsed = cond.good();
     if (!request.parsed) return;
     request.dataset_sop_class_uid = string_value(*file->getDataset(), DCM_SOPClassUID);
@@ -571,7 +588,8 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
     T_DIMSE_C_StoreRSP rsp{};
     rsp.DimseStatus = STATUS_Success;
     std::unique_ptr<ReceiveFileStream> stream;
-    const int fd = open_receive_file(request.file_path, req, calling, request.transfer_syntax_uid, stream);
+    const int fd = open_receive_file(request.file_path, req, calling, request.transfer_syntax_uid, stream,
+                                     static_cast<std::size_t>(settings.keep_parsed_bytes));
     OFCondition cond;
     if (fd < 0) {
         // As DIMSE_storeProvider does: read past the data set and answer out of resources.
@@ -596,6 +614,8 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
             cond = EC_Normal;
         // A recycled file is cut to what was written (nothing to do when it had the same size).
         const bool written = cond.good() && stream->status().good();
+        std::string bytes;  // the file's bytes, when small enough to have been kept
+        const bool kept = written && stream->consumer().take_copy(bytes);
         stream.reset();
         if (cond.good()) {
             struct stat st {};
@@ -608,7 +628,7 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
             } else {
                 request.file_size = static_cast<std::uint64_t>(st.st_size);
                 request.file_descriptor = fd;
-                inspect_received(request, settings.keep_parsed_bytes);
+                inspect_received(request, settings.keep_parsed_bytes, kept ? &bytes : nullptr);
                 rsp.DimseStatus = handler.handle_store(request);
                 request.file_descriptor = -1;
             }

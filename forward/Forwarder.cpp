@@ -29,11 +29,15 @@ void Forwarder::start() {
 }
 
 void Forwarder::enqueue(spool::InstanceRecord record) {
+    bool deep;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         ready_.emplace(Clock::now(), Item{std::move(record), 0});
+        deep = allowed_ < threads_count_ && ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);
     }
-    cv_.notify_all();  // the sender that may take it is not necessarily the first to wake
+    // One running sender takes it (any of them may); the extra ones only matter once it is deep.
+    cv_.notify_one();
+    if (deep) extra_cv_.notify_all();  // only the next in line (index == allowed_) may open
 }
 
 void Forwarder::stop() {
@@ -43,6 +47,7 @@ void Forwarder::stop() {
         stopping_ = true;
     }
     cv_.notify_all();
+    extra_cv_.notify_all();
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
@@ -110,7 +115,8 @@ void Forwarder::run(int index) {
                         ++allowed_;
                     } else {
                         if (sender) sender.reset();  // not needed now: released
-                        cv_.wait_for(lock, std::chrono::seconds(1));
+                        // Woken when the queue turns deep; the 1 s bound notices an ended cap.
+                        extra_cv_.wait_for(lock, std::chrono::seconds(1));
                         continue;
                     }
                 }
@@ -157,7 +163,7 @@ void Forwarder::run(int index) {
                 grow = index + 1 == allowed_ && allowed_ < threads_count_ &&
                        ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);
             }
-            if (grow) cv_.notify_all();
+            if (grow) extra_cv_.notify_all();
             spool_.delivered(destination_, id);
             done();
             const auto received = spool::Spool::received_ms(id);

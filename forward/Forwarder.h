@@ -75,7 +75,11 @@ private:
     SenderFactory factory_;
     metrics::GatewayMetrics* metrics_ = nullptr;
     mutable std::mutex mutex_;
+    // Two queues of waiting senders, so that one instance wakes one sender: cv_ for the senders
+    // that may run (index < allowed_), extra_cv_ for the extra ones waiting to be allowed (woken
+    // only when the queue turns deep or the count changes).
     std::condition_variable cv_;
+    std::condition_variable extra_cv_;
     std::multimap<Clock::time_point, Item> ready_;  // by the time it may be sent
     std::size_t in_flight_ = 0;
     Clock::time_point paused_until_{};

@@ -263,18 +263,19 @@ bool Spool::has_incoming(const InstanceRecord& entry) const { return ::access(in
 
 void Spool::remove_incoming(const InstanceRecord& entry) {
     const std::string path = incoming_path(entry);
-    const auto size = file_size_or_zero(path);
-    if (discard(path)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+    std::uint64_t size = 0;
+    if (discard(path, size)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
 }
 
 void Spool::remove_outgoing(const std::string& destination, const std::string& id) {
     const std::string path = outgoing_path(destination, id);
-    const auto size = file_size_or_zero(path);
     // Never recycled for receptions (a stale outgoing entry after a crash could point at the reused
     // inode, now holding a received original). Recycled for de-identification outputs only after
     // the removal is durable: see reuse_output_file_for().
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && st.st_nlink == 1) {  // the last destination's link
+    const bool found = ::stat(path.c_str(), &st) == 0;  // one stat: its size and its link count
+    const auto size = found ? static_cast<std::uint64_t>(st.st_size) : 0;
+    if (found && st.st_nlink == 1) {  // the last destination's link
         std::vector<std::pair<std::string, std::uint64_t>> batch;
         bool moved = false;
         {
@@ -324,11 +325,12 @@ void Spool::reuse_output_file_for(const std::string& path) {
     if (::rename(name.c_str(), path.c_str()) != 0) ::unlink(name.c_str());
 }
 
-bool Spool::discard(const std::string& path) {
+bool Spool::discard(const std::string& path, std::uint64_t& size) {
     struct stat st {};
     // A hard link shared with another queue is never reused; a large file is not kept.
-    const bool reusable = ::stat(path.c_str(), &st) == 0 && st.st_nlink == 1;
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    const bool found = ::stat(path.c_str(), &st) == 0;
+    const bool reusable = found && st.st_nlink == 1;
+    size = found ? static_cast<std::uint64_t>(st.st_size) : 0;
     if (reusable && size <= kMaxFreeFileBytes) {
         std::lock_guard<std::mutex> lock(free_mutex_);
         if (free_files_.size() < kMaxFreeFiles && free_bytes_ + size <= kMaxFreeBytes) {

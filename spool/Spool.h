@@ -173,7 +173,7 @@ private:
     static constexpr std::uint64_t kMaxFreeFileBytes = 4u << 20;  // larger files are deleted, not kept
     static constexpr std::uint64_t kMaxFreeBytes = 256u << 20;    // disk held by kept files, at most
     std::string free_dir() const { return root_ + "/tmp/free"; }
-    bool discard(const std::string& path);
+    bool discard(const std::string& path, std::uint64_t& size);  // size: the file's, from its one stat
     mutable std::mutex free_mutex_;
     std::vector<std::pair<std::string, std::uint64_t>> free_files_;  // path, size (blocks kept)
     std::uint64_t free_bytes_ = 0;
