@@ -54,31 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The TCP_NODELAY shim for tools that do not set it themselves.
-cat >"$WORK/shim.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-static void nodelay(int fd) { int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
-int connect(int fd, const struct sockaddr *a, socklen_t l) {
-  static int (*real)(int, const struct sockaddr *, socklen_t);
-  if (!real) real = dlsym(RTLD_NEXT, "connect");
-  if (a && (a->sa_family == AF_INET || a->sa_family == AF_INET6)) nodelay(fd);
-  return real(fd, a, l);
-}
-int accept(int fd, struct sockaddr *a, socklen_t *l) {
-  static int (*real)(int, struct sockaddr *, socklen_t *);
-  if (!real) real = dlsym(RTLD_NEXT, "accept");
-  int s = real(fd, a, l); if (s >= 0) nodelay(s); return s;
-}
-int accept4(int fd, struct sockaddr *a, socklen_t *l, int f) {
-  static int (*real)(int, struct sockaddr *, socklen_t *, int);
-  if (!real) real = dlsym(RTLD_NEXT, "accept4");
-  int s = real(fd, a, l, f); if (s >= 0) nodelay(s); return s;
-}
-EOF
-gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" "$WORK/shim.c" -ldl
+gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" bench/nodelay_shim.c -ldl
 SHIM="env LD_PRELOAD=$WORK/nodelay.so"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

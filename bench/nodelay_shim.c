@@ -1,6 +1,6 @@
-/* LD_PRELOAD shim for the benchmarks (bench/cpu_profile.sh): TCP_NODELAY on every TCP socket that
- * a tool (storescu, storescp) connects or accepts, as bench/gateway_bench.sh does with its own copy.
- * Without it each instance waits about 40 ms on Nagle's algorithm and delayed ACKs. */
+/* LD_PRELOAD shim for the benchmarks (bench/gateway_bench.sh, bench/cpu_profile.sh): TCP_NODELAY on
+ * every TCP socket that a tool (storescu, storescp, Orthanc) connects or accepts. Without it each
+ * instance waits about 40 ms on Nagle's algorithm and delayed ACKs. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <netinet/in.h>
