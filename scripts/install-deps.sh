@@ -13,6 +13,7 @@ packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev libopencv-imgcodecs-dev
   libtesseract-dev tesseract-ocr tesseract-ocr-eng
   libopenjp2-7-dev                         # JPEG 2000 / HTJ2K decoding, JPEG 2000 encoding (deid/pixels)
+  openjph-tools                            # ojph_compress: HTJ2K test input with planted text (tests/deid/pixels)
   libfreetype-dev fonts-dejavu-core fonts-liberation fonts-freefont-ttf  # planted-text test corpus
   nlohmann-json3-dev catch2
   dicom3tools orthanc                      # dciodvfy and a real research PACS for tests
