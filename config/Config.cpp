@@ -392,7 +392,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
             r.problems.push_back("keystore.database: expected empty (SQLite) or a postgresql:// connection URI");
         if (const json& lm = k["limits"]; r.object(lm, "keystore.limits")) {
             r.only_keys(lm, "keystore.limits", {"max_connections", "questions_per_second", "values_per_second",
-                                                "max_frame_bytes", "frame_timeout_seconds"});
+                                                "max_frame_bytes", "frame_timeout_seconds", "idle_seconds"});
             auto& l = c.keystore.limits;
             r.integer(lm["max_connections"], "keystore.limits.max_connections", l.max_connections, 1, 4096);
             r.integer(lm["questions_per_second"], "keystore.limits.questions_per_second", l.questions_per_second, 1,
@@ -401,6 +401,7 @@ Config from_json(const json& doc, const std::string& base_dir) {
             r.integer(lm["max_frame_bytes"], "keystore.limits.max_frame_bytes", l.max_frame_bytes, 65536, 1048576);
             r.integer(lm["frame_timeout_seconds"], "keystore.limits.frame_timeout_seconds", l.frame_timeout_seconds, 1,
                       3600);
+            r.integer(lm["idle_seconds"], "keystore.limits.idle_seconds", l.idle_seconds, 1, 86400);
         }
         r.integer(k["audit_interval_seconds"], "keystore.audit_interval_seconds", c.keystore.audit_interval_seconds, 1,
                   86400);
@@ -687,7 +688,8 @@ std::string to_json(const Config& c) {
                        {"questions_per_second", c.keystore.limits.questions_per_second},
                        {"values_per_second", c.keystore.limits.values_per_second},
                        {"max_frame_bytes", c.keystore.limits.max_frame_bytes},
-                       {"frame_timeout_seconds", c.keystore.limits.frame_timeout_seconds}}},
+                       {"frame_timeout_seconds", c.keystore.limits.frame_timeout_seconds},
+                       {"idle_seconds", c.keystore.limits.idle_seconds}}},
                      {"audit_interval_seconds", c.keystore.audit_interval_seconds},
                      {"alarm",
                       {{"new_patients_per_instance", c.keystore.alarm.new_patients_per_instance},

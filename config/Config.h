@@ -114,6 +114,7 @@ struct Keystore {
         int values_per_second = 20000;       // per connection: UIDs + hashes asked
         int max_frame_bytes = 262144;        // one request frame; larger closes the connection
         int frame_timeout_seconds = 10;      // a partial frame not completed by then closes it
+        int idle_seconds = 60;               // no complete request for this long closes a connection
     } limits;
     int audit_interval_seconds = 60;  // one "questions" audit record per interval with counts
     // keystore.alarm: new patients asked for much faster than instances arrive.

@@ -53,13 +53,35 @@ struct BrokerConnection::Impl {
         connected = true;
     }
 
+    void close_quietly() {
+        error_code ignored;
+        socket.close(ignored);
+        connected = false;
+    }
+
+    // The broker at keystore.limits.max_connections writes one refusal frame and closes before
+    // reading: the request's write then fails, but the refusal is already here to be reported.
+    bool refusal_waiting(std::string& body) {
+        error_code ec;
+        unsigned char header[4];
+        if (socket.available(ec) < 4 || ec) return false;
+        asio::read(socket, asio::buffer(header, 4), ec);
+        if (ec) return false;
+        const std::uint32_t length = frame_length(header);
+        if (length > kMaxFrameBytes || socket.available(ec) < length || ec) return false;
+        body.resize(length);
+        asio::read(socket, asio::buffer(&body[0], length), ec);
+        return !ec;
+    }
+
     std::string exchange(const std::string& bytes) {
         connect();
         error_code result = asio::error::would_block;
+        bool written_failed = false;
         unsigned char header[4];
         std::string body;
         asio::async_write(socket, asio::buffer(bytes), [&](const error_code& ec, std::size_t) {
-            if (ec) { result = ec; return; }
+            if (ec) { result = ec; written_failed = true; return; }
             asio::async_read(socket, asio::buffer(header, 4), [&](const error_code& ec2, std::size_t) {
                 if (ec2) { result = ec2; return; }
                 const std::uint32_t length = frame_length(header);
@@ -70,6 +92,10 @@ struct BrokerConnection::Impl {
             });
         });
         run_bounded("waiting for the reply");
+        if (result && written_failed && refusal_waiting(body)) {
+            close_quietly();
+            return body;
+        }
         if (result) fail("the request", result);
         return body;
     }

@@ -75,9 +75,11 @@ class Broker;
 struct IntervalCounts {
     std::uint64_t questions = 0, with_instance = 0, new_patients = 0, uids = 0, new_uids = 0, hashes = 0;
     std::uint64_t without_instance = 0, rejected = 0, rate_limited = 0, connections = 0, connections_refused = 0,
-                  frames_timed_out = 0;
+                  frames_timed_out = 0, idle_closed = 0, evicted = 0;
     bool empty() const {
-        return questions + rejected + rate_limited + connections + connections_refused + frames_timed_out == 0;
+        return questions + rejected + rate_limited + connections + connections_refused + frames_timed_out +
+                   idle_closed + evicted ==
+               0;
     }
     json to_json() const {
         return {{"questions", questions},           {"with_instance", with_instance},
@@ -85,7 +87,8 @@ struct IntervalCounts {
                 {"new_uids", new_uids},             {"hashes", hashes},
                 {"without_instance", without_instance}, {"rejected", rejected},
                 {"rate_limited", rate_limited},     {"connections", connections},
-                {"connections_refused", connections_refused}, {"frames_timed_out", frames_timed_out}};
+                {"connections_refused", connections_refused}, {"frames_timed_out", frames_timed_out},
+                {"idle_closed", idle_closed},       {"evicted", evicted}};
     }
 };
 
@@ -95,12 +98,25 @@ struct IntervalCounts {
 // keystore.limits: questions and values (UIDs + hashes) per second are token buckets of one
 // second's worth; a question that finds its bucket empty waits (reading pauses) until it refills,
 // so a gateway is slowed, never refused. A frame above max_frame_bytes, or one not complete
-// within frame_timeout_seconds of its first byte, closes the connection.
+// within frame_timeout_seconds of its first byte, closes the connection. A connection that sends
+// no complete request for idle_seconds (and is owed no reply) is closed; at max_connections the
+// connection idle longest (at least kMinIdleToEvict) is closed to admit a new one (Broker::admit).
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(Protocol::socket socket, Broker& broker, std::uint64_t id);
     ~Session();
-    void start() { do_read(); }
+    void start() {
+        do_read();
+        arm_idle_timer();
+    }
+    // Idle: owed no reply, nothing parsed or waiting; `since` is its last complete request (or
+    // its connect). A partial frame is bounded by frame_timeout_seconds instead.
+    bool idle(Clock::time_point& since) const {
+        since = last_request_;
+        return !dead_ && !closing_ && slots_.empty() && !writing_ && !rate_waiting_ && inbuf_.empty();
+    }
+    std::uint64_t id() const { return id_; }
+    void close_now();
     // Fills reply slot `seq` (a request of this session) and writes what is now in order.
     void send(std::uint64_t seq, const json& reply, bool close_after = false);
 
@@ -117,12 +133,14 @@ private:
     void reject(std::uint64_t seq, const std::string& why, bool close_after = false);
     void write_ready();
     void maybe_resume_reading();
-    void close_now();
+    void arm_idle_timer();
+    void on_idle_timer(const error_code& ec);
 
     Protocol::socket socket_;
     Broker& broker_;
     const Limits& limits_;
     std::shared_ptr<std::uint64_t> live_;  // the broker's count of open connections (outlives it)
+    bool counted_ = true;                  // still in *live_ (released by close_now or the destructor)
     std::uint64_t id_;
     std::array<char, 65536> chunk_{};
     std::string inbuf_;
@@ -139,6 +157,8 @@ private:
     asio::steady_timer frame_timer_;
     bool frame_timer_armed_ = false;
     Clock::time_point frame_started_ = Clock::now();  // first byte of the frame in inbuf_
+    asio::steady_timer idle_timer_;
+    Clock::time_point last_request_ = Clock::now();  // last complete request (or the connect)
 };
 
 struct Job {
@@ -197,6 +217,8 @@ public:
                 {"rate_limited", rate_limited_},
                 {"connections", *live_sessions_},
                 {"connections_refused", connections_refused_},
+                {"connections_idle_closed", idle_closed_},
+                {"connections_evicted", evicted_},
                 {"alarms", alarms_},
                 {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count()}};
     }
@@ -211,11 +233,17 @@ public:
         ++interval_.rate_limited;
     }
     void count_frame_timeout() { ++interval_.frames_timed_out; }
+    void count_idle_closed() {
+        ++idle_closed_;
+        ++interval_.idle_closed;
+    }
     std::uint64_t next_session_id() { return ++sessions_; }
 
-    // The connection cap: false (and counted) when max_connections are open.
+    // The connection cap. At max_connections the connection idle longest (at least
+    // kMinIdleToEvict) is closed to make room, so idle connections of others never lock a gateway
+    // out; when none is idle, false (and counted): the caller answers with a refusal and closes.
     bool admit() {
-        if (*live_sessions_ >= static_cast<std::uint64_t>(settings_.limits.max_connections)) {
+        if (*live_sessions_ >= static_cast<std::uint64_t>(settings_.limits.max_connections) && !evict_idlest()) {
             ++connections_refused_;
             ++interval_.connections_refused;
             return false;
@@ -224,7 +252,37 @@ public:
         ++interval_.connections;
         return true;
     }
+    void add_session(const std::shared_ptr<Session>& s) { sessions_list_.push_back(s); }
     std::shared_ptr<std::uint64_t> live_counter() const { return live_sessions_; }
+
+    static constexpr std::chrono::seconds kMinIdleToEvict{1};
+
+    bool evict_idlest() {
+        const auto now = Clock::now();
+        std::shared_ptr<Session> idlest;
+        Clock::time_point idlest_since = now;
+        std::size_t kept = 0;
+        for (auto& w : sessions_list_) {
+            auto s = w.lock();
+            if (!s) continue;
+            sessions_list_[kept++] = w;
+            Clock::time_point since;
+            if (s->idle(since) && now - since >= kMinIdleToEvict && since < idlest_since) {
+                idlest = s;
+                idlest_since = since;
+            }
+        }
+        sessions_list_.resize(kept);
+        if (!idlest) return false;
+        ++evicted_;
+        ++interval_.evicted;
+        log_line("debug", "connection " + std::to_string(idlest->id()) + ": idle for " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - idlest_since).count()) +
+                              " s, closed to admit a new one at keystore.limits.max_connections (" +
+                              std::to_string(settings_.limits.max_connections) + ")");
+        idlest->close_now();
+        return true;
+    }
 
     void start_audit_timer() {
         audit_timer_.expires_after(std::chrono::seconds(settings_.audit_interval_seconds));
@@ -242,6 +300,10 @@ public:
         const auto now = Clock::now();
         const double seconds = std::chrono::duration<double>(now - interval_started_).count();
         interval_started_ = now;
+        if (c.idle_closed + c.evicted > 0)
+            log_line("info", std::to_string(c.idle_closed) + " idle broker connections closed (keystore.limits.idle_seconds " +
+                                 std::to_string(settings_.limits.idle_seconds) + ") and " + std::to_string(c.evicted) +
+                                 " closed to admit new ones at keystore.limits.max_connections in the last interval");
         if (c.connections_refused > 0)
             log_line("warning", std::to_string(c.connections_refused) +
                                     " broker connections refused in the last interval (keystore.limits.max_connections " +
@@ -351,7 +413,8 @@ private:
     Clock::time_point started_;
     std::int64_t patients_ = 0, uids_ = 0;
     std::uint64_t requests_ = 0, batches_ = 0, rejected_ = 0, sessions_ = 0;
-    std::uint64_t rate_limited_ = 0, connections_refused_ = 0, alarms_ = 0;
+    std::uint64_t rate_limited_ = 0, connections_refused_ = 0, alarms_ = 0, idle_closed_ = 0, evicted_ = 0;
+    std::vector<std::weak_ptr<Session>> sessions_list_;
     std::shared_ptr<std::uint64_t> live_sessions_ = std::make_shared<std::uint64_t>(0);
     std::vector<Job> pending_;
     bool flush_scheduled_ = false;
@@ -369,9 +432,35 @@ Session::Session(Protocol::socket socket, Broker& broker, std::uint64_t id)
       question_tokens_(limits_.questions_per_second),
       value_tokens_(limits_.values_per_second),
       rate_timer_(socket_.get_executor()),
-      frame_timer_(socket_.get_executor()) {}
+      frame_timer_(socket_.get_executor()),
+      idle_timer_(socket_.get_executor()) {}
 
-Session::~Session() { --*live_; }
+Session::~Session() {
+    if (counted_) --*live_;
+}
+
+void Session::arm_idle_timer() {
+    idle_timer_.expires_at(last_request_ + std::chrono::seconds(limits_.idle_seconds));
+    idle_timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_idle_timer(ec); });
+}
+
+void Session::on_idle_timer(const error_code& ec) {
+    if (ec || dead_ || closing_) return;
+    const auto now = Clock::now();
+    const auto limit = std::chrono::seconds(limits_.idle_seconds);
+    Clock::time_point since;
+    if (now - last_request_ >= limit) {
+        if (idle(since) || (!inbuf_.empty() && slots_.empty() && !writing_ && !complete_frame_waiting())) {
+            broker_.count_idle_closed();
+            log_line("debug", "connection " + std::to_string(id_) + ": no complete request for " +
+                                  std::to_string(limits_.idle_seconds) + " s (keystore.limits.idle_seconds); closed");
+            close_now();
+            return;
+        }
+        last_request_ = now;  // owed replies or a question waiting for its token: not idle
+    }
+    arm_idle_timer();
+}
 
 void Session::close_now() {
     error_code ignored;
@@ -380,6 +469,11 @@ void Session::close_now() {
     dead_ = true;
     rate_timer_.cancel();
     frame_timer_.cancel();
+    idle_timer_.cancel();
+    if (counted_) {
+        counted_ = false;
+        --*live_;
+    }
 }
 
 void Session::do_read() {
@@ -396,6 +490,7 @@ void Session::on_read(const error_code& ec, std::size_t n) {
         dead_ = true;
         rate_timer_.cancel();
         frame_timer_.cancel();
+        idle_timer_.cancel();
         return;
     }
     if (inbuf_.empty()) frame_started_ = Clock::now();
@@ -456,7 +551,7 @@ void Session::parse_frames() {
         slots_.emplace_back();
         handle(inbuf_.data() + at + 4, length, seq);
         at += 4 + static_cast<std::size_t>(length);
-        frame_started_ = Clock::now();  // the next frame's bytes (if any) are already here
+        frame_started_ = last_request_ = Clock::now();  // the next frame's bytes (if any) are already here
     }
     inbuf_.erase(0, at);
     if (!inbuf_.empty()) arm_frame_timer();
@@ -536,6 +631,7 @@ void Session::write_ready() {
             self->dead_ = true;
             self->rate_timer_.cancel();
             self->frame_timer_.cancel();
+            self->idle_timer_.cancel();
             return;
         }
         self->write_ready();
@@ -642,9 +738,20 @@ private:
             if (ec == asio::error::operation_aborted) return;
             if (!ec) {
                 if (broker_.admit()) {
-                    std::make_shared<Session>(std::move(socket), broker_, broker_.next_session_id())->start();
-                } else {  // keystore.limits.max_connections: closed at once, counted, summarised per interval
+                    auto session = std::make_shared<Session>(std::move(socket), broker_, broker_.next_session_id());
+                    broker_.add_session(session);
+                    session->start();
+                } else {  // keystore.limits.max_connections, none idle: one refusal frame, closed,
+                          // counted, summarised per interval. The client reports the error.
+                    const std::string refusal = frame(
+                        json{{"ok", false},
+                             {"error", "connection refused: keystore.limits.max_connections (" +
+                                           std::to_string(broker_.limits().max_connections) +
+                                           ") connections are open and none is idle"}}
+                            .dump());
                     error_code ignored;
+                    socket.non_blocking(true, ignored);
+                    asio::write(socket, asio::buffer(refusal), ignored);
                     socket.close(ignored);
                 }
             }

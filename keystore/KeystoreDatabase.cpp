@@ -99,6 +99,9 @@ KeystoreDatabase::~KeystoreDatabase() {
     find_uid_.reset();
     insert_uid_.reset();
     add_count_.reset();
+    begin_immediate_.reset();
+    begin_deferred_.reset();
+    commit_.reset();
     prepared_.clear();
     if (db_) sqlite3_close(db_);
 }
@@ -112,12 +115,14 @@ void KeystoreDatabase::exec(const std::string& sql) {
     }
 }
 
-void KeystoreDatabase::begin_immediate() { exec("BEGIN IMMEDIATE"); }
-void KeystoreDatabase::begin_deferred() { exec("BEGIN DEFERRED"); }
+// The per-question transaction's BEGIN and COMMIT are prepared once (sqlite3_exec would parse and
+// compile them again for every batch); same statements, same durability.
+void KeystoreDatabase::begin_immediate() { statement(begin_immediate_, "BEGIN IMMEDIATE").step(); }
+void KeystoreDatabase::begin_deferred() { statement(begin_deferred_, "BEGIN DEFERRED").step(); }
 void KeystoreDatabase::begin_snapshot() { exec("BEGIN"); }  // WAL: a read transaction is a snapshot
 void KeystoreDatabase::make_commits_durable() { exec("PRAGMA synchronous=FULL"); }
 bool KeystoreDatabase::last_error_was_busy() const { return (sqlite3_extended_errcode(db_) & 0xff) == SQLITE_BUSY; }
-void KeystoreDatabase::commit() { exec("COMMIT"); }
+void KeystoreDatabase::commit() { statement(commit_, "COMMIT").step(); }
 void KeystoreDatabase::rollback() noexcept {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }

@@ -83,6 +83,7 @@ private:
     std::string path_;
     sqlite3* db_ = nullptr;
     std::unique_ptr<SqliteStatement> find_patient_, insert_patient_, find_uid_, insert_uid_, add_count_;
+    std::unique_ptr<SqliteStatement> begin_immediate_, begin_deferred_, commit_;
     std::map<std::string, std::unique_ptr<SqliteStatement>> prepared_;
 };
 

@@ -314,3 +314,109 @@ TEST_CASE("400 connections holding nearly complete frames: connections capped, m
     std::this_thread::sleep_for(10ms);
     CHECK(broker.health()["connections"].get<long>() <= 2);
 }
+
+namespace {
+
+deid::PseudonymRequest question(const std::string& patient, const std::string& uid) {
+    deid::PseudonymRequest q;
+    q.issuer = "H";
+    q.patient_id = patient;
+    q.instance_uid = uid;
+    q.uids = {uid};
+    return q;
+}
+
+// Polls the health reply until `key` reaches `at_least` (bounded); returns the last value seen.
+long wait_for_count(Broker& broker, const std::string& key, long at_least, std::chrono::seconds limit) {
+    const auto deadline = Clock::now() + limit;
+    long seen = -1;
+    while (Clock::now() < deadline) {
+        const json h = broker.health();
+        if (h.contains(key)) seen = h[key].get<long>();
+        if (seen >= at_least) return seen;
+        std::this_thread::sleep_for(50ms);
+    }
+    return seen;
+}
+
+}  // namespace
+
+TEST_CASE("64 idle connections at the cap do not lock the gateway's client out: the idlest is closed to admit it",
+          "[broker][limits][idle]") {
+    // idle_seconds 30: the answer below must come from the cap's eviction, not from the idle timeout.
+    Broker broker(json{{"limits", {{"max_connections", 64}, {"idle_seconds", 30}}}});
+    std::vector<int> fds;
+    for (int i = 0; i < 64; ++i) fds.push_back(connect_raw(broker.socket));
+    std::this_thread::sleep_for(1200ms);  // precondition: idle for at least kMinIdleToEvict (1 s)
+    keystore::BrokerClient client(broker.socket);
+    const auto t0 = Clock::now();
+    const deid::PseudonymReply first = client.resolve(question("IDLE-CAP-PATIENT", "1.2.7.1"));
+    const deid::PseudonymReply again = client.resolve(question("IDLE-CAP-PATIENT-2", "1.2.7.2"));
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    INFO("two answers at the cap in " << seconds << " s");
+    CHECK(!first.pseudonym.empty());
+    CHECK(!again.pseudonym.empty());
+    CHECK(seconds < 30);  // within the idle timeout
+    int closed = 0;
+    for (int fd : fds)
+        if (closed_by_peer(fd, 5ms)) ++closed;
+    CHECK(closed >= 1);
+    CHECK(closed < 64);  // only as many as were needed (the client's and the health connections')
+    CHECK(wait_for_count(broker, "connections_evicted", 1, 10s) >= 1);
+    for (int fd : fds) ::close(fd);
+}
+
+TEST_CASE("an idle connection is closed after keystore.limits.idle_seconds (counted and logged) and the client "
+          "reconnects transparently", "[broker][limits][idle]") {
+    Broker broker(json{{"limits", {{"idle_seconds", 1}}}, {"audit_interval_seconds", 1}});
+    const int fd = connect_raw(broker.socket);
+    const auto t0 = Clock::now();
+    REQUIRE(closed_by_peer(fd, 10s));
+    const auto after = Clock::now() - t0;
+    ::close(fd);
+    CHECK(after >= 900ms);
+    keystore::BrokerClient client(broker.socket);
+    const deid::PseudonymReply first = client.resolve(question("IDLE-PATIENT-7", "1.2.8.1"));
+    // The client's pooled connection is closed by the broker as well (the raw one counted first).
+    REQUIRE(wait_for_count(broker, "connections_idle_closed", 2, 15s) >= 2);
+    const deid::PseudonymReply second = client.resolve(question("IDLE-PATIENT-7", "1.2.8.2"));
+    CHECK(second.pseudonym == first.pseudonym);
+    CHECK(second.date_offset_days == first.date_offset_days);
+    CHECK(!second.uids.at(0).empty());
+    // The interval's summary line names the key, never a value.
+    const auto deadline = Clock::now() + 15s;
+    std::string log;
+    while (Clock::now() < deadline) {
+        log = testsupport::read_file(broker.log);
+        if (log.find("idle broker connections closed (keystore.limits.idle_seconds 1)") != std::string::npos) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    CHECK(log.find("idle broker connections closed (keystore.limits.idle_seconds 1)") != std::string::npos);
+    CHECK(log.find("IDLE-PATIENT-7") == std::string::npos);
+    CHECK(log.find("1.2.8.1") == std::string::npos);
+}
+
+TEST_CASE("at the cap with no idle connection a new one gets a refusal naming keystore.limits.max_connections",
+          "[broker][limits][idle]") {
+    Broker broker(json{{"limits", {{"max_connections", 2}, {"questions_per_second", 1}}}});
+    // Two busy connections: 20 pipelined questions each at 1 per second keep them waiting.
+    std::vector<int> fds;
+    std::string burst;
+    for (int i = 0; i < 20; ++i) burst += keystore::frame(json{{"op", "health"}}.dump());
+    for (int i = 0; i < 2; ++i) {
+        fds.push_back(connect_raw(broker.socket));
+        REQUIRE(write_all(fds.back(), burst));
+    }
+    keystore::BrokerClient client(broker.socket);
+    std::string error;
+    try {
+        client.resolve(question("REFUSED-PATIENT", "1.2.9.1"));
+    } catch (const deid::PseudonymUnavailable& e) {
+        error = e.what();
+    }
+    INFO(error);
+    CHECK(error.find("keystore.limits.max_connections (2)") != std::string::npos);
+    CHECK(error.find("REFUSED-PATIENT") == std::string::npos);
+    for (int fd : fds) ::close(fd);
+    CHECK(wait_for_count(broker, "connections_refused", 1, 10s) >= 1);
+}
