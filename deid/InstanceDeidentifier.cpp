@@ -292,7 +292,12 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     }
     DcmFileFormat& file = *holder;
     DcmDataset* ds = file.getDataset();
-    if (string_value(*ds, DCM_SOPClassUID).empty() || string_value(*ds, DCM_SOPInstanceUID).empty())
+    // The attributes looked up by tag here, read in one walk (a search per tag walks the list each time).
+    enum { SopClass, SopInstance, Modality, Manufacturer, NTags };
+    static const DcmTagKey tags[NTags] = {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_Modality, DCM_Manufacturer};
+    std::string values[NTags];
+    string_values(*ds, tags, NTags, values);
+    if (values[SopClass].empty() || values[SopInstance].empty())
         return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
     c = file.loadAllDataIntoMemory();
     if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("cannot load the data: ") + c.text());
@@ -301,7 +306,11 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     if (!invalid.empty()) return make(Outcome::Kind::Quarantined, "malformed", invalid);
     if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
 
-    const InstanceFacts facts = InstanceFacts::of(*ds, calling_ae);
+    InstanceFacts facts;  // as InstanceFacts::of: the validity scan above changes no value
+    facts.modality = std::move(values[Modality]);
+    facts.sop_class_uid = std::move(values[SopClass]);
+    facts.manufacturer = std::move(values[Manufacturer]);
+    facts.calling_ae = trim(calling_ae);
     if (auto reason = rejection_reason(profile, facts))
         return make(Outcome::Kind::Rejected, "rejected", *reason);
 
