@@ -821,7 +821,16 @@ void Engine::write_method(DeidReport& report) {
 }
 
 DeidReport Engine::run() {
-    facts_ = InstanceFacts::of(ds_);
+    // The attributes looked up by tag, each set read in one walk of the data set (a search per
+    // tag walks the element list every time): before the text is decoded, then after it.
+    enum { Modality, SopClass, Manufacturer, Rvf, Charset, NBefore };
+    static const DcmTagKey before_tags[NBefore] = {DCM_Modality, DCM_SOPClassUID, DCM_Manufacturer,
+                                                   DCM_RecognizableVisualFeatures, DCM_SpecificCharacterSet};
+    std::string before[NBefore];
+    string_values(ds_, before_tags, NBefore, before);
+    facts_.modality = before[Modality];
+    facts_.sop_class_uid = before[SopClass];
+    facts_.manufacturer = before[Manufacturer];
     static const std::set<std::string> enhanced_classes = {
         "1.2.840.10008.5.1.4.1.1.2.1",  "1.2.840.10008.5.1.4.1.1.2.2",  "1.2.840.10008.5.1.4.1.1.4.1",
         "1.2.840.10008.5.1.4.1.1.4.3",  "1.2.840.10008.5.1.4.1.1.4.4",  "1.2.840.10008.5.1.4.1.1.128.1",
@@ -829,11 +838,10 @@ DeidReport Engine::run() {
         "1.2.840.10008.5.1.4.1.1.12.2.1", "1.2.840.10008.5.1.4.1.1.13.1.1", "1.2.840.10008.5.1.4.1.1.13.1.3"};
     enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0 || ds_.tagExists(DCM_SharedFunctionalGroupsSequence) ||
                 ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
-    if (p_.clean_recognizable_visual_features && string_value(ds_, DCM_RecognizableVisualFeatures) == "YES")
-        report_.refusal = "recognizable-visual-features";
+    if (p_.clean_recognizable_visual_features && before[Rvf] == "YES") report_.refusal = "recognizable-visual-features";
 
     // Decode text with the instance's Specific Character Set; re-encoded at the end.
-    const std::string charset = string_value(ds_, DCM_SpecificCharacterSet);
+    const std::string charset = before[Charset];
     bool converted = false;
     if (charset.empty() || charset == "ISO_IR 6") {
         // Nothing declared: non-ASCII text is UTF-8 when it is valid UTF-8, else ISO 8859-1; the
@@ -847,11 +855,16 @@ DeidReport Engine::run() {
             ds_.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
     }
 
-    request_.patient_id = string_value(ds_, DCM_PatientID);
-    request_.issuer = string_value(ds_, DCM_IssuerOfPatientID);
+    enum { PatientId, Issuer, SopInstance, Name, NDecoded };
+    static const DcmTagKey decoded_tags[NDecoded] = {DCM_PatientID, DCM_IssuerOfPatientID, DCM_SOPInstanceUID,
+                                                     DCM_PatientName};
+    std::string decoded[NDecoded];
+    string_values(ds_, decoded_tags, NDecoded, decoded);
+    request_.patient_id = std::move(decoded[PatientId]);
+    request_.issuer = std::move(decoded[Issuer]);
     if (request_.issuer.empty()) request_.issuer = p_.default_issuer;
-    request_.instance_uid = string_value(ds_, DCM_SOPInstanceUID);  // the broker records new patients only for an instance
-    patient_name_ = string_value(ds_, DCM_PatientName);
+    request_.instance_uid = std::move(decoded[SopInstance]);  // the broker records new patients only for an instance
+    patient_name_ = std::move(decoded[Name]);
     scan_identifiers(ds_);
 
     process_item(ds_, Mode::Normal, 0);
@@ -860,12 +873,6 @@ DeidReport Engine::run() {
     const PseudonymReply reply = source_.resolve(request_);
     finish(reply);
 
-    if (meta_) {
-        const std::string sop = string_value(ds_, DCM_SOPInstanceUID);
-        if (!sop.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPInstanceUID, sop.c_str());
-        const std::string cls = string_value(ds_, DCM_SOPClassUID);  // remapped when it was a private class
-        if (!cls.empty()) meta_->putAndInsertString(DCM_MediaStorageSOPClassUID, cls.c_str());
-    }
     write_method(report_);
 
     if (converted && charset.find('\\') == std::string::npos && charset.rfind("ISO 2022", 0) != 0) {
@@ -876,11 +883,22 @@ DeidReport Engine::run() {
             ds_.convertCharacterSet("ISO_IR 192", charset.c_str(), 0, OFTrue);
     }
 
-    report_.sop_class_uid = string_value(ds_, DCM_SOPClassUID);
-    report_.sop_instance_uid = string_value(ds_, DCM_SOPInstanceUID);
-    report_.study_instance_uid = string_value(ds_, DCM_StudyInstanceUID);
-    report_.series_instance_uid = string_value(ds_, DCM_SeriesInstanceUID);
-    report_.modality = string_value(ds_, DCM_Modality);
+    // UI and CS values are in the default repertoire: the character set conversion leaves them.
+    enum { Class, Instance, Study, Series, Mod, NAfter };
+    static const DcmTagKey after_tags[NAfter] = {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_StudyInstanceUID,
+                                                 DCM_SeriesInstanceUID, DCM_Modality};
+    std::string after[NAfter];
+    string_values(ds_, after_tags, NAfter, after);
+    if (meta_) {
+        if (!after[Instance].empty()) meta_->putAndInsertString(DCM_MediaStorageSOPInstanceUID, after[Instance].c_str());
+        // remapped when it was a private class
+        if (!after[Class].empty()) meta_->putAndInsertString(DCM_MediaStorageSOPClassUID, after[Class].c_str());
+    }
+    report_.sop_class_uid = std::move(after[Class]);
+    report_.sop_instance_uid = std::move(after[Instance]);
+    report_.study_instance_uid = std::move(after[Study]);
+    report_.series_instance_uid = std::move(after[Series]);
+    report_.modality = std::move(after[Mod]);
     return report_;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcostrmf.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcwcache.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcvr.h>
@@ -54,39 +55,60 @@ bool fsync_path(const std::string& path, int flags) {
     return ok;
 }
 
+bool write_all(int fd, const void* data, std::size_t length) {
+    const char* p = static_cast<const char*>(data);
+    while (length > 0) {
+        const ssize_t n = ::write(fd, p, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n;
+        length -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 // Writes `file` over whatever `path` holds without truncating it first (ext4 starts writeback on
 // the close of a file truncated to zero: a short-lived output would go to disk), then cuts it to
-// the written length. Same encoding as saveFile; on a failure `path` is removed.
+// the written length. Same encoding as saveFile (DCMTK encodes into a buffer, as its DIMSE layer
+// does for the network, and the buffer goes out in one write(2) whenever it is full or the file
+// is done: no stdio call per tag, length and value); on a failure `path` is removed.
 OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& path,
                                 std::uint64_t& written) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return EC_InvalidStream;
-    FILE* f = ::fdopen(fd, "wb");
-    if (!f) {
-        ::close(fd);
-        return EC_InvalidStream;
-    }
+    // A small instance fits whole; a larger one goes out in pieces of this size.
+    constexpr std::size_t kBufferSize = 64 * 1024;
+    std::unique_ptr<char[]> buffer(new char[kBufferSize]);
     OFCondition c;
+    std::uint64_t total = 0;
     {
         // EGL_noChange: the engine removes every group length (deid/Deidentify.cpp), so there is
         // none to recalculate, and DCMTK skips its length pass; the file meta group length is
         // DCMTK's own on every write.
         DcmWriteCache cache;
-        DcmOutputFileStream stream(f);  // closes f when destroyed
-        c = stream.status();
-        if (c.good()) {
-            file.transferInit();
+        DcmOutputBufferStream stream(buffer.get(), kBufferSize);
+        file.transferInit();
+        for (bool last = false; !last;) {
             c = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_noChange, EPD_noChange, 0, 0, 0,
                            EWM_fileformat);
-            file.transferEnd();
+            if (c == EC_StreamNotifyClient) c = EC_Normal;  // the buffer is full: written out, then on
+            else if (c.good()) last = true;
+            else break;
+            if (last) stream.flush();
+            void* data = nullptr;
+            offile_off_t length = 0;
+            stream.flushBuffer(data, length);
+            if (length > 0 && !write_all(fd, data, static_cast<std::size_t>(length))) {
+                c = EC_InvalidStream;
+                break;
+            }
+            total += static_cast<std::uint64_t>(length);
         }
-        if (c.good()) {
-            stream.flush();
-            const off_t length = std::fflush(f) == 0 ? ::ftello(f) : -1;
-            if (length < 0 || ::ftruncate(fd, length) != 0) c = EC_InvalidStream;
-            else written = static_cast<std::uint64_t>(length);
-        }
+        file.transferEnd();
     }
+    if (c.good() && ::ftruncate(fd, static_cast<off_t>(total)) != 0) c = EC_InvalidStream;
+    if (::close(fd) != 0 && c.good()) c = EC_InvalidStream;
+    if (c.good()) written = total;
     return c;
 }
 
@@ -292,7 +314,12 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     }
     DcmFileFormat& file = *holder;
     DcmDataset* ds = file.getDataset();
-    if (string_value(*ds, DCM_SOPClassUID).empty() || string_value(*ds, DCM_SOPInstanceUID).empty())
+    // The attributes looked up by tag here, read in one walk (a search per tag walks the list each time).
+    enum { SopClass, SopInstance, Modality, Manufacturer, NTags };
+    static const DcmTagKey tags[NTags] = {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_Modality, DCM_Manufacturer};
+    std::string values[NTags];
+    string_values(*ds, tags, NTags, values);
+    if (values[SopClass].empty() || values[SopInstance].empty())
         return make(Outcome::Kind::Quarantined, "malformed", "SOP Class UID or SOP Instance UID missing");
     c = file.loadAllDataIntoMemory();
     if (c.bad()) return make(Outcome::Kind::Quarantined, "malformed", std::string("cannot load the data: ") + c.text());
@@ -301,7 +328,11 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     if (!invalid.empty()) return make(Outcome::Kind::Quarantined, "malformed", invalid);
     if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
 
-    const InstanceFacts facts = InstanceFacts::of(*ds, calling_ae);
+    InstanceFacts facts;  // as InstanceFacts::of: the validity scan above changes no value
+    facts.modality = std::move(values[Modality]);
+    facts.sop_class_uid = std::move(values[SopClass]);
+    facts.manufacturer = std::move(values[Manufacturer]);
+    facts.calling_ae = trim(calling_ae);
     if (auto reason = rejection_reason(profile, facts))
         return make(Outcome::Kind::Rejected, "rejected", *reason);
 

@@ -12,6 +12,7 @@
 #include <dcmtk/dcmdata/dcvrobow.h>
 
 #include "deid/Conditions.h"
+#include "deid/DcmValues.h"
 #include "deid/Ps315Table.h"
 #include "tests/support/MemoryPseudonymSource.h"
 
@@ -644,4 +645,39 @@ TEST_CASE("character sets: an undeclared value that mixes UTF-8 and Latin-1 byte
     // Read as Latin-1 only, the name would be "JÃ¼rgen" and stay; its UTF-8 reading shows it.
     CHECK(str(d, DCM_ImageComments) == "[removed]");
     CHECK(str(d, DCM_AdditionalPatientHistory) == "Befund Gr\xC3\xB6\xC3\x9F" "e 5 cm");
+}
+
+TEST_CASE("values: one walk reads what a search per tag reads, in any order, absent tags and sequences empty") {
+    DcmDataset ds;
+    ds.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 100");
+    ds.putAndInsertString(DCM_SOPInstanceUID, "1.2.3.4 ");  // padding trimmed
+    ds.putAndInsertString(DCM_Modality, "CT");
+    ds.putAndInsertString(DCM_PatientName, "ROE^JANE\\ROE^J");  // both values, with the backslash
+    ds.putAndInsertString(DCM_PatientID, "");  // present, empty
+    auto* seq = new DcmSequenceOfItems(DCM_OtherPatientIDsSequence);
+    auto* item = new DcmItem();
+    item->putAndInsertString(DCM_PatientID, "NESTED-ID");  // not at the top level: not read
+    seq->insert(item);
+    ds.insert(seq);
+    ds.putAndInsertString(DCM_StudyInstanceUID, "1.2.3.5");
+    ds.putAndInsertUint16(DCM_Rows, 64);
+    const DcmTagKey tags[] = {DCM_StudyInstanceUID, DCM_Manufacturer, DCM_PatientName, DCM_OtherPatientIDsSequence,
+                              DCM_Rows,  DCM_SOPInstanceUID, DCM_PatientID, DCM_SpecificCharacterSet,
+                              DCM_Modality, DCM_PixelData};
+    constexpr std::size_t n = sizeof tags / sizeof tags[0];
+    std::string out[n];
+    for (std::string& o : out) o = "stale";  // cleared first
+    deid::string_values(ds, tags, n, out);
+    for (std::size_t i = 0; i < n; ++i) {
+        INFO("tag " << tags[i].toString().c_str());
+        CHECK(out[i] == deid::string_value(ds, tags[i]));
+    }
+    CHECK(out[0] == "1.2.3.5");
+    CHECK(out[1].empty());
+    CHECK(out[2] == "ROE^JANE\\ROE^J");
+    CHECK(out[3].empty());
+    CHECK(out[4] == "64");
+    CHECK(out[5] == "1.2.3.4");
+    CHECK(out[6].empty());
+    CHECK(out[7] == "ISO_IR 100");
 }

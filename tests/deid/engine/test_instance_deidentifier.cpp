@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <vector>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -22,7 +24,8 @@ config::Config make_config(const std::string& dir, const std::string& profile_js
     return config::parse(R"({"profile": )" + profile_json + "}", dir);
 }
 
-void write_ct(const std::string& path, const char* sop_instance = "1.2.826.0.1.3680043.2.1125.9.1") {
+void write_ct(const std::string& path, const char* sop_instance = "1.2.826.0.1.3680043.2.1125.9.1",
+              Uint16 size = 2) {
     DcmFileFormat f;
     DcmDataset& d = *f.getDataset();
     d.putAndInsertString(DCM_SOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
@@ -38,16 +41,17 @@ void write_ct(const std::string& path, const char* sop_instance = "1.2.826.0.1.3
     d.putAndInsertString(DCM_StudyDescription, "CT HEAD for JANE ROE");
     d.putAndInsertString(DCM_Modality, "CT");
     d.putAndInsertString(DCM_Manufacturer, "ACME");
-    d.putAndInsertUint16(DCM_Rows, 2);
-    d.putAndInsertUint16(DCM_Columns, 2);
+    d.putAndInsertUint16(DCM_Rows, size);
+    d.putAndInsertUint16(DCM_Columns, size);
     d.putAndInsertUint16(DCM_BitsAllocated, 16);
     d.putAndInsertUint16(DCM_BitsStored, 16);
     d.putAndInsertUint16(DCM_HighBit, 15);
     d.putAndInsertUint16(DCM_PixelRepresentation, 0);
     d.putAndInsertUint16(DCM_SamplesPerPixel, 1);
     d.putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
-    const Uint16 px[4] = {10, 20, 30, 40};
-    d.putAndInsertUint16Array(DCM_PixelData, px, 4);
+    std::vector<Uint16> px(std::size_t{size} * size, 0);
+    for (std::size_t i = 0; i < 4 && i < px.size(); ++i) px[i] = static_cast<Uint16>(10 * (i + 1));
+    d.putAndInsertUint16Array(DCM_PixelData, px.data(), static_cast<unsigned long>(px.size()));
     REQUIRE(f.saveFile(path.c_str(), EXS_LittleEndianExplicit).good());
 }
 
@@ -247,4 +251,32 @@ TEST_CASE("instance: an input parsed already gives the same output as the file, 
     REQUIRE(deidentifier.process(none, tmp / "in.dcm", tmp / "again.dcm").kind == Outcome::Kind::Clean);
     REQUIRE(none);
     CHECK(testsupport::read_file(tmp / "again.dcm") == written);
+}
+
+TEST_CASE("instance: the in-place write gives saveFile's bytes, for outputs larger than its buffer and over a longer file") {
+    for (const Uint16 size : {Uint16{2}, Uint16{64}, Uint16{300}}) {  // 8 B, 8 KiB and 176 KiB of pixels
+        INFO("rows and columns: " << size);
+        testsupport::TempDir tmp;
+        write_ct(tmp / "in.dcm", "1.2.826.0.1.3680043.2.1125.9.1", size);
+        testsupport::MemoryPseudonymSource src;
+        deid::InstanceDeidentifier deidentifier(
+            make_config(tmp.path(), R"({"options": ["retain_long_modified_dates", "clean_descriptors"]})"), src);
+        deidentifier.set_durable_writes(false);
+        REQUIRE(deidentifier.process_file(tmp / "in.dcm", tmp / "saved.dcm").kind == Outcome::Kind::Clean);
+        {
+            // What the path held before (a longer file) is cut off.
+            std::ofstream old(tmp / "in_place.dcm", std::ios::binary);
+            old << std::string(400 * 1024, 'x');
+        }
+        deidentifier.set_write_in_place(true);
+        const Outcome o = deidentifier.process_file(tmp / "in.dcm", tmp / "in_place.dcm");
+        INFO(o.reason << ": " << o.detail);
+        REQUIRE(o.kind == Outcome::Kind::Clean);
+        const std::string saved = testsupport::read_file(tmp / "saved.dcm");
+        const std::string in_place = testsupport::read_file(tmp / "in_place.dcm");
+        CHECK(saved.size() > std::size_t{size} * size * 2);
+        CHECK(in_place.size() == saved.size());
+        CHECK(in_place == saved);
+        CHECK(o.output_bytes == in_place.size());
+    }
 }
