@@ -261,7 +261,7 @@ void walk(DcmItem& item, std::string charset, const std::string& prefix, Decoder
         }
         if (is_pixel_tag(tag)) continue;
         if (!is_text_vr(vr) && !is_binary_vr(vr)) continue;  // numbers, times, ages, attribute tags
-        Visit v{e, tag, vr, &prefix, {}, false};
+        Visit v{e, tag, vr, &prefix, {}, false, {}};
         if (is_text_vr(vr)) {
             std::string raw = raw_string(e);
             const bool unlabelled = charset.empty() || charset == "ISO_IR 6";
