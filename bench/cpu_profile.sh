@@ -51,24 +51,9 @@ PERF=$(command -v perf || true)
 (( SYSCALLS == 0 && KERNEL == 0 )) || [[ -n $PERF ]] ||
   { echo "missing perf, Debian linux-perf (SYSCALLS=0 KERNEL=0 skip parts 3 and 4)" >&2; exit 2; }
 
-source bench/settle.sh
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cpu-profile.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-  settled
-}
-trap cleanup EXIT
-gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" bench/nodelay_shim.c -ldl
-SHIM="env LD_PRELOAD=$WORK/nodelay.so"
+BENCH_NAME=cpu-profile source bench/lib.sh
 [[ ${NODELAY:-1} != 0 ]] || SHIM=""  # NODELAY=0: the tools as packaged (how the script ran before 2026-12-02)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 "${2:-300}"); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-count_files() { find "$1" -type f ! -name '.*' 2>/dev/null | wc -l; }
 # The gateway's own count of deliveries (the sink names files by SOP Instance UID, and the
 # warm-up instance is the first of the small set again).
 delivered() { grep -c ': delivered ' "$1" || true; }
@@ -79,7 +64,6 @@ wait_delivered() { # LOG N LIMIT_SECONDS
     sleep 0.05
   done
 }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 TCK=$(getconf CLK_TCK)
 
 echo "generating $COUNT CT instances for each of: $SETS (small: 64x64, large: 512x512) ..."

@@ -42,24 +42,8 @@ for x in "$BIN/deid-generate" "$BIN/deid-gateway" "$BIN/deid-keystore" gcc store
   command -v "$x" >/dev/null || [[ -x $x ]] || { echo "missing $x" >&2; exit 2; }
 done
 
-source bench/settle.sh
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-  settled
-}
-trap cleanup EXIT
+BENCH_NAME=gateway-bench source bench/lib.sh
 
-# The TCP_NODELAY shim for tools that do not set it themselves.
-gcc -O2 -shared -fPIC -o "$WORK/nodelay.so" bench/nodelay_shim.c -ldl
-SHIM="env LD_PRELOAD=$WORK/nodelay.so"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 300); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-count_files() { find "$1" -type f ! -name '.*' 2>/dev/null | wc -l; }
 wait_files() { # DIR N LIMIT_SECONDS
   local end=$((SECONDS + $3))
   while (( $(count_files "$1") < $2 )); do
@@ -72,7 +56,6 @@ now() { date +%s.%N; }
 # (530 MB for the large set, dirty in the page cache) is written to disk during the next case and
 # slows down whatever syncs there, i.e. the gateway's durable writes in (b).
 settle_disk() { sync; }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 # utime + stime of a process (its threads, ended ones included) and of its children (the broker).
 gateway_ticks() { # PID
   local ticks=0 p
