@@ -18,6 +18,8 @@
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using testsupport::wait_until;
+
 namespace {
 // Answers through one shared keyed source, or throws PseudonymUnavailable while `down` is set.
 class GatedSource : public deid::PseudonymSource {
@@ -38,15 +40,6 @@ private:
     std::atomic<int>& refused_;
 };
 
-template <class F>
-bool wait_until(F condition, std::chrono::seconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > end) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
 }  // namespace
 
 TEST_CASE("while the pseudonym source is down an instance stays in incoming and is retried; then it is published") {

@@ -26,6 +26,8 @@ using namespace std::chrono_literals;
 using testsupport::run;
 namespace asio = boost::asio;
 
+using testsupport::wait_until;
+
 namespace {
 
 using listenertest::CountingHandler;
@@ -80,15 +82,6 @@ void normal_sender_gets_through(Listener& l) {
     CHECK(r.exit_code == 0);
     CHECK(took < 10s);
     CHECK(l.handler.stored - before == 20);
-}
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return done();
 }
 
 }  // namespace

@@ -145,9 +145,7 @@ TEST_CASE("presentation contexts: GDCM's and PixelMed's storage SCUs store into 
     REQUIRE_FALSE(scp.start());
     const std::string port = std::to_string(scp.port());
     auto wait_stored = [&](int n) {
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-        while (handler.stored < n && std::chrono::steady_clock::now() < end)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        testsupport::wait_until([&] { return handler.stored >= n; }, std::chrono::seconds(30));
         return handler.stored.load();
     };
 

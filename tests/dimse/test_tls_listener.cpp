@@ -26,6 +26,8 @@ using namespace std::chrono_literals;
 using testsupport::run;
 namespace asio = boost::asio;
 
+using testsupport::wait_until;
+
 namespace {
 
 // One test PKI for the whole run (making keys costs a few seconds on a loaded machine).
@@ -87,15 +89,6 @@ testsupport::RunResult storescu_tls(const TlsListener& l, const std::string& key
                                      "127.0.0.1", l.tls_port()};
     argv.insert(argv.end(), files.begin(), files.end());
     return run(argv, limit);
-}
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return done();
 }
 
 }  // namespace

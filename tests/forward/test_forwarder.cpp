@@ -20,6 +20,8 @@
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using testsupport::wait_until;
+
 namespace {
 // A TCP listener on 127.0.0.1 that never accepts: the kernel completes connections into its
 // backlog, nobody reads the association request (a busy single-association peer).
@@ -40,15 +42,6 @@ struct SilentListener {
     ~SilentListener() { ::close(fd); }
 };
 
-template <class F>
-bool wait_until(F condition, std::chrono::seconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > end) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
 
 struct Fixture {
     testsupport::TempDir dir;

@@ -119,5 +119,5 @@ TEST_CASE("quarantine list filters by reason and destination and prints JSON") {
     const auto misuse = gw.quarantine({"show", entries[0]["id"].get<std::string>(), "--json"});
     CHECK(misuse.exit_code == 2);
     CHECK(misuse.output.find("go with list") != std::string::npos);
-    for (const std::string& phi : {"DOE^JANE", "PAT-4711"}) CHECK(all.output.find(phi) == std::string::npos);
+    for (const char* phi : {"DOE^JANE", "PAT-4711"}) CHECK(all.output.find(phi) == std::string::npos);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ int free_port();
 
 // Waits until something accepts TCP connections on 127.0.0.1:port, or the limit passes.
 bool wait_for_port(int port, std::chrono::milliseconds limit = std::chrono::milliseconds(15000));
+
+// Polls `done` every 20 ms until it is true or `limit` has passed; its last answer.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
 // A fresh empty directory under the system temp folder, removed by the destructor.
 class TempDir {
