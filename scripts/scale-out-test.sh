@@ -76,25 +76,56 @@ echo "  study 1: $N1 instances in $(echo "$t1 - $t0" | bc -l | cut -c1-5) s thro
 # --- 2: gateway 1 killed with SIGKILL mid-send --------------------------------------------------
 echo "scale-out 2: $N2 instances from $SENDERS senders; gateway 1 is killed with SIGKILL during the send"
 before=$(delivered)
-g1_received_before=$(grep -c ": spooled " "$WORK/gateway1.log" || true)
 # Study 2 goes in one association per sender (each round), so that the kill finds gateway 1 in
-# the middle of long associations. (Its log is read to time the kill, and may lag a little.)
+# the middle of long associations.
 CHUNK2=$(( (N2 + SENDERS - 1) / SENDERS ))
+# The kill is triggered by the event itself, not by polling: a watcher follows gateway 1's log from
+# here (started, and ready, before the first instance is sent) and sends SIGKILL the moment a sender's association on gateway 1 has spooled its fifth
+# instance of study 2 (so at least 3/4 of that association is still to come). A 40-instance
+# association lasts a few hundred milliseconds; a poll every 0.2 s could see it only after its
+# release (what failed in CI on a fast machine).
+python3 - "$WORK/gateway1.log" "$(stat -c %s "$WORK/gateway1.log")" "${PID[gateway1]}" 5 120 \
+  >"$WORK/kill-watch.out" <<'PY' &
+import os, re, signal, sys, time
+log, offset, pid, need, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+accepted = re.compile(r" dimse: (assoc-\d+) from .* calling AE 'STORESCU' .*: accepted")
+spooled = re.compile(r" receive: (assoc-\d+): spooled ")
+ended = re.compile(r" (assoc-\d+):? (released after|aborted|closed)")
+open_ = {}
+end = time.monotonic() + limit
+with open(log, errors="replace") as f:
+    f.seek(offset)
+    open(log + ".watching", "w").close()   # the sending starts once this exists
+    pending = ""
+    while time.monotonic() < end:
+        chunk = f.read()
+        if not chunk:
+            time.sleep(0.002)
+            continue
+        pending += chunk
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            if m := accepted.search(line):
+                open_[m.group(1)] = 0
+            elif (m := spooled.search(line)) and m.group(1) in open_:
+                open_[m.group(1)] += 1
+                if open_[m.group(1)] >= need:
+                    os.kill(pid, signal.SIGKILL)
+                    print(f"killed while {m.group(1)} had spooled {open_[m.group(1)]}")
+                    sys.exit(0)
+            elif m := ended.search(line):
+                open_.pop(m.group(1), None)
+print("no association of a sender on gateway 1 reached", need, "spooled instances")
+sys.exit(1)
+PY
+WATCH_PID=$!
+wait_for 60 test -e "$WORK/gateway1.log.watching" || die "the kill watcher did not start"
 CHUNK=$CHUNK2 send_study "$WORK/study2" s2 "$SENDERS" &
 SEND_PID=$!
-# Kill while a sender's association is open on gateway 1 and it has received part of study 2.
-g1_mid_association() {
-  (( $(grep -c ": spooled " "$WORK/gateway1.log" || true) >= g1_received_before + 5 )) || return 1
-  # An open association that still has at least a quarter of its instances to send.
-  awk '/calling AE .STORESCU./ && / accepted/ { open[$4] = 0 }
-       /: spooled / { a = $4; sub(":", "", a); if (a in open) open[a]++ }
-       / released after | aborted| closed/ { a = $4; sub(":", "", a); delete open[a] }
-       END { n = 0; for (k in open) if (open[k] <= max) n++; exit n == 0 }' max=$((CHUNK2 * 3 / 4)) "$WORK/gateway1.log"
-}
-wait_for 120 g1_mid_association || die "gateway 1 took no part in study 2"
+wait "$WATCH_PID" || die "gateway 1 took no part in study 2: $(cat "$WORK/kill-watch.out")"
 if kill -0 "$SEND_PID" 2>/dev/null; then sending=yes; else sending=no; fi
-kill -KILL "${PID[gateway1]}"
-stop_process gateway1
+wait "${PID[gateway1]}" 2>/dev/null || true   # killed by the watcher
+unset "PID[gateway1]"
 killed_after=$(( $(delivered) - before ))
 # What gateway 1 had acknowledged (spooled) but not delivered when it died.
 stranded=$(awk '/: spooled / { id = $6; s[id] = 1 } / delivered / { d[$6] = 1 }
