@@ -37,14 +37,6 @@ constexpr int kJpegQuality = 95;
 // NEAR used when a JPEG-LS near-lossless instance has to be re-encoded.
 constexpr Uint16 kJpegLsNear = 2;
 
-long get_int(DcmDataset& ds, const DcmTagKey& key, long fallback) {
-    Uint16 u = 0;
-    if (ds.findAndGetUint16(key, u).good()) return u;
-    Sint32 s = 0;
-    if (ds.findAndGetSint32(key, s).good()) return s;
-    return fallback;
-}
-
 // HTJ2K (Lossless, RPCL Lossless, HTJ2K): DCMTK 3.6.7 does not know these UIDs.
 bool is_htj2k_uid(const std::string& uid) {
     return uid == "1.2.840.10008.1.2.4.201" || uid == "1.2.840.10008.1.2.4.202" || uid == "1.2.840.10008.1.2.4.203";
@@ -141,7 +133,10 @@ std::string FrameCodec::open() {
     const E_TransferSyntax xfer = dataset_.getOriginalXfer();
     original_xfer_ = xfer;
     // The file meta names JPEG 2000 too when the data set was re-encoded in memory (HTJ2K -> .90).
-    const E_TransferSyntax meta = meta_xfer_uid_.empty() ? EXS_Unknown : DcmXfer(meta_xfer_uid_.c_str()).getXfer();
+    // (Compared as strings: a DcmXfer made from a UID compares it with every syntax DCMTK knows.)
+    const E_TransferSyntax meta = meta_xfer_uid_ == UID_JPEG2000LosslessOnlyTransferSyntax ? EXS_JPEG2000LosslessOnly
+                                  : meta_xfer_uid_ == UID_JPEG2000TransferSyntax           ? EXS_JPEG2000
+                                                                                           : EXS_Unknown;
     if (meta == EXS_JPEG2000LosslessOnly || meta == EXS_JPEG2000) original_xfer_ = meta;
     if (xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || meta == EXS_JPEG2000LosslessOnly ||
         meta == EXS_JPEG2000 || is_htj2k_uid(meta_xfer_uid_)) {
@@ -151,11 +146,14 @@ std::string FrameCodec::open() {
     }
     if (is_jpeg2000_or_video(xfer))
         return "pixel data in " + transfer_syntax_name() + " cannot be decoded by this build (no JPEG 2000/video codec)";
-    DcmPixelData* original = pixel_data(dataset_);
+    const bool encapsulated = DcmXfer(xfer).isEncapsulated();
+    // One walk over the data set finds the Image Pixel attributes and Pixel Data (read again after
+    // decoding, which may rewrite them).
+    DcmPixelData* original = scan_layout();
     if (!original) return "no Pixel Data";
-    if (!DcmXfer(xfer).isEncapsulated() && original->getLengthField() == DCM_UndefinedLength)
+    if (!encapsulated && original->getLengthField() == DCM_UndefinedLength)
         return "encapsulated pixel data in a transfer syntax this build does not know (e.g. HTJ2K) cannot be decoded";
-    if (DcmXfer(xfer).isEncapsulated()) {
+    if (encapsulated) {
         saved_.clear();
         for (unsigned long i = 0; i < dataset_.card(); ++i) {
             DcmElement* el = dataset_.getElement(i);
@@ -166,19 +164,21 @@ std::string FrameCodec::open() {
         if (dataset_.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
             !dataset_.canWriteXfer(EXS_LittleEndianExplicit))
             return "pixel data in " + transfer_syntax_name() + " could not be decoded";
+        original = scan_layout();
+        if (!original) return "no Pixel Data";
     }
-    if (std::string why = read_layout(); !why.empty()) return why;
+    if (std::string why = check_layout(); !why.empty()) return why;
     ImageLayout& l = layout_;
 
     // Uncompressed YBR_FULL_422: two pixels share one Cb and one Cr (Y1 Y2 Cb Cr), so a frame
     // holds 2 bytes per pixel; frame() expands it, store_frame() packs it again.
-    ybr422_ = l.samples == 3 && l.photometric == "YBR_FULL_422" && !DcmXfer(xfer).isEncapsulated();
+    ybr422_ = l.samples == 3 && l.photometric == "YBR_FULL_422" && !encapsulated;
     if (ybr422_ && (l.bits_allocated != 8 || l.columns % 2 != 0))
         return "uncompressed YBR_FULL_422 is supported with 8 bits and an even number of columns only";
     frame_bytes_ = ybr422_ ? static_cast<std::size_t>(l.rows) * l.columns * 2
                            : static_cast<std::size_t>(l.rows) * l.columns * l.samples * (l.bits_allocated / 8);
     const std::size_t total = frame_bytes_ * l.frames;
-    DcmPixelData* px = pixel_data(dataset_);
+    DcmPixelData* px = original;
     if (l.bits_allocated == 8) {
         Uint8* p = nullptr;
         if (px->getUint8Array(p).bad() || !p || px->getLength() < total) return "Pixel Data shorter than its frames";
@@ -192,19 +192,67 @@ std::string FrameCodec::open() {
 }
 
 std::string FrameCodec::read_layout() {
+    scan_layout();
+    return check_layout();
+}
+
+DcmPixelData* FrameCodec::scan_layout() {
+    // Each attribute read as findAndGetUint16 (else findAndGetSint32: Number of Frames is IS) and
+    // findAndGetOFString would, found in one walk of the top level (elements are in tag order)
+    // instead of one search from the list's start per tag.
+    DcmElement* found[9] = {};
+    enum { Samples, Photometric, Planar, Frames, Rows, Columns, Allocated, Stored, Representation };
+    DcmPixelData* px = nullptr;
+    for (DcmObject* o = dataset_.nextInContainer(nullptr); o; o = dataset_.nextInContainer(o)) {
+        const DcmTagKey key = o->getTag();
+        if (key.getGroup() < 0x0028) continue;
+        if (key > DCM_PixelData) break;
+        if (key == DCM_PixelData) {
+            px = dynamic_cast<DcmPixelData*>(o);
+            break;
+        }
+        if (key.getGroup() != 0x0028) continue;
+        auto* el = dynamic_cast<DcmElement*>(o);
+        switch (key.getElement()) {
+            case 0x0002: found[Samples] = el; break;
+            case 0x0004: found[Photometric] = el; break;
+            case 0x0006: found[Planar] = el; break;
+            case 0x0008: found[Frames] = el; break;
+            case 0x0010: found[Rows] = el; break;
+            case 0x0011: found[Columns] = el; break;
+            case 0x0100: found[Allocated] = el; break;
+            case 0x0101: found[Stored] = el; break;
+            case 0x0103: found[Representation] = el; break;
+            default: break;
+        }
+    }
+    auto get = [&](int which, long fallback) -> long {
+        DcmElement* el = found[which];
+        if (!el) return fallback;
+        Uint16 u = 0;
+        if (el->getUint16(u).good()) return u;
+        Sint32 v = 0;
+        if (el->getSint32(v).good()) return v;
+        return fallback;
+    };
     ImageLayout& l = layout_;
-    l.rows = static_cast<int>(get_int(dataset_, DCM_Rows, 0));
-    l.columns = static_cast<int>(get_int(dataset_, DCM_Columns, 0));
-    l.samples = static_cast<int>(get_int(dataset_, DCM_SamplesPerPixel, 1));
-    l.bits_allocated = static_cast<int>(get_int(dataset_, DCM_BitsAllocated, 0));
-    l.bits_stored = static_cast<int>(get_int(dataset_, DCM_BitsStored, l.bits_allocated));
-    l.pixel_representation = static_cast<int>(get_int(dataset_, DCM_PixelRepresentation, 0));
-    l.planar = static_cast<int>(get_int(dataset_, DCM_PlanarConfiguration, 0));
-    l.frames = static_cast<int>(get_int(dataset_, DCM_NumberOfFrames, 1));
+    l.rows = static_cast<int>(get(Rows, 0));
+    l.columns = static_cast<int>(get(Columns, 0));
+    l.samples = static_cast<int>(get(Samples, 1));
+    l.bits_allocated = static_cast<int>(get(Allocated, 0));
+    l.bits_stored = static_cast<int>(get(Stored, l.bits_allocated));
+    l.pixel_representation = static_cast<int>(get(Representation, 0));
+    l.planar = static_cast<int>(get(Planar, 0));
+    l.frames = static_cast<int>(get(Frames, 1));
     if (l.frames < 1) l.frames = 1;
     OFString pi;
-    dataset_.findAndGetOFString(DCM_PhotometricInterpretation, pi);
+    if (found[Photometric]) found[Photometric]->getOFString(pi, 0);
     l.photometric = pi.c_str();
+    return px;
+}
+
+std::string FrameCodec::check_layout() {
+    ImageLayout& l = layout_;
     if (l.rows <= 0 || l.columns <= 0) return "missing Rows/Columns";
     if (l.bits_allocated != 8 && l.bits_allocated != 16)
         return "unsupported Bits Allocated " + std::to_string(l.bits_allocated);
@@ -389,6 +437,8 @@ void FrameCodec::store_frame(int index, const cv::Mat& m) {
 std::string FrameCodec::commit(bool changed) {
     if (jpeg2000_) return commit_jpeg2000(changed);
     const auto xfer = static_cast<E_TransferSyntax>(original_xfer_);
+    // Nothing changed in uncompressed (or never decoded) pixel data: nothing to put back, no look-up.
+    if (!changed && saved_.empty()) return {};
     DcmPixelData* px = pixel_data(dataset_);
     if (!px) return changed ? "no Pixel Data" : "";
     const bool encapsulated = DcmXfer(xfer).isEncapsulated();

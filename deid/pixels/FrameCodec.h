@@ -16,6 +16,7 @@
 
 class DcmDataset;
 class DcmElement;
+class DcmPixelData;
 
 namespace deid::pixels {
 
@@ -80,7 +81,9 @@ private:
     std::string open_jpeg2000();
     std::string commit_jpeg2000(bool changed);
     void restore_saved();
-    std::string read_layout();  // layout_ from the data set's Image Pixel attributes
+    std::string read_layout();  // layout_ from the data set's Image Pixel attributes (scan, then check)
+    DcmPixelData* scan_layout();  // layout_'s values and the Pixel Data element, in one walk
+    std::string check_layout();   // what this build cannot read in layout_; the palette
 };
 
 }  // namespace deid::pixels

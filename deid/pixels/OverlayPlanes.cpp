@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcelem.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace deid::pixels {
@@ -28,14 +29,15 @@ bool get_u16(DcmDataset& ds, std::uint16_t g, std::uint16_t e, Uint16& out) {
 
 }  // namespace
 
-std::vector<std::uint16_t> OverlayPlanes::groups() {
-    std::vector<std::uint16_t> out;
+const std::vector<std::uint16_t>& OverlayPlanes::groups() {
+    if (walked_) return groups_;
+    walked_ = true;
     for (DcmObject* o = dataset_.nextInContainer(nullptr); o; o = dataset_.nextInContainer(o)) {
         const std::uint16_t g = o->getGTag();
         if (g > 0x601E) break;  // elements are in tag order
-        if (g >= 0x6000 && g % 2 == 0 && (out.empty() || out.back() != g)) out.push_back(g);
+        if (g >= 0x6000 && g % 2 == 0 && (groups_.empty() || groups_.back() != g)) groups_.push_back(g);
     }
-    return out;
+    return groups_;
 }
 
 std::vector<OverlayPlane> OverlayPlanes::read() {
@@ -112,6 +114,7 @@ std::string OverlayPlanes::write(const OverlayPlane& p) {
 }
 
 void OverlayPlanes::remove(std::uint16_t group) {
+    groups_.erase(std::remove(groups_.begin(), groups_.end(), group), groups_.end());
     for (unsigned long i = dataset_.card(); i-- > 0;) {
         DcmElement* el = dataset_.getElement(i);
         if (el && el->getGTag() == group) delete dataset_.remove(el);

@@ -22,6 +22,8 @@ struct OverlayPlane {
 
 class OverlayPlanes {
 public:
+    // The groups present are found once, on first use: an OverlayPlanes is valid while no other
+    // code adds or removes 60xx groups of `dataset`.
     explicit OverlayPlanes(DcmDataset& dataset) : dataset_(dataset) {}
 
     // Overlay planes with their own Overlay Data, readable: one bit per pixel, sizes consistent.
@@ -37,11 +39,14 @@ public:
     void remove(std::uint16_t group);
 
 private:
-    // The repeating groups 6000-601E present in the data set (one walk over its top level; an
-    // instance without overlays costs no look-ups per group).
-    std::vector<std::uint16_t> groups();
+    // The repeating groups 6000-601E present in the data set (one walk over its top level, the
+    // first time only: read(), embedded() and remove() of one OverlayPlanes share it; an instance
+    // without overlays costs no look-ups per group).
+    const std::vector<std::uint16_t>& groups();
     DcmDataset& dataset_;
     std::vector<std::uint16_t> unreadable_;
+    std::vector<std::uint16_t> groups_;
+    bool walked_ = false;
 };
 
 }  // namespace deid::pixels

@@ -442,8 +442,10 @@ struct PixelCleaner::Impl {
 
     std::string clean_frame(cv::Mat& native, const ImageLayout& layout, const Scope& scope, int index,
                             PixelReport& report, bool run_verify = true) const;
-    PixelReport clean_pixels(DcmFileFormat& file) const;
-    void clean_overlays(DcmDataset& ds, PixelReport& report) const;
+    // `planes`: the overlay planes of the file's data set; clean() hands the same to both, so
+    // the data set is walked for 60xx groups once.
+    PixelReport clean_pixels(DcmFileFormat& file, OverlayPlanes& planes) const;
+    void clean_overlays(OverlayPlanes& planes, PixelReport& report) const;
     std::string verify_frame(const cv::Mat& native, const ImageLayout& layout, const std::vector<cv::Rect>& cleaned,
                              const std::vector<cv::Rect>& read_before, bool screened) const;
     static std::vector<cv::Mat> verify_pictures(const std::vector<cv::Mat>& pictures) {
@@ -802,8 +804,11 @@ PixelCleaner::PixelCleaner(const config::Pixels& config) : impl_(new Impl(config
 PixelCleaner::~PixelCleaner() = default;
 
 PixelReport PixelCleaner::clean(DcmFileFormat& file) {
-    PixelReport report = impl_->clean_pixels(file);
-    if (report.failure.empty() && file.getDataset()) impl_->clean_overlays(*file.getDataset(), report);
+    DcmDataset* ds = file.getDataset();
+    if (!ds) return {};
+    OverlayPlanes planes(*ds);
+    PixelReport report = impl_->clean_pixels(file, planes);
+    if (report.failure.empty()) impl_->clean_overlays(planes, report);
     return report;
 }
 
@@ -850,7 +855,9 @@ std::string PixelCleaner::find_readable_text(DcmFileFormat& file) {
 
 PixelReport PixelCleaner::clean_overlays(DcmFileFormat& file) {
     PixelReport report;
-    if (file.getDataset()) impl_->clean_overlays(*file.getDataset(), report);
+    if (!file.getDataset()) return report;
+    OverlayPlanes planes(*file.getDataset());
+    impl_->clean_overlays(planes, report);
     return report;
 }
 
@@ -858,8 +865,7 @@ PixelReport PixelCleaner::clean_overlays(DcmFileFormat& file) {
 // image whose text is the set bits, cleaned (bits of text boxes cleared) and verified; overlays
 // that cannot be read are removed, and so are the attributes of overlays held in Pixel Data bits
 // that clean_pixels() did not clear.
-void PixelCleaner::Impl::clean_overlays(DcmDataset& ds, PixelReport& report) const {
-    OverlayPlanes planes(ds);
+void PixelCleaner::Impl::clean_overlays(OverlayPlanes& planes, PixelReport& report) const {
     std::vector<OverlayPlane> read = planes.read();
     for (std::uint16_t g : planes.unreadable()) planes.remove(g), ++report.overlays_removed;
     for (const auto& [g, position] : planes.embedded()) planes.remove(g), ++report.overlays_removed;
@@ -894,7 +900,7 @@ void PixelCleaner::Impl::clean_overlays(DcmDataset& ds, PixelReport& report) con
     }
 }
 
-PixelReport PixelCleaner::Impl::clean_pixels(DcmFileFormat& file) const {
+PixelReport PixelCleaner::Impl::clean_pixels(DcmFileFormat& file, OverlayPlanes& planes) const {
     PixelReport report;
     DcmDataset* ds = file.getDataset();
     if (!ds) return report;
@@ -944,7 +950,7 @@ PixelReport PixelCleaner::Impl::clean_pixels(DcmFileFormat& file) const {
         }
         // Overlays in unused high bits of Pixel Data: those bits are cleared (the overlay is
         // removed; clean_overlays() deletes its attributes).
-        for (const auto& [group, position] : OverlayPlanes(*ds).embedded()) {
+        for (const auto& [group, position] : planes.embedded()) {
             if (position < layout.bits_stored || position >= layout.bits_allocated || layout.samples != 1) continue;
             for (int i = 0; i < layout.frames; ++i) {
                 cv::Mat native = codec.frame(i);

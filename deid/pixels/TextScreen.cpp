@@ -46,51 +46,87 @@ constexpr int kNoiseQuantile = 85;  // percent
 constexpr int kNoiseUnits = 3;
 constexpr int kNoiseRowStep = 4;
 
-// One sampled row (8-bit, `n` pixels): 1 where a run of thin peaks starts, for columns
-// [kMaxReach, n - kMaxReach) (written to `starts[0 .. n - 2 kMaxReach)`). A thin peak is a pixel
-// brighter (darker) by kPeakContrast than both pixels 3 px, or both 6 px, to its left and right
-// (strokes up to 5 or 11 px wide) that is itself light (dark). `peaks` is scratch of the same size.
-// One fused pass with OpenCV's universal intrinsics: this runs on every screened frame.
 // Levels of the 8-bit rows: kPeakContrast, kBrightFloor and kDarkCeiling scaled to their range.
 struct Levels {
     int contrast = kPeakContrast, floor = kBrightFloor, ceiling = kDarkCeiling;
 };
 
-void row_starts(const std::uint8_t* row, int n, const Levels& lv, std::uint8_t* peaks, std::uint8_t* starts) {
-    const int w = n - 2 * kMaxReach;
-    const std::uint8_t* c = row + kMaxReach;
-    int x = 0;
+// The thin-peak test of one pass, its levels set up once (vector constants with SIMD).
+struct PeakTest {
+    explicit PeakTest(const Levels& lv)
+        : lv(lv)
 #if CV_SIMD128
-    const cv::v_uint8x16 floor = cv::v_setall_u8(static_cast<std::uint8_t>(lv.floor)),
-                         ceiling = cv::v_setall_u8(static_cast<std::uint8_t>(lv.ceiling)),
-                         contrast = cv::v_setall_u8(static_cast<std::uint8_t>(lv.contrast)), one = cv::v_setall_u8(1);
-    for (; x + 16 <= w; x += 16) {
-        const cv::v_uint8x16 v = cv::v_load(c + x), l3 = cv::v_load(c + x - 3), r3 = cv::v_load(c + x + 3),
-                             l6 = cv::v_load(c + x - 6), r6 = cv::v_load(c + x + 6);
-        // Saturating differences: brighter than both neighbours, darker than both.
-        const cv::v_uint8x16 bright = cv::v_max(cv::v_min(v - l3, v - r3), cv::v_min(v - l6, v - r6)) & (v >= floor);
-        const cv::v_uint8x16 dark = cv::v_max(cv::v_min(l3 - v, r3 - v), cv::v_min(l6 - v, r6 - v)) & (v <= ceiling);
-        cv::v_store(peaks + x, cv::v_max(bright, dark) >= contrast);
-    }
+          ,
+          floor(cv::v_setall_u8(static_cast<std::uint8_t>(lv.floor))),
+          ceiling(cv::v_setall_u8(static_cast<std::uint8_t>(lv.ceiling))),
+          contrast(cv::v_setall_u8(static_cast<std::uint8_t>(lv.contrast)))
 #endif
-    for (; x < w; ++x) {
+    {
+    }
+    Levels lv;
+#if CV_SIMD128
+    cv::v_uint8x16 floor, ceiling, contrast;
+#endif
+
+    // The thin peaks of the 16 pixels c[0..15] of an 8-bit row (c[-6] .. c[21] readable), as a
+    // 16-bit mask (bit i: pixel i). A thin peak is a pixel brighter (darker) by `contrast` than
+    // both pixels 3 px, or both 6 px, to its left and right (strokes up to 5 or 11 px wide) that is
+    // itself light (dark). One fused pass with OpenCV's universal intrinsics: this runs on every
+    // screened frame.
+    unsigned mask(const std::uint8_t* c) const {
+#if CV_SIMD128
+        const cv::v_uint8x16 v = cv::v_load(c), l3 = cv::v_load(c - 3), r3 = cv::v_load(c + 3), l6 = cv::v_load(c - 6),
+                             r6 = cv::v_load(c + 6);
+        // Saturating differences (operator- of 8-bit vectors): brighter than both neighbours at 3
+        // or at 6 px (v - max(l, r)), darker than both (min(l, r) - v). a >= b is (b - a) == 0:
+        // two native instructions where SSE2 has no unsigned compare.
+        const cv::v_uint8x16 zero = cv::v_setzero_u8();
+        const cv::v_uint8x16 bright = cv::v_max(v - cv::v_max(l3, r3), v - cv::v_max(l6, r6)) & ((floor - v) == zero);
+        const cv::v_uint8x16 dark = cv::v_max(cv::v_min(l3, r3) - v, cv::v_min(l6, r6) - v) & ((v - ceiling) == zero);
+        return static_cast<unsigned>(cv::v_signmask((contrast - cv::v_max(bright, dark)) == zero));
+#else
         auto sub = [](int a, int b) { return a > b ? a - b : 0; };
-        const int v = c[x];
-        const int bright = v >= lv.floor ? std::max(std::min(sub(v, c[x - 3]), sub(v, c[x + 3])),
+        unsigned m = 0;
+        for (int x = 0; x < 16; ++x) {
+            const int v = c[x];
+            const int bright = v >= lv.floor ? std::max(std::min(sub(v, c[x - 3]), sub(v, c[x + 3])),
                                                         std::min(sub(v, c[x - 6]), sub(v, c[x + 6])))
                                              : 0;
-        const int dark = v <= lv.ceiling ? std::max(std::min(sub(c[x - 3], v), sub(c[x + 3], v)),
-                                                      std::min(sub(c[x - 6], v), sub(c[x + 6], v)))
-                                           : 0;
-        peaks[x] = std::max(bright, dark) >= lv.contrast ? 0xFF : 0;
-    }
-    starts[0] = 0;
-    x = 1;
-#if CV_SIMD128
-    for (; x + 16 <= w; x += 16)
-        cv::v_store(starts + x, cv::v_load(peaks + x) & ~cv::v_load(peaks + x - 1) & one);
+            const int dark = v <= lv.ceiling ? std::max(std::min(sub(c[x - 3], v), sub(c[x + 3], v)),
+                                                        std::min(sub(c[x - 6], v), sub(c[x + 6], v)))
+                                             : 0;
+            if (std::max(bright, dark) >= lv.contrast) m |= 1u << x;
+        }
+        return m;
 #endif
-    for (; x < w; ++x) starts[x] = peaks[x] & ~peaks[x - 1] & 1;
+    }
+};
+
+static_assert(kCell == 16 && kMinStrokes == 3, "cells are 16-bit masks; a pair holds 3 starts when two bits are cleared and one is left");
+// Two neighbouring cells' start masks hold kMinStrokes (3) starts or more.
+inline bool enough_starts(std::uint16_t a, std::uint16_t b) {
+    std::uint32_t x = a | (static_cast<std::uint32_t>(b) << 16);
+    x &= x - 1;  // clears the lowest set bit
+    x &= x - 1;
+    return x != 0;
+}
+
+// One sampled row (8-bit): per cell of kCell pixels from column kMaxReach on, the pixels where a
+// run of thin peaks starts (a peak whose left neighbour is not one; never the first pixel of the
+// first cell), as a mask. Returns whether two neighbouring cells hold kMinStrokes starts or more.
+bool row_starts(const std::uint8_t* row, int cells, const PeakTest& test, std::uint16_t* starts) {
+    unsigned before = 1;  // the first pixel does not start a run
+    bool hit = false;
+    std::uint16_t last = 0;
+    for (int k = 0; k < cells; ++k) {
+        const unsigned m = test.mask(row + kMaxReach + k * kCell);
+        const auto s = static_cast<std::uint16_t>(m & ~((m << 1) | before));
+        before = m >> (kCell - 1);
+        starts[k] = s;
+        hit = hit || (k > 0 && enough_starts(last, s));
+        last = s;
+    }
+    return hit;
 }
 
 // One row of the frame (8U, 16U or 16S) to 8 bits: (value - lo) >> shift, saturated.
@@ -119,23 +155,16 @@ void row_to_8bit(const cv::Mat& rows, int y, int lo, int shift, std::uint8_t* ou
     for (; x < n; ++x) out[x] = static_cast<std::uint8_t>(std::min(255, std::max(0, (p[x] ^ flip) - lo) >> shift));
 }
 
-// Sum of 16 bytes (each 0 or 1).
-inline int cell_sum(const std::uint8_t* p) {
-    std::uint64_t a, b;
-    std::memcpy(&a, p, 8), std::memcpy(&b, p + 8, 8);
-    return static_cast<int>(((a + b) * 0x0101010101010101ull) >> 56);
-}
-
 // The kNoiseQuantile-th percentile of the absolute differences of horizontally adjacent pixels of
-// every kNoiseRowStep-th row of `rows`, in the 8-bit levels of the first pass, when it is above
-// `floor`; otherwise `floor` (or less). Only a textured frame needs the percentile itself: a
-// vectorised count of differences above `floor` first, the histogram only when enough are.
-// `row8` is scratch of rows.cols bytes.
-int noise_level(const cv::Mat& rows, int lo, int shift, int floor, std::uint8_t* row8) {
+// the rows of `rows8` (every kNoiseRowStep-th sampled row, in the 8-bit levels of the first pass:
+// `count` rows of `width` bytes), when it is above `floor`; otherwise `floor` (or less). Only a
+// textured frame needs the percentile itself: a vectorised count of differences above `floor`
+// first, the histogram only when enough are.
+int noise_level(const std::uint8_t* rows8, int count, int width, int floor) {
     long n = 0, above = 0;
-    const int w = rows.cols - 1;
-    for (int y = 0; y < rows.rows; y += kNoiseRowStep) {
-        row_to_8bit(rows, y, lo, shift, row8);
+    const int w = width - 1;
+    for (int r = 0; r < count; ++r) {
+        const std::uint8_t* row8 = rows8 + static_cast<std::size_t>(r) * width;
         int x = 0;
 #if CV_SIMD128
         const cv::v_uint8x16 f = cv::v_setall_u8(static_cast<std::uint8_t>(std::min(255, floor))), one = cv::v_setall_u8(1);
@@ -152,8 +181,8 @@ int noise_level(const cv::Mat& rows, int lo, int shift, int floor, std::uint8_t*
     }
     if (above * 100 < n * (100 - kNoiseQuantile)) return floor;
     std::array<long, 256> hist{};
-    for (int y = 0; y < rows.rows; y += kNoiseRowStep) {
-        row_to_8bit(rows, y, lo, shift, row8);
+    for (int r = 0; r < count; ++r) {
+        const std::uint8_t* row8 = rows8 + static_cast<std::size_t>(r) * width;
         for (int x = 0; x < w; ++x) ++hist[static_cast<std::size_t>(std::abs(row8[x + 1] - row8[x]))];
     }
     long seen = 0;
@@ -162,7 +191,7 @@ int noise_level(const cv::Mat& rows, int lo, int shift, int floor, std::uint8_t*
     return 255;
 }
 
-// Flags the places of `rows` (every second row of the frame, 8U, 16U or 16S, values lo..hi)
+// Flags the places of `rows` (every kRowStep-th row of the frame, 8U, 16U or 16S, values lo..hi)
 // where strokes come at glyph spacing in kMinRows sampled rows in a row; rectangles in frame
 // coordinates.
 void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vector<cv::Rect>& out) {
@@ -179,9 +208,16 @@ void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vect
     lv.contrast = std::max(1, static_cast<int>(std::lround(kPeakContrast * unit)));
     lv.floor = static_cast<int>(std::lround(kBrightFloor * unit));
     lv.ceiling = static_cast<int>(std::lround(kDarkCeiling * unit));
-    std::vector<std::uint8_t> row8(static_cast<std::size_t>(rows.cols)), peak_row(static_cast<std::size_t>(w)),
-        start_row(static_cast<std::size_t>(w) + kCell);
-    lv.contrast = std::max(lv.contrast, kNoiseUnits * noise_level(rows, lo, shift, lv.contrast / kNoiseUnits, row8.data()));
+    // The rows the texture level is read in (every kNoiseRowStep-th sampled row) are brought to 8
+    // bits once: the stroke pass below reads them again.
+    static_assert(kNoiseRowStep % 2 == 0, "the texture rows are even rows, all of which the stroke pass reads");
+    const int width = rows.cols;
+    const int noise_rows = (rows.rows + kNoiseRowStep - 1) / kNoiseRowStep;
+    std::vector<std::uint8_t> rows8(static_cast<std::size_t>(noise_rows + 1) * width);
+    std::uint8_t* const other = rows8.data() + static_cast<std::size_t>(noise_rows) * width;  // any other row
+    for (int r = 0; r < noise_rows; ++r)
+        row_to_8bit(rows, r * kNoiseRowStep, lo, shift, rows8.data() + static_cast<std::size_t>(r) * width);
+    lv.contrast = std::max(lv.contrast, kNoiseUnits * noise_level(rows8.data(), noise_rows, width, lv.contrast / kNoiseUnits));
     if (lv.contrast > 255) return;  // nothing stands out of this much noise
     // Stroke starts per cell of each sampled row. A place needs kMinRows (2) sampled rows in a row,
     // one of which is even: the even rows are read first, an odd row only when a neighbour has a
@@ -189,28 +225,33 @@ void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vect
     // places found are the same).
     static_assert(kMinRows == 2, "the odd rows are read next to hits of the even rows only");
     const auto ncells = static_cast<std::size_t>(cells);
-    std::vector<std::uint8_t> counts(static_cast<std::size_t>(rows.rows) * ncells, 0);
+    std::vector<std::uint16_t> starts(static_cast<std::size_t>(rows.rows) * ncells, 0);
     std::vector<char> hit(static_cast<std::size_t>(rows.rows), 0);
+    bool any = false;
+    const PeakTest test(lv);
     auto read_row = [&](int y) {
-        row_to_8bit(rows, y, lo, shift, row8.data());
-        row_starts(row8.data(), rows.cols, lv, peak_row.data(), start_row.data());
-        std::uint8_t* c = counts.data() + static_cast<std::size_t>(y) * ncells;
-        for (int k = 0; k < cells; ++k) c[k] = static_cast<std::uint8_t>(cell_sum(start_row.data() + k * kCell));
-        for (int k = 0; k + 1 < cells; ++k)
-            if (c[k] + c[k + 1] >= kMinStrokes) return static_cast<char>(1);
-        return static_cast<char>(0);
+        const std::uint8_t* row8 = rows8.data() + static_cast<std::size_t>(y / kNoiseRowStep) * width;
+        if (y % kNoiseRowStep != 0) row_to_8bit(rows, y, lo, shift, other), row8 = other;
+        const bool h = row_starts(row8, cells, test, starts.data() + static_cast<std::size_t>(y) * ncells);
+        any = any || h;
+        return static_cast<char>(h);
     };
     for (int y = 0; y < rows.rows; y += 2) hit[static_cast<std::size_t>(y)] = read_row(y);
+    if (!any) return;  // no sampled row has a cell pair with enough strokes: nothing to flag
     for (int y = 1; y < rows.rows; y += 2)
         if (hit[static_cast<std::size_t>(y - 1)] || (y + 1 < rows.rows && hit[static_cast<std::size_t>(y + 1)]))
             hit[static_cast<std::size_t>(y)] = read_row(y);
     std::vector<int> run(ncells, 0);
     std::vector<std::size_t> open(ncells, 0);  // index in `out` of the cell's current line
     for (int y = 0; y < rows.rows; ++y) {
-        const std::uint8_t* count = counts.data() + static_cast<std::size_t>(y) * ncells;
+        if (!hit[static_cast<std::size_t>(y)]) {
+            std::fill(run.begin(), run.end(), 0);
+            continue;
+        }
+        const std::uint16_t* cell_starts = starts.data() + static_cast<std::size_t>(y) * ncells;
         for (int k = 0; k + 1 < cells; ++k) {
             const auto i = static_cast<std::size_t>(k);
-            if (!hit[static_cast<std::size_t>(y)] || count[i] + count[i + 1] < kMinStrokes) {
+            if (!enough_starts(cell_starts[i], cell_starts[i + 1])) {
                 run[i] = 0;
                 continue;
             }
@@ -232,10 +273,55 @@ cv::Mat TextScreen::sampled_rows(const cv::Mat& grey, int every) {
                    grey.step[0] * every);
 }
 
+namespace {
+
+// Minimum and maximum of every `every`-th row of a one-channel frame of T (uchar, ushort, short),
+// the rows of sampled_rows(m, every).
+// cv::minMaxIdx gives the same values but also tracks their positions, row by row: about
+// 8 times the instructions on a 256x256 frame (bench/pixels_callgrind.sh).
+template <typename T>
+void min_max_rows(const cv::Mat& m, int every, double& lo, double& hi) {
+    const T* first = m.ptr<T>(0);
+    T mn = *first, mx = mn;
+#if CV_SIMD128
+    constexpr int lanes = static_cast<int>(16 / sizeof(T));
+    auto vmin = cv::v_load(first), vmax = vmin;  // m.cols >= lanes: checked below
+    const bool simd = m.cols >= lanes;
+#else
+    constexpr int lanes = 1;
+    const bool simd = false;
+#endif
+    for (int y = 0; y < m.rows / every * every; y += every) {
+        const T* p = m.ptr<T>(y);
+        int x = 0;
+#if CV_SIMD128
+        if (simd)
+            for (; x + lanes <= m.cols; x += lanes) {
+                const auto v = cv::v_load(p + x);
+                vmin = cv::v_min(vmin, v), vmax = cv::v_max(vmax, v);
+            }
+#endif
+        for (; x < m.cols; ++x) mn = std::min(mn, p[x]), mx = std::max(mx, p[x]);
+    }
+#if CV_SIMD128
+    if (simd) mn = std::min<T>(mn, cv::v_reduce_min(vmin)), mx = std::max<T>(mx, cv::v_reduce_max(vmax));
+#endif
+    (void)lanes;
+    lo = mn, hi = mx;
+}
+
+}  // namespace
+
 void TextScreen::range_of(const cv::Mat& grey, double& lo, double& hi) {
     lo = hi = 0;
-    if (grey.rows >= 8) cv::minMaxIdx(sampled_rows(grey, 8), &lo, &hi);
-    else if (!grey.empty()) cv::minMaxIdx(grey, &lo, &hi);
+    if (grey.empty()) return;
+    const int every = grey.rows >= 8 ? 8 : 1;
+    switch (grey.channels() == 1 ? grey.depth() : -1) {
+        case CV_8U: min_max_rows<std::uint8_t>(grey, every, lo, hi); break;
+        case CV_16U: min_max_rows<std::uint16_t>(grey, every, lo, hi); break;
+        case CV_16S: min_max_rows<std::int16_t>(grey, every, lo, hi); break;
+        default: cv::minMaxIdx(every == 1 ? grey : sampled_rows(grey, every), &lo, &hi);
+    }
 }
 
 std::vector<cv::Rect> TextScreen::text_areas(const cv::Mat& grey) {

@@ -134,7 +134,42 @@ static std::string list(const std::vector<double>& v) {
     return s;
 }
 
+// `pixels_bench --stage MODALITY on|off N`: N instances of the bench's CT or MR set written to a
+// temporary folder, then each put once through the de-identification stage (process_file, one
+// thread, screen on or off). For bench/pixels_callgrind.sh, which counts only process_file
+// (valgrind --toggle-collect): the same inputs on and off, so inclusive costs compare directly.
+static int stage_only(const std::string& modality, bool screen, int n) {
+    cv::RNG rng(7);
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("pixels-stage-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    std::vector<std::string> inputs;
+    for (int i = 0; i < n; ++i) {
+        const cv::Mat f = pixels_test::make_ct_frame(rng);
+        cv::Mat small;
+        if (modality == "MR") cv::resize(f, small, {256, 256}, 0, 0, cv::INTER_AREA);
+        inputs.push_back((dir / (modality + std::to_string(i) + ".dcm")).string());
+        pixels_test::make_instance({modality == "MR" ? small : f}, modality == "MR" ? "MR" : "CT")
+            ->saveFile(inputs.back().c_str(), EXS_LittleEndianExplicit);
+    }
+    const config::Config config = config::parse(
+        std::string(R"({"profile": {"options": ["clean_pixel_data"]}, "pixels": {"screen_all_images": )") +
+            (screen ? "true" : "false") + "}}",
+        dir.string());
+    testsupport::MemoryPseudonymSource source;
+    deid::InstanceDeidentifier stage(config, source);
+    stage.set_durable_writes(false);
+    int bad = 0;
+    for (const std::string& in : inputs)
+        if (stage.process_file(in, in + ".out").kind != deid::Outcome::Kind::Clean) ++bad;
+    std::filesystem::remove_all(dir);
+    std::printf("%s screen %s: %d instances through the stage, %d not clean\n", modality.c_str(), screen ? "on" : "off",
+                n, bad);
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 5 && std::string(argv[1]) == "--stage")
+        return stage_only(argv[2], std::string(argv[3]) == "on", std::atoi(argv[4]));
     const int us_count = argc > 1 ? std::atoi(argv[1]) : 100;
     const int ct_count = argc > 2 ? std::atoi(argv[2]) : 4000;
     const int repeats = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
