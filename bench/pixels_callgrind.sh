@@ -20,15 +20,18 @@ trap 'rm -rf "$work"' EXIT
 for v in off on; do
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.$v" --toggle-collect='deid::InstanceDeidentifier::process_file*' \
     "$build/bin/pixels_bench" --stage "$modality" "$v" "$n" 2>/dev/null
-  callgrind_annotate --inclusive=yes --threshold=100 "$work/cg.$v" 2>/dev/null > "$work/a.$v"
+  callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$work/cg.$v" 2>/dev/null > "$work/a.$v"
 done
 total() { awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$1"; }
 on=$(total "$work/a.on"); off=$(total "$work/a.off")
 echo "$modality, $n instances through process_file, instructions per instance: screen off $((off / n)), on $((on / n)), on - off $(((on - off) / n))"
-echo "inclusive instructions per instance (off / on), callgrind_annotate names:"
+echo "inclusive instructions per instance, screen off / on (a function callgrind lists under several source files: the largest):"
+tab=$(printf '\t')
 for v in off on; do
-  grep -E "$funcs" "$work/a.$v" | awk -v n="$n" '{ c = $1; gsub(",", "", c); $1 = ""; $2 = ""; sub(/^ +/, ""); sub(/ \[.*$/, ""); print $0 "\t" int(c / n) }' |
-    sort -t"$(printf '\t')" -k1,1 > "$work/f.$v"
+  # "  123,456 (12.34%)  file:function [object]" -> "function<TAB>count", the largest count per function.
+  sed -nE 's/^ *([0-9,]+) +\( *[0-9.]+%\) +(.*)$/\2\t\1/p' "$work/a.$v" | sed -E 's/ \[[^]]*\]\t/\t/; s/^[^:]*:([^:])/\1/' |
+    grep -E "^[^$tab]*($funcs)" | awk -F"$tab" -v n="$n" '{ c = $2; gsub(",", "", c); c = int(c / n); if (c > m[$1]) m[$1] = c } END { for (f in m) print f "\t" m[f] }' |
+    sort -t"$tab" -k1,1 > "$work/f.$v"
 done
-join -t"$(printf '\t')" -a1 -a2 -e 0 -o 0,1.2,2.2 "$work/f.off" "$work/f.on" |
-  awk -F'\t' '{ printf "  %10s %10s  %s\n", $2, $3, substr($1, 1, 110) }'
+join -t"$tab" -a1 -a2 -e 0 -o 0,1.2,2.2 "$work/f.off" "$work/f.on" | sort -t"$tab" -k3,3nr |
+  awk -F"$tab" '{ printf "  %8s %8s  %s\n", $2, $3, substr($1, 1, 100) }'

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
+#include <memory>
 #include <vector>
 
 #include <opencv2/core/hal/intrin.hpp>
@@ -213,11 +213,12 @@ void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vect
     static_assert(kNoiseRowStep % 2 == 0, "the texture rows are even rows, all of which the stroke pass reads");
     const int width = rows.cols;
     const int noise_rows = (rows.rows + kNoiseRowStep - 1) / kNoiseRowStep;
-    std::vector<std::uint8_t> rows8(static_cast<std::size_t>(noise_rows + 1) * width);
-    std::uint8_t* const other = rows8.data() + static_cast<std::size_t>(noise_rows) * width;  // any other row
+    // (Scratch without zero-filling: every byte is written before it is read.)
+    const std::unique_ptr<std::uint8_t[]> rows8(new std::uint8_t[static_cast<std::size_t>(noise_rows + 1) * width]);
+    std::uint8_t* const other = rows8.get() + static_cast<std::size_t>(noise_rows) * width;  // any other row
     for (int r = 0; r < noise_rows; ++r)
-        row_to_8bit(rows, r * kNoiseRowStep, lo, shift, rows8.data() + static_cast<std::size_t>(r) * width);
-    lv.contrast = std::max(lv.contrast, kNoiseUnits * noise_level(rows8.data(), noise_rows, width, lv.contrast / kNoiseUnits));
+        row_to_8bit(rows, r * kNoiseRowStep, lo, shift, rows8.get() + static_cast<std::size_t>(r) * width);
+    lv.contrast = std::max(lv.contrast, kNoiseUnits * noise_level(rows8.get(), noise_rows, width, lv.contrast / kNoiseUnits));
     if (lv.contrast > 255) return;  // nothing stands out of this much noise
     // Stroke starts per cell of each sampled row. A place needs kMinRows (2) sampled rows in a row,
     // one of which is even: the even rows are read first, an odd row only when a neighbour has a
@@ -225,14 +226,15 @@ void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vect
     // places found are the same).
     static_assert(kMinRows == 2, "the odd rows are read next to hits of the even rows only");
     const auto ncells = static_cast<std::size_t>(cells);
-    std::vector<std::uint16_t> starts(static_cast<std::size_t>(rows.rows) * ncells, 0);
+    // Start masks of the rows read (a row's are read only when it is a hit, so only once written).
+    const std::unique_ptr<std::uint16_t[]> starts(new std::uint16_t[static_cast<std::size_t>(rows.rows) * ncells]);
     std::vector<char> hit(static_cast<std::size_t>(rows.rows), 0);
     bool any = false;
     const PeakTest test(lv);
     auto read_row = [&](int y) {
-        const std::uint8_t* row8 = rows8.data() + static_cast<std::size_t>(y / kNoiseRowStep) * width;
+        const std::uint8_t* row8 = rows8.get() + static_cast<std::size_t>(y / kNoiseRowStep) * width;
         if (y % kNoiseRowStep != 0) row_to_8bit(rows, y, lo, shift, other), row8 = other;
-        const bool h = row_starts(row8, cells, test, starts.data() + static_cast<std::size_t>(y) * ncells);
+        const bool h = row_starts(row8, cells, test, starts.get() + static_cast<std::size_t>(y) * ncells);
         any = any || h;
         return static_cast<char>(h);
     };
@@ -243,12 +245,14 @@ void flag_cells(const cv::Mat& rows, double lo_value, double hi_value, std::vect
             hit[static_cast<std::size_t>(y)] = read_row(y);
     std::vector<int> run(ncells, 0);
     std::vector<std::size_t> open(ncells, 0);  // index in `out` of the cell's current line
+    bool running = false;                      // some run[i] > 0
     for (int y = 0; y < rows.rows; ++y) {
         if (!hit[static_cast<std::size_t>(y)]) {
-            std::fill(run.begin(), run.end(), 0);
+            if (running) std::fill(run.begin(), run.end(), 0), running = false;
             continue;
         }
-        const std::uint16_t* cell_starts = starts.data() + static_cast<std::size_t>(y) * ncells;
+        running = true;
+        const std::uint16_t* cell_starts = starts.get() + static_cast<std::size_t>(y) * ncells;
         for (int k = 0; k + 1 < cells; ++k) {
             const auto i = static_cast<std::size_t>(k);
             if (!enough_starts(cell_starts[i], cell_starts[i + 1])) {
@@ -309,6 +313,35 @@ void min_max_rows(const cv::Mat& m, int every, double& lo, double& hi) {
     (void)lanes;
     lo = mn, hi = mx;
 }
+
+#if CV_SIMD128
+// The same for 16U, with native instructions: SSE2 has signed 16-bit min/max only, so the values
+// are taken in signed order (top bit flipped) and flipped back at the end.
+template <>
+void min_max_rows<std::uint16_t>(const cv::Mat& m, int every, double& lo, double& hi) {
+    const auto* first = m.ptr<std::uint16_t>(0);
+    std::uint16_t mn = *first, mx = mn;
+    constexpr int lanes = 8;
+    const cv::v_uint16x8 flip = cv::v_setall_u16(0x8000);
+    cv::v_int16x8 vmin = cv::v_reinterpret_as_s16(cv::v_load(first) ^ flip), vmax = vmin;
+    const bool simd = m.cols >= lanes;
+    for (int y = 0; y < m.rows / every * every; y += every) {
+        const auto* p = m.ptr<std::uint16_t>(y);
+        int x = 0;
+        if (simd)
+            for (; x + lanes <= m.cols; x += lanes) {
+                const cv::v_int16x8 v = cv::v_reinterpret_as_s16(cv::v_load(p + x) ^ flip);
+                vmin = cv::v_min(vmin, v), vmax = cv::v_max(vmax, v);
+            }
+        for (; x < m.cols; ++x) mn = std::min(mn, p[x]), mx = std::max(mx, p[x]);
+    }
+    if (simd) {
+        mn = std::min<std::uint16_t>(mn, static_cast<std::uint16_t>(cv::v_reduce_min(vmin) ^ 0x8000));
+        mx = std::max<std::uint16_t>(mx, static_cast<std::uint16_t>(cv::v_reduce_max(vmax) ^ 0x8000));
+    }
+    lo = mn, hi = mx;
+}
+#endif
 
 }  // namespace
 
