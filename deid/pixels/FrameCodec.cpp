@@ -212,7 +212,7 @@ DcmPixelData* FrameCodec::scan_layout() {
             break;
         }
         if (key.getGroup() != 0x0028) continue;
-        auto* el = dynamic_cast<DcmElement*>(o);
+        auto* el = static_cast<DcmElement*>(o);  // the top level of a data set holds elements only
         switch (key.getElement()) {
             case 0x0002: found[Samples] = el; break;
             case 0x0004: found[Photometric] = el; break;
