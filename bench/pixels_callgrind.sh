@@ -19,7 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for v in off on; do
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.$v" --toggle-collect='deid::InstanceDeidentifier::process_file*' \
-    "$build/bin/pixels_bench" --stage "$modality" "$v" "$n" 2>/dev/null
+    "$build/bin/pixels_bench" --stage "$modality" "$v" "$n" >/dev/null 2>&1 || { echo "pixels_bench --stage $modality $v: an instance was not clean" >&2; exit 1; }
   callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$work/cg.$v" 2>/dev/null > "$work/a.$v"
 done
 total() { awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$1"; }

@@ -27,7 +27,8 @@ public:
     // grey frame (8 or 16 bits, its stored values) where thin high-contrast strokes (brighter or
     // darker than both pixels 3 or 6 px to their left and right) come at glyph spacing along
     // several rows in a row. Each area is padded for the detector's surroundings; empty = no
-    // text-like strokes anywhere (the detector and OCR are not run). Reads every second row.
+    // text-like strokes anywhere (the detector and OCR are not run). Reads every eighth row of the
+    // frame, and the fourth rows between them next to a row with strokes at glyph spacing.
     static std::vector<cv::Rect> text_areas(const cv::Mat& grey);
     // The same with the range of values known (range_of(), or any estimate: values outside saturate).
     static std::vector<cv::Rect> text_areas(const cv::Mat& grey, double lo, double hi);
