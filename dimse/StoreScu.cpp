@@ -1,13 +1,19 @@
 #include "dimse/StoreScu.h"
 
+#include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
@@ -46,6 +52,108 @@ bool is_uncompressed(const std::string& ts) {
     return ts == UID_LittleEndianExplicitTransferSyntax || ts == UID_LittleEndianImplicitTransferSyntax ||
            ts == UID_BigEndianExplicitTransferSyntax;
 }
+
+// The spooled file's bytes, when its data set can go on the wire as it is stored.
+struct EncodedFile {
+    std::vector<char> bytes;
+    std::size_t dataset_offset = 0;  // where the data set starts: the end of the meta header
+    std::string transfer_syntax;     // of the data set, from the meta header
+};
+
+// Reads `path` and finds where its data set starts with DCMTK's own reading of the meta header:
+// the preamble, the (0002,0000) group length, which must be what DCMTK measures of the group it
+// read, and the next tag in another group. Empty when that does not hold, or for a deflated syntax
+// (DIMSE deflates the data set itself).
+std::optional<EncodedFile> read_encoded(const std::string& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) return std::nullopt;
+    const std::streamoff size = in.tellg();
+    if (size < 144) return std::nullopt;  // preamble, "DICM", (0002,0000)
+    EncodedFile f;
+    f.bytes.resize(static_cast<std::size_t>(size));
+    in.seekg(0);
+    if (!in.read(f.bytes.data(), size)) return std::nullopt;
+    if (std::string(f.bytes.data() + 128, 4) != "DICM") return std::nullopt;
+
+    DcmInputBufferStream stream;
+    stream.setBuffer(f.bytes.data(), size);
+    stream.setEos();
+    DcmMetaInfo meta;
+    meta.transferInit();
+    const OFCondition cond = meta.read(stream, EXS_Unknown, EGL_noChange);
+    meta.transferEnd();
+    Uint32 group_length = 0;
+    OFString ts;
+    if (cond.bad() || meta.findAndGetUint32(DCM_FileMetaInformationGroupLength, group_length).bad() ||
+        meta.findAndGetOFStringArray(DCM_TransferSyntaxUID, ts).bad())
+        return std::nullopt;
+    const offile_off_t end = stream.tell();
+    if (end != 144 + static_cast<offile_off_t>(group_length) || end >= size || (size - end) % 2 != 0) return std::nullopt;
+    if (meta.getLength(EXS_LittleEndianExplicit, EET_ExplicitLength) != 12 + group_length) return std::nullopt;
+    for (DcmObject* o = meta.nextInContainer(nullptr); o; o = meta.nextInContainer(o))
+        if (o->getGTag() != 0x0002) return std::nullopt;
+    const DcmXfer xfer(ts.c_str());
+    if (xfer.getXfer() == EXS_Unknown || xfer.getStreamCompression() != ESC_none) return std::nullopt;
+    const auto* next = reinterpret_cast<const unsigned char*>(f.bytes.data() + end);
+    const unsigned group = xfer.getByteOrder() == EBO_BigEndian ? (next[0] << 8 | next[1]) : (next[1] << 8 | next[0]);
+    if (group == 0x0002) return std::nullopt;  // the group length is shorter than the group
+    f.dataset_offset = static_cast<std::size_t>(end);
+    f.transfer_syntax = ts.c_str();
+    return f;
+}
+
+// Whether DIMSE would write `item` as its file holds it: DIMSE recalculates group lengths and
+// leaves out Data Set Trailing Padding, so an item with either is sent encoded by DIMSE.
+bool sent_as_stored(DcmItem& item) {
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        if (o->getETag() == 0x0000 || o->getTag() == DCM_DataSetTrailingPadding) return false;
+        if (o->ident() != EVR_SQ) continue;
+        auto& sequence = static_cast<DcmSequenceOfItems&>(*o);
+        for (DcmObject* i = sequence.nextInContainer(nullptr); i; i = sequence.nextInContainer(i))
+            if (!sent_as_stored(static_cast<DcmItem&>(*i))) return false;
+    }
+    return true;
+}
+
+// A data set already encoded in `xfer` (the spooled file after its meta header). DIMSE sends it as
+// any data set (dimse.cc, sendDcmDataset: P-DATA PDVs cut to the peer's max PDU length, the last
+// one marked, on the given presentation context), but write() copies the stored bytes into DIMSE's
+// send buffer instead of encoding elements. Its only elements are the SOP Class and Instance UIDs
+// that DcmSCU puts in the C-STORE request.
+class EncodedDataset : public DcmDataset {
+public:
+    EncodedDataset(const char* bytes, std::size_t length, E_TransferSyntax xfer, const std::string& sop_class,
+                   const std::string& sop_instance)
+        : bytes_(bytes), length_(length), xfer_(xfer) {
+        putAndInsertString(DCM_SOPClassUID, sop_class.c_str());
+        putAndInsertString(DCM_SOPInstanceUID, sop_instance.c_str());
+    }
+    OFBool canWriteXfer(const E_TransferSyntax new_xfer, const E_TransferSyntax = EXS_Unknown) override {
+        return new_xfer == xfer_;
+    }
+    void transferInit() override {
+        DcmDataset::transferInit();
+        written_ = 0;
+    }
+    using DcmDataset::write;
+    OFCondition write(DcmOutputStream& out, const E_TransferSyntax oxfer, const E_EncodingType, DcmWriteCache*,
+                      const E_GrpLenEncoding, const E_PaddingEncoding, const Uint32, const Uint32, Uint32) override {
+        if (oxfer != xfer_) return EC_IllegalCall;
+        while (written_ < length_) {
+            if (!out.good()) return out.status();
+            const offile_off_t n = out.write(bytes_ + written_, static_cast<offile_off_t>(length_ - written_));
+            if (n <= 0) return EC_StreamNotifyClient;  // the PDV is full: DIMSE sends it and calls again
+            written_ += static_cast<std::size_t>(n);
+        }
+        return EC_Normal;
+    }
+
+private:
+    const char* bytes_;
+    std::size_t length_;
+    std::size_t written_ = 0;
+    E_TransferSyntax xfer_;
+};
 
 SendResult result(SendResult::Kind kind, DimseError error, std::string detail, std::uint16_t status = 0) {
     SendResult r;
@@ -139,21 +247,30 @@ bool StoreScu::connected() const { return impl_->scu && impl_->scu->isConnected(
 
 void StoreScu::release() { impl_->close(false); }
 
-SendResult StoreScu::send_file(const std::string& path) {
-    DcmFileFormat file;
-    OFCondition cond = file.loadFile(path.c_str());
-    if (cond.bad()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, std::string("cannot read the spooled file: ") + cond.text());
-    return send(file, DcmXfer(file.getDataset()->getOriginalXfer()).getXferID());
+SendResult StoreScu::send_file(const std::string& path) { return send(path, nullptr, {}); }
+
+SendResult StoreScu::send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid, const std::string& path) {
+    return send(path, &parsed, transfer_syntax_uid);
 }
 
-SendResult StoreScu::send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid) {
-    return send(parsed, transfer_syntax_uid);
-}
-
-SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
+SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::string file_ts) {
     OFCondition cond;
+    std::optional<EncodedFile> encoded;
+    if (!path.empty()) encoded = read_encoded(path);
+    DcmFileFormat loaded;
+    DcmFileFormat* found = parsed;
+    if (!found) {
+        cond = loaded.loadFile(path.c_str());
+        if (cond.bad()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, std::string("cannot read the spooled file: ") + cond.text());
+        file_ts = DcmXfer(loaded.getDataset()->getOriginalXfer()).getXferID();
+        found = &loaded;
+    }
+    DcmFileFormat& file = *found;
     const std::string sop_class = string_value(*file.getDataset(), DCM_SOPClassUID);
     if (sop_class.empty()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, "no SOP Class UID");
+    const std::string sop_instance = string_value(*file.getDataset(), DCM_SOPInstanceUID);
+    if (encoded && (encoded->transfer_syntax != file_ts || sop_instance.empty() || !sent_as_stored(*file.getDataset())))
+        encoded.reset();
 
     const auto key = std::make_pair(sop_class, file_ts);
     for (int round = 0; round < 2; ++round) {
@@ -188,7 +305,17 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
                           "the peer accepted no presentation context for SOP class " + sop_class);
         }
         Uint16 status = 0;
-        cond = scu.sendSTORERequest(pres_id, OFFilename(), file.getDataset(), status);
+        // The accepted syntax is the file's: its data set bytes go as they are.
+        const T_ASC_PresentationContextID as_stored =
+            encoded ? scu.findPresentationContextID(sop_class.c_str(), file_ts.c_str()) : 0;
+        if (as_stored != 0) {
+            EncodedDataset data(encoded->bytes.data() + encoded->dataset_offset,
+                                encoded->bytes.size() - encoded->dataset_offset, DcmXfer(file_ts.c_str()).getXfer(),
+                                sop_class, sop_instance);
+            cond = scu.sendSTORERequest(as_stored, OFFilename(), &data, status);
+        } else {
+            cond = scu.sendSTORERequest(pres_id, OFFilename(), file.getDataset(), status);
+        }
         if (cond.bad()) {
             // A peer that closed an idle association: reconnect once and resend.
             impl_->close(true);
@@ -200,6 +327,7 @@ SendResult StoreScu::send(DcmFileFormat& file, const std::string& file_ts) {
         if (status_is_stored(status)) {
             auto sent = result(SendResult::Kind::Sent, DimseError::ok, std::string("status ") + hex, status);
             sent.resent = round > 0;
+            sent.as_stored = as_stored != 0;
             return sent;
         }
         if (status == DimseStatus::SopClassNotSupported)
