@@ -5,7 +5,6 @@
 #include <optional>
 #include <set>
 #include <utility>
-#include <vector>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -55,7 +54,8 @@ bool is_uncompressed(const std::string& ts) {
 
 // The spooled file's bytes, when its data set can go on the wire as it is stored.
 struct EncodedFile {
-    std::vector<char> bytes;
+    std::unique_ptr<char[]> bytes;  // not zeroed first: read() fills it
+    std::size_t size = 0;
     std::size_t dataset_offset = 0;  // where the data set starts: the end of the meta header
     std::string transfer_syntax;     // of the data set, from the meta header
 };
@@ -70,13 +70,14 @@ std::optional<EncodedFile> read_encoded(const std::string& path) {
     const std::streamoff size = in.tellg();
     if (size < 144) return std::nullopt;  // preamble, "DICM", (0002,0000)
     EncodedFile f;
-    f.bytes.resize(static_cast<std::size_t>(size));
+    f.size = static_cast<std::size_t>(size);
+    f.bytes.reset(new char[f.size]);
     in.seekg(0);
-    if (!in.read(f.bytes.data(), size)) return std::nullopt;
-    if (std::string(f.bytes.data() + 128, 4) != "DICM") return std::nullopt;
+    if (!in.read(f.bytes.get(), size)) return std::nullopt;
+    if (std::string(f.bytes.get() + 128, 4) != "DICM") return std::nullopt;
 
     DcmInputBufferStream stream;
-    stream.setBuffer(f.bytes.data(), size);
+    stream.setBuffer(f.bytes.get(), size);
     stream.setEos();
     DcmMetaInfo meta;
     meta.transferInit();
@@ -94,7 +95,7 @@ std::optional<EncodedFile> read_encoded(const std::string& path) {
         if (o->getGTag() != 0x0002) return std::nullopt;
     const DcmXfer xfer(ts.c_str());
     if (xfer.getXfer() == EXS_Unknown || xfer.getStreamCompression() != ESC_none) return std::nullopt;
-    const auto* next = reinterpret_cast<const unsigned char*>(f.bytes.data() + end);
+    const auto* next = reinterpret_cast<const unsigned char*>(f.bytes.get() + end);
     const unsigned group = xfer.getByteOrder() == EBO_BigEndian ? (next[0] << 8 | next[1]) : (next[1] << 8 | next[0]);
     if (group == 0x0002) return std::nullopt;  // the group length is shorter than the group
     f.dataset_offset = static_cast<std::size_t>(end);
@@ -309,8 +310,7 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
         const T_ASC_PresentationContextID as_stored =
             encoded ? scu.findPresentationContextID(sop_class.c_str(), file_ts.c_str()) : 0;
         if (as_stored != 0) {
-            EncodedDataset data(encoded->bytes.data() + encoded->dataset_offset,
-                                encoded->bytes.size() - encoded->dataset_offset, DcmXfer(file_ts.c_str()).getXfer(),
+            EncodedDataset data(encoded->bytes.get() + encoded->dataset_offset, encoded->size - encoded->dataset_offset, DcmXfer(file_ts.c_str()).getXfer(),
                                 sop_class, sop_instance);
             cond = scu.sendSTORERequest(as_stored, OFFilename(), &data, status);
         } else {
