@@ -1,10 +1,12 @@
 #include "dimse/StoreScu.h"
 
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -17,7 +19,9 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
-#include <dcmtk/dcmnet/scu.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/dimse.h>
+#include <dcmtk/dcmnet/dul.h>
 
 #include "dimse/DcmValues.h"
 #include "dimse/DimseError.h"
@@ -36,16 +40,6 @@ void register_decoders() {
 }
 
 namespace {
-
-// DcmSCU with our transport layer, TCP_NODELAY or TLS (its installer, useSecureConnection, is
-// protected).
-class NoDelayScu : public DcmSCU {
-public:
-    OFCondition install(DcmTransportLayer* layer) { return useSecureConnection(layer); }
-    void accepted(T_ASC_PresentationContextID id, OFString& abstract_syntax, OFString& transfer_syntax) {
-        findPresentationContext(id, abstract_syntax, transfer_syntax);
-    }
-};
 
 bool is_uncompressed(const std::string& ts) {
     return ts == UID_LittleEndianExplicitTransferSyntax || ts == UID_LittleEndianImplicitTransferSyntax ||
@@ -116,44 +110,18 @@ bool sent_as_stored(DcmItem& item) {
     return true;
 }
 
-// A data set already encoded in `xfer` (the spooled file after its meta header). DIMSE sends it as
-// any data set (dimse.cc, sendDcmDataset: P-DATA PDVs cut to the peer's max PDU length, the last
-// one marked, on the given presentation context), but write() copies the stored bytes into DIMSE's
-// send buffer instead of encoding elements. Its only elements are the SOP Class and Instance UIDs
-// that DcmSCU puts in the C-STORE request.
-class EncodedDataset : public DcmDataset {
+// Stands for a data set whose bytes follow the C-STORE request as P-DATA PDVs of their own
+// (DUL_WritePDVs): given to DIMSE with the request, it writes nothing, so DIMSE sends the request's
+// command and no data set PDV (dimse.cc, sendDcmDataset sends a PDV only for bytes written).
+class FollowingDataset : public DcmDataset {
 public:
-    EncodedDataset(const char* bytes, std::size_t length, E_TransferSyntax xfer, const std::string& sop_class,
-                   const std::string& sop_instance)
-        : bytes_(bytes), length_(length), xfer_(xfer) {
-        putAndInsertString(DCM_SOPClassUID, sop_class.c_str());
-        putAndInsertString(DCM_SOPInstanceUID, sop_instance.c_str());
-    }
-    OFBool canWriteXfer(const E_TransferSyntax new_xfer, const E_TransferSyntax = EXS_Unknown) override {
-        return new_xfer == xfer_;
-    }
-    void transferInit() override {
-        DcmDataset::transferInit();
-        written_ = 0;
-    }
+    OFBool isEmpty(const OFBool = OFTrue) override { return OFFalse; }
+    OFBool canWriteXfer(const E_TransferSyntax, const E_TransferSyntax = EXS_Unknown) override { return OFTrue; }
     using DcmDataset::write;
-    OFCondition write(DcmOutputStream& out, const E_TransferSyntax oxfer, const E_EncodingType, DcmWriteCache*,
+    OFCondition write(DcmOutputStream&, const E_TransferSyntax, const E_EncodingType, DcmWriteCache*,
                       const E_GrpLenEncoding, const E_PaddingEncoding, const Uint32, const Uint32, Uint32) override {
-        if (oxfer != xfer_) return EC_IllegalCall;
-        while (written_ < length_) {
-            if (!out.good()) return out.status();
-            const offile_off_t n = out.write(bytes_ + written_, static_cast<offile_off_t>(length_ - written_));
-            if (n <= 0) return EC_StreamNotifyClient;  // the PDV is full: DIMSE sends it and calls again
-            written_ += static_cast<std::size_t>(n);
-        }
         return EC_Normal;
     }
-
-private:
-    const char* bytes_;
-    std::size_t length_;
-    std::size_t written_ = 0;
-    E_TransferSyntax xfer_;
 };
 
 SendResult result(SendResult::Kind kind, DimseError error, std::string detail, std::uint16_t status = 0) {
@@ -180,59 +148,161 @@ SendResult open_failure(const OFCondition& cond) {
 
 }  // namespace
 
+struct AcceptedContext {
+    T_ASC_PresentationContextID id;
+    std::string sop_class;
+    std::string transfer_syntax;
+};
+
 struct StoreScu::Impl {
     ScuSettings settings;
     NoDelayTransportLayer layer;
-    std::shared_ptr<DcmTransportLayer> in_use;  // the TLS layer of the open association (scu uses it)
-    std::unique_ptr<NoDelayScu> scu;
+    std::shared_ptr<DcmTransportLayer> in_use;  // the TLS layer of the open association (net uses it)
+    T_ASC_Network* net = nullptr;
+    T_ASC_Parameters* params = nullptr;  // until the association owns them
+    T_ASC_Association* assoc = nullptr;
+    std::vector<AcceptedContext> accepted;
+    DIC_US message_id = 0;
     // (SOP class, transfer syntax of the file) pairs proposed on the open association.
     std::set<std::pair<std::string, std::string>> proposed;
     std::set<std::pair<std::string, std::string>> wanted;
 
+    bool connected() const { return assoc && assoc->DULassociation; }
+
+    // As DcmSCU closes and frees an association (scu.cc, closeAssociation and freeNetwork).
     void close(bool abort_it) {
-        if (scu && scu->isConnected()) {
-            if (abort_it) scu->abortAssociation();
-            else scu->releaseAssociation();
+        if (connected()) {
+            if (abort_it) ASC_abortAssociation(assoc);
+            else ASC_releaseAssociation(assoc);
         }
-        scu.reset();
+        if (params) {
+            ASC_destroyAssociationParameters(&params);
+            if (assoc) assoc->params = nullptr;
+        }
+        ASC_destroyAssociation(&assoc);
+        ASC_dropNetwork(&net);
+        accepted.clear();
         proposed.clear();
     }
 
+    // As DcmSCU opens one (initNetwork, useSecureConnection, negotiateAssociation).
     OFCondition open() {
         close(false);
-        scu = std::make_unique<NoDelayScu>();
-        scu->setAETitle(settings.calling_ae.c_str());
-        scu->setPeerAETitle(settings.called_ae.c_str());
-        scu->setPeerHostName(settings.host.c_str());
-        scu->setPeerPort(static_cast<Uint16>(settings.port));
-        scu->setACSETimeout(settings.acse_timeout_seconds);
-        scu->setDIMSETimeout(settings.dimse_timeout_seconds);
-        scu->setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-        scu->setConnectionTimeout(settings.acse_timeout_seconds);
-        scu->setMaxReceivePDULength(65536);
+        dcmConnectionTimeout.set(settings.acse_timeout_seconds);
+        OFCondition cond = ASC_initializeNetwork(NET_REQUESTOR, 0, settings.acse_timeout_seconds, &net);
+        if (cond.good()) cond = ASC_createAssociationParameters(&params, 65536);
+        if (cond.bad()) {
+            close(false);
+            return cond;
+        }
+        ASC_setAPTitles(params, settings.calling_ae.c_str(), settings.called_ae.c_str(), nullptr);
+        const std::string peer = settings.host + ":" + std::to_string(settings.port);
+        ASC_setPresentationAddresses(params, OFStandard::getHostName().c_str(), peer.c_str());
         // Two contexts per SOP class: the file's own syntax, and uncompressed.
         if (wanted.size() > 60) wanted.clear();
+        T_ASC_PresentationContextID id = 1;
         for (const auto& [sop_class, ts] : wanted) {
-            OFList<OFString> own;
-            own.push_back(ts.c_str());
-            if (!is_uncompressed(ts)) scu->addPresentationContext(sop_class.c_str(), own);
-            OFList<OFString> plain;
+            if (!is_uncompressed(ts)) {
+                const char* own[] = {ts.c_str()};
+                if (cond.good()) cond = ASC_addPresentationContext(params, id, sop_class.c_str(), own, 1);
+                id += 2;
+            }
+            std::vector<const char*> plain;
             if (ts == UID_BigEndianExplicitTransferSyntax) plain.push_back(ts.c_str());
             plain.push_back(UID_LittleEndianExplicitTransferSyntax);
             plain.push_back(UID_LittleEndianImplicitTransferSyntax);
-            scu->addPresentationContext(sop_class.c_str(), plain);
+            if (cond.good())
+                cond = ASC_addPresentationContext(params, id, sop_class.c_str(), plain.data(), static_cast<int>(plain.size()));
+            id += 2;
         }
-        OFCondition cond = scu->initNetwork();
         if (cond.good()) {
             in_use = settings.transport ? settings.transport() : nullptr;  // the current TLS layer
-            cond = scu->install(in_use ? in_use.get() : &layer);
+            cond = ASC_setTransportLayer(net, in_use ? in_use.get() : &layer, OFFalse);
         }
-        if (cond.good()) cond = scu->negotiateAssociation();
+        if (cond.good()) cond = ASC_setTransportLayerType(params, OFTrue);  // our layer makes every connection
+        if (cond.good()) cond = ASC_requestAssociation(net, params, &assoc);
+        if (cond.good()) params = nullptr;  // the association's now
+        if (cond.good() && ASC_countAcceptedPresentationContexts(assoc->params) == 0)
+            cond = NET_EC_NoAcceptablePresentationContexts;
         if (cond.bad()) {
-            scu.reset();
+            close(true);
             return cond;
         }
+        for (int i = 0; i < ASC_countPresentationContexts(assoc->params); ++i) {
+            T_ASC_PresentationContext pc;
+            if (ASC_getPresentationContext(assoc->params, i, &pc).good() && pc.resultReason == ASC_P_ACCEPTANCE)
+                accepted.push_back({pc.presentationContextID, pc.abstractSyntax, pc.acceptedTransferSyntax});
+        }
         proposed = wanted;
+        return cond;
+    }
+
+    // The accepted context for `sop_class` in exactly `ts`; 0 when there is none.
+    T_ASC_PresentationContextID find(const std::string& sop_class, const std::string& ts) const {
+        for (const auto& c : accepted)
+            if (c.sop_class == sop_class && c.transfer_syntax == ts) return c.id;
+        return 0;
+    }
+
+    // One C-STORE and its response. DIMSE sends the request with `dataset`, or, when `stored` is
+    // given, with its command only, and then the stored data set bytes go as P-DATA PDVs of the
+    // size DIMSE uses (the peer's max PDU less the PDU and PDV headers, even), the last one marked.
+    OFCondition store(T_ASC_PresentationContextID pres_id, const std::string& sop_class, const std::string& sop_instance,
+                      DcmDataset* dataset, const char* stored, std::size_t stored_length, Uint16& status) {
+        if (sop_instance.empty()) return NET_EC_InvalidSOPInstanceUID;  // as DcmSCU::sendSTORERequest answers
+        T_DIMSE_Message request;
+        std::memset(&request, 0, sizeof request);
+        request.CommandField = DIMSE_C_STORE_RQ;
+        T_DIMSE_C_StoreRQ& rq = request.msg.CStoreRQ;
+        message_id = message_id == 0xFFFF ? 1 : message_id + 1;
+        rq.MessageID = message_id;
+        OFStandard::strlcpy(rq.AffectedSOPClassUID, sop_class.c_str(), sizeof rq.AffectedSOPClassUID);
+        OFStandard::strlcpy(rq.AffectedSOPInstanceUID, sop_instance.c_str(), sizeof rq.AffectedSOPInstanceUID);
+        rq.DataSetType = DIMSE_DATASET_PRESENT;
+        rq.Priority = DIMSE_PRIORITY_MEDIUM;
+        OFCondition cond;
+        if (stored) {
+            FollowingDataset following;
+            cond = DIMSE_sendMessageUsingMemoryData(assoc, pres_id, &request, nullptr, &following, nullptr, nullptr);
+            if (cond.good()) cond = send_pdvs(pres_id, stored, stored_length);
+        } else {
+            cond = DIMSE_sendMessageUsingMemoryData(assoc, pres_id, &request, nullptr, dataset, nullptr, nullptr);
+        }
+        if (cond.bad()) return cond;
+        T_DIMSE_Message response;
+        std::memset(&response, 0, sizeof response);
+        T_ASC_PresentationContextID response_id = 0;
+        DcmDataset* detail = nullptr;
+        cond = DIMSE_receiveCommand(assoc, DIMSE_NONBLOCKING, settings.dimse_timeout_seconds, &response_id, &response, &detail);
+        delete detail;
+        if (cond.bad()) return cond;
+        if (response.CommandField != DIMSE_C_STORE_RSP || response.msg.CStoreRSP.MessageIDBeingRespondedTo != rq.MessageID)
+            return DIMSE_BADCOMMANDTYPE;
+        status = response.msg.CStoreRSP.DimseStatus;
+        return cond;
+    }
+
+    OFCondition send_pdvs(T_ASC_PresentationContextID pres_id, const char* bytes, std::size_t length) {
+        unsigned long fragment = assoc->sendPDVLength;  // even, from the peer's max PDU (assoc.cc)
+        const Uint32 max_pdu = dcmMaxOutgoingPDUSize.get();
+        if (fragment + 12 > max_pdu) fragment = (max_pdu - 12) & ~1UL;
+        std::vector<DUL_PDV> pdvs;
+        pdvs.reserve(length / fragment + 1);
+        for (std::size_t at = 0; at < length; at += fragment) {
+            DUL_PDV pdv;
+            pdv.fragmentLength = static_cast<unsigned long>(std::min<std::size_t>(fragment, length - at));
+            pdv.presentationContextID = pres_id;
+            pdv.pdvType = DUL_DATASETPDV;
+            pdv.lastPDV = at + pdv.fragmentLength == length;
+            pdv.data = const_cast<char*>(bytes + at);
+            pdvs.push_back(pdv);
+        }
+        DUL_PDVLIST list;
+        std::memset(&list, 0, sizeof list);
+        list.count = pdvs.size();
+        list.pdv = pdvs.data();
+        const OFCondition cond = DUL_WritePDVs(&assoc->DULassociation, &list);
+        if (cond.bad()) return makeDcmnetSubCondition(DIMSEC_SENDFAILED, OF_error, "DIMSE Failed to send message", cond);
         return cond;
     }
 };
@@ -244,7 +314,7 @@ StoreScu::StoreScu(ScuSettings settings) : impl_(std::make_unique<Impl>()) {
 
 StoreScu::~StoreScu() { impl_->close(false); }
 
-bool StoreScu::connected() const { return impl_->scu && impl_->scu->isConnected(); }
+bool StoreScu::connected() const { return impl_->connected(); }
 
 void StoreScu::release() { impl_->close(false); }
 
@@ -285,13 +355,12 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
             }
             if (cond.bad()) return open_failure(cond);
         }
-        NoDelayScu& scu = *impl_->scu;
-        T_ASC_PresentationContextID pres_id = scu.findPresentationContextID(sop_class.c_str(), file_ts.c_str());
+        Impl& scu = *impl_;
+        T_ASC_PresentationContextID pres_id = scu.find(sop_class, file_ts);
         if (pres_id == 0 && !is_uncompressed(file_ts)) {
             // The peer did not take the compressed syntax: decompress into explicit little endian.
-            pres_id = scu.findPresentationContextID(sop_class.c_str(), UID_LittleEndianExplicitTransferSyntax);
-            if (pres_id == 0)
-                pres_id = scu.findPresentationContextID(sop_class.c_str(), UID_LittleEndianImplicitTransferSyntax);
+            pres_id = scu.find(sop_class, UID_LittleEndianExplicitTransferSyntax);
+            if (pres_id == 0) pres_id = scu.find(sop_class, UID_LittleEndianImplicitTransferSyntax);
             if (pres_id != 0) {
                 cond = file.getDataset()->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
                 if (cond.bad() || !file.getDataset()->canWriteXfer(EXS_LittleEndianExplicit))
@@ -299,7 +368,7 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
                                   "the peer accepts only uncompressed and the instance's transfer syntax cannot be decoded");
             }
         }
-        if (pres_id == 0) pres_id = scu.findAnyPresentationContextID(sop_class.c_str(), file_ts.c_str());
+        if (pres_id == 0) pres_id = ASC_findAcceptedPresentationContextID(scu.assoc, sop_class.c_str(), file_ts.c_str());
         if (pres_id == 0) {
             impl_->wanted.erase(key);
             return result(SendResult::Kind::Refused, DimseError::no_presentation_context,
@@ -307,15 +376,12 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
         }
         Uint16 status = 0;
         // The accepted syntax is the file's: its data set bytes go as they are.
-        const T_ASC_PresentationContextID as_stored =
-            encoded ? scu.findPresentationContextID(sop_class.c_str(), file_ts.c_str()) : 0;
-        if (as_stored != 0) {
-            EncodedDataset data(encoded->bytes.get() + encoded->dataset_offset, encoded->size - encoded->dataset_offset, DcmXfer(file_ts.c_str()).getXfer(),
-                                sop_class, sop_instance);
-            cond = scu.sendSTORERequest(as_stored, OFFilename(), &data, status);
-        } else {
-            cond = scu.sendSTORERequest(pres_id, OFFilename(), file.getDataset(), status);
-        }
+        const T_ASC_PresentationContextID as_stored = encoded ? scu.find(sop_class, file_ts) : 0;
+        if (as_stored != 0)
+            cond = scu.store(as_stored, sop_class, sop_instance, nullptr, encoded->bytes.get() + encoded->dataset_offset,
+                             encoded->size - encoded->dataset_offset, status);
+        else
+            cond = scu.store(pres_id, sop_class, sop_instance, file.getDataset(), nullptr, 0, status);
         if (cond.bad()) {
             // A peer that closed an idle association: reconnect once and resend.
             impl_->close(true);
