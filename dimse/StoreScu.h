@@ -1,9 +1,11 @@
 // The sending side: a Storage SCU to one peer, one association at a time, kept open and reused.
 // Proposes each instance's own transfer syntax plus uncompressed; decompresses with DCMTK's codecs
 // when the peer takes only uncompressed. When the accepted transfer syntax is the file's, the data
-// set goes on the wire as the file stores it (the bytes after its meta header, through DIMSE's own
-// P-DATA fragmenting) instead of being encoded again; otherwise DIMSE encodes it (docs/operations.md,
-// "Sending the stored bytes"). Not thread-safe: one StoreScu per sending thread.
+// set goes on the wire as the file stores it (the bytes after its meta header: DIMSE sends the
+// C-STORE request, DUL_WritePDVs the stored bytes) instead of being encoded again; otherwise DIMSE
+// encodes it (docs/operations.md, "Forwarders: the stored data set sent as it is"). The association
+// is DCMTK's ASC layer (DcmSCU keeps its association to itself). Not thread-safe: one StoreScu per
+// sending thread.
 #pragma once
 
 #include <cstdint>

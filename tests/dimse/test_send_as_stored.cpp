@@ -2,12 +2,14 @@
 // transfer syntax (over plain TCP and TLS, with a small peer max PDU), and encoded by DIMSE when it
 // did not or when DIMSE would change the bytes. The peer is DCMTK storescp in bit-preserving mode
 // (+B: it writes the data set exactly as it arrived), so the received file's data set is compared
-// byte for byte with the one the gateway wrote.
+// byte for byte with the one the gateway wrote. Orthanc (the gateway tests' fixture) re-encodes what
+// it stores, so there the values are compared.
 #include "dimse/StoreScu.h"
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -19,6 +21,7 @@
 
 #include "dimse/Tls.h"
 #include "tests/dimse/TestInstances.h"
+#include "tests/gateway/GatewayFixture.h"
 #include "tests/support/Process.h"
 
 using namespace std::chrono_literals;
@@ -147,6 +150,7 @@ std::string write_ct(const std::string& dir, int size, bool rle) {
     testdata::StudySpec spec;
     spec.rows = spec.columns = size;
     spec.rle = rle;
+    spec.study_uid += "." + std::to_string(size) + (rle ? ".1" : ".0");  // instance UIDs differ per case
     spec.series = {testdata::Series{"CT", UID_CTImageStorage, 1}};
     const auto written = testdata::write_study(dir, spec);
     REQUIRE(written.size() == 1);
@@ -275,5 +279,54 @@ TEST_CASE("send as stored: a file whose bytes DIMSE would change is encoded by D
         CHECK(length != 4711);
     } else {
         CHECK_FALSE(received.getDataset()->tagExists(DCM_DataSetTrailingPadding));
+    }
+}
+
+TEST_CASE("send as stored: Orthanc stores the same values for CT, SR and RLE instances") {
+    testsupport::TempDir src;
+    const std::vector<std::string> paths = {write_ct(src / "small", 64, false), write_ct(src / "large", 512, false),
+                                            write_sr(src.path()), write_ct(src / "rle", 64, true)};
+    gwtest::Orthanc orthanc;
+    dimse::ScuSettings settings;
+    settings.called_ae = "RESEARCH";
+    settings.host = "127.0.0.1";
+    settings.port = orthanc.dicom_port;
+    settings.acse_timeout_seconds = 10;
+    settings.dimse_timeout_seconds = 10;
+    {
+        dimse::StoreScu scu(settings);
+        for (const auto& path : paths) {
+            const auto r = send(scu, path, true);
+            INFO(path << ": " << r.detail);
+            REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+            CHECK(r.as_stored);  // Orthanc accepts each file's own syntax
+        }
+    }
+    const auto instances = orthanc.get("/instances");
+    REQUIRE(instances.is_array());
+    REQUIRE(instances.size() == paths.size());
+    std::map<std::string, std::string> stored;  // SOP Instance UID -> the file Orthanc keeps
+    for (const auto& id : instances) {
+        const std::string file = src / (id.get<std::string>() + ".orthanc");
+        const auto r = testsupport::run({"curl", "-s", "--max-time", "10", "-o", file,
+                                         "http://127.0.0.1:" + std::to_string(orthanc.http_port) + "/instances/" +
+                                             id.get<std::string>() + "/file"},
+                                        20s);
+        REQUIRE(r.exit_code == 0);
+        DcmFileFormat f;
+        REQUIRE(f.loadFile(file.c_str()).good());
+        OFString uid;
+        f.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);
+        stored[uid.c_str()] = file;
+    }
+    for (const auto& path : paths) {
+        DcmFileFormat f;
+        REQUIRE(f.loadFile(path.c_str()).good());
+        OFString uid;
+        f.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);
+        INFO(path);
+        REQUIRE(stored.count(uid.c_str()) == 1);
+        CHECK(transfer_syntax_of(stored[uid.c_str()]) == transfer_syntax_of(path));
+        CHECK(dataset_values(stored[uid.c_str()]) == dataset_values(path));
     }
 }
