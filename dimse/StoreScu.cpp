@@ -326,8 +326,6 @@ SendResult StoreScu::send_parsed(DcmFileFormat& parsed, const std::string& trans
 
 SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::string file_ts) {
     OFCondition cond;
-    std::optional<EncodedFile> encoded;
-    if (!path.empty()) encoded = read_encoded(path);
     DcmFileFormat loaded;
     DcmFileFormat* found = parsed;
     if (!found) {
@@ -340,8 +338,15 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
     const std::string sop_class = string_value(*file.getDataset(), DCM_SOPClassUID);
     if (sop_class.empty()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, "no SOP Class UID");
     const std::string sop_instance = string_value(*file.getDataset(), DCM_SOPInstanceUID);
-    if (encoded && (encoded->transfer_syntax != file_ts || sop_instance.empty() || !sent_as_stored(*file.getDataset())))
-        encoded.reset();
+    // The file's bytes, read once the peer has accepted its syntax, when they can be sent as stored.
+    std::optional<EncodedFile> encoded;
+    bool encoded_read = false;
+    const auto read_if_usable = [&] {
+        encoded_read = true;
+        if (path.empty() || sop_instance.empty() || !sent_as_stored(*file.getDataset())) return;
+        encoded = read_encoded(path);
+        if (encoded && encoded->transfer_syntax != file_ts) encoded.reset();
+    };
 
     const auto key = std::make_pair(sop_class, file_ts);
     for (int round = 0; round < 2; ++round) {
@@ -376,7 +381,9 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
         }
         Uint16 status = 0;
         // The accepted syntax is the file's: its data set bytes go as they are.
-        const T_ASC_PresentationContextID as_stored = encoded ? scu.find(sop_class, file_ts) : 0;
+        T_ASC_PresentationContextID as_stored = scu.find(sop_class, file_ts);
+        if (as_stored != 0 && !encoded_read) read_if_usable();
+        if (!encoded) as_stored = 0;
         if (as_stored != 0)
             cond = scu.store(as_stored, sop_class, sop_instance, nullptr, encoded->bytes.get() + encoded->dataset_offset,
                              encoded->size - encoded->dataset_offset, status);
