@@ -46,32 +46,37 @@ bool is_uncompressed(const std::string& ts) {
            ts == UID_BigEndianExplicitTransferSyntax;
 }
 
-// The spooled file's bytes, when its data set can go on the wire as it is stored.
-struct EncodedFile {
-    std::unique_ptr<char[]> bytes;  // not zeroed first: read() fills it
-    std::size_t size = 0;
-    std::size_t dataset_offset = 0;  // where the data set starts: the end of the meta header
-    std::string transfer_syntax;     // of the data set, from the meta header
+// The bytes of the spooled file read at a time: all of most instances, and a bound on memory for the
+// largest (a multi-frame instance streams through it).
+constexpr std::size_t kChunkBytes = 1 << 20;
+
+// The spooled file opened to send its data set as stored; the buffer holds its first bytes.
+struct StoredFile {
+    std::ifstream in;
+    std::uint64_t size = 0;            // of the file
+    std::uint64_t dataset_offset = 0;  // where the data set starts: the end of the meta header
+    std::size_t buffered = 0;          // bytes of the file in the buffer, from its start
+    std::string transfer_syntax;       // of the data set, from the meta header
 };
 
-// Reads `path` and finds where its data set starts with DCMTK's own reading of the meta header:
-// the preamble, the (0002,0000) group length, which must be what DCMTK measures of the group it
-// read, and the next tag in another group. Empty when that does not hold, or for a deflated syntax
-// (DIMSE deflates the data set itself).
-std::optional<EncodedFile> read_encoded(const std::string& path) {
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return std::nullopt;
-    const std::streamoff size = in.tellg();
-    if (size < 144) return std::nullopt;  // preamble, "DICM", (0002,0000)
-    EncodedFile f;
-    f.size = static_cast<std::size_t>(size);
-    f.bytes.reset(new char[f.size]);
-    in.seekg(0);
-    if (!in.read(f.bytes.get(), size)) return std::nullopt;
-    if (std::string(f.bytes.get() + 128, 4) != "DICM") return std::nullopt;
+// Opens `path`, reads its first bytes into `buffer` and finds where its data set starts with DCMTK's
+// own reading of the meta header: the preamble, the (0002,0000) group length, which must be what
+// DCMTK measures of the group it read, and the next tag in another group. Empty when that does not
+// hold, or for a deflated syntax (DIMSE deflates the data set itself).
+std::optional<StoredFile> open_stored(const std::string& path, std::vector<char>& buffer) {
+    StoredFile f;
+    f.in.open(path, std::ios::binary | std::ios::ate);
+    if (!f.in) return std::nullopt;
+    const std::streamoff size = f.in.tellg();
+    if (size < 144 || size % 2 != 0) return std::nullopt;  // preamble, "DICM", (0002,0000); even lengths
+    f.size = static_cast<std::uint64_t>(size);
+    f.buffered = static_cast<std::size_t>(std::min<std::uint64_t>(f.size, buffer.size()));
+    f.in.seekg(0);
+    if (!f.in.read(buffer.data(), static_cast<std::streamsize>(f.buffered))) return std::nullopt;
+    if (std::string(buffer.data() + 128, 4) != "DICM") return std::nullopt;
 
     DcmInputBufferStream stream;
-    stream.setBuffer(f.bytes.get(), size);
+    stream.setBuffer(buffer.data(), static_cast<offile_off_t>(f.buffered));
     stream.setEos();
     DcmMetaInfo meta;
     meta.transferInit();
@@ -83,16 +88,17 @@ std::optional<EncodedFile> read_encoded(const std::string& path) {
         meta.findAndGetOFStringArray(DCM_TransferSyntaxUID, ts).bad())
         return std::nullopt;
     const offile_off_t end = stream.tell();
-    if (end != 144 + static_cast<offile_off_t>(group_length) || end >= size || (size - end) % 2 != 0) return std::nullopt;
+    if (end != 144 + static_cast<offile_off_t>(group_length) || end + 2 > static_cast<offile_off_t>(f.buffered))
+        return std::nullopt;
     if (meta.getLength(EXS_LittleEndianExplicit, EET_ExplicitLength) != 12 + group_length) return std::nullopt;
     for (DcmObject* o = meta.nextInContainer(nullptr); o; o = meta.nextInContainer(o))
         if (o->getGTag() != 0x0002) return std::nullopt;
     const DcmXfer xfer(ts.c_str());
     if (xfer.getXfer() == EXS_Unknown || xfer.getStreamCompression() != ESC_none) return std::nullopt;
-    const auto* next = reinterpret_cast<const unsigned char*>(f.bytes.get() + end);
+    const auto* next = reinterpret_cast<const unsigned char*>(buffer.data() + end);
     const unsigned group = xfer.getByteOrder() == EBO_BigEndian ? (next[0] << 8 | next[1]) : (next[1] << 8 | next[0]);
     if (group == 0x0002) return std::nullopt;  // the group length is shorter than the group
-    f.dataset_offset = static_cast<std::size_t>(end);
+    f.dataset_offset = static_cast<std::uint64_t>(end);
     f.transfer_syntax = ts.c_str();
     return f;
 }
@@ -162,6 +168,7 @@ struct StoreScu::Impl {
     T_ASC_Parameters* params = nullptr;  // until the association owns them
     T_ASC_Association* assoc = nullptr;
     std::vector<AcceptedContext> accepted;
+    std::vector<char> buffer = std::vector<char>(kChunkBytes);  // the stored file's bytes, a chunk at a time
     DIC_US message_id = 0;
     // (SOP class, transfer syntax of the file) pairs proposed on the open association.
     std::set<std::pair<std::string, std::string>> proposed;
@@ -248,7 +255,7 @@ struct StoreScu::Impl {
     // given, with its command only, and then the stored data set bytes go as P-DATA PDVs of the
     // size DIMSE uses (the peer's max PDU less the PDU and PDV headers, even), the last one marked.
     OFCondition store(T_ASC_PresentationContextID pres_id, const std::string& sop_class, const std::string& sop_instance,
-                      DcmDataset* dataset, const char* stored, std::size_t stored_length, Uint16& status) {
+                      DcmDataset* dataset, StoredFile* stored, Uint16& status) {
         if (sop_instance.empty()) return NET_EC_InvalidSOPInstanceUID;  // as DcmSCU::sendSTORERequest answers
         T_DIMSE_Message request;
         std::memset(&request, 0, sizeof request);
@@ -264,7 +271,7 @@ struct StoreScu::Impl {
         if (stored) {
             FollowingDataset following;
             cond = DIMSE_sendMessageUsingMemoryData(assoc, pres_id, &request, nullptr, &following, nullptr, nullptr);
-            if (cond.good()) cond = send_pdvs(pres_id, stored, stored_length);
+            if (cond.good()) cond = send_pdvs(pres_id, *stored);
         } else {
             cond = DIMSE_sendMessageUsingMemoryData(assoc, pres_id, &request, nullptr, dataset, nullptr, nullptr);
         }
@@ -282,28 +289,50 @@ struct StoreScu::Impl {
         return cond;
     }
 
-    OFCondition send_pdvs(T_ASC_PresentationContextID pres_id, const char* bytes, std::size_t length) {
-        unsigned long fragment = assoc->sendPDVLength;  // even, from the peer's max PDU (assoc.cc)
+    // The stored data set from `file` (its first bytes in `buffer`), a buffer at a time, without
+    // another copy: DUL writes each PDV from the buffer. Any failure leaves the data set unfinished,
+    // so the caller aborts the association.
+    OFCondition send_pdvs(T_ASC_PresentationContextID pres_id, StoredFile& file) {
+        std::size_t fragment = assoc->sendPDVLength;  // even, from the peer's max PDU (assoc.cc)
         const Uint32 max_pdu = dcmMaxOutgoingPDUSize.get();
-        if (fragment + 12 > max_pdu) fragment = (max_pdu - 12) & ~1UL;
+        if (fragment + 12 > max_pdu) fragment = (max_pdu - 12) & ~std::size_t{1};
+        std::size_t begin = static_cast<std::size_t>(file.dataset_offset);  // in the buffer
+        std::size_t end = file.buffered;
+        std::uint64_t read = file.buffered;  // bytes of the file read so far
         std::vector<DUL_PDV> pdvs;
-        pdvs.reserve(length / fragment + 1);
-        for (std::size_t at = 0; at < length; at += fragment) {
-            DUL_PDV pdv;
-            pdv.fragmentLength = static_cast<unsigned long>(std::min<std::size_t>(fragment, length - at));
-            pdv.presentationContextID = pres_id;
-            pdv.pdvType = DUL_DATASETPDV;
-            pdv.lastPDV = at + pdv.fragmentLength == length;
-            pdv.data = const_cast<char*>(bytes + at);
-            pdvs.push_back(pdv);
+        for (;;) {
+            const bool last_buffer = read == file.size;
+            std::size_t length = end - begin;
+            if (!last_buffer) length -= length % fragment;  // whole PDVs; the rest goes with the next read
+            pdvs.clear();
+            for (std::size_t at = 0; at < length; at += fragment) {
+                DUL_PDV pdv;
+                pdv.fragmentLength = static_cast<unsigned long>(std::min(fragment, length - at));
+                pdv.presentationContextID = pres_id;
+                pdv.pdvType = DUL_DATASETPDV;
+                pdv.lastPDV = last_buffer && at + pdv.fragmentLength == length;
+                pdv.data = buffer.data() + begin + at;
+                pdvs.push_back(pdv);
+            }
+            if (!pdvs.empty()) {
+                DUL_PDVLIST list;
+                std::memset(&list, 0, sizeof list);
+                list.count = pdvs.size();
+                list.pdv = pdvs.data();
+                const OFCondition cond = DUL_WritePDVs(&assoc->DULassociation, &list);
+                if (cond.bad()) return makeDcmnetSubCondition(DIMSEC_SENDFAILED, OF_error, "DIMSE Failed to send message", cond);
+            }
+            if (last_buffer) return EC_Normal;
+            // Keep the part PDV, then fill the buffer from the file.
+            const std::size_t rest = end - begin - length;
+            std::memmove(buffer.data(), buffer.data() + begin + length, rest);
+            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size() - rest, file.size - read));
+            if (!file.in.read(buffer.data() + rest, static_cast<std::streamsize>(want)))
+                return makeDcmnetCondition(DIMSEC_SENDFAILED, OF_error, "DIMSE Failed to send message: cannot read the spooled file");
+            read += want;
+            begin = 0;
+            end = rest + want;
         }
-        DUL_PDVLIST list;
-        std::memset(&list, 0, sizeof list);
-        list.count = pdvs.size();
-        list.pdv = pdvs.data();
-        const OFCondition cond = DUL_WritePDVs(&assoc->DULassociation, &list);
-        if (cond.bad()) return makeDcmnetSubCondition(DIMSEC_SENDFAILED, OF_error, "DIMSE Failed to send message", cond);
-        return cond;
     }
 };
 
@@ -338,14 +367,14 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
     const std::string sop_class = string_value(*file.getDataset(), DCM_SOPClassUID);
     if (sop_class.empty()) return result(SendResult::Kind::Refused, DimseError::file_unreadable, "no SOP Class UID");
     const std::string sop_instance = string_value(*file.getDataset(), DCM_SOPInstanceUID);
-    // The file's bytes, read once the peer has accepted its syntax, when they can be sent as stored.
-    std::optional<EncodedFile> encoded;
-    bool encoded_read = false;
-    const auto read_if_usable = [&] {
-        encoded_read = true;
+    // The file opened once the peer has accepted its syntax, when its data set can be sent as stored.
+    std::optional<StoredFile> stored;
+    bool stored_tried = false;
+    const auto open_if_usable = [&] {
+        stored_tried = true;
         if (path.empty() || sop_instance.empty() || !sent_as_stored(*file.getDataset())) return;
-        encoded = read_encoded(path);
-        if (encoded && encoded->transfer_syntax != file_ts) encoded.reset();
+        stored = open_stored(path, impl_->buffer);
+        if (stored && stored->transfer_syntax != file_ts) stored.reset();
     };
 
     const auto key = std::make_pair(sop_class, file_ts);
@@ -382,13 +411,13 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
         Uint16 status = 0;
         // The accepted syntax is the file's: its data set bytes go as they are.
         T_ASC_PresentationContextID as_stored = scu.find(sop_class, file_ts);
-        if (as_stored != 0 && !encoded_read) read_if_usable();
-        if (!encoded) as_stored = 0;
+        // Opened again on a resend: the buffer's first bytes were overwritten by the first try.
+        if (as_stored != 0 && (!stored_tried || round > 0)) open_if_usable();
+        if (!stored) as_stored = 0;
         if (as_stored != 0)
-            cond = scu.store(as_stored, sop_class, sop_instance, nullptr, encoded->bytes.get() + encoded->dataset_offset,
-                             encoded->size - encoded->dataset_offset, status);
+            cond = scu.store(as_stored, sop_class, sop_instance, nullptr, &*stored, status);
         else
-            cond = scu.store(pres_id, sop_class, sop_instance, file.getDataset(), nullptr, 0, status);
+            cond = scu.store(pres_id, sop_class, sop_instance, file.getDataset(), nullptr, status);
         if (cond.bad()) {
             // A peer that closed an idle association: reconnect once and resend.
             impl_->close(true);

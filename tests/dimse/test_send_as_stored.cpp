@@ -175,11 +175,12 @@ dimse::SendResult send(dimse::StoreScu& scu, const std::string& path, bool parse
 
 }  // namespace
 
-TEST_CASE("send as stored: small and large CT, an SR and an RLE instance arrive byte for byte") {
+TEST_CASE("send as stored: CT of three sizes, an SR and an RLE instance arrive byte for byte") {
     testsupport::TempDir src;
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"CT 64x64", write_ct(src / "small", 64, false)},
         {"CT 512x512", write_ct(src / "large", 512, false)},
+        {"CT 1024x1024", write_ct(src / "larger", 1024, false)},  // 2 MiB: read from the file in several chunks
         {"SR", write_sr(src.path())},
         {"CT 64x64 RLE", write_ct(src / "rle", 64, true)},
     };
@@ -205,7 +206,7 @@ TEST_CASE("send as stored: small and large CT, an SR and an RLE instance arrive 
 
 TEST_CASE("send as stored: over TLS the data set arrives byte for byte") {
     testsupport::TempDir src;
-    const std::string path = write_ct(src.path(), 512, false);
+    const std::string path = write_ct(src.path(), 1024, false);  // several chunks of the file
     const auto& pki = test_pki();
     Sink sink({"+B", "+tls", pki.dir / "server.key", pki.dir / "server.crt", "+cf", pki.dir / "ca.crt"});
     dimse::TlsSettings tls;
