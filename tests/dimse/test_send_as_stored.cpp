@@ -2,8 +2,9 @@
 // transfer syntax (over plain TCP and TLS, with a small peer max PDU), and encoded by DIMSE when it
 // did not or when DIMSE would change the bytes. The peer is DCMTK storescp in bit-preserving mode
 // (+B: it writes the data set exactly as it arrived), so the received file's data set is compared
-// byte for byte with the one the gateway wrote. Orthanc (the gateway tests' fixture) re-encodes what
-// it stores, so there the values are compared.
+// byte for byte with the one the gateway wrote (written here as its workers write, and, through a
+// running gateway, its folder destination's copy). Orthanc (the gateway tests' fixture) re-encodes
+// what it stores, so there the values are compared.
 #include "dimse/StoreScu.h"
 
 #include <catch2/catch.hpp>
@@ -329,5 +330,41 @@ TEST_CASE("send as stored: Orthanc stores the same values for CT, SR and RLE ins
         REQUIRE(stored.count(uid.c_str()) == 1);
         CHECK(transfer_syntax_of(stored[uid.c_str()]) == transfer_syntax_of(path));
         CHECK(dataset_values(stored[uid.c_str()]) == dataset_values(path));
+    }
+}
+
+TEST_CASE("send as stored: through the gateway, the peer gets the data sets the gateway wrote, byte for byte") {
+    testsupport::TempDir src;
+    const std::string rle = write_ct(src / "rle", 64, true);
+    const std::vector<std::string> paths = {write_ct(src / "small", 64, false), write_ct(src / "large", 512, false),
+                                            write_sr(src.path()), rle};
+    Sink sink({"+B", "+xa"});
+    // The folder destination copies the gateway's output file as it is: what the gateway wrote.
+    gwtest::Gateway gw(nlohmann::json{
+        {"destinations", nlohmann::json::array({{{"name", "research"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"}, {"port", sink.port}},
+                                                {{"name", "outbox"}, {"directory", "outbox"}}})}});
+    REQUIRE(gw.start());
+    const auto sent = gwtest::store(gw.port, {paths[0], paths[1], paths[2]});
+    INFO(sent.run.output);
+    REQUIRE(sent.acked.size() == 3);
+    // storescu proposes RLE only when told to (-xr); it cannot decompress it.
+    const auto rle_sent = gwtest::parse_storescu(testsupport::run(
+        gwtest::with_shim({"storescu", "-v", "-nh", "-xr", "-aet", "MODALITY", "-aec", "DEIDGW", "127.0.0.1",
+                           std::to_string(gw.port), rle}),
+        60s));
+    INFO(rle_sent.run.output);
+    REQUIRE(rle_sent.acked.size() == 1);
+    INFO(gw.log());
+    REQUIRE(gwtest::wait_for_files(sink.dir / "in", paths.size(), 30s));
+    REQUIRE(gwtest::wait_for_files(gw.state() + "/outbox", paths.size(), 30s));
+    std::map<std::string, std::string> written;  // SOP Instance UID -> the gateway's output
+    for (const auto& f : gwtest::files_under(gw.state() + "/outbox")) written[gwtest::read_attributes(f).sop_uid] = f;
+    REQUIRE(written.size() == paths.size());
+    for (const auto& got : gwtest::files_under(sink.dir / "in")) {
+        const std::string uid = gwtest::read_attributes(got).sop_uid;
+        INFO(uid);
+        REQUIRE(written.count(uid) == 1);
+        CHECK(transfer_syntax_of(got) == transfer_syntax_of(written[uid]));
+        CHECK(dataset_bytes(got) == dataset_bytes(written[uid]));
     }
 }
