@@ -1,6 +1,11 @@
 // The sending side: a Storage SCU to one peer, one association at a time, kept open and reused.
 // Proposes each instance's own transfer syntax plus uncompressed; decompresses with DCMTK's codecs
-// when the peer takes only uncompressed. Not thread-safe: one StoreScu per sending thread.
+// when the peer takes only uncompressed. When the accepted transfer syntax is the file's, the data
+// set goes on the wire as the file stores it (the bytes after its meta header: DIMSE sends the
+// C-STORE request, DUL_WritePDVs the stored bytes) instead of being encoded again; otherwise DIMSE
+// encodes it (docs/operations.md, "Forwarders: the stored data set sent as it is"). The association
+// is DCMTK's ASC layer (DcmSCU keeps its association to itself). Not thread-safe: one StoreScu per
+// sending thread.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +47,7 @@ struct SendResult {
     // The slug for quarantine/<reason>/ and metric labels, derived from `error` (reason_slug).
     std::string reason() const { return reason_slug(error); }
     bool resent = false;       // Sent on a new association after the kept-open one was dropped
+    bool as_stored = false;    // Sent: the data set went as its file stores it (not encoded again)
 };
 
 class StoreScu {
@@ -53,13 +59,15 @@ public:
 
     SendResult send_file(const std::string& path);
     // The same instance already parsed, its values in memory (as written to `path` in
-    // `transfer_syntax_uid`): nothing is read from the file. May be changed (decompressed).
-    SendResult send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid);
+    // `transfer_syntax_uid`): the file is not parsed again. May be changed (decompressed). With
+    // `path` (the file it was written to), the file's data set bytes are sent when they can be;
+    // without it, DIMSE encodes `parsed`.
+    SendResult send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid, const std::string& path = {});
     bool connected() const;
     void release();  // releases the association (next send opens a new one)
 
 private:
-    SendResult send(DcmFileFormat& file, const std::string& file_ts);
+    SendResult send(const std::string& path, DcmFileFormat* parsed, std::string file_ts);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,370 @@
+// dimse/StoreScu: the data set sent as its spooled file stores it when the peer accepted the file's
+// transfer syntax (over plain TCP and TLS, with a small peer max PDU), and encoded by DIMSE when it
+// did not or when DIMSE would change the bytes. The peer is DCMTK storescp in bit-preserving mode
+// (+B: it writes the data set exactly as it arrived), so the received file's data set is compared
+// byte for byte with the one the gateway wrote (written here as its workers write, and, through a
+// running gateway, its folder destination's copy). Orthanc (the gateway tests' fixture) re-encodes
+// what it stores, so there the values are compared.
+#include "dimse/StoreScu.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
+#include "dimse/Tls.h"
+#include "tests/dimse/TestInstances.h"
+#include "tests/gateway/GatewayFixture.h"
+#include "tests/support/Process.h"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Pki {
+    testsupport::TempDir dir;
+    Pki() {
+        auto r = testsupport::run({std::string(DEID_SOURCE_DIR) + "/tests/support/make-test-pki.sh", dir.path()}, 120s);
+        REQUIRE(r.exit_code == 0);
+    }
+};
+
+const Pki& test_pki() {
+    static Pki pki;
+    return pki;
+}
+
+// storescp writing what it receives under in/, with `extra` options before the port.
+struct Sink {
+    testsupport::TempDir dir;
+    int port = testsupport::free_port();
+    testsupport::Child child;
+    explicit Sink(std::vector<std::string> extra) {
+        fs::create_directories(dir / "in");
+        std::vector<std::string> argv = {"storescp", "-aet", "SINK", "-od", dir / "in"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.push_back(std::to_string(port));
+        child = testsupport::Child(argv, dir / "log");
+        REQUIRE(testsupport::wait_for_port(port));
+    }
+    // The one file received (storescp writes it before it answers the C-STORE).
+    std::string received() {
+        std::vector<std::string> out;
+        for (auto& e : fs::directory_iterator(dir / "in")) out.push_back(e.path().string());
+        REQUIRE(out.size() == 1);
+        return out[0];
+    }
+};
+
+dimse::ScuSettings to(const Sink& sink) {
+    dimse::ScuSettings s;
+    s.called_ae = "SINK";
+    s.host = "127.0.0.1";
+    s.port = sink.port;
+    s.acse_timeout_seconds = 10;
+    s.dimse_timeout_seconds = 10;
+    return s;
+}
+
+// A file's data set bytes: what follows its meta header (preamble, "DICM", then the group whose
+// length DCMTK measures).
+std::string dataset_bytes(const std::string& path) {
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(path.c_str()).good());
+    const Uint32 meta = f.getMetaInfo()->getLength(EXS_LittleEndianExplicit, EET_ExplicitLength);
+    const std::string all = testsupport::read_file(path);
+    REQUIRE(all.size() > 132 + meta);
+    return all.substr(132 + meta);
+}
+
+// A file's data set values, encoded the same way whatever syntax its file has.
+std::string dataset_values(const std::string& path) {
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(path.c_str()).good());
+    REQUIRE(f.getDataset()->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).good());
+    testsupport::TempDir tmp;
+    REQUIRE(f.getDataset()
+                ->saveFile((tmp / "values").c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_withoutGL,
+                           EPD_withoutPadding)
+                .good());
+    return testsupport::read_file(tmp / "values");
+}
+
+std::string transfer_syntax_of(const std::string& path) {
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(path.c_str()).good());
+    OFString ts;
+    f.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, ts);
+    return ts.c_str();
+}
+
+// Saved as the de-identification worker saves its output (deid/InstanceDeidentifier.cpp).
+void save_as_worker(DcmFileFormat& f, const std::string& path, E_TransferSyntax xfer) {
+    REQUIRE(f.saveFile(path.c_str(), xfer, EET_ExplicitLength, EGL_noChange, EPD_noChange).good());
+}
+
+// A Basic Text SR with nested content items (sequences within sequences).
+std::string write_sr(const std::string& dir) {
+    DcmFileFormat f;
+    DcmDataset& d = *f.getDataset();
+    char uid[100];
+    d.putAndInsertString(DCM_SOPClassUID, UID_BasicTextSRStorage);
+    d.putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid));
+    d.putAndInsertString(DCM_StudyInstanceUID, dcmGenerateUniqueIdentifier(uid));
+    d.putAndInsertString(DCM_SeriesInstanceUID, dcmGenerateUniqueIdentifier(uid));
+    d.putAndInsertString(DCM_Modality, "SR");
+    d.putAndInsertString(DCM_PatientName, "SR^PATIENT");
+    d.putAndInsertString(DCM_ValueType, "CONTAINER");
+    d.putAndInsertString(DCM_ContinuityOfContent, "SEPARATE");
+    DcmItem* name = nullptr;
+    d.findOrCreateSequenceItem(DCM_ConceptNameCodeSequence, name, 0);
+    name->putAndInsertString(DCM_CodeValue, "11528-7");
+    name->putAndInsertString(DCM_CodingSchemeDesignator, "LN");
+    name->putAndInsertString(DCM_CodeMeaning, "Radiology Report");
+    for (int i = 0; i < 3; ++i) {
+        DcmItem* item = nullptr;
+        d.findOrCreateSequenceItem(DCM_ContentSequence, item, -2);
+        item->putAndInsertString(DCM_RelationshipType, "CONTAINS");
+        item->putAndInsertString(DCM_ValueType, "TEXT");
+        item->putAndInsertString(DCM_TextValue, i % 2 ? "No acute findings." : "Odd text length.");
+        DcmItem* code = nullptr;
+        item->findOrCreateSequenceItem(DCM_ConceptNameCodeSequence, code, 0);
+        code->putAndInsertString(DCM_CodeValue, "121071");
+        code->putAndInsertString(DCM_CodingSchemeDesignator, "DCM");
+        code->putAndInsertString(DCM_CodeMeaning, "Finding");
+    }
+    const std::string path = dir + "/sr.dcm";
+    save_as_worker(f, path, EXS_LittleEndianExplicit);
+    return path;
+}
+
+std::string write_ct(const std::string& dir, int size, bool rle) {
+    testdata::StudySpec spec;
+    spec.rows = spec.columns = size;
+    spec.rle = rle;
+    spec.study_uid += "." + std::to_string(size) + (rle ? ".1" : ".0");  // instance UIDs differ per case
+    spec.series = {testdata::Series{"CT", UID_CTImageStorage, 1}};
+    const auto written = testdata::write_study(dir, spec);
+    REQUIRE(written.size() == 1);
+    // Saved again the worker's way (write_study is not the worker).
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(written[0].path.c_str()).good());
+    REQUIRE(f.loadAllDataIntoMemory().good());
+    const E_TransferSyntax xfer = f.getDataset()->getOriginalXfer();
+    const std::string path = dir + "/ct.dcm";
+    save_as_worker(f, path, xfer);
+    return path;
+}
+
+// Sends `path` from its file (parsed = false) or as the forwarder does, parsed with its path.
+dimse::SendResult send(dimse::StoreScu& scu, const std::string& path, bool parsed) {
+    if (!parsed) return scu.send_file(path);
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(path.c_str()).good());
+    const std::string ts = DcmXfer(f.getDataset()->getOriginalXfer()).getXferID();
+    return scu.send_parsed(f, ts, path);
+}
+
+}  // namespace
+
+TEST_CASE("send as stored: CT of three sizes, an SR and an RLE instance arrive byte for byte") {
+    testsupport::TempDir src;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"CT 64x64", write_ct(src / "small", 64, false)},
+        {"CT 512x512", write_ct(src / "large", 512, false)},
+        {"CT 1024x1024", write_ct(src / "larger", 1024, false)},  // 2 MiB: read from the file in several chunks
+        {"SR", write_sr(src.path())},
+        {"CT 64x64 RLE", write_ct(src / "rle", 64, true)},
+    };
+    // Default max PDU (16 kB), and the smallest storescp allows: the data set is cut into many PDVs.
+    for (const std::string pdu : {"16384", "4096"}) {
+        for (const auto& [name, path] : cases) {
+            for (const bool parsed : {false, true}) {
+                INFO(name << ", max PDU " << pdu << (parsed ? ", parsed" : ", from the file"));
+                Sink sink({"+B", "+xa", "-pdu", pdu});
+                dimse::StoreScu scu(to(sink));
+                const auto r = send(scu, path, parsed);
+                INFO(r.detail);
+                REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+                CHECK(r.as_stored);
+                scu.release();
+                const std::string got = sink.received();
+                CHECK(transfer_syntax_of(got) == transfer_syntax_of(path));
+                CHECK(dataset_bytes(got) == dataset_bytes(path));
+            }
+        }
+    }
+}
+
+TEST_CASE("send as stored: over TLS the data set arrives byte for byte") {
+    testsupport::TempDir src;
+    const std::string path = write_ct(src.path(), 1024, false);  // several chunks of the file
+    const auto& pki = test_pki();
+    Sink sink({"+B", "+tls", pki.dir / "server.key", pki.dir / "server.crt", "+cf", pki.dir / "ca.crt"});
+    dimse::TlsSettings tls;
+    tls.certificate = pki.dir / "client.crt";
+    tls.private_key = pki.dir / "client.key";
+    tls.trusted_certificates = pki.dir / "ca.crt";
+    tls.server_name = "localhost";
+    std::string error;
+    std::shared_ptr<DcmTransportLayer> layer = dimse::make_tls_layer(dimse::TlsRole::client, tls, error);
+    INFO(error);
+    REQUIRE(layer);
+    auto settings = to(sink);
+    settings.transport = [layer] { return layer; };
+    dimse::StoreScu scu(settings);
+    const auto r = send(scu, path, true);
+    INFO(r.detail);
+    REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+    CHECK(r.as_stored);
+    scu.release();
+    CHECK(dataset_bytes(sink.received()) == dataset_bytes(path));
+}
+
+TEST_CASE("send as stored: a peer that takes only implicit VR gets the same values, encoded by DIMSE") {
+    testsupport::TempDir src;
+    for (const std::string& path : {write_ct(src / "ct", 64, false), write_sr(src.path()), write_ct(src / "rle", 64, true)}) {
+        INFO(path);
+        Sink sink({"+B", "+xi"});
+        dimse::StoreScu scu(to(sink));
+        const auto r = send(scu, path, true);
+        INFO(r.detail);
+        REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+        CHECK_FALSE(r.as_stored);
+        scu.release();
+        const std::string got = sink.received();
+        CHECK(transfer_syntax_of(got) == UID_LittleEndianImplicitTransferSyntax);
+        CHECK(dataset_values(got) == dataset_values(path));
+    }
+}
+
+TEST_CASE("send as stored: a file whose bytes DIMSE would change is encoded by DIMSE") {
+    testsupport::TempDir src;
+    const std::string ct = write_ct(src.path(), 64, false);
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(ct.c_str()).good());
+    REQUIRE(f.loadAllDataIntoMemory().good());
+    bool group_length = false;
+    SECTION("a group length (DIMSE recalculates it)") {
+        group_length = true;
+        REQUIRE(f.getDataset()->putAndInsertUint32(DcmTagKey(0x0010, 0x0000), 4711).good());
+    }
+    SECTION("data set trailing padding (DIMSE leaves it out)") {
+        const Uint8 zeros[4] = {0, 0, 0, 0};
+        REQUIRE(f.getDataset()->putAndInsertUint8Array(DCM_DataSetTrailingPadding, zeros, 4).good());
+    }
+    const std::string path = src / "changed.dcm";
+    save_as_worker(f, path, EXS_LittleEndianExplicit);
+    Sink sink({"+B"});
+    dimse::StoreScu scu(to(sink));
+    const auto r = send(scu, path, true);
+    INFO(r.detail);
+    REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+    CHECK_FALSE(r.as_stored);
+    scu.release();
+    const std::string got = sink.received();
+    CHECK(dataset_bytes(got) != dataset_bytes(path));
+    DcmFileFormat received;
+    REQUIRE(received.loadFile(got.c_str()).good());
+    if (group_length) {
+        Uint32 length = 0;
+        received.getDataset()->findAndGetUint32(DcmTagKey(0x0010, 0x0000), length);
+        CHECK(length != 4711);
+    } else {
+        CHECK_FALSE(received.getDataset()->tagExists(DCM_DataSetTrailingPadding));
+    }
+}
+
+TEST_CASE("send as stored: Orthanc stores the same values for CT, SR and RLE instances") {
+    testsupport::TempDir src;
+    const std::vector<std::string> paths = {write_ct(src / "small", 64, false), write_ct(src / "large", 512, false),
+                                            write_sr(src.path()), write_ct(src / "rle", 64, true)};
+    gwtest::Orthanc orthanc;
+    dimse::ScuSettings settings;
+    settings.called_ae = "RESEARCH";
+    settings.host = "127.0.0.1";
+    settings.port = orthanc.dicom_port;
+    settings.acse_timeout_seconds = 10;
+    settings.dimse_timeout_seconds = 10;
+    {
+        dimse::StoreScu scu(settings);
+        for (const auto& path : paths) {
+            const auto r = send(scu, path, true);
+            INFO(path << ": " << r.detail);
+            REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+            CHECK(r.as_stored);  // Orthanc accepts each file's own syntax
+        }
+    }
+    const auto instances = orthanc.get("/instances");
+    REQUIRE(instances.is_array());
+    REQUIRE(instances.size() == paths.size());
+    std::map<std::string, std::string> stored;  // SOP Instance UID -> the file Orthanc keeps
+    for (const auto& id : instances) {
+        const std::string file = src / (id.get<std::string>() + ".orthanc");
+        const auto r = testsupport::run({"curl", "-s", "--max-time", "10", "-o", file,
+                                         "http://127.0.0.1:" + std::to_string(orthanc.http_port) + "/instances/" +
+                                             id.get<std::string>() + "/file"},
+                                        20s);
+        REQUIRE(r.exit_code == 0);
+        DcmFileFormat f;
+        REQUIRE(f.loadFile(file.c_str()).good());
+        OFString uid;
+        f.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);
+        stored[uid.c_str()] = file;
+    }
+    for (const auto& path : paths) {
+        DcmFileFormat f;
+        REQUIRE(f.loadFile(path.c_str()).good());
+        OFString uid;
+        f.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);
+        INFO(path);
+        REQUIRE(stored.count(uid.c_str()) == 1);
+        CHECK(transfer_syntax_of(stored[uid.c_str()]) == transfer_syntax_of(path));
+        CHECK(dataset_values(stored[uid.c_str()]) == dataset_values(path));
+    }
+}
+
+TEST_CASE("send as stored: through the gateway, the peer gets the data sets the gateway wrote, byte for byte") {
+    testsupport::TempDir src;
+    const std::string rle = write_ct(src / "rle", 64, true);
+    const std::vector<std::string> paths = {write_ct(src / "small", 64, false), write_ct(src / "large", 512, false),
+                                            write_sr(src.path()), rle};
+    Sink sink({"+B", "+xa"});
+    // The folder destination copies the gateway's output file as it is: what the gateway wrote.
+    gwtest::Gateway gw(nlohmann::json{
+        {"destinations", nlohmann::json::array({{{"name", "research"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"}, {"port", sink.port}},
+                                                {{"name", "outbox"}, {"directory", "outbox"}}})}});
+    REQUIRE(gw.start());
+    const auto sent = gwtest::store(gw.port, {paths[0], paths[1], paths[2]});
+    INFO(sent.run.output);
+    REQUIRE(sent.acked.size() == 3);
+    // storescu proposes RLE only when told to (-xr); it cannot decompress it.
+    const auto rle_sent = gwtest::parse_storescu(testsupport::run(
+        gwtest::with_shim({"storescu", "-v", "-nh", "-xr", "-aet", "MODALITY", "-aec", "DEIDGW", "127.0.0.1",
+                           std::to_string(gw.port), rle}),
+        60s));
+    INFO(rle_sent.run.output);
+    REQUIRE(rle_sent.acked.size() == 1);
+    INFO(gw.log());
+    REQUIRE(gwtest::wait_for_files(sink.dir / "in", paths.size(), 30s));
+    REQUIRE(gwtest::wait_for_files(gw.state() + "/outbox", paths.size(), 30s));
+    std::map<std::string, std::string> written;  // SOP Instance UID -> the gateway's output
+    for (const auto& f : gwtest::files_under(gw.state() + "/outbox")) written[gwtest::read_attributes(f).sop_uid] = f;
+    REQUIRE(written.size() == paths.size());
+    for (const auto& got : gwtest::files_under(sink.dir / "in")) {
+        const std::string uid = gwtest::read_attributes(got).sop_uid;
+        INFO(uid);
+        REQUIRE(written.count(uid) == 1);
+        CHECK(transfer_syntax_of(got) == transfer_syntax_of(written[uid]));
+        CHECK(dataset_bytes(got) == dataset_bytes(written[uid]));
+    }
+}
