@@ -174,6 +174,17 @@ dimse::SendResult send(dimse::StoreScu& scu, const std::string& path, bool parse
     return scu.send_parsed(f, ts, path);
 }
 
+// Sends `path` on an association of its own to `settings` (parsed or from the file, as send does),
+// requires Success and releases the association before the caller looks at what the peer got.
+dimse::SendResult send_once(const dimse::ScuSettings& settings, const std::string& path, bool parsed) {
+    dimse::StoreScu scu(settings);
+    auto r = send(scu, path, parsed);
+    INFO(r.detail);
+    REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
+    scu.release();
+    return r;
+}
+
 }  // namespace
 
 TEST_CASE("send as stored: CT of three sizes, an SR and an RLE instance arrive byte for byte") {
@@ -191,12 +202,7 @@ TEST_CASE("send as stored: CT of three sizes, an SR and an RLE instance arrive b
             for (const bool parsed : {false, true}) {
                 INFO(name << ", max PDU " << pdu << (parsed ? ", parsed" : ", from the file"));
                 Sink sink({"+B", "+xa", "-pdu", pdu});
-                dimse::StoreScu scu(to(sink));
-                const auto r = send(scu, path, parsed);
-                INFO(r.detail);
-                REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
-                CHECK(r.as_stored);
-                scu.release();
+                CHECK(send_once(to(sink), path, parsed).as_stored);
                 const std::string got = sink.received();
                 CHECK(transfer_syntax_of(got) == transfer_syntax_of(path));
                 CHECK(dataset_bytes(got) == dataset_bytes(path));
@@ -221,12 +227,7 @@ TEST_CASE("send as stored: over TLS the data set arrives byte for byte") {
     REQUIRE(layer);
     auto settings = to(sink);
     settings.transport = [layer] { return layer; };
-    dimse::StoreScu scu(settings);
-    const auto r = send(scu, path, true);
-    INFO(r.detail);
-    REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
-    CHECK(r.as_stored);
-    scu.release();
+    CHECK(send_once(settings, path, true).as_stored);
     CHECK(dataset_bytes(sink.received()) == dataset_bytes(path));
 }
 
@@ -235,12 +236,7 @@ TEST_CASE("send as stored: a peer that takes only implicit VR gets the same valu
     for (const std::string& path : {write_ct(src / "ct", 64, false), write_sr(src.path()), write_ct(src / "rle", 64, true)}) {
         INFO(path);
         Sink sink({"+B", "+xi"});
-        dimse::StoreScu scu(to(sink));
-        const auto r = send(scu, path, true);
-        INFO(r.detail);
-        REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
-        CHECK_FALSE(r.as_stored);
-        scu.release();
+        CHECK_FALSE(send_once(to(sink), path, true).as_stored);
         const std::string got = sink.received();
         CHECK(transfer_syntax_of(got) == UID_LittleEndianImplicitTransferSyntax);
         CHECK(dataset_values(got) == dataset_values(path));
@@ -265,12 +261,7 @@ TEST_CASE("send as stored: a file whose bytes DIMSE would change is encoded by D
     const std::string path = src / "changed.dcm";
     save_as_worker(f, path, EXS_LittleEndianExplicit);
     Sink sink({"+B"});
-    dimse::StoreScu scu(to(sink));
-    const auto r = send(scu, path, true);
-    INFO(r.detail);
-    REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
-    CHECK_FALSE(r.as_stored);
-    scu.release();
+    CHECK_FALSE(send_once(to(sink), path, true).as_stored);
     const std::string got = sink.received();
     CHECK(dataset_bytes(got) != dataset_bytes(path));
     DcmFileFormat received;
