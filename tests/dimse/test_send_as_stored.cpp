@@ -65,15 +65,17 @@ struct Sink {
     }
 };
 
-dimse::ScuSettings to(const Sink& sink) {
+// A peer on loopback, with 10 s timeouts.
+dimse::ScuSettings to(const std::string& called_ae, int port) {
     dimse::ScuSettings s;
-    s.called_ae = "SINK";
+    s.called_ae = called_ae;
     s.host = "127.0.0.1";
-    s.port = sink.port;
+    s.port = port;
     s.acse_timeout_seconds = 10;
     s.dimse_timeout_seconds = 10;
     return s;
 }
+dimse::ScuSettings to(const Sink& sink) { return to("SINK", sink.port); }
 
 // A file's data set bytes: what follows its meta header (preamble, "DICM", then the group whose
 // length DCMTK measures).
@@ -280,12 +282,7 @@ TEST_CASE("send as stored: Orthanc stores the same values for CT, SR and RLE ins
     const std::vector<std::string> paths = {write_ct(src / "small", 64, false), write_ct(src / "large", 512, false),
                                             write_sr(src.path()), write_ct(src / "rle", 64, true)};
     gwtest::Orthanc orthanc;
-    dimse::ScuSettings settings;
-    settings.called_ae = "RESEARCH";
-    settings.host = "127.0.0.1";
-    settings.port = orthanc.dicom_port;
-    settings.acse_timeout_seconds = 10;
-    settings.dimse_timeout_seconds = 10;
+    const dimse::ScuSettings settings = to("RESEARCH", orthanc.dicom_port);
     {
         dimse::StoreScu scu(settings);
         for (const auto& path : paths) {
