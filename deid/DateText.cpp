@@ -1,7 +1,7 @@
 #include "deid/DateText.h"
 
 #include <cstdlib>
-#include <map>
+#include <unordered_map>
 
 #include "deid/TextNormaliser.h"
 
@@ -9,9 +9,10 @@ namespace deid {
 
 namespace {
 
-// Folded month names and abbreviations; index 0 = January.
-const std::map<std::string, int>& months() {
-    static const std::map<std::string, int> m = [] {
+// Folded month names and abbreviations -> month (1 = January); hashed: every word of a text
+// with a number in it is looked up.
+const std::unordered_map<std::string, int>& months() {
+    static const std::unordered_map<std::string, int> m = [] {
         const std::vector<std::vector<std::string>> names = {
             {"january", "jan", "januar", "janner", "janvier", "janv", "enero", "ene", "gennaio", "gen", "januari", "janeiro", "jaanuar", "styczen", "stycznia", "leden", "ledna"},
             {"february", "feb", "febr", "februar", "fevrier", "fevr", "fev", "febrero", "febbraio", "februari", "fevereiro", "luty", "lutego", "unor"},
@@ -26,7 +27,7 @@ const std::map<std::string, int>& months() {
             {"november", "nov", "novembre", "noviembre", "novembro", "listopad", "listopada"},
             {"december", "dec", "dez", "dezember", "decembre", "diciembre", "dic", "dicembre", "dezembro", "desember", "grudzien", "grudnia", "prosinec"},
         };
-        std::map<std::string, int> out;
+        std::unordered_map<std::string, int> out;
         for (std::size_t i = 0; i < names.size(); ++i)
             for (const std::string& n : names[i]) out.emplace(n, static_cast<int>(i) + 1);
         return out;
@@ -85,7 +86,18 @@ std::vector<Token> tokenise(const std::string& s) {
                 ++j;
             }
             if (j == i) ++j;
-            out.push_back({Token::Word, i, j, fold(s.substr(i, j - i)), sep});
+            // An ASCII word (letters only) folds to its lower case: no copy to fold.
+            bool ascii = true;
+            for (std::size_t k = i; k < j && ascii; ++k) ascii = static_cast<unsigned char>(s[k]) < 0x80;
+            std::string word;
+            if (ascii) {
+                word.assign(s, i, j - i);
+                for (char& ch : word)
+                    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+            } else {
+                word = fold(s.substr(i, j - i));
+            }
+            out.push_back({Token::Word, i, j, std::move(word), sep});
             sep = 0;
             i = j;
             continue;
@@ -138,10 +150,10 @@ std::vector<std::string> date_written_forms(const std::string& d) {
             if (o == f) return;
         out.push_back(f);
     };
-    // Numeric forms, separators folded away.
-    for (const std::string& f : {y + m + dd, m + dd + y, dd + m + y, ms + "/" + ds + "/" + y, ds + "." + ms + "." + y,
-                                 m + dd + yy, dd + m + yy})
-        add(fold(f));
+    // Numeric forms, separators folded away (fold() keeps the digits and drops '/' and '.':
+    // "3/19/2022" is "3192022").
+    for (const std::string& f : {y + m + dd, m + dd + y, dd + m + y, ms + ds + y, ds + ms + y, m + dd + yy, dd + m + yy})
+        add(f);
     // Month names (every language, ordinals, without the year) are not spelled out here:
     // find_text_dates reads them, and both the cleaner and the verifier use it.
     // CJK: 2023年1月5日 and 1月5日 (Korean 년/월/일 too).

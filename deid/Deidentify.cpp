@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <stdexcept>
 
 #include <dcmtk/config/osconfig.h>
@@ -32,6 +33,13 @@ namespace deid {
 namespace {
 
 constexpr std::uint32_t key(std::uint16_t g, std::uint16_t e) { return (std::uint32_t(g) << 16) | e; }
+
+template <std::size_t N>
+std::vector<std::uint32_t> sorted(const std::uint32_t (&keys)[N]) {
+    std::vector<std::uint32_t> v(keys, keys + N);
+    std::sort(v.begin(), v.end());
+    return v;
+}
 
 std::vector<std::string> split_values(const std::string& s) {
     std::vector<std::string> out;
@@ -147,8 +155,14 @@ std::string shift_date_value(const std::string& raw, int days, bool datetime) {
     tm.tm_mday += days;
     if (timegm(&tm) == static_cast<time_t>(-1)) return "";
     if (tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) return "";
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    // YYYYMMDD (the year is 1..9999 here), cut to the digits the value had.
+    char buf[8];
+    auto put = [&buf](int at, int value, int width) {
+        for (int k = width - 1; k >= 0; --k, value /= 10) buf[at + k] = static_cast<char>('0' + value % 10);
+    };
+    put(0, tm.tm_year + 1900, 4);
+    put(4, tm.tm_mon + 1, 2);
+    put(6, tm.tm_mday, 2);
     return std::string(buf, digits) + v.substr(digits);
 }
 
@@ -296,7 +310,7 @@ private:
     std::string patient_name_;
     TextCleaner cleaner_;
     PseudonymRequest request_;
-    std::map<std::string, std::size_t> uid_index_;
+    std::unordered_map<std::string, std::size_t> uid_index_;  // original UID -> its index in request_.uids
     std::vector<Pending> pending_;
     Readings readings_;  // undeclared character set: other readings of a value's bytes
     DeidReport report_;
@@ -672,19 +686,24 @@ void Engine::process_item(DcmItem& item, Mode mode, int depth) {
 void Engine::scan_identifiers(DcmItem& item) {
     // The value as decoded, then its other readings (an undeclared character set).
     auto readings_of = [&](DcmElement* el) {
-        std::vector<std::string> r = {element_value(el)};
+        std::vector<std::string> r;
+        r.push_back(element_value(el));
         auto it = readings_.find(el);
         if (it != readings_.end()) r.insert(r.end(), it->second.begin(), it->second.end());
         return r;
     };
-    static const std::set<std::uint32_t> ids = {
+    // Sorted, for a binary search per element.
+    static constexpr std::uint32_t ids_unsorted[] = {
         key(0x0010, 0x0020), key(0x0010, 0x1000), key(0x0008, 0x0050), key(0x0020, 0x0010), key(0x0010, 0x1090),
         key(0x0040, 0x2016), key(0x0040, 0x2017), key(0x0040, 0x1001), key(0x0040, 0x0009), key(0x0040, 0x0253),
         key(0x0018, 0x1000), key(0x0038, 0x0010), key(0x0010, 0x2154), key(0x0008, 0x0092), key(0x0008, 0x0094),
         key(0x0040, 0x1101), key(0x0010, 0x1002)};
-    static const std::set<std::uint32_t> phrases = {
+    static constexpr std::uint32_t phrases_unsorted[] = {
         key(0x0008, 0x0080), key(0x0008, 0x0081), key(0x0008, 0x1040), key(0x0008, 0x1010), key(0x0010, 0x1040),
         key(0x0010, 0x2152), key(0x0040, 0x0242), key(0x0040, 0x0010), key(0x0032, 0x1020), key(0x0040, 0x0243)};
+    static const std::vector<std::uint32_t> ids = sorted(ids_unsorted);
+    static const std::vector<std::uint32_t> phrases = sorted(phrases_unsorted);
+    auto in = [](const std::vector<std::uint32_t>& v, std::uint32_t k) { return std::binary_search(v.begin(), v.end(), k); };
     // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
     for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
         DcmElement* el = static_cast<DcmElement*>(o);
@@ -715,10 +734,10 @@ void Engine::scan_identifiers(DcmItem& item) {
         if (p_.retain_device_identity && (k == key(0x0018, 0x1000) || k == key(0x0008, 0x1010))) continue;
         if (p_.retain_institution_identity && (k == key(0x0008, 0x0080) || k == key(0x0008, 0x0081) || k == key(0x0008, 0x1040)))
             continue;
-        if (ids.count(k))
+        if (in(ids, k))
             for (const std::string& reading : readings_of(el))
                 for (const std::string& v : split_values(reading)) cleaner_.add_identifier(v);
-        if (phrases.count(k))
+        if (in(phrases, k))
             for (const std::string& reading : readings_of(el))
                 for (const std::string& v : split_values(reading)) cleaner_.add_phrase(v);
     }

@@ -326,6 +326,12 @@ bool clinical_or_generic(const std::string& w) {
 // True when an ASCII text has a word (as words_of reads it: a letter, then letters and
 // apostrophes; folded to lower-case letters) that is a title or a relation word.
 bool has_title_or_relation_word(const std::string& s) {
+    // Both lists in one set: one look-up per word.
+    static const std::unordered_set<std::string> either = [] {
+        std::unordered_set<std::string> u(titles().begin(), titles().end());
+        u.insert(relations().begin(), relations().end());
+        return u;
+    }();
     std::string word;
     for (std::size_t i = 0; i < s.size();) {
         if (!is_alpha_ascii(s[i])) {
@@ -335,7 +341,7 @@ bool has_title_or_relation_word(const std::string& s) {
         word.clear();
         for (; i < s.size() && (is_alpha_ascii(s[i]) || s[i] == '\''); ++i)
             if (s[i] != '\'') word += static_cast<char>(s[i] | 0x20);
-        if (titles().count(word) || relations().count(word)) return true;
+        if (either.count(word)) return true;
     }
     return false;
 }
