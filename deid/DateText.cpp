@@ -46,6 +46,7 @@ struct Token {
 
 std::vector<Token> tokenise(const std::string& s) {
     std::vector<Token> out;
+    out.reserve(16);
     char sep = 0;
     for (std::size_t i = 0; i < s.size();) {
         const unsigned char c = static_cast<unsigned char>(s[i]);

@@ -276,6 +276,7 @@ struct Pending {
     enum Kind { Uid, Hash, Pseudonym, Shift, Clean, CleanKept } kind;
     DcmElement* element;
     std::vector<std::size_t> indexes;  // into the request's uids (one per value) or hashes
+    std::vector<std::string> values;   // Uid: the element's values as remap() read them
 };
 
 class Engine {
@@ -570,11 +571,10 @@ void Engine::aggregate_age(DcmElement* el) {
 }
 
 void Engine::remap(DcmElement* el) {
-    std::vector<std::string> values = split_values(element_value(el));
-    Pending pending{Pending::Uid, el, {}};
+    Pending pending{Pending::Uid, el, {}, split_values(element_value(el))};
     bool any = false;
-    for (std::string& v : values) {
-        v = trim(v);
+    for (const std::string& raw : pending.values) {
+        const std::string v = trim(raw);
         if (v.empty() || v.rfind("1.2.840.10008.", 0) == 0) {
             pending.indexes.push_back(static_cast<std::size_t>(-1));  // well-known: unchanged
             continue;
@@ -602,7 +602,7 @@ void Engine::perform(DcmItem& item, DcmElement* el, const Decision& d) {
             if (classify(el) == VrClass::Text) {
                 const DcmTagKey t = el->getTag();
                 const bool creator = (t.getGroup() & 1) && t.getElement() >= 0x0010 && t.getElement() <= 0x00FF;
-                if (!creator) pending_.push_back({Pending::CleanKept, el, {}});
+                if (!creator) pending_.push_back({Pending::CleanKept, el, {}, {}});
             }
             else if ((el->getTag().getGroup() & 1) && (el->ident() == EVR_OB || el->ident() == EVR_OW || el->ident() == EVR_UN) &&
                      binary_holds_identifier(el)) {
@@ -631,19 +631,19 @@ void Engine::perform(DcmItem& item, DcmElement* el, const Decision& d) {
             break;
         case Act::Clean:
             // After the broker's answer: dates in the text are shifted by the patient's offset.
-            pending_.push_back({Pending::Clean, el, {}});
+            pending_.push_back({Pending::Clean, el, {}, {}});
             break;
         case Act::Remap:
             remap(el);
             break;
         case Act::Shift:
-            pending_.push_back({Pending::Shift, el, {}});
+            pending_.push_back({Pending::Shift, el, {}, {}});
             break;
         case Act::Pseudonym:
-            pending_.push_back({Pending::Pseudonym, el, {}});
+            pending_.push_back({Pending::Pseudonym, el, {}, {}});
             break;
         case Act::Hash:
-            pending_.push_back({Pending::Hash, el, {request_.hashes.size()}});
+            pending_.push_back({Pending::Hash, el, {request_.hashes.size()}, {}});
             request_.hashes.push_back(element_value(el));
             break;
         case Act::Replace:
@@ -751,7 +751,8 @@ void Engine::finish(const PseudonymReply& reply) {
     for (const Pending& p : pending_) {
         switch (p.kind) {
             case Pending::Uid: {
-                std::vector<std::string> values = split_values(element_value(p.element));
+                // The values remap() read (nothing changes a UI value in between).
+                std::vector<std::string> values = p.values;
                 for (std::size_t i = 0; i < values.size() && i < p.indexes.size(); ++i) {
                     if (p.indexes[i] == static_cast<std::size_t>(-1)) continue;
                     values[i] = reply.uids[p.indexes[i]];

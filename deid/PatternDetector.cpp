@@ -207,6 +207,7 @@ struct Word {
 
 std::vector<Word> words_of(const std::string& s) {
     std::vector<Word> out;
+    out.reserve(16);
     const auto* p = reinterpret_cast<const uint8_t*>(s.data());
     const int32_t n = static_cast<int32_t>(s.size());
     int32_t i = 0;
@@ -225,7 +226,7 @@ std::vector<Word> words_of(const std::string& s) {
             w.all_caps = false;
             w.folded = s.substr(w.begin, w.end - w.begin);
             w.next = i < n && p[i] < 0x80 ? static_cast<char>(p[i]) : 0;
-            out.push_back(w);
+            out.push_back(std::move(w));
             continue;
         }
         bool any_lower = u_islower(c);
@@ -255,7 +256,7 @@ std::vector<Word> words_of(const std::string& s) {
         }
         w.next = j < n && p[j] < 0x80 ? static_cast<char>(p[j]) : 0;
         w.glued = is_digit(w.next) || (w.begin > 0 && is_digit(s[w.begin - 1]));
-        out.push_back(w);
+        out.push_back(std::move(w));
     }
     return out;
 }
