@@ -146,15 +146,21 @@ std::vector<std::string> date_written_forms(const std::string& d) {
     const int mi = std::atoi(m.c_str()), di = std::atoi(dd.c_str());
     if (mi < 1 || mi > 12 || di < 1 || di > 31) return out;
     const std::string ms = std::to_string(mi), ds = std::to_string(di);
-    auto add = [&](const std::string& f) {
+    out.reserve(7 + 16);
+    auto add = [&](std::string f) {
         for (const std::string& o : out)
             if (o == f) return;
-        out.push_back(f);
+        out.push_back(std::move(f));
     };
     // Numeric forms, separators folded away (fold() keeps the digits and drops '/' and '.':
     // "3/19/2022" is "3192022").
-    for (const std::string& f : {y + m + dd, m + dd + y, dd + m + y, ms + ds + y, ds + ms + y, m + dd + yy, dd + m + yy})
-        add(f);
+    add(y + m + dd);
+    add(m + dd + y);
+    add(dd + m + y);
+    add(ms + ds + y);
+    add(ds + ms + y);
+    add(m + dd + yy);
+    add(dd + m + yy);
     // Month names (every language, ordinals, without the year) are not spelled out here:
     // find_text_dates reads them, and both the cleaner and the verifier use it.
     // CJK: 2023年1月5日 and 1月5日 (Korean 년/월/일 too).
@@ -162,13 +168,14 @@ std::vector<std::string> date_written_forms(const std::string& d) {
                                            {"\xEB\x85\x84", "\xEC\x9B\x94", "\xEC\x9D\xBC"}};
     // (Each holds its markers, so they differ from the numeric forms and from each other once the
     // month and day writings are distinct: "1" and "01", but "12" once.)
-    const std::vector<std::string> months = ms == m ? std::vector<std::string>{m} : std::vector<std::string>{ms, m};
-    const std::vector<std::string> days = ds == dd ? std::vector<std::string>{dd} : std::vector<std::string>{ds, dd};
+    const std::string* const months[2] = {ms == m ? &m : &ms, &m};
+    const std::string* const days[2] = {ds == dd ? &dd : &ds, &dd};
+    const int n_months = ms == m ? 1 : 2, n_days = ds == dd ? 1 : 2;
     for (const auto& mk : kCjk)
-        for (const std::string& mon : months)
-            for (const std::string& day : days) {
-                std::string md = mon;
-                md.append(mk[1]).append(day).append(mk[2]);
+        for (int a = 0; a < n_months; ++a)
+            for (int b = 0; b < n_days; ++b) {
+                std::string md = *months[a];
+                md.append(mk[1]).append(*days[b]).append(mk[2]);
                 std::string ymd = y;
                 ymd.append(mk[0]).append(md);
                 out.push_back(std::move(ymd));
