@@ -856,8 +856,12 @@ DeidReport Engine::run() {
         "1.2.840.10008.5.1.4.1.1.4.3",  "1.2.840.10008.5.1.4.1.1.4.4",  "1.2.840.10008.5.1.4.1.1.128.1",
         "1.2.840.10008.5.1.4.1.1.130",  "1.2.840.10008.5.1.4.1.1.6.2",  "1.2.840.10008.5.1.4.1.1.12.1.1",
         "1.2.840.10008.5.1.4.1.1.12.2.1", "1.2.840.10008.5.1.4.1.1.13.1.1", "1.2.840.10008.5.1.4.1.1.13.1.3"};
-    enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0 || ds_.tagExists(DCM_SharedFunctionalGroupsSequence) ||
-                ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
+    enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0;
+    // Either functional groups sequence at the top level (one walk for both, as tagExists each).
+    for (DcmObject* o = ds_.nextInContainer(nullptr); o && !enhanced_; o = ds_.nextInContainer(o)) {
+        const DcmTagKey t = o->getTag();
+        enhanced_ = t == DCM_SharedFunctionalGroupsSequence || t == DCM_PerFrameFunctionalGroupsSequence;
+    }
     if (p_.clean_recognizable_visual_features && before[Rvf] == "YES") report_.refusal = "recognizable-visual-features";
 
     // Decode text with the instance's Specific Character Set; re-encoded at the end.
