@@ -1,7 +1,7 @@
 #include "deid/DateText.h"
 
 #include <cstdlib>
-#include <map>
+#include <unordered_map>
 
 #include "deid/TextNormaliser.h"
 
@@ -9,9 +9,10 @@ namespace deid {
 
 namespace {
 
-// Folded month names and abbreviations; index 0 = January.
-const std::map<std::string, int>& months() {
-    static const std::map<std::string, int> m = [] {
+// Folded month names and abbreviations -> month (1 = January); hashed: every word of a text
+// with a number in it is looked up.
+const std::unordered_map<std::string, int>& months() {
+    static const std::unordered_map<std::string, int> m = [] {
         const std::vector<std::vector<std::string>> names = {
             {"january", "jan", "januar", "janner", "janvier", "janv", "enero", "ene", "gennaio", "gen", "januari", "janeiro", "jaanuar", "styczen", "stycznia", "leden", "ledna"},
             {"february", "feb", "febr", "februar", "fevrier", "fevr", "fev", "febrero", "febbraio", "februari", "fevereiro", "luty", "lutego", "unor"},
@@ -26,7 +27,7 @@ const std::map<std::string, int>& months() {
             {"november", "nov", "novembre", "noviembre", "novembro", "listopad", "listopada"},
             {"december", "dec", "dez", "dezember", "decembre", "diciembre", "dic", "dicembre", "dezembro", "desember", "grudzien", "grudnia", "prosinec"},
         };
-        std::map<std::string, int> out;
+        std::unordered_map<std::string, int> out;
         for (std::size_t i = 0; i < names.size(); ++i)
             for (const std::string& n : names[i]) out.emplace(n, static_cast<int>(i) + 1);
         return out;
@@ -45,6 +46,7 @@ struct Token {
 
 std::vector<Token> tokenise(const std::string& s) {
     std::vector<Token> out;
+    out.reserve(16);
     char sep = 0;
     for (std::size_t i = 0; i < s.size();) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
@@ -85,7 +87,18 @@ std::vector<Token> tokenise(const std::string& s) {
                 ++j;
             }
             if (j == i) ++j;
-            out.push_back({Token::Word, i, j, fold(s.substr(i, j - i)), sep});
+            // An ASCII word (letters only) folds to its lower case: no copy to fold.
+            bool ascii = true;
+            for (std::size_t k = i; k < j && ascii; ++k) ascii = static_cast<unsigned char>(s[k]) < 0x80;
+            std::string word;
+            if (ascii) {
+                word.assign(s, i, j - i);
+                for (char& ch : word)
+                    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+            } else {
+                word = fold(s.substr(i, j - i));
+            }
+            out.push_back({Token::Word, i, j, std::move(word), sep});
             sep = 0;
             i = j;
             continue;
@@ -133,15 +146,21 @@ std::vector<std::string> date_written_forms(const std::string& d) {
     const int mi = std::atoi(m.c_str()), di = std::atoi(dd.c_str());
     if (mi < 1 || mi > 12 || di < 1 || di > 31) return out;
     const std::string ms = std::to_string(mi), ds = std::to_string(di);
-    auto add = [&](const std::string& f) {
+    out.reserve(7 + 16);
+    auto add = [&](std::string f) {
         for (const std::string& o : out)
             if (o == f) return;
-        out.push_back(f);
+        out.push_back(std::move(f));
     };
-    // Numeric forms, separators folded away.
-    for (const std::string& f : {y + m + dd, m + dd + y, dd + m + y, ms + "/" + ds + "/" + y, ds + "." + ms + "." + y,
-                                 m + dd + yy, dd + m + yy})
-        add(fold(f));
+    // Numeric forms, separators folded away (fold() keeps the digits and drops '/' and '.':
+    // "3/19/2022" is "3192022").
+    add(y + m + dd);
+    add(m + dd + y);
+    add(dd + m + y);
+    add(ms + ds + y);
+    add(ds + ms + y);
+    add(m + dd + yy);
+    add(dd + m + yy);
     // Month names (every language, ordinals, without the year) are not spelled out here:
     // find_text_dates reads them, and both the cleaner and the verifier use it.
     // CJK: 2023年1月5日 and 1月5日 (Korean 년/월/일 too).
@@ -149,13 +168,14 @@ std::vector<std::string> date_written_forms(const std::string& d) {
                                            {"\xEB\x85\x84", "\xEC\x9B\x94", "\xEC\x9D\xBC"}};
     // (Each holds its markers, so they differ from the numeric forms and from each other once the
     // month and day writings are distinct: "1" and "01", but "12" once.)
-    const std::vector<std::string> months = ms == m ? std::vector<std::string>{m} : std::vector<std::string>{ms, m};
-    const std::vector<std::string> days = ds == dd ? std::vector<std::string>{dd} : std::vector<std::string>{ds, dd};
+    const std::string* const months[2] = {ms == m ? &m : &ms, &m};
+    const std::string* const days[2] = {ds == dd ? &dd : &ds, &dd};
+    const int n_months = ms == m ? 1 : 2, n_days = ds == dd ? 1 : 2;
     for (const auto& mk : kCjk)
-        for (const std::string& mon : months)
-            for (const std::string& day : days) {
-                std::string md = mon;
-                md.append(mk[1]).append(day).append(mk[2]);
+        for (int a = 0; a < n_months; ++a)
+            for (int b = 0; b < n_days; ++b) {
+                std::string md = *months[a];
+                md.append(mk[1]).append(*days[b]).append(mk[2]);
                 std::string ymd = y;
                 ymd.append(mk[0]).append(md);
                 out.push_back(std::move(ymd));

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <stdexcept>
 
 #include <dcmtk/config/osconfig.h>
@@ -32,6 +33,13 @@ namespace deid {
 namespace {
 
 constexpr std::uint32_t key(std::uint16_t g, std::uint16_t e) { return (std::uint32_t(g) << 16) | e; }
+
+template <std::size_t N>
+std::vector<std::uint32_t> sorted(const std::uint32_t (&keys)[N]) {
+    std::vector<std::uint32_t> v(keys, keys + N);
+    std::sort(v.begin(), v.end());
+    return v;
+}
 
 std::vector<std::string> split_values(const std::string& s) {
     std::vector<std::string> out;
@@ -147,8 +155,14 @@ std::string shift_date_value(const std::string& raw, int days, bool datetime) {
     tm.tm_mday += days;
     if (timegm(&tm) == static_cast<time_t>(-1)) return "";
     if (tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) return "";
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    // YYYYMMDD (the year is 1..9999 here), cut to the digits the value had.
+    char buf[8];
+    auto put = [&buf](int at, int value, int width) {
+        for (int k = width - 1; k >= 0; --k, value /= 10) buf[at + k] = static_cast<char>('0' + value % 10);
+    };
+    put(0, tm.tm_year + 1900, 4);
+    put(4, tm.tm_mon + 1, 2);
+    put(6, tm.tm_mday, 2);
     return std::string(buf, digits) + v.substr(digits);
 }
 
@@ -262,6 +276,7 @@ struct Pending {
     enum Kind { Uid, Hash, Pseudonym, Shift, Clean, CleanKept } kind;
     DcmElement* element;
     std::vector<std::size_t> indexes;  // into the request's uids (one per value) or hashes
+    std::vector<std::string> values;   // Uid: the element's values as remap() read them
 };
 
 class Engine {
@@ -296,7 +311,7 @@ private:
     std::string patient_name_;
     TextCleaner cleaner_;
     PseudonymRequest request_;
-    std::map<std::string, std::size_t> uid_index_;
+    std::unordered_map<std::string, std::size_t> uid_index_;  // original UID -> its index in request_.uids
     std::vector<Pending> pending_;
     Readings readings_;  // undeclared character set: other readings of a value's bytes
     DeidReport report_;
@@ -556,11 +571,10 @@ void Engine::aggregate_age(DcmElement* el) {
 }
 
 void Engine::remap(DcmElement* el) {
-    std::vector<std::string> values = split_values(element_value(el));
-    Pending pending{Pending::Uid, el, {}};
+    Pending pending{Pending::Uid, el, {}, split_values(element_value(el))};
     bool any = false;
-    for (std::string& v : values) {
-        v = trim(v);
+    for (const std::string& raw : pending.values) {
+        const std::string v = trim(raw);
         if (v.empty() || v.rfind("1.2.840.10008.", 0) == 0) {
             pending.indexes.push_back(static_cast<std::size_t>(-1));  // well-known: unchanged
             continue;
@@ -588,7 +602,7 @@ void Engine::perform(DcmItem& item, DcmElement* el, const Decision& d) {
             if (classify(el) == VrClass::Text) {
                 const DcmTagKey t = el->getTag();
                 const bool creator = (t.getGroup() & 1) && t.getElement() >= 0x0010 && t.getElement() <= 0x00FF;
-                if (!creator) pending_.push_back({Pending::CleanKept, el, {}});
+                if (!creator) pending_.push_back({Pending::CleanKept, el, {}, {}});
             }
             else if ((el->getTag().getGroup() & 1) && (el->ident() == EVR_OB || el->ident() == EVR_OW || el->ident() == EVR_UN) &&
                      binary_holds_identifier(el)) {
@@ -617,19 +631,19 @@ void Engine::perform(DcmItem& item, DcmElement* el, const Decision& d) {
             break;
         case Act::Clean:
             // After the broker's answer: dates in the text are shifted by the patient's offset.
-            pending_.push_back({Pending::Clean, el, {}});
+            pending_.push_back({Pending::Clean, el, {}, {}});
             break;
         case Act::Remap:
             remap(el);
             break;
         case Act::Shift:
-            pending_.push_back({Pending::Shift, el, {}});
+            pending_.push_back({Pending::Shift, el, {}, {}});
             break;
         case Act::Pseudonym:
-            pending_.push_back({Pending::Pseudonym, el, {}});
+            pending_.push_back({Pending::Pseudonym, el, {}, {}});
             break;
         case Act::Hash:
-            pending_.push_back({Pending::Hash, el, {request_.hashes.size()}});
+            pending_.push_back({Pending::Hash, el, {request_.hashes.size()}, {}});
             request_.hashes.push_back(element_value(el));
             break;
         case Act::Replace:
@@ -672,19 +686,24 @@ void Engine::process_item(DcmItem& item, Mode mode, int depth) {
 void Engine::scan_identifiers(DcmItem& item) {
     // The value as decoded, then its other readings (an undeclared character set).
     auto readings_of = [&](DcmElement* el) {
-        std::vector<std::string> r = {element_value(el)};
+        std::vector<std::string> r;
+        r.push_back(element_value(el));
         auto it = readings_.find(el);
         if (it != readings_.end()) r.insert(r.end(), it->second.begin(), it->second.end());
         return r;
     };
-    static const std::set<std::uint32_t> ids = {
+    // Sorted, for a binary search per element.
+    static constexpr std::uint32_t ids_unsorted[] = {
         key(0x0010, 0x0020), key(0x0010, 0x1000), key(0x0008, 0x0050), key(0x0020, 0x0010), key(0x0010, 0x1090),
         key(0x0040, 0x2016), key(0x0040, 0x2017), key(0x0040, 0x1001), key(0x0040, 0x0009), key(0x0040, 0x0253),
         key(0x0018, 0x1000), key(0x0038, 0x0010), key(0x0010, 0x2154), key(0x0008, 0x0092), key(0x0008, 0x0094),
         key(0x0040, 0x1101), key(0x0010, 0x1002)};
-    static const std::set<std::uint32_t> phrases = {
+    static constexpr std::uint32_t phrases_unsorted[] = {
         key(0x0008, 0x0080), key(0x0008, 0x0081), key(0x0008, 0x1040), key(0x0008, 0x1010), key(0x0010, 0x1040),
         key(0x0010, 0x2152), key(0x0040, 0x0242), key(0x0040, 0x0010), key(0x0032, 0x1020), key(0x0040, 0x0243)};
+    static const std::vector<std::uint32_t> ids = sorted(ids_unsorted);
+    static const std::vector<std::uint32_t> phrases = sorted(phrases_unsorted);
+    auto in = [](const std::vector<std::uint32_t>& v, std::uint32_t k) { return std::binary_search(v.begin(), v.end(), k); };
     // nextInContainer, not getElement(i): DcmList::seek_to walks from the first element every time.
     for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
         DcmElement* el = static_cast<DcmElement*>(o);
@@ -715,10 +734,10 @@ void Engine::scan_identifiers(DcmItem& item) {
         if (p_.retain_device_identity && (k == key(0x0018, 0x1000) || k == key(0x0008, 0x1010))) continue;
         if (p_.retain_institution_identity && (k == key(0x0008, 0x0080) || k == key(0x0008, 0x0081) || k == key(0x0008, 0x1040)))
             continue;
-        if (ids.count(k))
+        if (in(ids, k))
             for (const std::string& reading : readings_of(el))
                 for (const std::string& v : split_values(reading)) cleaner_.add_identifier(v);
-        if (phrases.count(k))
+        if (in(phrases, k))
             for (const std::string& reading : readings_of(el))
                 for (const std::string& v : split_values(reading)) cleaner_.add_phrase(v);
     }
@@ -732,7 +751,8 @@ void Engine::finish(const PseudonymReply& reply) {
     for (const Pending& p : pending_) {
         switch (p.kind) {
             case Pending::Uid: {
-                std::vector<std::string> values = split_values(element_value(p.element));
+                // The values remap() read (nothing changes a UI value in between).
+                std::vector<std::string> values = p.values;
                 for (std::size_t i = 0; i < values.size() && i < p.indexes.size(); ++i) {
                     if (p.indexes[i] == static_cast<std::size_t>(-1)) continue;
                     values[i] = reply.uids[p.indexes[i]];
@@ -836,8 +856,12 @@ DeidReport Engine::run() {
         "1.2.840.10008.5.1.4.1.1.4.3",  "1.2.840.10008.5.1.4.1.1.4.4",  "1.2.840.10008.5.1.4.1.1.128.1",
         "1.2.840.10008.5.1.4.1.1.130",  "1.2.840.10008.5.1.4.1.1.6.2",  "1.2.840.10008.5.1.4.1.1.12.1.1",
         "1.2.840.10008.5.1.4.1.1.12.2.1", "1.2.840.10008.5.1.4.1.1.13.1.1", "1.2.840.10008.5.1.4.1.1.13.1.3"};
-    enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0 || ds_.tagExists(DCM_SharedFunctionalGroupsSequence) ||
-                ds_.tagExists(DCM_PerFrameFunctionalGroupsSequence);
+    enhanced_ = enhanced_classes.count(facts_.sop_class_uid) > 0;
+    // Either functional groups sequence at the top level (one walk for both, as tagExists each).
+    for (DcmObject* o = ds_.nextInContainer(nullptr); o && !enhanced_; o = ds_.nextInContainer(o)) {
+        const DcmTagKey t = o->getTag();
+        enhanced_ = t == DCM_SharedFunctionalGroupsSequence || t == DCM_PerFrameFunctionalGroupsSequence;
+    }
     if (p_.clean_recognizable_visual_features && before[Rvf] == "YES") report_.refusal = "recognizable-visual-features";
 
     // Decode text with the instance's Specific Character Set; re-encoded at the end.

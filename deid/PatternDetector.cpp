@@ -207,6 +207,7 @@ struct Word {
 
 std::vector<Word> words_of(const std::string& s) {
     std::vector<Word> out;
+    out.reserve(16);
     const auto* p = reinterpret_cast<const uint8_t*>(s.data());
     const int32_t n = static_cast<int32_t>(s.size());
     int32_t i = 0;
@@ -225,7 +226,7 @@ std::vector<Word> words_of(const std::string& s) {
             w.all_caps = false;
             w.folded = s.substr(w.begin, w.end - w.begin);
             w.next = i < n && p[i] < 0x80 ? static_cast<char>(p[i]) : 0;
-            out.push_back(w);
+            out.push_back(std::move(w));
             continue;
         }
         bool any_lower = u_islower(c);
@@ -255,7 +256,7 @@ std::vector<Word> words_of(const std::string& s) {
         }
         w.next = j < n && p[j] < 0x80 ? static_cast<char>(p[j]) : 0;
         w.glued = is_digit(w.next) || (w.begin > 0 && is_digit(s[w.begin - 1]));
-        out.push_back(w);
+        out.push_back(std::move(w));
     }
     return out;
 }
@@ -326,6 +327,12 @@ bool clinical_or_generic(const std::string& w) {
 // True when an ASCII text has a word (as words_of reads it: a letter, then letters and
 // apostrophes; folded to lower-case letters) that is a title or a relation word.
 bool has_title_or_relation_word(const std::string& s) {
+    // Both lists in one set: one look-up per word.
+    static const std::unordered_set<std::string> either = [] {
+        std::unordered_set<std::string> u(titles().begin(), titles().end());
+        u.insert(relations().begin(), relations().end());
+        return u;
+    }();
     std::string word;
     for (std::size_t i = 0; i < s.size();) {
         if (!is_alpha_ascii(s[i])) {
@@ -335,7 +342,7 @@ bool has_title_or_relation_word(const std::string& s) {
         word.clear();
         for (; i < s.size() && (is_alpha_ascii(s[i]) || s[i] == '\''); ++i)
             if (s[i] != '\'') word += static_cast<char>(s[i] | 0x20);
-        if (titles().count(word) || relations().count(word)) return true;
+        if (either.count(word)) return true;
     }
     return false;
 }

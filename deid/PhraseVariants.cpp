@@ -1,8 +1,8 @@
 #include "deid/PhraseVariants.h"
 
 #include <algorithm>
-#include <map>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "deid/TextNormaliser.h"
 
@@ -11,8 +11,8 @@ namespace deid {
 namespace {
 
 // Folded word -> the other folded words written for it.
-const std::map<std::string, std::vector<std::string>>& aliases() {
-    static const std::map<std::string, std::vector<std::string>> m = [] {
+const std::unordered_map<std::string, std::vector<std::string>>& aliases() {
+    static const std::unordered_map<std::string, std::vector<std::string>> m = [] {
         const std::vector<std::vector<std::string>> groups = {
             {"street", "st", "str"}, {"saint", "st", "ste", "san", "sankt", "sint"}, {"road", "rd"},
             {"avenue", "ave", "av"}, {"boulevard", "blvd"}, {"drive", "dr"}, {"lane", "ln"}, {"court", "ct"},
@@ -23,7 +23,7 @@ const std::map<std::string, std::vector<std::string>>& aliases() {
             {"department", "dept"}, {"institute", "inst"}, {"clinic", "clin"}, {"and", "&"},
             {"rue", "r"}, {"calle", "c"}, {"doctor", "dr"},
         };
-        std::map<std::string, std::vector<std::string>> out;
+        std::unordered_map<std::string, std::vector<std::string>> out;
         for (const auto& g : groups)
             for (const std::string& a : g)
                 for (const std::string& b : g)
@@ -53,7 +53,7 @@ std::vector<std::string> words_of(const std::string& s) {
 }  // namespace
 
 bool is_generic_word(const std::string& w) {
-    static const std::set<std::string> s = {
+    static const std::unordered_set<std::string> s = {
         // institutions
         "hospital", "hosp", "clinic", "clinics", "clinique", "klinik", "klinikum", "kliniken", "hopital", "ospedale",
         "hospitales", "ziekenhuis", "krankenhaus", "sykehus", "sjukhus", "szpital", "bolnitsa", "university",
@@ -89,27 +89,30 @@ std::vector<std::string> phrase_variants(const std::string& phrase) {
     }
     // Each alias of each word, then every aliasable word replaced by its first alias together.
     const std::vector<std::string> words = words_of(out.back());
-    std::vector<std::string> folded;
-    for (const std::string& w : words) folded.push_back(fold(w));
+    // Each word's aliases (null: none), looked up once.
+    std::vector<const std::vector<std::string>*> alias_of;
+    for (const std::string& w : words) {
+        auto it = aliases().find(fold(w));
+        alias_of.push_back(it == aliases().end() ? nullptr : &it->second);
+    }
     auto joined = [&](std::size_t i, const std::string& with) {
         std::string v;
         for (std::size_t k = 0; k < words.size(); ++k) v += (k ? " " : "") + (k == i ? with : words[k]);
         return v;
     };
     for (std::size_t i = 0; i < words.size(); ++i) {
-        auto it = aliases().find(folded[i]);
-        if (it == aliases().end()) continue;
-        for (const std::string& alias : it->second) add(joined(i, alias));
+        if (!alias_of[i]) continue;
+        for (const std::string& alias : *alias_of[i]) add(joined(i, alias));
     }
     // All at once, for each choice of the first word's alias ("N Main St" -> "North Main Street").
     for (int choice = 0; choice < 3; ++choice) {
         std::string v;
         bool any = false;
         for (std::size_t k = 0; k < words.size(); ++k) {
-            auto it = aliases().find(folded[k]);
+            const std::vector<std::string>* a = alias_of[k];
             std::string w = words[k];
-            if (it != aliases().end() && !it->second.empty()) {
-                w = it->second[std::min<std::size_t>(static_cast<std::size_t>(choice), it->second.size() - 1)];
+            if (a && !a->empty()) {
+                w = (*a)[std::min<std::size_t>(static_cast<std::size_t>(choice), a->size() - 1)];
                 any = true;
             }
             v += (k ? " " : "") + w;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -21,7 +22,7 @@ std::string lower(std::string s) {
 
 // Trimmed of the padding a creator element may carry.
 struct Index {
-    std::map<std::uint32_t, const Ps315Row*> exact;
+    std::unordered_map<std::uint32_t, const Ps315Row*> exact;  // looked up for every element of every instance
     std::vector<const Ps315Row*> masked;
     const Ps315Row* private_row = nullptr;
     std::map<std::pair<std::uint32_t, std::string>, const Ps315SafePrivate*> safe_private;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <regex>
@@ -36,12 +37,12 @@ bool word_char(char c) {
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
-    std::string cur;
-    for (char c : s) {
-        if (c == sep) { out.push_back(cur); cur.clear(); }
-        else cur += c;
+    std::size_t start = 0;
+    for (std::size_t p = s.find(sep); p != std::string::npos; p = s.find(sep, start)) {
+        out.emplace_back(s, start, p - start);
+        start = p + 1;
     }
-    out.push_back(cur);
+    out.emplace_back(s, start, std::string::npos);
     return out;
 }
 
@@ -116,9 +117,12 @@ void TextCleaner::add_folded_term(std::string t, std::size_t min_length, TermKin
         for (char c : t) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
         if (chars < 2) return;
     }
-    if (terms_.empty()) {  // an instance adds a few hundred terms: no rehash on the way
-        terms_.reserve(256);
-        term_set_.reserve(512);
+    // A CT of the bench adds about 60 terms (its names, ids, two dates): room for twice that, so
+    // few instances rehash, without clearing a bucket array of 512 on every instance (the set's
+    // buckets are zeroed when made and again when it is destroyed).
+    if (terms_.empty()) {
+        terms_.reserve(128);
+        term_set_.reserve(128);
     }
     if (!term_set_.insert(t).second) return;
     const bool strict = t.size() < 4;
@@ -133,27 +137,29 @@ void TextCleaner::add_person_name(const std::string& pn, bool patient) {
         std::string family = c.size() > 0 ? c[0] : "", given = c.size() > 1 ? c[1] : "",
                     middle = c.size() > 2 ? c[2] : "";
         // Whole names in the usual written orders first, so "JOHN DOE" becomes one "[removed]".
+        // Separators fold away (deid/TextNormaliser.h), so "DOE JOHN" is also the term for
+        // "DOE, JOHN", "DOE,JOHN" and "DOE^JOHN", and "DOE, JOHN Q" for "DOE^JOHN^Q".
         if (!family.empty() && !given.empty()) {
             add_term(given + " " + family, 3, kind);
             add_term(family + " " + given, 3, kind);
-            add_term(family + ", " + given, 3, kind);
-            add_term(family + "," + given, 3, kind);
-            add_term(family + "^" + given, 3, kind);
             if (!middle.empty()) {
                 add_term(given + " " + middle + " " + family, 3, kind);
                 add_term(family + ", " + given + " " + middle, 3, kind);
-                add_term(family + "^" + given + "^" + middle, 3, kind);
             }
         }
         add_term(group, 3, kind);
         // Each name component (and each word of it); initials are too short to matter.
         for (std::size_t i = 0; i < c.size() && i < 3; ++i) {
             add_term(c[i], 2, kind);
-            // And each word of it ("MARY ANN", "PANCREAS_0001", "SMITH-JONES").
+            // And each word of it ("MARY ANN", "PANCREAS_0001", "SMITH-JONES"); a component of
+            // one word is that word, added just above.
             std::string word;
             for (char ch : c[i] + " ") {
                 if (word_char(ch)) word += ch;
-                else { add_term(word, 2, kind); word.clear(); }
+                else {
+                    if (word != c[i]) add_term(word, 2, kind);
+                    word.clear();
+                }
             }
         }
     }
@@ -186,16 +192,20 @@ void TextCleaner::add_date(const std::string& da) {
     const std::string ms = std::to_string(mi), ds = std::to_string(di), yy = y.substr(2);
     // The usual numeric writings (2022-03-19, 2022/03/19, 03/19/2022, 3/19/22, 19.03.2022,
     // 19/3/2022, 19-03-2022, 19.03.22, ...) fold to their digits, in this order.
-    const std::string forms[] = {y + m + dd, m + dd + y, ms + ds + y, m + dd + yy, ms + ds + yy, dd + m + y, ds + ms + y, dd + m + yy};
-    for (const std::string& f : forms) add_folded_term(f, 6, TermKind::Date);
-    // The other numeric and CJK forms (month names in other languages: the date finder).
-    for (std::string& f : date_written_forms(d.substr(0, 8))) add_folded_term(std::move(f), 5, TermKind::Date);
+    std::string forms[] = {y + m + dd, m + dd + y, ms + ds + y, m + dd + yy, ms + ds + yy, dd + m + y, ds + ms + y, dd + m + yy};
+    for (std::string& f : forms) add_folded_term(std::move(f), 6, TermKind::Date);
+    // The CJK forms (month names in other languages: the date finder). Its numeric forms are all
+    // among the ones above.
+    for (std::string& f : date_written_forms(d.substr(0, 8)))
+        if (!std::all_of(f.begin(), f.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            add_folded_term(std::move(f), 5, TermKind::Date);
     for (const char* const* names : {kMonths, kMonthNames}) {
         const std::string mon = names[mi - 1];
-        for (const std::string& day : {ds, dd}) {
+        for (const std::string* day : {&ds, &dd}) {
+            if (day == &dd && dd == ds) continue;  // a day of two digits is written one way
             // Separators fold away: "Mar 19, 2022", "19-Mar-2022" and "19 March 2022" are all here.
-            add_folded_term(mon + day + y, 6, TermKind::Date);
-            add_folded_term(day + mon + y, 6, TermKind::Date);
+            add_folded_term(mon + *day + y, 6, TermKind::Date);
+            add_folded_term(*day + mon + y, 6, TermKind::Date);
         }
     }
 }
@@ -329,14 +339,39 @@ void apply_descriptor_policy(std::string& text) {
     text.swap(out);
 }
 
+// Which byte pairs a folded text holds, hashed into 1024 bits: a term whose first two bytes are
+// not among them cannot occur in the text, so its search is skipped (a hash collision only means
+// a search that finds nothing). Most terms of an instance occur in none of its texts.
+class PairFilter {
+public:
+    explicit PairFilter(const std::string& folded) {
+        for (std::size_t i = 0; i + 1 < folded.size(); ++i) {
+            const unsigned b = slot(folded, i);
+            bits_[b >> 6] |= std::uint64_t(1) << (b & 63);
+        }
+    }
+    bool may_hold(const std::string& term) const {
+        if (term.size() < 2) return true;
+        const unsigned b = slot(term, 0);
+        return (bits_[b >> 6] >> (b & 63)) & 1;
+    }
+
+private:
+    static unsigned slot(const std::string& s, std::size_t i) {
+        return (static_cast<unsigned char>(s[i]) * 131u + static_cast<unsigned char>(s[i + 1])) & 1023u;
+    }
+    std::uint64_t bits_[16] = {};
+};
+
 }  // namespace
 
 std::vector<std::size_t> TextCleaner::matched_terms(const std::string& text) const {
     std::vector<std::size_t> found;
     if (terms_.empty() || text.empty()) return found;
     const FoldedText folded(text);
+    const PairFilter pairs(folded.folded());
     for (std::size_t i = 0; i < terms_.size(); ++i)
-        if (folded.contains(terms_[i].folded, terms_[i].strict)) found.push_back(i);
+        if (pairs.may_hold(terms_[i].folded) && folded.contains(terms_[i].folded, terms_[i].strict)) found.push_back(i);
     return found;
 }
 
@@ -352,11 +387,13 @@ std::string TextCleaner::clean(const std::string& input, Scope requested) const 
         // Every match of every term in the folded text, as spans of the original bytes.
         if (!terms_.empty()) {
             const FoldedText folded(text);
+            const PairFilter pairs(folded.folded());
             for (const Term& term : terms_) {
                 if (scope == Scope::Kept &&
                     (term.kind == TermKind::Phrase || term.kind == TermKind::Date ||
                      (term.kind == TermKind::Id && term.folded.size() < 5)))
                     continue;
+                if (!pairs.may_hold(term.folded)) continue;
                 for (std::size_t pos : folded.find_all(term.folded, term.strict))
                     spans.push_back({folded.source_begin(pos), folded.source_end(pos, term.folded.size()), {}});
             }

@@ -312,8 +312,22 @@ std::vector<std::string> fold_variants(const std::string& utf8) {
             if (o == v) return;
         out.push_back(std::move(v));
     };
-    const std::string base = fold(utf8);
-    add(base);
+    std::string base = fold(utf8);
+    // A term written with the spelled-out form also stands for the letter with its umlaut, which
+    // folds to the bare vowel: "MUELLER" -> "muller", "SOERENSEN" -> "sorensen". (A copy of the
+    // base only when it has such a pair: most terms have none.)
+    std::string bare;
+    bool changed = false;
+    if (base.find("ae") != std::string::npos || base.find("oe") != std::string::npos ||
+        base.find("ue") != std::string::npos || base.find("aa") != std::string::npos) {
+        bare = base;
+        for (const char* pair : {"ae", "oe", "ue", "aa"})
+            for (std::size_t p = bare.find(pair); p != std::string::npos; p = bare.find(pair, p + 1)) {
+                bare.erase(p + 1, 1);
+                changed = true;
+            }
+    }
+    add(std::move(base));
     if (!is_ascii(utf8)) {
         // German and Nordic spellings of letters with umlauts or ligatures.
         static const std::pair<const char*, const char*> kSpelled[] = {
@@ -326,16 +340,7 @@ std::vector<std::string> fold_variants(const std::string& utf8) {
                 spelled.replace(p, 2, s.second);
         add(fold(spelled));
     }
-    // A term written with the spelled-out form also stands for the letter with its umlaut, which
-    // folds to the bare vowel: "MUELLER" -> "muller", "SOERENSEN" -> "sorensen".
-    std::string bare = base;
-    bool changed = false;
-    for (const char* pair : {"ae", "oe", "ue", "aa"})
-        for (std::size_t p = bare.find(pair); p != std::string::npos; p = bare.find(pair, p + 1)) {
-            bare.erase(p + 1, 1);
-            changed = true;
-        }
-    if (changed && bare.size() >= 4) add(bare);
+    if (changed && bare.size() >= 4) add(std::move(bare));
     return out;
 }
 

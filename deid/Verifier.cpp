@@ -43,8 +43,8 @@ constexpr std::size_t kMinSubstring = 5;       // full names / institutions: pla
 constexpr std::size_t kMinBinaryNeedle = 5;    // inside OB/OW/UN bytes only needles at least this long
 
 // Tokens that identify nobody: titles, particles and the usual placeholders.
-const std::set<std::string>& generic_tokens() {
-    static const std::set<std::string> s = {
+const std::unordered_set<std::string>& generic_tokens() {
+    static const std::unordered_set<std::string> s = {
         "MR", "MRS", "MS", "MISS", "DR", "PROF", "JR", "SR", "II", "III", "IV", "MD", "PHD", "RN", "RT",
         "DE", "LA", "LE", "DA", "DI", "DU", "DEL", "VAN", "VON", "DER", "DEN", "AND", "THE",
         "ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "UNKNOWN", "NONE", "NA", "N/A", "NULL",
@@ -83,35 +83,33 @@ std::string upper(const std::string& s) {
 // Upper case, person-name delimiters and control characters to spaces, whitespace collapsed, trimmed.
 std::string normalise(const std::string& s, bool person_name) {
     std::string u = upper(s);
-    std::string out;
-    out.reserve(u.size());
+    // Collapsed in place: a blank is written only where at least one was dropped.
+    std::size_t n = 0;
     bool space = false;
-    for (char ch : u) {
+    for (std::size_t i = 0; i < u.size(); ++i) {
+        const char ch = u[i];
         unsigned char c = static_cast<unsigned char>(ch);
         bool blank = c <= ' ' || (person_name && (c == '^' || c == '='));
         if (blank) {
             space = true;
             continue;
         }
-        if (space && !out.empty()) out += ' ';
+        if (space && n > 0) u[n++] = ' ';
         space = false;
-        out += ch;
+        u[n++] = ch;
     }
-    return out;
+    u.resize(n);
+    return u;
 }
 
 std::vector<std::string> split(const std::string& s, char delim) {
     std::vector<std::string> out;
-    std::string cur;
-    for (char c : s) {
-        if (c == delim) {
-            out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
+    std::size_t start = 0;
+    for (std::size_t p = s.find(delim); p != std::string::npos; p = s.find(delim, start)) {
+        out.emplace_back(s, start, p - start);
+        start = p + 1;
     }
-    out.push_back(cur);
+    out.emplace_back(s, start, std::string::npos);
     return out;
 }
 

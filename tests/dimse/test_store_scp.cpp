@@ -9,6 +9,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -344,4 +345,41 @@ TEST_CASE("a received file up to keep_parsed_bytes is handed to the handler pars
     CHECK(pixels != nullptr);
     CHECK_FALSE(handler.requests[1].dataset);  // over 64 KiB: parsed for the checks only
     CHECK(handler.requests[1].parsed);
+}
+
+TEST_CASE("a received file over the kept copy's 256 KiB but within keep_parsed_bytes is handed on parsed from its file") {
+    testsupport::TempDir src, dir;
+    testdata::StudySpec spec;
+    spec.rows = spec.columns = 512;  // 512 KiB of pixel data, as a 512x512 CT
+    const auto files = testdata::write_study(src.path(), spec);
+    RecordingHandler handler(dir.path());
+    dimse::ScpSettings s;
+    s.ae_title = "DEIDGW";
+    s.bind = "127.0.0.1";
+    s.port = 0;
+    s.receive_dir = dir.path();
+    s.keep_parsed_bytes = 1024 * 1024;
+    dimse::StoreScp scp(s, handler);
+    REQUIRE_FALSE(scp.start());
+    auto r = run({"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.port()), files[0].path},
+                 30s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(handler.requests.size() == 1);
+    const auto& kept = handler.requests[0];
+    REQUIRE(kept.file_size > 256 * 1024);
+    REQUIRE(kept.dataset);
+    // Its pixel values are in memory and are the ones written: compared with the file read again.
+    DcmFileFormat from_file;
+    REQUIRE(from_file.loadFile(kept.file_path.c_str()).good());
+    REQUIRE(from_file.loadAllDataIntoMemory().good());
+    std::filesystem::remove(kept.file_path);  // the handler moved the file; its values are in memory
+    const Uint16* pixels = nullptr;
+    const Uint16* expected = nullptr;
+    unsigned long count = 0, expected_count = 0;
+    REQUIRE(kept.dataset->getDataset()->findAndGetUint16Array(DCM_PixelData, pixels, &count).good());
+    REQUIRE(from_file.getDataset()->findAndGetUint16Array(DCM_PixelData, expected, &expected_count).good());
+    REQUIRE(count == 512ul * 512ul);
+    REQUIRE(expected_count == count);
+    CHECK(std::equal(pixels, pixels + count, expected));
 }
