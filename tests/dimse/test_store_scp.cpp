@@ -97,6 +97,18 @@ struct Scp {
     }
 };
 
+// A listener on an ephemeral loopback port that hands a received file of up to keep_parsed_bytes
+// to its handler parsed.
+dimse::ScpSettings parsing_settings(const std::string& receive_dir, std::uint64_t keep_parsed_bytes) {
+    dimse::ScpSettings s;
+    s.ae_title = "DEIDGW";
+    s.bind = "127.0.0.1";
+    s.port = 0;
+    s.receive_dir = receive_dir;
+    s.keep_parsed_bytes = keep_parsed_bytes;
+    return s;
+}
+
 }  // namespace
 
 TEST_CASE("C-ECHO succeeds and the connection has TCP_NODELAY from our transport layer") {
@@ -321,13 +333,7 @@ TEST_CASE("a received file up to keep_parsed_bytes is handed to the handler pars
     const auto large = testdata::write_study(big_dir.path(), big);
     testsupport::TempDir dir;
     RecordingHandler handler(dir.path());
-    dimse::ScpSettings s;
-    s.ae_title = "DEIDGW";
-    s.bind = "127.0.0.1";
-    s.port = 0;
-    s.receive_dir = dir.path();
-    s.keep_parsed_bytes = 64 * 1024;
-    dimse::StoreScp scp(s, handler);
+    dimse::StoreScp scp(parsing_settings(dir.path(), 64 * 1024), handler);
     REQUIRE_FALSE(scp.start());
     auto r = run({"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.port()),
                   small[0].path, large[0].path}, 30s);
@@ -353,13 +359,7 @@ TEST_CASE("a received file over the kept copy's 256 KiB but within keep_parsed_b
     spec.rows = spec.columns = 512;  // 512 KiB of pixel data, as a 512x512 CT
     const auto files = testdata::write_study(src.path(), spec);
     RecordingHandler handler(dir.path());
-    dimse::ScpSettings s;
-    s.ae_title = "DEIDGW";
-    s.bind = "127.0.0.1";
-    s.port = 0;
-    s.receive_dir = dir.path();
-    s.keep_parsed_bytes = 1024 * 1024;
-    dimse::StoreScp scp(s, handler);
+    dimse::StoreScp scp(parsing_settings(dir.path(), 1024 * 1024), handler);
     REQUIRE_FALSE(scp.start());
     auto r = run({"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.port()), files[0].path},
                  30s);
