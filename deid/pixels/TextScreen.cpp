@@ -289,7 +289,11 @@ void min_max_rows(const cv::Mat& m, int every, double& lo, double& hi) {
     T mn = *first, mx = mn;
 #if CV_SIMD128
     constexpr int lanes = static_cast<int>(16 / sizeof(T));
-    auto vmin = cv::v_load(first), vmax = vmin;  // m.cols >= lanes: checked below
+    // Started from the first value in every lane (a row narrower than a vector, as in a 2x2 or a
+    // hostile 1x1 frame, must not be loaded whole: it may end where its buffer ends).
+    T first_lanes[lanes];
+    std::fill_n(first_lanes, lanes, mn);
+    auto vmin = cv::v_load(first_lanes), vmax = vmin;
     const bool simd = m.cols >= lanes;
 #else
     constexpr int lanes = 1;
@@ -323,7 +327,8 @@ void min_max_rows<std::uint16_t>(const cv::Mat& m, int every, double& lo, double
     std::uint16_t mn = *first, mx = mn;
     constexpr int lanes = 8;
     const cv::v_uint16x8 flip = cv::v_setall_u16(0x8000);
-    cv::v_int16x8 vmin = cv::v_reinterpret_as_s16(cv::v_load(first) ^ flip), vmax = vmin;
+    // Started from the first value in every lane (not loaded: the row may be narrower than a vector).
+    cv::v_int16x8 vmin = cv::v_reinterpret_as_s16(cv::v_setall_u16(mn) ^ flip), vmax = vmin;
     const bool simd = m.cols >= lanes;
     for (int y = 0; y < m.rows / every * every; y += every) {
         const auto* p = m.ptr<std::uint16_t>(y);

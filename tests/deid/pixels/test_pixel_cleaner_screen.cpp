@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
@@ -239,4 +242,30 @@ TEST_CASE("first pass: areas flagged on anatomy and planted text", "[.][first-pa
             std::cout << c.name << ": " << r.regions_cleaned << " regions " << r.failure << "\n";
         }
     }
+}
+
+TEST_CASE("first pass: the value range of frames narrower than a vector is read within the frame") {
+    // Each frame ends where its buffer ends: right before a page that cannot be read, so reading
+    // past the frame's last byte (a whole vector loaded from a narrower row) stops the test.
+    const long page = ::sysconf(_SC_PAGESIZE);
+    void* mem = ::mmap(nullptr, static_cast<std::size_t>(2 * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mem != MAP_FAILED);
+    auto* base = static_cast<unsigned char*>(mem);
+    REQUIRE(::mprotect(base + page, static_cast<std::size_t>(page), PROT_NONE) == 0);
+    struct Case {
+        int type, rows, cols;
+    };
+    for (const Case c : {Case{CV_8U, 1, 1}, Case{CV_8U, 2, 5}, Case{CV_16U, 1, 3}, Case{CV_16U, 2, 2}, Case{CV_16S, 1, 1},
+                         Case{CV_16S, 3, 7}}) {
+        INFO("type " << c.type << ", " << c.rows << "x" << c.cols);
+        const std::size_t bytes = static_cast<std::size_t>(c.rows) * c.cols * CV_ELEM_SIZE(c.type);
+        cv::Mat frame(c.rows, c.cols, c.type, base + page - bytes);
+        cv::randu(frame, cv::Scalar(c.type == CV_16S ? -300 : 0), cv::Scalar(c.type == CV_8U ? 255 : 3000));
+        double want_lo = 0, want_hi = 0, lo = 0, hi = 0;
+        cv::minMaxIdx(frame, &want_lo, &want_hi);
+        TextScreen::range_of(frame, lo, hi);
+        CHECK(lo == want_lo);
+        CHECK(hi == want_hi);
+    }
+    ::munmap(mem, static_cast<std::size_t>(2 * page));
 }
