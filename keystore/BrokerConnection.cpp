@@ -1,5 +1,11 @@
 #include "keystore/BrokerConnection.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -74,30 +80,82 @@ struct BrokerConnection::Impl {
         return !ec;
     }
 
+    // Waits until the socket is ready for `events` or the deadline passes; false on a timeout.
+    bool wait_ready(short events, std::chrono::steady_clock::time_point deadline) {
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now()).count();
+            if (left <= 0) return false;
+            pollfd p{socket.native_handle(), events, 0};
+            const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left + 1, 60 * 1000)));
+            if (n > 0) return true;
+            if (n < 0 && errno != EINTR) return true;  // the next send or recv reports the error
+        }
+    }
+
+    void timed_out(const char* what) {
+        close_quietly();
+        throw BrokerUnreachable(std::string("keystore broker: timed out while ") + what);
+    }
+
+    // One request and its reply, with the socket's own calls and one deadline for the whole
+    // exchange: a send, a poll and (the reply being one frame, usually there whole) one recv.
+    // Through Asio's io_context the same exchange took about seven system calls and the
+    // scheduler's bookkeeping, on every instance's way through a worker (docs/operations.md).
     std::string exchange(const std::string& bytes) {
         connect();
-        error_code result = asio::error::would_block;
-        bool written_failed = false;
-        unsigned char header[4];
-        std::string body;
-        asio::async_write(socket, asio::buffer(bytes), [&](const error_code& ec, std::size_t) {
-            if (ec) { result = ec; written_failed = true; return; }
-            asio::async_read(socket, asio::buffer(header, 4), [&](const error_code& ec2, std::size_t) {
-                if (ec2) { result = ec2; return; }
-                const std::uint32_t length = frame_length(header);
-                if (length > kMaxFrameBytes) { result = asio::error::message_size; return; }
-                body.resize(length);
-                asio::async_read(socket, asio::buffer(&body[0], length),
-                                 [&](const error_code& ec3, std::size_t) { result = ec3; });
-            });
-        });
-        run_bounded("waiting for the reply");
-        if (result && written_failed && refusal_waiting(body)) {
-            close_quietly();
-            return body;
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        const int fd = socket.native_handle();
+        std::size_t sent = 0;
+        while (sent < bytes.size()) {
+            const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n >= 0) {
+                sent += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!wait_ready(POLLOUT, deadline)) timed_out("waiting for the reply");
+                continue;
+            }
+            const error_code ec(errno, boost::system::system_category());
+            std::string refusal;
+            if (refusal_waiting(refusal)) {
+                close_quietly();
+                return refusal;
+            }
+            fail("the request", ec);
         }
-        if (result) fail("the request", result);
-        return body;
+        // The reply: a 4-byte length, then the body.
+        std::string reply(16 * 1024, '\0');  // grown to the frame's length when it is longer
+        std::size_t have = 0;
+        std::size_t want = 4;
+        for (;;) {
+            if (have >= want) {
+                if (want == 4) {
+                    const std::uint32_t length = frame_length(reinterpret_cast<const unsigned char*>(reply.data()));
+                    if (length > kMaxFrameBytes) fail("the request", asio::error::message_size);
+                    want = 4 + static_cast<std::size_t>(length);
+                    if (reply.size() < want) reply.resize(want);
+                    if (have >= want) break;
+                } else {
+                    break;
+                }
+            }
+            if (!wait_ready(POLLIN, deadline)) timed_out("waiting for the reply");
+            const ssize_t n = ::recv(fd, &reply[have], reply.size() - have, MSG_DONTWAIT);
+            if (n > 0) {
+                have += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (n == 0) fail("the request", asio::error::eof);
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+            fail("the request", error_code(errno, boost::system::system_category()));
+        }
+        // The broker answers one request at a time on a connection: nothing follows the reply.
+        reply.resize(want);
+        reply.erase(0, 4);
+        return reply;
     }
 };
 
