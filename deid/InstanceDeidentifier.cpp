@@ -72,10 +72,18 @@ bool write_all(int fd, const void* data, std::size_t length) {
 // the written length. Same encoding as saveFile (DCMTK encodes into a buffer, as its DIMSE layer
 // does for the network, and the buffer goes out in one write(2) whenever it is full or the file
 // is done: no stdio call per tag, length and value); on a failure `path` is removed.
+// With `memory`, the encoded bytes are kept there instead while they total at most `memory_limit`:
+// an output that stays within it is not written at all (`path` is not touched); a larger one is
+// written to `path` from its first byte, and `memory` is left empty.
 OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, const std::string& path,
-                                std::uint64_t& written) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return EC_InvalidStream;
+                                std::uint64_t& written, std::string* memory, std::size_t memory_limit) {
+    int fd = -1;
+    const auto open_output = [&] {
+        fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        return fd >= 0;
+    };
+    if (memory) memory->clear();
+    if (!memory && !open_output()) return EC_InvalidStream;
     // A small instance fits whole; a larger one goes out in pieces of this size.
     constexpr std::size_t kBufferSize = 64 * 1024;
     std::unique_ptr<char[]> buffer(new char[kBufferSize]);
@@ -98,26 +106,42 @@ OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, cons
             void* data = nullptr;
             offile_off_t length = 0;
             stream.flushBuffer(data, length);
-            if (length > 0 && !write_all(fd, data, static_cast<std::size_t>(length))) {
+            total += static_cast<std::uint64_t>(length);
+            if (length <= 0) continue;
+            if (fd < 0 && total <= memory_limit) {
+                memory->append(static_cast<const char*>(data), static_cast<std::size_t>(length));
+                continue;
+            }
+            if (fd < 0) {  // over the limit: what was kept goes first
+                if (!open_output() || !write_all(fd, memory->data(), memory->size())) {
+                    c = EC_InvalidStream;
+                    break;
+                }
+                memory->clear();
+                memory->shrink_to_fit();
+            }
+            if (!write_all(fd, data, static_cast<std::size_t>(length))) {
                 c = EC_InvalidStream;
                 break;
             }
-            total += static_cast<std::uint64_t>(length);
         }
         file.transferEnd();
     }
-    if (c.good() && ::ftruncate(fd, static_cast<off_t>(total)) != 0) c = EC_InvalidStream;
-    if (::close(fd) != 0 && c.good()) c = EC_InvalidStream;
+    if (fd >= 0) {
+        if (c.good() && ::ftruncate(fd, static_cast<off_t>(total)) != 0) c = EC_InvalidStream;
+        if (::close(fd) != 0 && c.good()) c = EC_InvalidStream;
+    }
     if (c.good()) written = total;
+    else if (memory) memory->clear();
     return c;
 }
 
 std::string write_in_place(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& path,
-                           std::uint64_t& written) {
-    OFCondition c = write_file_in_place(file, xfer, path, written);
+                           std::uint64_t& written, std::string* memory, std::size_t memory_limit) {
+    OFCondition c = write_file_in_place(file, xfer, path, written, memory, memory_limit);
     if (c == EC_RepresentationNotFound && xfer == EXS_DeflatedLittleEndianExplicit) {
         xfer = EXS_LittleEndianExplicit;
-        c = write_file_in_place(file, xfer, path, written);
+        c = write_file_in_place(file, xfer, path, written, memory, memory_limit);
     }
     if (c.bad()) {
         ::unlink(path.c_str());
@@ -131,9 +155,10 @@ std::string write_in_place(DcmFileFormat& file, E_TransferSyntax& xfer, const st
 // rename, fsync the folder (the fsyncs only when `durable`). Returns an empty string or why it
 // failed (no PHI: paths are ours).
 std::string write_atomically(DcmFileFormat& file, E_TransferSyntax& xfer, const std::string& output_path,
-                             bool durable, bool in_place, std::uint64_t& written) {
+                             bool durable, bool in_place, std::uint64_t& written, std::string* memory,
+                             std::size_t memory_limit) {
     const std::string dir = directory_of(output_path);
-    if (in_place && !durable) return write_in_place(file, xfer, output_path, written);
+    if (in_place && !durable) return write_in_place(file, xfer, output_path, written, memory, memory_limit);
     std::string tmp = dir + "/.deid-write-XXXXXX";
     int fd = ::mkstemp(&tmp[0]);
     if (fd < 0) return std::string("cannot create a temporary file in the output folder: ") + std::strerror(errno);
@@ -267,6 +292,7 @@ struct InstanceDeidentifier::Impl {
     pixels::PixelCleaner pixels;
     bool durable_writes = true;
     bool write_in_place = false;
+    std::size_t memory_output_limit = 0;
 
     Outcome process(std::unique_ptr<DcmFileFormat>& holder, const std::string& input_path,
                     const std::string& output_path, const std::string& calling_ae);
@@ -282,6 +308,7 @@ InstanceDeidentifier::~InstanceDeidentifier() = default;
 
 void InstanceDeidentifier::set_durable_writes(bool durable) { impl_->durable_writes = durable; }
 void InstanceDeidentifier::set_write_in_place(bool in_place) { impl_->write_in_place = in_place; }
+void InstanceDeidentifier::set_memory_output(std::size_t limit_bytes) { impl_->memory_output_limit = limit_bytes; }
 
 Outcome InstanceDeidentifier::process_file(const std::string& input_path, const std::string& output_path,
                                            const std::string& calling_ae) {
@@ -359,7 +386,10 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
 
     std::uint64_t written = 0;
-    const std::string error = write_atomically(file, xfer, output_path, durable_writes, write_in_place, written);
+    std::string encoded;
+    std::string* memory = write_in_place && !durable_writes && memory_output_limit > 0 ? &encoded : nullptr;
+    const std::string error =
+        write_atomically(file, xfer, output_path, durable_writes, write_in_place, written, memory, memory_output_limit);
     if (error.rfind("unsupported", 0) == 0) return make(Outcome::Kind::Quarantined, "unsupported-transfer-syntax", error);
     if (!error.empty()) return make(Outcome::Kind::Retry, "write-failed", error);
 
@@ -371,6 +401,7 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
     o.modality = report.modality;
     o.transfer_syntax_uid = DcmXfer(xfer).getXferID();
     o.output_bytes = written;
+    o.encoded = std::move(encoded);
     o.ocr_regions_read = ocr_read;
     o.ocr_regions_cleaned = ocr_cleaned;
     return o;

@@ -15,7 +15,7 @@ namespace deid {
 
 struct Outcome {
     enum class Kind {
-        Clean,        // written to the output path
+        Clean,        // written to the output path (or kept in `encoded`)
         Rejected,     // a profile.reject rule matched; nothing written
         Quarantined,  // malformed, leak found by the verifier, pixel cleaning failed, ...
         Retry,        // the pseudonym source could not answer; try again later
@@ -31,6 +31,9 @@ struct Outcome {
     std::string modality;
     std::string transfer_syntax_uid;
     std::uint64_t output_bytes = 0;  // the output's size, known for in-place writes (else 0)
+    // With set_memory_output: the output's bytes, when it was kept in memory instead of being
+    // written (the output path is then untouched); empty when it was written.
+    std::string encoded;
     int ocr_regions_read = 0;        // pixel cleaning: candidate regions OCR read
     int ocr_regions_cleaned = 0;     // pixel cleaning: regions filled
 };
@@ -52,6 +55,10 @@ public:
     // failure `output_path` is removed. For a caller that never exposes `output_path` before Clean
     // (the gateway links it into its queues afterwards): no temporary file, no rename.
     void set_write_in_place(bool in_place);
+    // With in-place writes: an output of at most `limit_bytes` is not written but returned in
+    // Outcome::encoded (the caller writes it, or sends it, itself); a larger one is written as
+    // before. 0 (the default): every output is written.
+    void set_memory_output(std::size_t limit_bytes);
 
     // Reads `input_path`; on Clean writes `output_path` atomically (temp file, fsync, rename).
     // Never throws for bad input; `calling_ae` feeds profile.reject conditions.

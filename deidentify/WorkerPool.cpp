@@ -80,6 +80,9 @@ WorkerPool::Worker& WorkerPool::worker() {
         w->deidentifier->set_durable_writes(false);
         // Written over a recycled output file (Spool::reuse_output_file_for): no new inode.
         w->deidentifier->set_write_in_place(true);
+        // An output of up to kMemoryOutputBytes is kept in memory for its destination's sender
+        // and written only when it must be (Spool::publish): with a budget to bound them.
+        if (budget_) w->deidentifier->set_memory_output(kMemoryOutputBytes);
         slot = std::move(w);
     }
     return *slot;
@@ -195,8 +198,10 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
             break;
     }
     spool::RouteFacts facts{record.calling_ae, outcome.modality, outcome.sop_class_uid, ""};
-    if (router_.needs_manufacturer())
-        if (auto info = dimse::read_instance_info(output)) facts.manufacturer = info->manufacturer;
+    if (router_.needs_manufacturer()) {
+        if (file) facts.manufacturer = dimse::instance_info(*file).manufacturer;  // what the output holds
+        else if (auto info = dimse::read_instance_info(output)) facts.manufacturer = info->manufacturer;
+    }
     const auto destinations = router_.route(facts);
     std::string names;
     for (const auto& d : destinations) names += (names.empty() ? "" : ",") + d;
@@ -208,6 +213,20 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
         else if (budget_ && outcome.output_bytes > 0) {
             record.parsed = spool::hold(*budget_, std::move(file), outcome.output_bytes);
             record.parsed.transfer_syntax_uid = outcome.transfer_syntax_uid;
+        }
+    }
+    if (!outcome.encoded.empty()) {
+        // The output's bytes go with its parsed form when the budget has room for them too;
+        // otherwise (and for several destinations) Spool::publish writes the file.
+        if (record.parsed && budget_)
+            record.parsed.encoded_lease = budget_->lease(outcome.encoded.size());
+        if (record.parsed.encoded_lease) {
+            record.parsed.encoded = std::move(outcome.encoded);
+        } else if (destinations.empty()) {
+            // nothing to write: the instance is finished
+        } else if (const auto ec = spool_.write_output(output, outcome.encoded)) {
+            retry_later(record.without_data(), attempt, "cannot write the output: " + ec.message());
+            return;  // still in hand
         }
     }
     log(Level::info, "deid",

@@ -49,6 +49,9 @@ public:
     int retries_scheduled() const;
 
 private:
+    // Outputs up to this size go to a single destination's sender in memory (Spool::publish), as
+    // the reception hands on the files it parses whole (up to the same size).
+    static constexpr std::size_t kMemoryOutputBytes = 1u << 20;
     struct Worker {
         std::unique_ptr<deid::PseudonymSource> source;
         std::unique_ptr<deid::InstanceDeidentifier> deidentifier;

@@ -12,6 +12,10 @@ namespace dimse {
 std::optional<InstanceInfo> read_instance_info(const std::string& path) {
     DcmFileFormat file;
     if (file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 1024, ERM_autoDetect).bad()) return std::nullopt;
+    return instance_info(file);
+}
+
+InstanceInfo instance_info(DcmFileFormat& file) {
     DcmDataset& ds = *file.getDataset();
     InstanceInfo info;
     info.sop_class_uid = string_value(ds, DCM_SOPClassUID);

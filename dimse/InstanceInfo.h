@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+class DcmFileFormat;
+
 namespace dimse {
 
 struct InstanceInfo {
@@ -19,5 +21,7 @@ struct InstanceInfo {
 
 // nullopt when the file cannot be parsed.
 std::optional<InstanceInfo> read_instance_info(const std::string& path);
+// The same of a file already parsed (its transfer syntax: the one it was read in).
+InstanceInfo instance_info(DcmFileFormat& file);
 
 }  // namespace dimse

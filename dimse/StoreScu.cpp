@@ -50,33 +50,26 @@ bool is_uncompressed(const std::string& ts) {
 // largest (a multi-frame instance streams through it).
 constexpr std::size_t kChunkBytes = 1 << 20;
 
-// The spooled file opened to send its data set as stored; the buffer holds its first bytes.
+// The spooled file opened to send its data set as stored; the buffer holds its first bytes (or
+// the file is in memory, whole).
 struct StoredFile {
     std::ifstream in;
+    const char* data = nullptr;        // the buffered bytes: the send buffer, or the file in memory
     std::uint64_t size = 0;            // of the file
     std::uint64_t dataset_offset = 0;  // where the data set starts: the end of the meta header
-    std::size_t buffered = 0;          // bytes of the file in the buffer, from its start
+    std::size_t buffered = 0;          // bytes of the file at `data`, from its start
     std::string transfer_syntax;       // of the data set, from the meta header
 };
 
-// Opens `path`, reads its first bytes into `buffer` and finds where its data set starts with DCMTK's
-// own reading of the meta header: the preamble, the (0002,0000) group length, which must be what
-// DCMTK measures of the group it read, and the next tag in another group. Empty when that does not
-// hold, or for a deflated syntax (DIMSE deflates the data set itself).
-std::optional<StoredFile> open_stored(const std::string& path, std::vector<char>& buffer) {
-    StoredFile f;
-    f.in.open(path, std::ios::binary | std::ios::ate);
-    if (!f.in) return std::nullopt;
-    const std::streamoff size = f.in.tellg();
-    if (size < 144 || size % 2 != 0) return std::nullopt;  // preamble, "DICM", (0002,0000); even lengths
-    f.size = static_cast<std::uint64_t>(size);
-    f.buffered = static_cast<std::size_t>(std::min<std::uint64_t>(f.size, buffer.size()));
-    f.in.seekg(0);
-    if (!f.in.read(buffer.data(), static_cast<std::streamsize>(f.buffered))) return std::nullopt;
-    if (std::string(buffer.data() + 128, 4) != "DICM") return std::nullopt;
-
+// Finds where the data set of `f` (its first f.buffered bytes at f.data) starts, with DCMTK's own
+// reading of the meta header: the preamble, the (0002,0000) group length, which must be what
+// DCMTK measures of the group it read, and the next tag in another group. False when that does
+// not hold, or for a deflated syntax (DIMSE deflates the data set itself).
+bool find_dataset(StoredFile& f) {
+    if (f.size < 144 || f.size % 2 != 0) return false;  // preamble, "DICM", (0002,0000); even lengths
+    if (std::string(f.data + 128, 4) != "DICM") return false;
     DcmInputBufferStream stream;
-    stream.setBuffer(buffer.data(), static_cast<offile_off_t>(f.buffered));
+    stream.setBuffer(f.data, static_cast<offile_off_t>(f.buffered));
     stream.setEos();
     DcmMetaInfo meta;
     meta.transferInit();
@@ -86,20 +79,45 @@ std::optional<StoredFile> open_stored(const std::string& path, std::vector<char>
     OFString ts;
     if (cond.bad() || meta.findAndGetUint32(DCM_FileMetaInformationGroupLength, group_length).bad() ||
         meta.findAndGetOFStringArray(DCM_TransferSyntaxUID, ts).bad())
-        return std::nullopt;
+        return false;
     const offile_off_t end = stream.tell();
     if (end != 144 + static_cast<offile_off_t>(group_length) || end + 2 > static_cast<offile_off_t>(f.buffered))
-        return std::nullopt;
-    if (meta.getLength(EXS_LittleEndianExplicit, EET_ExplicitLength) != 12 + group_length) return std::nullopt;
+        return false;
+    if (meta.getLength(EXS_LittleEndianExplicit, EET_ExplicitLength) != 12 + group_length) return false;
     for (DcmObject* o = meta.nextInContainer(nullptr); o; o = meta.nextInContainer(o))
-        if (o->getGTag() != 0x0002) return std::nullopt;
+        if (o->getGTag() != 0x0002) return false;
     const DcmXfer xfer(ts.c_str());
-    if (xfer.getXfer() == EXS_Unknown || xfer.getStreamCompression() != ESC_none) return std::nullopt;
-    const auto* next = reinterpret_cast<const unsigned char*>(buffer.data() + end);
+    if (xfer.getXfer() == EXS_Unknown || xfer.getStreamCompression() != ESC_none) return false;
+    const auto* next = reinterpret_cast<const unsigned char*>(f.data + end);
     const unsigned group = xfer.getByteOrder() == EBO_BigEndian ? (next[0] << 8 | next[1]) : (next[1] << 8 | next[0]);
-    if (group == 0x0002) return std::nullopt;  // the group length is shorter than the group
+    if (group == 0x0002) return false;  // the group length is shorter than the group
     f.dataset_offset = static_cast<std::uint64_t>(end);
     f.transfer_syntax = ts.c_str();
+    return true;
+}
+
+// Opens `path` and reads its first bytes into `buffer` (find_dataset); empty when it cannot be sent as stored.
+std::optional<StoredFile> open_stored(const std::string& path, std::vector<char>& buffer) {
+    StoredFile f;
+    f.in.open(path, std::ios::binary | std::ios::ate);
+    if (!f.in) return std::nullopt;
+    const std::streamoff size = f.in.tellg();
+    if (size < 144) return std::nullopt;
+    f.size = static_cast<std::uint64_t>(size);
+    f.buffered = static_cast<std::size_t>(std::min<std::uint64_t>(f.size, buffer.size()));
+    f.in.seekg(0);
+    if (!f.in.read(buffer.data(), static_cast<std::streamsize>(f.buffered))) return std::nullopt;
+    f.data = buffer.data();
+    if (!find_dataset(f)) return std::nullopt;
+    return f;
+}
+
+// The same for a file's bytes in memory (not copied: `bytes` must outlive the send).
+std::optional<StoredFile> stored_in_memory(const std::string& bytes) {
+    StoredFile f;
+    f.data = bytes.data();
+    f.size = f.buffered = bytes.size();
+    if (!find_dataset(f)) return std::nullopt;
     return f;
 }
 
@@ -289,8 +307,8 @@ struct StoreScu::Impl {
         return cond;
     }
 
-    // The stored data set from `file` (its first bytes in `buffer`), a buffer at a time, without
-    // another copy: DUL writes each PDV from the buffer. Any failure leaves the data set unfinished,
+    // The stored data set from `file` (its first bytes at file.data), a buffer at a time, without
+    // another copy: DUL writes each PDV from there. Any failure leaves the data set unfinished,
     // so the caller aborts the association.
     OFCondition send_pdvs(T_ASC_PresentationContextID pres_id, StoredFile& file) {
         std::size_t fragment = assoc->sendPDVLength;  // even, from the peer's max PDU (assoc.cc)
@@ -311,7 +329,7 @@ struct StoreScu::Impl {
                 pdv.presentationContextID = pres_id;
                 pdv.pdvType = DUL_DATASETPDV;
                 pdv.lastPDV = last_buffer && at + pdv.fragmentLength == length;
-                pdv.data = buffer.data() + begin + at;
+                pdv.data = const_cast<char*>(file.data) + begin + at;  // DUL only reads it
                 pdvs.push_back(pdv);
             }
             if (!pdvs.empty()) {
@@ -330,6 +348,7 @@ struct StoreScu::Impl {
             if (!file.in.read(buffer.data() + rest, static_cast<std::streamsize>(want)))
                 return makeDcmnetCondition(DIMSEC_SENDFAILED, OF_error, "DIMSE Failed to send message: cannot read the spooled file");
             read += want;
+            file.data = buffer.data();
             begin = 0;
             end = rest + want;
         }
@@ -347,13 +366,19 @@ bool StoreScu::connected() const { return impl_->connected(); }
 
 void StoreScu::release() { impl_->close(false); }
 
-SendResult StoreScu::send_file(const std::string& path) { return send(path, nullptr, {}); }
+SendResult StoreScu::send_file(const std::string& path) { return send(path, nullptr, {}, nullptr); }
 
 SendResult StoreScu::send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid, const std::string& path) {
-    return send(path, &parsed, transfer_syntax_uid);
+    return send(path, &parsed, transfer_syntax_uid, nullptr);
 }
 
-SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::string file_ts) {
+SendResult StoreScu::send_encoded(DcmFileFormat& parsed, const std::string& transfer_syntax_uid,
+                                  const std::string& file_bytes) {
+    return send({}, &parsed, transfer_syntax_uid, &file_bytes);
+}
+
+SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::string file_ts,
+                          const std::string* file_bytes) {
     OFCondition cond;
     DcmFileFormat loaded;
     DcmFileFormat* found = parsed;
@@ -372,8 +397,8 @@ SendResult StoreScu::send(const std::string& path, DcmFileFormat* parsed, std::s
     bool stored_tried = false;
     const auto open_if_usable = [&] {
         stored_tried = true;
-        if (path.empty() || sop_instance.empty() || !sent_as_stored(*file.getDataset())) return;
-        stored = open_stored(path, impl_->buffer);
+        if ((path.empty() && !file_bytes) || sop_instance.empty() || !sent_as_stored(*file.getDataset())) return;
+        stored = file_bytes ? stored_in_memory(*file_bytes) : open_stored(path, impl_->buffer);
         if (stored && stored->transfer_syntax != file_ts) stored.reset();
     };
 

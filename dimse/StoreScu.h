@@ -63,11 +63,14 @@ public:
     // `path` (the file it was written to), the file's data set bytes are sent when they can be;
     // without it, DIMSE encodes `parsed`.
     SendResult send_parsed(DcmFileFormat& parsed, const std::string& transfer_syntax_uid, const std::string& path = {});
+    // The same with the file's bytes in memory instead of a file (what would have been written,
+    // in `transfer_syntax_uid`): its data set bytes are sent when they can be, from there.
+    SendResult send_encoded(DcmFileFormat& parsed, const std::string& transfer_syntax_uid, const std::string& file_bytes);
     bool connected() const;
     void release();  // releases the association (next send opens a new one)
 
 private:
-    SendResult send(const std::string& path, DcmFileFormat* parsed, std::string file_ts);
+    SendResult send(const std::string& path, DcmFileFormat* parsed, std::string file_ts, const std::string* file_bytes);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

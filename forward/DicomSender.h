@@ -25,6 +25,7 @@ public:
     dimse::SendResult send(const std::string& path) override { return scu_.send_file(path); }
     dimse::SendResult send(const std::string& path, spool::ParsedInstance& parsed) override {
         if (!parsed) return scu_.send_file(path);
+        if (!parsed.encoded.empty()) return scu_.send_encoded(*parsed.file, parsed.transfer_syntax_uid, parsed.encoded);
         return scu_.send_parsed(*parsed.file, parsed.transfer_syntax_uid, path);
     }
 

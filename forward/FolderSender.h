@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "dimse/InstanceInfo.h"
 #include "forward/Sender.h"
 
 namespace forward {
@@ -13,8 +14,11 @@ public:
     explicit FolderSender(std::string directory) : directory_(std::move(directory)) {}
     using Sender::send;
     dimse::SendResult send(const std::string& path) override;
+    // An output kept in memory (parsed.encoded) is written from there; else the file is copied.
+    dimse::SendResult send(const std::string& path, spool::ParsedInstance& parsed) override;
 
 private:
+    dimse::SendResult deliver(const dimse::InstanceInfo& info, const std::string& path, const std::string* bytes);
     std::string directory_;
 };
 

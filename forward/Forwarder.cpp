@@ -29,6 +29,20 @@ void Forwarder::start() {
 }
 
 void Forwarder::enqueue(spool::InstanceRecord record) {
+    if (!record.parsed.encoded.empty()) {
+        bool keep;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            keep = delivering_ && paused_until_ <= Clock::now() && ready_.size() < kMemoryQueue;
+        }
+        // A backlog waits on disk, as it always did: an output stays in memory only on its way to
+        // a peer that is taking instances now. If it cannot be written it stays in memory (its only
+        // copy but the original) and is sent from there.
+        if (!keep && !spool_.write_outgoing(destination_, record.id, record.parsed.encoded)) {
+            std::string().swap(record.parsed.encoded);
+            record.parsed.encoded_lease.reset();
+        }
+    }
     bool deep;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -141,7 +155,9 @@ void Forwarder::run(int index) {
         };
         const std::string id = item.record.id;
         const std::string path = spool_.outgoing_path(destination_, id);
-        if (::access(path.c_str(), F_OK) != 0) {  // purged or quarantined meanwhile
+        // An output kept in memory has no file until a send fails (Spool::publish).
+        const bool in_memory = !item.record.parsed.encoded.empty();
+        if (!in_memory && ::access(path.c_str(), F_OK) != 0) {  // purged or quarantined meanwhile
             done();
             spool_.dropped(destination_, id);
             continue;
@@ -151,6 +167,25 @@ void Forwarder::run(int index) {
         const auto send_start = Clock::now();
         const auto result = sender->send(path, item.record.parsed);
         const double send_seconds = std::chrono::duration<double>(Clock::now() - send_start).count();
+        if (result.kind != dimse::SendResult::Kind::Sent && in_memory) {
+            // The retry or the quarantine below needs the file.
+            if (const auto ec = spool_.write_outgoing(destination_, id, item.record.parsed.encoded)) {
+                // Its only output is in memory (the original stays in incoming/): kept and sent
+                // again from there, never dropped or quarantined without a file.
+                const auto wait = backoff(item.attempts + 1);
+                {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    ready_.emplace(Clock::now() + wait, std::move(item));
+                    --in_flight_;
+                }
+                cv_.notify_one();
+                sender.reset();
+                log(Level::error, who,
+                    id + ": " + result.detail + "; cannot write its output for a retry (" + ec.message() +
+                        "): kept in memory, retry in " + std::to_string(wait.count()) + " ms");
+                continue;
+            }
+        }
         item.record.parsed = {};  // a retry reads the file
         if (result.kind == dimse::SendResult::Kind::Sent) {
             bool grow = false;
@@ -174,7 +209,7 @@ void Forwarder::run(int index) {
             if (result.resent)
                 log(Level::warning, who, id + ": the association was dropped by the peer; resent on a new one");
             log(Level::info, who,
-                "delivered " + id + " (" + result.detail + ", latency_ms=" +
+                "delivered " + id + " (" + result.detail + (in_memory ? ", from memory" : "") + ", latency_ms=" +
                     std::to_string(received ? now_ms - received : 0) + ")");
             continue;
         }

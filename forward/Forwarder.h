@@ -39,6 +39,9 @@ public:
     static constexpr int kPromptSeconds = 2;
     static constexpr int kCapSeconds = 60;
     static constexpr std::size_t kDeepQueue = 8;  // queued instances per open association before one more
+    // Outputs kept in memory (Spool::publish) wait in memory only while the peer takes instances and
+    // fewer than this many are queued; otherwise enqueue() writes them into outgoing/<dest>/.
+    static constexpr std::size_t kMemoryQueue = 32;
     Forwarder(std::string destination, int threads, config::Retry retry, spool::Spool& spool, SenderFactory factory);
     ~Forwarder();
 
@@ -46,7 +49,8 @@ public:
     void set_metrics(metrics::GatewayMetrics* metrics) { metrics_ = metrics; }
     void start();  // listens on spool.on_outgoing(destination) and starts the senders
     // `record.parsed`, when set, is the instance's output already parsed (the worker's), sent
-    // instead of reading the file on the first attempt.
+    // instead of reading the file on the first attempt; with `record.parsed.encoded`, the output's
+    // bytes, which are not in outgoing/<dest>/ yet (written here or after a failed send).
     void enqueue(spool::InstanceRecord record);
     void stop();                          // running sends finish; the queue stays on disk
     std::size_t depth() const;

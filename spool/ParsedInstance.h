@@ -51,6 +51,11 @@ struct ParsedInstance {
     std::unique_ptr<DcmFileFormat> file;
     std::string transfer_syntax_uid;      // the syntax of its file (set once written by the worker)
     std::shared_ptr<void> lease;          // its share of the ParsedBudget
+    // De-identification -> forwarding: the output file's bytes, when the worker kept them in memory
+    // instead of writing the file (with `file`, their parsed form): outgoing/<dest>/ holds no file
+    // until a send fails and must be retried (Spool::publish). Empty when the file was written.
+    std::string encoded;
+    std::shared_ptr<void> encoded_lease;  // its share of the ParsedBudget
     explicit operator bool() const { return file != nullptr; }
 };
 

@@ -259,6 +259,33 @@ std::error_code Spool::move_outgoing(const std::string& file, const std::string&
     return {};
 }
 
+std::error_code Spool::write_output(const std::string& path, const std::string& bytes) {
+    reuse_output_file_for(path);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return last_error();
+    std::error_code ec;
+    for (std::size_t at = 0; at < bytes.size() && !ec;) {
+        const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ec = n < 0 ? last_error() : std::make_error_code(std::errc::no_space_on_device);
+        else at += static_cast<std::size_t>(n);
+    }
+    if (!ec && ::ftruncate(fd, static_cast<off_t>(bytes.size())) != 0) ec = last_error();
+    if (::close(fd) != 0 && !ec) ec = last_error();
+    if (ec) ::unlink(path.c_str());
+    return ec;
+}
+
+std::error_code Spool::write_outgoing(const std::string& destination, const std::string& id, const std::string& bytes) {
+    const std::string file = tmp_dir() + "/" + id + "." + destination + ".out";
+    if (const auto ec = write_output(file, bytes)) return ec;
+    if (const auto ec = move_outgoing(file, destination, id)) {
+        ::unlink(file.c_str());
+        return ec;
+    }
+    return {};
+}
+
 bool Spool::has_incoming(const InstanceRecord& entry) const { return ::access(incoming_path(entry).c_str(), F_OK) == 0; }
 
 void Spool::remove_incoming(const InstanceRecord& entry) {
@@ -534,6 +561,29 @@ std::error_code Spool::publish(InstanceRecord record, const std::string& output_
         return {};
     }
     const InstanceRecord key = record.without_data();
+    if (!record.parsed.encoded.empty()) {
+        Listener listener;
+        {
+            std::lock_guard<std::mutex> lock(flow_mutex_);
+            auto it = outgoing_listeners_.find(destinations.front());
+            if (destinations.size() == 1 && it != outgoing_listeners_.end()) {
+                // In memory: nothing in outgoing/ (a sweep has nothing to hand), the original
+                // stays in incoming/ and joined until the destination is done with it.
+                joins_[key.id] = Join{key.without_data(), {destinations.front()}};
+                queued_[destinations.front()].insert(key.id);
+                in_work_.erase(key.id);
+                listener = it->second;
+            }
+        }
+        if (listener) {
+            listener(std::move(record));
+            return {};
+        }
+        // Several destinations, or one not listening yet: the file is written, as without memory.
+        if (const auto ec = write_output(output_file, record.parsed.encoded)) return ec;
+        record.parsed.encoded.clear();
+        record.parsed.encoded_lease.reset();
+    }
     {
         // Registered before the first link: a destination may deliver as soon as its file is there,
         // and a sweep must not hand out what is being linked.

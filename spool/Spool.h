@@ -67,6 +67,10 @@ public:
     // deidentify: `output_file` (in tmp/) is the instance's result for `destinations` (routing):
     // linked into each outgoing/<dest>/ and handed to each destination's listener; the data set
     // goes with the record when there is one destination. With none, the instance is finished.
+    // When the record carries the output's bytes (record.parsed.encoded), `output_file` is not
+    // written yet: for one destination that listens they go to it in memory and no file is made
+    // (its sender writes it with write_outgoing() only if a send fails); otherwise they are written
+    // to `output_file` first. Either way the incoming original stays until delivery, as always.
     // On an error nothing was queued and the worker still holds the instance.
     std::error_code publish(InstanceRecord record, const std::string& output_file,
                             const std::vector<std::string>& destinations);
@@ -117,6 +121,12 @@ public:
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     // The same for the last destination: `file` itself is renamed there (one rename, no link).
     std::error_code move_outgoing(const std::string& file, const std::string& destination, const std::string& id);
+    // An output kept in memory, written into outgoing/<dest>/<id>.dcm (not synced, as above): for a
+    // sender whose send failed, so that the retry or the quarantine has its file.
+    std::error_code write_outgoing(const std::string& destination, const std::string& id, const std::string& bytes);
+    // Writes `bytes` to `path` over a recycled output file (reuse_output_file_for), cut to their
+    // length, not synced; on a failure `path` is removed.
+    std::error_code write_output(const std::string& path, const std::string& bytes);
     bool has_incoming(const InstanceRecord& record) const;
     // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each,
     // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4

@@ -11,6 +11,8 @@
 
 #include <filesystem>
 #include <map>
+#include <sstream>
+#include <thread>
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -167,20 +169,24 @@ std::string write_ct(const std::string& dir, int size, bool rle) {
     return path;
 }
 
-// Sends `path` from its file (parsed = false) or as the forwarder does, parsed with its path.
-dimse::SendResult send(dimse::StoreScu& scu, const std::string& path, bool parsed) {
-    if (!parsed) return scu.send_file(path);
+// How a forwarder may send an instance: from its file, parsed with its path, or parsed with the
+// file's bytes in memory (an output the worker did not write: Spool::publish).
+enum class From { file, parsed, memory };
+
+dimse::SendResult send(dimse::StoreScu& scu, const std::string& path, From from) {
+    if (from == From::file) return scu.send_file(path);
     DcmFileFormat f;
     REQUIRE(f.loadFile(path.c_str()).good());
     const std::string ts = DcmXfer(f.getDataset()->getOriginalXfer()).getXferID();
+    if (from == From::memory) return scu.send_encoded(f, ts, testsupport::read_file(path));
     return scu.send_parsed(f, ts, path);
 }
 
-// Sends `path` on an association of its own to `settings` (parsed or from the file, as send does),
-// requires Success and releases the association before the caller looks at what the peer got.
-dimse::SendResult send_once(const dimse::ScuSettings& settings, const std::string& path, bool parsed) {
+// Sends `path` on an association of its own to `settings` (as send does), requires Success and
+// releases the association before the caller looks at what the peer got.
+dimse::SendResult send_once(const dimse::ScuSettings& settings, const std::string& path, From from) {
     dimse::StoreScu scu(settings);
-    auto r = send(scu, path, parsed);
+    auto r = send(scu, path, from);
     INFO(r.detail);
     REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
     scu.release();
@@ -201,10 +207,10 @@ TEST_CASE("send as stored: CT of three sizes, an SR and an RLE instance arrive b
     // Default max PDU (16 kB), and the smallest storescp allows: the data set is cut into many PDVs.
     for (const std::string pdu : {"16384", "4096"}) {
         for (const auto& [name, path] : cases) {
-            for (const bool parsed : {false, true}) {
-                INFO(name << ", max PDU " << pdu << (parsed ? ", parsed" : ", from the file"));
+            for (const From from : {From::file, From::parsed, From::memory}) {
+                INFO(name << ", max PDU " << pdu << ", " << (from == From::file ? "from the file" : from == From::parsed ? "parsed" : "from memory"));
                 Sink sink({"+B", "+xa", "-pdu", pdu});
-                CHECK(send_once(to(sink), path, parsed).as_stored);
+                CHECK(send_once(to(sink), path, from).as_stored);
                 const std::string got = sink.received();
                 CHECK(transfer_syntax_of(got) == transfer_syntax_of(path));
                 CHECK(dataset_bytes(got) == dataset_bytes(path));
@@ -229,7 +235,11 @@ TEST_CASE("send as stored: over TLS the data set arrives byte for byte") {
     REQUIRE(layer);
     auto settings = to(sink);
     settings.transport = [layer] { return layer; };
-    CHECK(send_once(settings, path, true).as_stored);
+    CHECK(send_once(settings, path, From::parsed).as_stored);
+    CHECK(dataset_bytes(sink.received()) == dataset_bytes(path));
+    std::filesystem::remove_all(sink.dir / "in");
+    std::filesystem::create_directories(sink.dir / "in");
+    CHECK(send_once(settings, path, From::memory).as_stored);
     CHECK(dataset_bytes(sink.received()) == dataset_bytes(path));
 }
 
@@ -238,7 +248,7 @@ TEST_CASE("send as stored: a peer that takes only implicit VR gets the same valu
     for (const std::string& path : {write_ct(src / "ct", 64, false), write_sr(src.path()), write_ct(src / "rle", 64, true)}) {
         INFO(path);
         Sink sink({"+B", "+xi"});
-        CHECK_FALSE(send_once(to(sink), path, true).as_stored);
+        CHECK_FALSE(send_once(to(sink), path, From::parsed).as_stored);
         const std::string got = sink.received();
         CHECK(transfer_syntax_of(got) == UID_LittleEndianImplicitTransferSyntax);
         CHECK(dataset_values(got) == dataset_values(path));
@@ -263,7 +273,7 @@ TEST_CASE("send as stored: a file whose bytes DIMSE would change is encoded by D
     const std::string path = src / "changed.dcm";
     save_as_worker(f, path, EXS_LittleEndianExplicit);
     Sink sink({"+B"});
-    CHECK_FALSE(send_once(to(sink), path, true).as_stored);
+    CHECK_FALSE(send_once(to(sink), path, From::parsed).as_stored);
     const std::string got = sink.received();
     CHECK(dataset_bytes(got) != dataset_bytes(path));
     DcmFileFormat received;
@@ -286,7 +296,7 @@ TEST_CASE("send as stored: Orthanc stores the same values for CT, SR and RLE ins
     {
         dimse::StoreScu scu(settings);
         for (const auto& path : paths) {
-            const auto r = send(scu, path, true);
+            const auto r = send(scu, path, From::parsed);
             INFO(path << ": " << r.detail);
             REQUIRE(r.kind == dimse::SendResult::Kind::Sent);
             CHECK(r.as_stored);  // Orthanc accepts each file's own syntax
@@ -319,6 +329,57 @@ TEST_CASE("send as stored: Orthanc stores the same values for CT, SR and RLE ins
         CHECK(transfer_syntax_of(stored[uid.c_str()]) == transfer_syntax_of(path));
         CHECK(dataset_values(stored[uid.c_str()]) == dataset_values(path));
     }
+}
+
+TEST_CASE("send as stored: an output kept in memory reaches a single destination as the gateway writes it") {
+    testsupport::TempDir src;
+    const std::vector<std::string> paths = {write_ct(src / "small", 64, false), write_ct(src / "large", 512, false),
+                                            write_sr(src.path())};
+    const std::string warm_up = write_ct(src / "warm", 32, false);
+    Sink with_file({"+B", "+xa"}), from_memory({"+B", "+xa"});
+    // From FIRST: two destinations, so the output is written (and copied to the outbox as it is).
+    // From SECOND: one destination, so the worker's bytes go to its sender in memory.
+    const auto when = [](const char* ae) { return nlohmann::json{{"calling_ae", nlohmann::json::array({ae})}}; };
+    gwtest::Gateway gw(nlohmann::json{
+        {"destinations",
+         nlohmann::json::array({{{"name", "first"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"}, {"port", with_file.port}, {"when", when("FIRST")}},
+                                {{"name", "outbox"}, {"directory", "outbox"}, {"when", when("FIRST")}},
+                                {{"name", "second"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"}, {"port", from_memory.port}, {"when", when("SECOND")}}})}});
+    REQUIRE(gw.start());
+    INFO(gw.log());
+    REQUIRE(gwtest::store(gw.port, paths, "FIRST").acked.size() == paths.size());
+    REQUIRE(gwtest::wait_for_files(gw.state() + "/outbox", paths.size(), 30s));
+    // Outputs wait in memory only for a peer that has taken an instance (Forwarder::enqueue).
+    REQUIRE(gwtest::store(gw.port, {warm_up}, "SECOND").acked.size() == 1);
+    REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", 1, 30s));
+    // The same instances again: de-identification is deterministic, so the outputs are the same.
+    REQUIRE(gwtest::store(gw.port, paths, "SECOND").acked.size() == paths.size());
+    REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", paths.size() + 1, 30s));
+    std::map<std::string, std::string> written;  // SOP Instance UID -> the gateway's output
+    for (const auto& f : gwtest::files_under(gw.state() + "/outbox")) written[gwtest::read_attributes(f).sop_uid] = f;
+    REQUIRE(written.size() == paths.size());
+    std::size_t compared = 0;
+    for (const auto& got : gwtest::files_under(from_memory.dir / "in")) {
+        const std::string uid = gwtest::read_attributes(got).sop_uid;
+        if (!written.count(uid)) continue;  // the warm-up instance
+        ++compared;
+        CHECK(transfer_syntax_of(got) == transfer_syntax_of(written[uid]));
+        CHECK(dataset_bytes(got) == dataset_bytes(written[uid]));
+    }
+    CHECK(compared == paths.size());
+    // Sent from memory (the forwarder says so when it logs the delivery): no output file was made.
+    const auto from_memory_lines = [&] {
+        std::size_t n = 0;
+        std::istringstream lines(gw.log());
+        for (std::string line; std::getline(lines, line);)
+            if (line.find("forward second#") != std::string::npos && line.find("from memory") != std::string::npos) ++n;
+        return n;
+    };
+    for (const auto end = std::chrono::steady_clock::now() + 10s;
+         from_memory_lines() < paths.size() && std::chrono::steady_clock::now() < end;)
+        std::this_thread::sleep_for(20ms);
+    const std::size_t from_memory_count = from_memory_lines();
+    CHECK(from_memory_count >= paths.size());
 }
 
 TEST_CASE("send as stored: through the gateway, the peer gets the data sets the gateway wrote, byte for byte") {

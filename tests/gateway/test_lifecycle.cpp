@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -226,6 +227,38 @@ TEST_CASE("a kept-open association the peer dropped is resent on a new one, and 
     REQUIRE(store(gw.port, {files[1]}).acked.size() == 1);
     REQUIRE(wait_for_files(sink_dir / "in", 2, 30s));
     CHECK(wait_for_log(gw, "resent on a new one", 10s));
+}
+
+TEST_CASE("an output on its way in memory whose send fails is written to the spool and delivered from there") {
+    testsupport::TempDir src, sink_dir;
+    const int sink_port = testsupport::free_port();
+    std::filesystem::create_directories(sink_dir / "in");
+    auto sink = std::make_unique<testsupport::Child>(
+        with_shim({"storescp", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)}), sink_dir / "storescp.log");
+    REQUIRE(testsupport::wait_for_port(sink_port));
+    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
+                                                   {"port", sink_port}, {"associations", 1}}})}});
+    REQUIRE(gw.start());
+    const auto files = small_study(src.path(), 2);
+    // The peer has taken an instance: the next output goes to its sender in memory, no file made.
+    REQUIRE(store(gw.port, {files[0]}).acked.size() == 1);
+    REQUIRE(wait_for_files(sink_dir / "in", 1, 30s));
+    sink->signal(SIGKILL);
+    sink->wait(10s);
+    REQUIRE_FALSE(sink->running());
+    REQUIRE(store(gw.port, {files[1]}).acked.size() == 1);
+    // The send fails (the peer is gone): its output is written for the retry, the original kept.
+    const std::string outgoing = gw.state() + "/spool/outgoing/pacs";
+    INFO(gw.log());
+    REQUIRE(testsupport::wait_until([&] { return files_under(outgoing).size() == 1; }, 30s));
+    CHECK(files_under(gw.state() + "/spool/incoming").size() == 1);
+    sink = std::make_unique<testsupport::Child>(
+        with_shim({"storescp", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)}), sink_dir / "storescp2.log");
+    REQUIRE(wait_for_files(sink_dir / "in", 2, 30s));
+    CHECK(testsupport::wait_until([&] { return files_under(outgoing).empty() && files_under(gw.state() + "/spool/incoming").empty(); }, 10s));
+    std::set<std::string> uids;
+    for (const auto& f : files_under(sink_dir / "in")) uids.insert(read_attributes(f).sop_uid);
+    CHECK(uids.size() == 2);
 }
 
 TEST_CASE("an outage seen by several open associations pauses the destination once, doubling once per outage") {
