@@ -199,7 +199,7 @@ void Forwarder::run(int index) {
                        ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);
             }
             if (grow) extra_cv_.notify_all();
-            spool_.delivered(destination_, id);
+            spool_.delivered(destination_, id, in_memory);
             done();
             const auto received = spool::Spool::received_ms(id);
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -637,9 +637,9 @@ void Spool::give_back(const InstanceRecord& record) {
     in_work_.erase(record.id);
 }
 
-void Spool::delivered(const std::string& destination, const std::string& id) {
+void Spool::delivered(const std::string& destination, const std::string& id, bool in_memory) {
     // The file goes before the id is forgotten, so a sweep cannot queue it again.
-    remove_outgoing(destination, id);
+    if (!in_memory) remove_outgoing(destination, id);
     finish_destination(destination, id);
 }
 

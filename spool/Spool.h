@@ -80,7 +80,8 @@ public:
     std::error_code quarantine_incoming(const InstanceRecord& record, QuarantineRecord quarantine_record);
     void give_back(const InstanceRecord& record);
     // forward: `destination` is done with `id`; the instance is finished once every destination is.
-    void delivered(const std::string& destination, const std::string& id);
+    // `in_memory`: it was sent from memory and has no file in outgoing/<dest>/.
+    void delivered(const std::string& destination, const std::string& id, bool in_memory = false);
     std::error_code quarantine_outgoing(const std::string& destination, const std::string& id,
                                         QuarantineRecord quarantine_record);
     void dropped(const std::string& destination, const std::string& id);  // its file was gone
