@@ -157,7 +157,10 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
     record.parsed = {};
     const auto started = std::chrono::steady_clock::now();
     try {
-        spool_.reuse_output_file_for(output);
+        // A recycled output file for the deidentifier to write over; not when it keeps outputs in
+        // memory (it opens `output` only for one over kMemoryOutputBytes, which gets a new file,
+        // and Spool::write_output recycles for the bytes it writes).
+        if (!budget_) spool_.reuse_output_file_for(output);
         outcome = worker().deidentifier->process(file, input, output, record.calling_ae);
     } catch (const std::exception& e) {
         outcome.kind = deid::Outcome::Kind::Quarantined;
