@@ -2,6 +2,7 @@
 
 #include "deid/DcmValues.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -82,7 +83,15 @@ OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, cons
         fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         return fd >= 0;
     };
-    if (memory) memory->clear();
+    if (memory) {
+        // Room for the pixel data and the rest up front: one copy of the bytes, not one per growth.
+        memory->clear();
+        std::size_t estimate = 64 * 1024;
+        DcmElement* pixels = nullptr;
+        if (file.getDataset()->findAndGetElement(DCM_PixelData, pixels).good() && pixels)
+            estimate += pixels->getLength();
+        memory->reserve(std::min(estimate, memory_limit));
+    }
     if (!memory && !open_output()) return EC_InvalidStream;
     // A small instance fits whole; a larger one goes out in pieces of this size.
     constexpr std::size_t kBufferSize = 64 * 1024;
