@@ -223,11 +223,13 @@ struct StoreScu::Impl {
         ASC_setAPTitles(params, settings.calling_ae.c_str(), settings.called_ae.c_str(), nullptr);
         const std::string peer = settings.host + ":" + std::to_string(settings.port);
         ASC_setPresentationAddresses(params, OFStandard::getHostName().c_str(), peer.c_str());
-        // Two contexts per SOP class: the file's own syntax, and uncompressed.
+        // Two contexts per SOP class: the file's own syntax, and uncompressed. Big endian and
+        // implicit VR have a context of their own too: in the uncompressed one the peer picks its
+        // preference (explicit little endian, mostly), and the file's bytes could not go as stored.
         if (wanted.size() > 60) wanted.clear();
         T_ASC_PresentationContextID id = 1;
         for (const auto& [sop_class, ts] : wanted) {
-            if (!is_uncompressed(ts)) {
+            if (ts != UID_LittleEndianExplicitTransferSyntax) {
                 const char* own[] = {ts.c_str()};
                 if (cond.good()) cond = ASC_addPresentationContext(params, id, sop_class.c_str(), own, 1);
                 id += 2;

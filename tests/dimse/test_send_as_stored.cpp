@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -416,4 +417,138 @@ TEST_CASE("send as stored: through the gateway, the peer gets the data sets the 
         CHECK(transfer_syntax_of(got) == transfer_syntax_of(written[uid]));
         CHECK(dataset_bytes(got) == dataset_bytes(written[uid]));
     }
+}
+
+namespace {
+
+// The gateway's quarantine entries: reason.json path -> its fields.
+std::map<std::string, nlohmann::json> quarantined(const gwtest::Gateway& gw) {
+    std::map<std::string, nlohmann::json> out;
+    for (const auto& f : gwtest::files_under(gw.state() + "/spool/quarantine"))
+        if (fs::path(f).filename() == "reason.json")
+            out[f] = nlohmann::json::parse(testsupport::read_file(f), nullptr, false);
+    return out;
+}
+
+// Deliveries the gateway logged for `destination` (after the peer's response, so after storescp
+// wrote its file).
+size_t delivered(const gwtest::Gateway& gw, const std::string& destination) {
+    std::istringstream in(gw.log());
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+        n += line.find("forward " + destination + "#") != std::string::npos &&
+             line.find(": delivered ") != std::string::npos;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("send as stored: third-party corpus files through the gateway arrive as the gateway wrote them") {
+    const std::string corpus = std::string(DEID_SOURCE_DIR) + "/tests/data/corpus/";
+    // Well-formed files of tests/data/corpus/FILES.tsv, each with the storescu option that proposes
+    // its own transfer syntax (so the gateway receives, and writes, the file's syntax).
+    const std::vector<std::pair<std::string, std::string>> inputs = {
+        {"pydicom/CT_small.dcm", "-xe"},                    // private tags, trailing padding
+        {"pydicom/MR_small_bigendian.dcm", "-xb"},          // explicit big endian
+        {"pydicom/ExplVR_BigEnd.dcm", "-xb"},               // big endian US, group lengths
+        {"pydicom/MR_small_implicit.dcm", "-xi"},           // implicit VR
+        {"pydicom/rtplan.dcm", "-xi"},                      // implicit VR, nested sequences
+        {"pydicom/MR_small_RLE.dcm", "-xr"},                // encapsulated
+        {"pydicom/SC_rgb_rle_2frame.dcm", "-xr"},           // encapsulated, two frames
+        {"pydicom/MR_small_jpeg_ls_lossless.dcm", "-xt"},   // JPEG-LS lossless
+        {"pydicom/SC_rgb_jpeg_dcmtk.dcm", "-xy"},           // JPEG baseline
+        {"pydicom/charset_files/chrJapMulti.dcm", "-xe"},   // ISO 2022 IR 87, group lengths
+        {"pydicom/charset_files/chrRuss.dcm", "-xe"},       // ISO_IR 144
+        {"pydicom/charset_files/chrH32.dcm", "-xe"},        // ISO 2022 IR 13 and 87
+        {"dcm_qa/philips_vanderbilt_dti_0016.dcm", "-xe"},  // Philips private sequences of undefined length
+        {"dcm_qa/nih_GE_MR750_epi-00001.dcm", "-xe"},       // GE private tags, group lengths
+        {"pydicom-data/emri_small.dcm", "-xe"},             // enhanced MR, ten frames
+        {"pydicom/test-SR.dcm", "-xe"},                     // comprehensive SR
+    };
+    Sink sink({"+B", "+xa"});
+    gwtest::Gateway gw(nlohmann::json{
+        {"destinations", nlohmann::json::array({{{"name", "research"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"}, {"port", sink.port}},
+                                                {{"name", "outbox"}, {"directory", "outbox"}}})}});
+    REQUIRE(gw.start());
+    const std::string outbox = gw.state() + "/outbox";
+    // Each output sent again by a StoreScu of the test's own, to say which path the forwarder took.
+    Sink direct_sink({"+B", "+xa"});
+    dimse::StoreScu direct(to(direct_sink));
+    // One file at a time, each waited for, so that what happened is known per file.
+    std::string summary;
+    for (const auto& [name, propose] : inputs) {
+        // The MR_small files share one SOP Instance UID (so do the chrJapMulti and chrFren pairs):
+        // their outputs have the same name at both destinations, so each file's are looked at alone.
+        for (const auto& f : gwtest::files_under(outbox)) fs::remove(f);
+        for (const auto& f : gwtest::files_under(sink.dir / "in")) fs::remove(f);
+        const auto quarantine_before = quarantined(gw);
+        const size_t research_before = delivered(gw, "research"), outbox_delivered_before = delivered(gw, "outbox");
+        const auto sent = gwtest::parse_storescu(testsupport::run(
+            gwtest::with_shim({"storescu", "-v", "-nh", propose, "-aet", "MODALITY", "-aec", "DEIDGW", "127.0.0.1",
+                               std::to_string(gw.port), corpus + name}),
+            60s));
+        INFO(name << ": " << sent.run.output);
+        // Each destination is done with the instance when it delivered it or quarantined it (as
+        // do the receive and de-identification stages, for all destinations).
+        std::map<std::string, nlohmann::json> entries;
+        bool research_delivered = false, outbox_delivered = false;
+        const auto quarantined_for = [&](const std::string& d) {
+            for (const auto& [f, j] : entries)
+                if (j.value("destination", "").empty() || j.value("destination", "") == d) return true;
+            return false;
+        };
+        const auto end = std::chrono::steady_clock::now() + 20s;
+        for (;;) {
+            entries.clear();
+            for (const auto& [f, j] : quarantined(gw))
+                if (!quarantine_before.count(f) && j.is_object()) entries[f] = j;
+            research_delivered = delivered(gw, "research") > research_before;
+            outbox_delivered = delivered(gw, "outbox") > outbox_delivered_before;
+            const bool research_done = research_delivered || quarantined_for("research");
+            const bool outbox_done = outbox_delivered || quarantined_for("outbox");
+            if ((research_done && outbox_done) || (sent.acked.empty() && !entries.empty()) ||
+                std::chrono::steady_clock::now() > end)
+                break;
+            std::this_thread::sleep_for(100ms);
+        }
+        std::string outcome;
+        for (const auto& [f, j] : entries)
+            outcome += " quarantined " + j.value("reason", "") + " (stage " + j.value("stage", "") + ", destination '" +
+                       j.value("destination", "") + "': " + j.value("detail", "") + ");";
+        std::map<std::string, std::string> written;  // SOP Instance UID -> the gateway's output
+        for (const auto& f : gwtest::files_under(outbox)) written[gwtest::read_attributes(f).sop_uid] = f;
+        const std::vector<std::string> arrived = gwtest::files_under(sink.dir / "in");
+        for (const auto& got : arrived) {
+            const std::string uid = gwtest::read_attributes(got).sop_uid;
+            INFO(outcome);
+            CHECK(written.count(uid) == 1);
+            if (!written.count(uid)) continue;
+            const std::string ts_got = transfer_syntax_of(got), ts_written = transfer_syntax_of(written[uid]);
+            const bool same_bytes = ts_got == ts_written && dataset_bytes(got) == dataset_bytes(written[uid]);
+            const auto again = send(direct, written[uid], From::parsed);
+            CHECK(again.kind == dimse::SendResult::Kind::Sent);
+            outcome += " arrived at both" + std::string(same_bytes ? ", byte-identical" : ", NOT byte-identical") +
+                       (ts_got == ts_written ? "" : " (received in " + ts_got + ", written in " + ts_written + ")") +
+                       (again.as_stored ? ", as stored;" : ", encoded by DIMSE;");
+            INFO(outcome);
+            CHECK(ts_got == ts_written);
+            CHECK(same_bytes);
+            // Encoded again by DIMSE, the values must still be the gateway's.
+            if (ts_got != ts_written) CHECK(dataset_values(got) == dataset_values(written[uid]));
+        }
+        if (sent.acked.empty()) outcome += " not acknowledged;";
+        if (outcome.empty()) outcome = " lost;";
+        summary += name + ":" + outcome + "\n";
+        INFO(outcome);
+        // Acknowledged, it reached each destination or was quarantined for it with a reason;
+        // refused, the gateway quarantined it.
+        if (sent.acked.size() == 1) {
+            CHECK(((research_delivered && arrived.size() == 1) || quarantined_for("research")));
+            CHECK(((outbox_delivered && written.size() == 1) || quarantined_for("outbox")));
+        } else {
+            CHECK_FALSE(entries.empty());
+        }
+        for (const auto& [f, j] : entries) CHECK_FALSE(j.value("reason", "").empty());
+    }
+    WARN(summary);
 }
