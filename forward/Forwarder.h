@@ -52,7 +52,9 @@ public:
     // instead of reading the file on the first attempt; with `record.parsed.encoded`, the output's
     // bytes, which are not in outgoing/<dest>/ yet (written here or after a failed send).
     void enqueue(spool::InstanceRecord record);
-    void stop();                          // running sends finish; the queue stays on disk
+    // Running sends finish; the queue stays on disk (outputs held in memory are made again from
+    // their originals, still in incoming/, at the next start).
+    void stop();
     std::size_t depth() const;
     // When the oldest instance queued or in flight was received (ms since epoch); 0 when none.
     std::int64_t oldest_received_ms() const;

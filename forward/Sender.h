@@ -13,8 +13,9 @@ class Sender {
 public:
     virtual ~Sender() = default;
     virtual dimse::SendResult send(const std::string& path) = 0;
-    // The same instance, parsed (what `path` holds, in `parsed.transfer_syntax_uid`); a sender
-    // that has no use for it sends the file.
+    // The same instance, parsed (what `path` holds, in `parsed.transfer_syntax_uid`); with
+    // `parsed.encoded`, its file's bytes, and `path` does not exist yet. A sender that has no use
+    // for it sends the file.
     virtual dimse::SendResult send(const std::string& path, spool::ParsedInstance& parsed) {
         (void)parsed;
         return send(path);
