@@ -58,6 +58,12 @@ std::vector<long> children_of(long parent, const std::string& command = "") {
     return found;
 }
 
+// A gateway config with one destination, "pacs": the storescp at `port` (AE SINK).
+json to_pacs(int port, int associations) {
+    return json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
+                                               {"port", port}, {"associations", associations}}})}};
+}
+
 // The gateway's deid-keystore child.
 long broker_pid(const Gateway& gw) {
     const auto pids = children_of(gw.child.pid(), "deid-keystore");
@@ -74,6 +80,16 @@ std::vector<std::string> small_study(const std::string& dir, int n) {
     testdata::StudySpec spec;
     spec.series = {testdata::Series{"CT", "1.2.840.10008.5.1.4.1.1.2", n}};
     return paths(testdata::write_study(dir, spec));
+}
+
+// Starts `gw`, which delivers the first of two small instances to the sink writing into `sink_in`;
+// returns both.
+std::vector<std::string> first_of_two_delivered(Gateway& gw, const std::string& src, const std::string& sink_in) {
+    REQUIRE(gw.start());
+    const auto files = small_study(src, 2);
+    REQUIRE(store(gw.port, {files[0]}).acked.size() == 1);
+    REQUIRE(wait_for_files(sink_in, 1, 30s));
+    return files;
 }
 
 }  // namespace
@@ -170,8 +186,7 @@ TEST_CASE("a peer that serves one association at a time gets a 200-instance stud
     testsupport::Child sink(with_shim({"storescp", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)}),
                             sink_dir / "storescp.log");
     REQUIRE(testsupport::wait_for_port(sink_port));
-    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
-                                                   {"port", sink_port}, {"associations", 4}}})}});
+    Gateway gw(to_pacs(sink_port, 4));
     REQUIRE(gw.start());
     const auto sent = store(gw.port, small_study(src.path(), 200));
     REQUIRE(sent.acked.size() == 200);
@@ -209,12 +224,8 @@ TEST_CASE("a kept-open association the peer dropped is resent on a new one, and 
                                        std::to_string(sink_port)}),
                             sink_dir / "storescp.log");
     REQUIRE(testsupport::wait_for_port(sink_port));
-    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
-                                                   {"port", sink_port}, {"associations", 1}}})}});
-    REQUIRE(gw.start());
-    const auto files = small_study(src.path(), 2);
-    REQUIRE(store(gw.port, {files[0]}).acked.size() == 1);
-    REQUIRE(wait_for_files(sink_dir / "in", 1, 30s));
+    Gateway gw(to_pacs(sink_port, 1));
+    const auto files = first_of_two_delivered(gw, src.path(), sink_dir / "in");
     // The peer drops the kept-open association: its child process ends (killed by its pid).
     static const std::regex child_pid("Association Received in child process \\(pid: ([0-9]+)\\)");
     const std::string peer_log = testsupport::read_file(sink_dir / "storescp.log");
@@ -236,13 +247,9 @@ TEST_CASE("an output on its way in memory whose send fails is written to the spo
     auto sink = std::make_unique<testsupport::Child>(
         with_shim({"storescp", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)}), sink_dir / "storescp.log");
     REQUIRE(testsupport::wait_for_port(sink_port));
-    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
-                                                   {"port", sink_port}, {"associations", 1}}})}});
-    REQUIRE(gw.start());
-    const auto files = small_study(src.path(), 2);
-    // The peer has taken an instance: the next output goes to its sender in memory, no file made.
-    REQUIRE(store(gw.port, {files[0]}).acked.size() == 1);
-    REQUIRE(wait_for_files(sink_dir / "in", 1, 30s));
+    Gateway gw(to_pacs(sink_port, 1));
+    // Once the peer has taken an instance, the next output goes to its sender in memory, no file made.
+    const auto files = first_of_two_delivered(gw, src.path(), sink_dir / "in");
     sink->signal(SIGKILL);
     sink->wait(10s);
     REQUIRE_FALSE(sink->running());
@@ -265,8 +272,7 @@ TEST_CASE("outputs sent from memory leave no file behind, also once recycled out
     testsupport::TempDir src, sink_dir;
     const int sink_port = testsupport::free_port();
     std::filesystem::create_directories(sink_dir / "in");
-    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
-                                                   {"port", sink_port}, {"associations", 1}}})}});
+    Gateway gw(to_pacs(sink_port, 1));
     REQUIRE(gw.start());
     const auto files = small_study(src.path(), 50);
     // The peer is down: the outputs wait as files, and once delivered, 32 of them (a synced batch)
@@ -294,8 +300,7 @@ TEST_CASE("an outage seen by several open associations pauses the destination on
     testsupport::TempDir src, sink_dir;
     const int sink_port = testsupport::free_port();
     std::filesystem::create_directories(sink_dir / "in");
-    Gateway gw(json{{"destinations", json::array({{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
-                                                   {"port", sink_port}, {"associations", 4}}})}});
+    Gateway gw(to_pacs(sink_port, 4));
     REQUIRE(gw.start());
     // The peer is down while the study arrives: its queue gets deep.
     REQUIRE(store(gw.port, small_study(src.path(), 600)).acked.size() == 600);
