@@ -1,5 +1,6 @@
 #include "deid/InstanceDeidentifier.h"
 
+#include "common/WriteAll.h"
 #include "deid/DcmValues.h"
 
 #include <algorithm>
@@ -56,18 +57,6 @@ bool fsync_path(const std::string& path, int flags) {
     return ok;
 }
 
-bool write_all(int fd, const void* data, std::size_t length) {
-    const char* p = static_cast<const char*>(data);
-    while (length > 0) {
-        const ssize_t n = ::write(fd, p, length);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        length -= static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 // Writes `file` over whatever `path` holds without truncating it first (ext4 starts writeback on
 // the close of a file truncated to zero: a short-lived output would go to disk), then cuts it to
 // the written length. Same encoding as saveFile (DCMTK encodes into a buffer, as its DIMSE layer
@@ -122,14 +111,14 @@ OFCondition write_file_in_place(DcmFileFormat& file, E_TransferSyntax xfer, cons
                 continue;
             }
             if (fd < 0) {  // over the limit: what was kept goes first
-                if (!open_output() || !write_all(fd, memory->data(), memory->size())) {
+                if (!open_output() || !common::write_all(fd, memory->data(), memory->size())) {
                     c = EC_InvalidStream;
                     break;
                 }
                 memory->clear();
                 memory->shrink_to_fit();
             }
-            if (!write_all(fd, data, static_cast<std::size_t>(length))) {
+            if (!common::write_all(fd, data, static_cast<std::size_t>(length))) {
                 c = EC_InvalidStream;
                 break;
             }

@@ -1,5 +1,7 @@
 #include "dimse/ReceiveFileStream.h"
 
+#include "common/WriteAll.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,18 +15,10 @@ namespace dimse {
 offile_off_t FileDescriptorConsumer::avail() const { return status_.good() ? INT_MAX : 0; }
 
 bool FileDescriptorConsumer::write_out(const char* p, std::size_t n) {
-    while (n > 0) {
-        const ssize_t w = ::write(fd_, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            errno_ = errno;
-            status_ = makeOFCondition(OFM_dcmdata, 18, OF_error, std::strerror(errno_));
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
+    if (common::write_all(fd_, p, n)) return true;
+    errno_ = errno;
+    status_ = makeOFCondition(OFM_dcmdata, 18, OF_error, std::strerror(errno_));
+    return false;
 }
 
 offile_off_t FileDescriptorConsumer::write(const void* buf, offile_off_t buflen) {

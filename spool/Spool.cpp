@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/IsoTime.h"
+#include "common/WriteAll.h"
 
 namespace spool {
 
@@ -264,12 +265,7 @@ std::error_code Spool::write_output(const std::string& path, const std::string& 
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return last_error();
     std::error_code ec;
-    for (std::size_t at = 0; at < bytes.size() && !ec;) {
-        const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ec = n < 0 ? last_error() : std::make_error_code(std::errc::no_space_on_device);
-        else at += static_cast<std::size_t>(n);
-    }
+    if (!common::write_all(fd, bytes.data(), bytes.size())) ec = last_error();
     if (!ec && ::ftruncate(fd, static_cast<off_t>(bytes.size())) != 0) ec = last_error();
     if (::close(fd) != 0 && !ec) ec = last_error();
     if (ec) ::unlink(path.c_str());
