@@ -28,7 +28,8 @@
 # CG_COUNT=N (default 200) instances per set in parts 2-4; CPU=0 skips part 1, CG=0 part 2,
 # SYSCALLS=0 part 3, KERNEL=0 part 4 (PERF_HZ, default 2000, its sampling rate); TOP=N (default 12)
 # functions per stage; SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in
-# bench/settle.sh; NODELAY=0 runs storescu and storescp without the shim.
+# bench/settle.sh; NODELAY=0 runs storescu and storescp without the shim. GATEWAY_WRAP="..." prefixes
+# the gateway's command line in part 1 (e.g. "env LD_PRELOAD=..." to compare a memory allocator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -116,7 +117,7 @@ sum_ticks() { awk '{s[$1] += $2} END {for (g in s) print g, s[g]}' | sort; }
 if (( CPU != 0 )); then
 echo
 echo "1. CPU time per instance (user + system; one storescu, screen_all_images off; load $(cut -d' ' -f1 /proc/loadavg))"
-start cpu
+start cpu ${GATEWAY_WRAP:-}
 delivered=1
 printf '%-6s %6s  %9s %9s %9s %9s  %9s %9s\n' set count receive workers other gateway broker total
 for set in $SETS; do
