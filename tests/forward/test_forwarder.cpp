@@ -1,16 +1,24 @@
 // The forwarder against real loopback peers: a folder, and a port whose listener never accepts (a
-// peer that serves one association at a time and is busy).
+// peer that serves one association at a time and is busy); and an output in memory on a full disk.
 #include "forward/Forwarder.h"
 
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <mutex>
+
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 
 #include "forward/DicomSender.h"
 #include "forward/FolderSender.h"
@@ -42,6 +50,58 @@ struct SilentListener {
     ~SilentListener() { ::close(fd); }
 };
 
+
+// What the process writes on stderr (the gateway's log), read through a pipe: a pipe, unlike a
+// file, is not cut by RLIMIT_FSIZE.
+struct StderrCapture {
+    int saved = -1;
+    int pipe_fds[2] = {-1, -1};
+    std::thread reader;
+    mutable std::mutex mutex;
+    std::string text;
+    StderrCapture() {
+        REQUIRE(::pipe(pipe_fds) == 0);
+        std::fflush(stderr);
+        saved = ::dup(STDERR_FILENO);
+        ::dup2(pipe_fds[1], STDERR_FILENO);
+        ::close(pipe_fds[1]);
+        reader = std::thread([this] {
+            char buf[4096];
+            for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+                std::lock_guard<std::mutex> lock(mutex);
+                text.append(buf, static_cast<std::size_t>(n));
+            }
+        });
+    }
+    ~StderrCapture() {
+        std::fflush(stderr);
+        ::dup2(saved, STDERR_FILENO);  // the pipe's last writer gone: the reader ends
+        ::close(saved);
+        reader.join();
+        ::close(pipe_fds[0]);
+    }
+    bool has(const std::string& needle) const {
+        std::lock_guard<std::mutex> lock(mutex);
+        return text.find(needle) != std::string::npos;
+    }
+};
+
+// Writes past `bytes` fail with EFBIG (SIGXFSZ ignored) while it lives, as they would with ENOSPC.
+struct FileSizeLimit {
+    rlimit saved{};
+    void (*old_handler)(int) = nullptr;
+    explicit FileSizeLimit(rlim_t bytes) {
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        old_handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit limit = saved;
+        limit.rlim_cur = bytes;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, old_handler);
+    }
+};
 
 struct Fixture {
     testsupport::TempDir dir;
@@ -96,6 +156,53 @@ TEST_CASE("extra associations a peer does not accept promptly cap the count inst
     CHECK(forwarder.unreachable_attempts() >= 1);  // an extra association was tried
     CHECK(forwarder.outages() == 0);               // and the destination never paused
     CHECK(forwarder.associations_allowed() == 1);
+    CHECK(f.spool.quarantined().empty());
+    forwarder.stop();
+}
+
+TEST_CASE("an output in memory that cannot be written on a full disk stays in memory through a failed send and is delivered") {
+    Fixture f;
+    testdata::StudySpec spec;
+    spec.rows = spec.columns = 64;  // 8 KiB of pixel data: larger than the disk's room below
+    const auto written = testdata::write_study(f.dir / "src", spec);
+    REQUIRE_FALSE(written.empty());
+    spool::InstanceRecord record;
+    record.id = f.spool.new_id();
+    auto parsed = std::make_unique<DcmFileFormat>();
+    REQUIRE(parsed->loadFile(written[0].path.c_str()).good());
+    const std::string bytes = testsupport::read_file(written[0].path);
+    REQUIRE(bytes.size() > 4096);
+    record.parsed = spool::ParsedInstance(std::move(parsed), "1.2.840.10008.1.2.1", nullptr);
+    record.parsed.encoded = bytes;
+    // The destination folder cannot be made (a file holds its name): every send fails.
+    const fs::path out = f.dir / "out";
+    std::ofstream(out.string()) << "in the way";
+    StderrCapture log;
+    forward::Forwarder forwarder("peer", 1, config::Retry{50, 200, 3}, f.spool,
+                                 [&](int) { return std::make_unique<forward::FolderSender>(out); });
+    forwarder.start();
+    {
+        FileSizeLimit full(1024);
+        // Queued while the peer has not taken anything yet: the output would be written into
+        // outgoing/peer/, the write fails, the bytes stay in memory; the send fails, the write for
+        // its retry fails too, and it is kept in memory again.
+        forwarder.enqueue(std::move(record));
+        REQUIRE(wait_until([&] { return log.has("cannot write its output for a retry"); }, 20s));
+        CHECK(log.has("kept in memory, retry in"));
+        CHECK(f.spool.list_outgoing("peer").empty());
+        CHECK(f.spool.quarantined().empty());
+        CHECK(forwarder.depth() == 1);
+    }
+    fs::remove(out);  // the disk has room again and the folder can be made
+    std::string delivered;
+    REQUIRE(wait_until([&] {
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(out, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec))
+            if (it->is_regular_file() && it->path().extension() == ".dcm") delivered = it->path().string();
+        return !delivered.empty() && forwarder.depth() == 0;
+    }, 20s));
+    CHECK(testsupport::read_file(delivered) == bytes);  // the bytes held in memory, whole
     CHECK(f.spool.quarantined().empty());
     forwarder.stop();
 }
