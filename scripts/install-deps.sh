@@ -9,6 +9,7 @@ packages=(
   libicu-dev                               # text normalisation shared by the cleaner and the verifier (deid/)
   libboost-dev libboost-program-options-dev libboost-system-dev
   libssl-dev libsqlite3-dev sqlite3
+  zlib1g-dev                               # bench/group_commit.sh's record checksum
   libpq-dev postgresql haproxy             # the shared keystore map; scale-out tests start their own
   libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev libopencv-imgcodecs-dev
   libtesseract-dev tesseract-ocr tesseract-ocr-eng
