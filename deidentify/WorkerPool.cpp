@@ -219,8 +219,9 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
         }
     }
     if (!outcome.encoded.empty()) {
-        // The output's bytes go with its parsed form when the budget has room for them too;
-        // otherwise (and for several destinations) Spool::publish writes the file.
+        // The output's bytes go with its parsed form (one destination only) when the budget has
+        // room for them too; otherwise they are written here (Spool::publish writes them only for
+        // a destination that is not listening yet).
         if (record.parsed && budget_)
             record.parsed.encoded_lease = budget_->lease(outcome.encoded.size());
         if (record.parsed.encoded_lease) {
