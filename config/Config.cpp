@@ -319,9 +319,14 @@ Config from_json(const json& doc, const std::string& base_dir) {
     }
 
     if (const json& s = doc["spool"]; r.object(s, "spool")) {
-        r.only_keys(s, "spool", {"max_bytes", "min_free_bytes"});
+        r.only_keys(s, "spool", {"max_bytes", "min_free_bytes", "journal_bytes"});
         r.unsigned_integer(s["max_bytes"], "spool.max_bytes", c.spool.max_bytes);
         r.unsigned_integer(s["min_free_bytes"], "spool.min_free_bytes", c.spool.min_free_bytes);
+        r.unsigned_integer(s["journal_bytes"], "spool.journal_bytes", c.spool.journal_bytes);
+        // Four regions of at least 1 MiB each; the whole file is written at start-up.
+        if (c.spool.journal_bytes != 0 &&
+            (c.spool.journal_bytes < (4ull << 20) || c.spool.journal_bytes > (4ull << 30)))
+            r.fail("spool.journal_bytes", "0 (no journal) or 4194304 to 4294967296 bytes", s["journal_bytes"]);
     }
 
     if (const json& rt = doc["retry"]; r.object(rt, "retry")) {
@@ -654,7 +659,8 @@ std::string to_json(const Config& c) {
                               {"require_client_certificate", t.require_client_certificate},
                               {"min_version", t.min_version}, {"profile", t.profile}};
     }
-    j["spool"] = {{"max_bytes", c.spool.max_bytes}, {"min_free_bytes", c.spool.min_free_bytes}};
+    j["spool"] = {{"max_bytes", c.spool.max_bytes}, {"min_free_bytes", c.spool.min_free_bytes},
+                  {"journal_bytes", c.spool.journal_bytes}};
     j["destinations"] = json::array();
     for (const Destination& d : c.destinations) {
         json dj = {{"name", d.name}};

@@ -95,6 +95,9 @@ struct Retry {
 struct Spool {
     std::uint64_t max_bytes = 20ull * 1024 * 1024 * 1024;  // incoming + outgoing
     std::uint64_t min_free_bytes = 256ull * 1024 * 1024;   // refuse (A700) below this
+    // The reception journal's size on disk (docs/operations.md, Durability 1); 0: no journal, every
+    // reception is made durable by its own file's fdatasync and a folder fsync.
+    std::uint64_t journal_bytes = 32ull * 1024 * 1024;
 };
 
 struct Keystore {

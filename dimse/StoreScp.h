@@ -63,6 +63,10 @@ struct ScpSettings {
     // Received files up to this size are parsed whole and handed to the handler in memory
     // (CStoreRequest::dataset); larger ones only structurally (values over 4 KiB stay on disk).
     std::uint64_t keep_parsed_bytes = 0;
+    // Received files larger than this get their write-back started before the handler runs, so
+    // that the handler's fdatasync waits for less; smaller ones are left to the kernel (a handler
+    // that makes them durable another way, e.g. a journal, does not need their blocks on disk yet).
+    std::uint64_t start_write_back_above_bytes = 0;
     LogSink log;                               // observer; may be empty
     // Observers for metrics; may be empty. Called on the association's thread.
     std::function<void(bool accepted)> on_association;      // each association request, accepted or refused

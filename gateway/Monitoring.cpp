@@ -46,6 +46,14 @@ Monitoring::Monitoring(const config::Config& config, spool::Spool& spool, keysto
         const auto s = snapshot();
         for (const auto& d : s.destinations) metrics_.queue(d.name, d.queue_depth, d.oldest_queued_age_seconds);
         metrics_.spool(s.spool.bytes, s.spool.free_bytes);
+        metrics::GatewayMetrics::Durability d;
+        d.by_journal = spool_.durable_by_journal();
+        d.by_file = spool_.durable_by_file();
+        if (const auto* journal = spool_.journal()) {
+            d.checkpoints = journal->checkpoints();
+            d.checkpoint_failures = journal->checkpoint_failures();
+        }
+        metrics_.durability(d);
     });
 }
 

@@ -20,6 +20,10 @@ constexpr const char* kQueue = "Instances waiting for delivery, per destination.
 constexpr const char* kOldest = "Age of the oldest instance waiting for delivery, per destination (0 when empty).";
 constexpr const char* kSpoolBytes = "Bytes held in the spool (incoming and outgoing).";
 constexpr const char* kFree = "Free bytes on the spool's file system.";
+constexpr const char* kDurable =
+    "Receptions made durable before Success, by a reception journal record or by their own file's syncs.";
+constexpr const char* kCheckpoints = "Reception journal regions checkpointed (syncfs) and written again.";
+constexpr const char* kCheckpointFailures = "Reception journal checkpoints that failed and were tried again.";
 constexpr const char* kLatency = "Time from durable reception to delivery, per destination.";
 constexpr const char* kStage = "Time spent in one stage per instance.";
 constexpr const char* kOcrRead = "Candidate text regions read by OCR.";
@@ -46,6 +50,10 @@ GatewayMetrics::GatewayMetrics(Registry& registry, const std::vector<std::string
     registry_.counter("deid_ocr_regions_cleaned_total", kOcrCleaned);
     registry_.gauge("deid_spool_bytes", kSpoolBytes);
     registry_.gauge("deid_spool_free_bytes", kFree);
+    registry_.counter("deid_receptions_durable_total", kDurable, {{"by", "journal"}});
+    registry_.counter("deid_receptions_durable_total", kDurable, {{"by", "file"}});
+    registry_.counter("deid_journal_checkpoints_total", kCheckpoints);
+    registry_.counter("deid_journal_checkpoint_failures_total", kCheckpointFailures);
     registry_.gauge("deid_broker_up", kBrokerUp);
     registry_.gauge("deid_broker_round_trip_seconds", kBrokerRtt);
     registry_.gauge("deid_broker_alarms", kBrokerAlarms);
@@ -140,6 +148,17 @@ void GatewayMetrics::queue(const std::string& destination, std::uint64_t depth, 
 void GatewayMetrics::spool(std::uint64_t bytes, std::uint64_t free_bytes) {
     registry_.gauge("deid_spool_bytes", kSpoolBytes).set(static_cast<double>(bytes));
     registry_.gauge("deid_spool_free_bytes", kFree).set(static_cast<double>(free_bytes));
+}
+
+void GatewayMetrics::durability(const Durability& totals) {
+    // The spool counts; these counters follow its totals (which only grow).
+    const auto follow = [](Counter& counter, std::uint64_t total) {
+        if (total > counter.value()) counter.inc(total - counter.value());
+    };
+    follow(registry_.counter("deid_receptions_durable_total", kDurable, {{"by", "journal"}}), totals.by_journal);
+    follow(registry_.counter("deid_receptions_durable_total", kDurable, {{"by", "file"}}), totals.by_file);
+    follow(registry_.counter("deid_journal_checkpoints_total", kCheckpoints), totals.checkpoints);
+    follow(registry_.counter("deid_journal_checkpoint_failures_total", kCheckpointFailures), totals.checkpoint_failures);
 }
 
 GatewayMetrics::DestinationRecord GatewayMetrics::destination(const std::string& name) const {

@@ -14,6 +14,8 @@
 //   deid_delivery_failures_total{destination,reason}           failed attempts
 //   deid_queue_depth{destination}, deid_queue_oldest_age_seconds{destination}
 //   deid_spool_bytes, deid_spool_free_bytes
+//   deid_receptions_durable_total{by}                          journal | file (docs/operations.md, Durability 1)
+//   deid_journal_checkpoints_total, deid_journal_checkpoint_failures_total
 //   deid_end_to_end_latency_seconds{destination}               histogram: received -> delivered
 //   deid_stage_seconds{stage}                                  histogram: receive | deidentify | forward
 //   deid_ocr_regions_read_total, deid_ocr_regions_cleaned_total
@@ -52,6 +54,11 @@ public:
     // Queue and spool gauges, set by the serve command's collect hook.
     void queue(const std::string& destination, std::uint64_t depth, double oldest_age_seconds);
     void spool(std::uint64_t bytes, std::uint64_t free_bytes);
+    // How receptions were made durable, and the journal's checkpoints: totals read from the spool.
+    struct Durability {
+        std::uint64_t by_journal = 0, by_file = 0, checkpoints = 0, checkpoint_failures = 0;
+    };
+    void durability(const Durability& totals);
 
     struct DestinationRecord {
         bool failing = false;

@@ -92,7 +92,7 @@ std::uint16_t SpoolingStoreHandler::decide(dimse::CStoreRequest& request) {
                 " answered A700: durable write failed: " + ec.message());
         return RefusedOutOfResources;
     }
-    // How long the durable write took (fdatasync, rename, folder fsync): what Success waits for.
+    // How long the durable write took (docs/operations.md, Durability 1): what Success waits for.
     const auto sync_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                                sync_start).count();
     if (metrics_) metrics_->received(static_cast<double>(sync_us) / 1e6);

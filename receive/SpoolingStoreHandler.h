@@ -2,7 +2,7 @@
 //   C000 the data set cannot be parsed, or has no SOP Class / Instance UID  (quarantined: malformed)
 //   A900 the data set's SOP Class differs from the request's               (quarantined: sop-class-mismatch)
 //   A700 the spool is over spool.max_bytes, the disk is short of spool.min_free_bytes, or the
-//        durable write (fsync, rename, fsync of the folder) failed
+//        durable write (Spool::admit: the reception journal's record, or the file's own syncs) failed
 //   0000 only once the instance is durably in spool/incoming/ (Spool::admit, which hands it on).
 //   A700 also for any exception inside the handler (logged): it never reaches DCMTK's loop.
 #pragma once

@@ -1,12 +1,12 @@
 // Group commit for a directory's fsync: concurrent writers that renamed a file into the same folder
-// share one fsync of that folder instead of one each. sync() returns once an fsync that started
-// after the call has completed, so the caller's rename is durable when it returns true.
+// share one fsync of that folder instead of one each (GroupCommit). sync() returns once an fsync
+// that started after the call has completed, so the caller's rename is durable when it returns true.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
+
+#include "spool/GroupCommit.h"
 
 namespace spool {
 
@@ -18,21 +18,15 @@ public:
     DirectorySync& operator=(const DirectorySync&) = delete;
 
     // False when the fsync covering this call failed (errno set).
-    bool sync();
+    bool sync() { return group_.sync(); }
     // fsync calls actually made (tests and timing counters).
-    std::uint64_t syncs() const;
+    std::uint64_t syncs() const { return group_.syncs(); }
 
 private:
+    bool fsync_once();  // one caller at a time (GroupCommit)
     std::string directory_;
-    mutable std::mutex mutex_;
-    std::condition_variable done_cv_;
-    int fd_ = -1;
-    bool running_ = false;
-    std::uint64_t requested_ = 0;  // tickets handed out
-    std::uint64_t completed_ = 0;  // every ticket up to this one is durable
-    std::uint64_t failed_ = 0;     // every ticket up to this one saw a failed fsync
-    int failed_errno_ = 0;
-    std::uint64_t syncs_ = 0;
+    int fd_ = -1;  // opened on first use, reopened after a failure
+    GroupCommit group_;
 };
 
 }  // namespace spool

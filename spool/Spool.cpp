@@ -115,6 +115,7 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
         free_outputs_.clear();
         destinations_ = destinations;
     }
+    if (const auto jec = recover_journal()) return jec;
     // Outgoing copies of instances still in incoming/ were never synced: a crash may have left them
     // empty or torn. They are dropped; the instance is de-identified again (same result).
     std::set<std::string> pending;
@@ -124,6 +125,64 @@ std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
             if (pending.count(id)) ::unlink(outgoing_path(d, id).c_str());
     bytes_ = size_of_tree(incoming_dir()) + size_of_tree(root_ + "/outgoing");
     return {};
+}
+
+std::error_code Spool::recover_journal() {
+    journal_.reset();
+    journal_restored_ = 0;
+    {
+        std::lock_guard<std::mutex> lock(journal_mutex_);
+        journaled_.clear();
+    }
+    if (limits_.journal_bytes == 0) return {};
+    journal_ = std::make_unique<ReceptionJournal>(root_ + "/journal", limits_.journal_bytes);
+    std::vector<ReceptionJournal::Record> pending;
+    if (const auto ec = journal_->open(pending)) return ec;
+    // Each record answered Success and not finished: its incoming/ file must hold exactly its
+    // bytes. A file lost or torn in a crash (it was renamed, never synced) is written again.
+    for (const auto& record : pending) {
+        InstanceRecord entry;
+        entry.id = record.id;
+        entry.calling_ae = record.calling_ae;
+        const std::string target = incoming_path(entry);
+        {
+            std::ifstream in(target, std::ios::binary);
+            std::string held((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            if (in.good() || in.eof())
+                if (held == record.data) continue;
+        }
+        const std::string staging = tmp_dir() + "/" + record.id + ".restore";
+        const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return last_error();
+        const bool written = common::write_all(fd, record.data.data(), record.data.size());
+        const int err = errno;
+        ::close(fd);
+        if (!written) return {err, std::generic_category()};
+        if (::rename(staging.c_str(), target.c_str()) != 0) return last_error();
+        ++journal_restored_;
+    }
+    // The restored files, and every file the journal's last records were renamed to, durable
+    // before the journal starts afresh (and forgets those records).
+    const int dir = ::open(incoming_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return last_error();
+    const bool synced = ::syncfs(dir) == 0 && ::fsync(dir) == 0;
+    const int err = errno;
+    ::close(dir);
+    if (!synced) return {err, std::generic_category()};
+    return journal_->start();
+}
+
+void Spool::journal_done(const std::string& id, bool durable) {
+    if (!journal_) return;
+    ReceptionJournal::Place place;
+    {
+        std::lock_guard<std::mutex> lock(journal_mutex_);
+        auto it = journaled_.find(id);
+        if (it == journaled_.end()) return;  // restored at start-up, replayed, or made durable without a record
+        place = it->second;
+        journaled_.erase(it);
+    }
+    journal_->done(place, durable);
 }
 
 std::string Spool::new_id() {
@@ -221,15 +280,45 @@ void Spool::release_recycled() {
 
 std::error_code Spool::accept_incoming(const std::string& received_file, const InstanceRecord& entry, std::uint64_t size,
                                        int received_fd) {
+    const std::string target = incoming_path(entry);
+    if (journal_ && received_fd >= 0 && size <= journal_->max_record_bytes()) {
+        // Renamed first, not synced: the record written after it is what makes it durable, and the
+        // region's checkpoint (a syncfs) covers the rename before the record can be overwritten.
+        if (::rename(received_file.c_str(), target.c_str()) != 0) return last_error();
+        ReceptionJournal::Place place;
+        std::error_code ec;
+        switch (journal_->append(entry.id, entry.calling_ae, received_fd, size, place, ec)) {
+            case ReceptionJournal::Append::durable: {
+                std::lock_guard<std::mutex> lock(journal_mutex_);
+                journaled_[entry.id] = place;
+                ++durable_by_journal_;
+                break;
+            }
+            case ReceptionJournal::Append::failed:
+                ::unlink(target.c_str());
+                return ec;
+            case ReceptionJournal::Append::no_room:  // every region waits for its checkpoint
+                if (::fdatasync(received_fd) != 0 || !incoming_sync_->sync()) {
+                    const auto sync_ec = last_error();
+                    ::unlink(target.c_str());
+                    return sync_ec;
+                }
+                ++durable_by_file_;
+                break;
+        }
+        bytes_ += size;
+        active_ = true;
+        return {};
+    }
     // received_fd, when given, is open on received_file: sync through it instead of opening it again.
     if (received_fd >= 0 ? ::fdatasync(received_fd) != 0 : !fdatasync_path(received_file)) return last_error();
-    const std::string target = incoming_path(entry);
     if (::rename(received_file.c_str(), target.c_str()) != 0) return last_error();
     if (!incoming_sync_->sync()) {
         const auto ec = last_error();
         ::unlink(target.c_str());
         return ec;
     }
+    ++durable_by_file_;
     bytes_ += size;
     active_ = true;
     return {};
@@ -288,6 +377,7 @@ void Spool::remove_incoming(const InstanceRecord& entry) {
     const std::string path = incoming_path(entry);
     std::uint64_t size = 0;
     if (discard(path, size)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
+    journal_done(entry.id, false);  // a lost mark: one more delivery after a crash, never a loss
 }
 
 void Spool::remove_outgoing(const std::string& destination, const std::string& id) {
@@ -623,6 +713,8 @@ void Spool::reject(const InstanceRecord& record) {
 
 std::error_code Spool::quarantine_incoming(const InstanceRecord& record, QuarantineRecord quarantine_record) {
     const auto ec = quarantine(incoming_path(record), std::move(quarantine_record));
+    // Synced: a record brought back after a crash would de-identify a quarantined instance again.
+    if (!ec) journal_done(record.id, true);
     std::lock_guard<std::mutex> lock(flow_mutex_);
     in_work_.erase(record.id);
     return ec;

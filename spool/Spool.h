@@ -3,8 +3,11 @@
 //   <state_dir>/spool/incoming/<id>_<AE hex>.dcm    acknowledged (Success), waiting for de-identification
 //   <state_dir>/spool/outgoing/<dest>/<id>.dcm      de-identified, waiting for delivery to <dest>
 //   <state_dir>/spool/quarantine/<reason>/<id>/     instance.dcm + reason.json (no PHI)
-// Durability (docs/operations.md, "Durability"): the received file is fdatasync'ed, renamed into
-// incoming/ and incoming/ fsynced (one fsync shared by concurrent receivers) before Success. The
+// Durability (docs/operations.md, "Durability"): before Success the received file is renamed into
+// incoming/ and its bytes written into the reception journal, whose fdatasync is shared by
+// concurrent receivers (ReceptionJournal); without a journal (spool.journal_bytes 0), for a file
+// larger than a record, or while every region waits for its checkpoint, the file is fdatasync'ed,
+// renamed and incoming/ fsynced (one fsync shared by concurrent receivers) instead. The
 // incoming original stays until every destination has the result; outgoing/ files are derived
 // (de-identification is deterministic) and are not synced: after a crash, prepare() drops the
 // outgoing copies of every instance still in incoming/ and it is de-identified again.
@@ -27,6 +30,7 @@
 #include "config/Config.h"
 #include "spool/DirectorySync.h"
 #include "spool/InstanceRecord.h"
+#include "spool/ReceptionJournal.h"
 
 namespace spool {
 
@@ -91,8 +95,10 @@ public:
     // Instances admitted and not finished (in a worker, or waiting for a destination).
     std::size_t in_flight() const;
 
-    // Creates the folders, empties tmp/ (nothing there was ever acknowledged), drops the outgoing
-    // copies of instances still in incoming/ (not durable; they are made again), counts the bytes held.
+    // Creates the folders, empties tmp/ (nothing there was ever acknowledged), writes again into
+    // incoming/ every journal record whose file is missing or differs, and starts the journal,
+    // drops the outgoing copies of instances still in incoming/ (not durable; they are made
+    // again), counts the bytes held.
     std::error_code prepare(const std::vector<std::string>& destinations);
 
     std::string new_id();
@@ -110,11 +116,17 @@ public:
     // Recycled files count against both: when they would make it refuse, they are given back first.
     bool has_room(std::uint64_t bytes, std::string* why = nullptr);
     std::uint64_t bytes_held() const { return bytes_.load(); }  // instances in incoming/ and outgoing/
+    // The reception journal, or null (tests and figures read its counters).
+    const ReceptionJournal* journal() const { return journal_.get(); }
+    std::size_t journal_restored() const { return journal_restored_; }  // files written again by prepare()
+    // Receptions made durable before Success by a journal record, and by their own file's syncs.
+    std::uint64_t durable_by_journal() const { return durable_by_journal_.load(); }
+    std::uint64_t durable_by_file() const { return durable_by_file_.load(); }
     std::uint64_t recycled_bytes() const;                        // files kept for reuse (tmp/free*)
     void release_recycled();                                     // deletes them
 
-    // Durably moves a received file (fdatasync, rename, fsync of incoming/ shared with concurrent
-    // callers) into incoming/.
+    // Durably moves a received file into incoming/: renamed, then its record in the journal synced;
+    // or fdatasync'ed, renamed, and incoming/ fsynced (shared with concurrent callers).
     std::error_code accept_incoming(const std::string& received_file, const InstanceRecord& record, std::uint64_t size,
                                     int received_fd = -1);
     // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm atomically, not
@@ -178,8 +190,16 @@ private:
     std::string root_;
     config::Spool limits_;
     std::atomic<std::uint64_t> bytes_{0};
+    std::size_t journal_restored_ = 0;
+    std::atomic<std::uint64_t> durable_by_journal_{0};
+    std::atomic<std::uint64_t> durable_by_file_{0};
     std::atomic<std::uint64_t> seq_{0};
     std::unique_ptr<DirectorySync> incoming_sync_;
+    std::unique_ptr<ReceptionJournal> journal_;  // null: spool.journal_bytes is 0
+    std::error_code recover_journal();           // prepare(): open, restore, sync, start
+    void journal_done(const std::string& id, bool durable);
+    std::mutex journal_mutex_;
+    std::map<std::string, ReceptionJournal::Place> journaled_;  // id -> its record, until finished
     static constexpr std::size_t kMaxFreeFiles = 256;
     static constexpr std::uint64_t kMaxFreeFileBytes = 4u << 20;  // larger files are deleted, not kept
     static constexpr std::uint64_t kMaxFreeBytes = 256u << 20;    // disk held by kept files, at most

@@ -40,6 +40,7 @@ TEST_CASE("an empty file gives the documented defaults") {
     CHECK(c.profile.options == std::vector<std::string>{
         "retain_long_modified_dates", "retain_patient_characteristics", "retain_safe_private",
         "clean_descriptors", "clean_structured_content", "clean_graphics", "clean_pixel_data"});
+    CHECK(c.spool.journal_bytes == 32u << 20);
     CHECK(c.keystore.date_offset_min_days == -365);
     CHECK(c.keystore.date_offset_max_days == -1);
     CHECK(c.broker_socket() == "/base/var/run/keystore.sock");
@@ -80,6 +81,9 @@ TEST_CASE("bad values are refused") {
                                "profile.rules[0].tag: expected"));
     CHECK(has_problem_starting(problems(R"j({"profile": {"rules": [{"tag": "(0008,0080)", "action": "replace"}]}})j"),
                                "profile.rules[0].value: required for action replace"));
+    CHECK(has_problem_starting(problems(R"({"spool": {"journal_bytes": 1000000}})"),
+                               "spool.journal_bytes: expected 0 (no journal) or 4194304 to 4294967296 bytes"));
+    CHECK(problems(R"({"spool": {"journal_bytes": 0}})").empty());
     const std::string outside =
         R"({"pixels": {"regions": [{"manufacturer": "X", "rows": 10, "columns": 10, "rects": [[5, 5, 10, 2]]}]}})";
     CHECK(has_problem_starting(problems(outside),

@@ -1,0 +1,349 @@
+#include "spool/ReceptionJournal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <tuple>
+
+namespace spool {
+
+namespace {
+
+// On-disk layout (host byte order; the journal never leaves the machine that wrote it).
+// Region header, block 0 of each region:
+//   0 "DGWJRGN1"  8 generation u64  16 region bytes u64  24 CRC-32 of bytes 0..23 u32
+// Record, at a 512-byte boundary after it:
+//   0 "DGWR"  4 CRC-32 of bytes 8..39 u32  8 generation u64  16 data length u64
+//   24 id length u16  26 calling AE length u16  28 CRC-32 of id, AE and data u32  32 zero u64
+//   40 id, calling AE, data; zero up to the next boundary
+constexpr char kRegionMagic[8] = {'D', 'G', 'W', 'J', 'R', 'G', 'N', '1'};
+constexpr char kRecordMagic[4] = {'D', 'G', 'W', 'R'};
+constexpr std::size_t kRegionHeader = 28;
+constexpr std::size_t kRecordHeader = 40;
+constexpr std::uint64_t kMaxRecordBytes = 1u << 20;
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+std::uint32_t crc32_of(const char* data, std::size_t length) {
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    while (length > 0) {  // zlib takes a uInt length
+        const uInt n = static_cast<uInt>(std::min<std::size_t>(length, 1u << 30));
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(data), n);
+        data += n;
+        length -= n;
+    }
+    return static_cast<std::uint32_t>(crc);
+}
+
+template <typename T>
+T get(const char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+template <typename T>
+void put(char* p, T v) {
+    std::memcpy(p, &v, sizeof v);
+}
+
+std::uint64_t aligned(std::uint64_t n) {
+    return (n + ReceptionJournal::kBlock - 1) / ReceptionJournal::kBlock * ReceptionJournal::kBlock;
+}
+
+bool pwrite_all(int fd, const char* data, std::size_t length, off_t offset) {
+    while (length > 0) {
+        const ssize_t n = ::pwrite(fd, data, length, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = ENOSPC;
+            return false;
+        }
+        data += n;
+        length -= static_cast<std::size_t>(n);
+        offset += n;
+    }
+    return true;
+}
+
+bool pread_all(int fd, char* data, std::size_t length, off_t offset) {
+    while (length > 0) {
+        const ssize_t n = ::pread(fd, data, length, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;  // shorter than it said
+            return false;
+        }
+        data += n;
+        length -= static_cast<std::size_t>(n);
+        offset += n;
+    }
+    return true;
+}
+
+}  // namespace
+
+ReceptionJournal::ReceptionJournal(std::string directory, std::uint64_t bytes)
+    : directory_(std::move(directory)),
+      region_bytes_(bytes / kRegions / kBlock * kBlock),
+      group_([this] { return fdatasync_once(); }) {}
+
+ReceptionJournal::~ReceptionJournal() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    if (fd_ >= 0) ::close(fd_);
+    if (done_fd_ >= 0) ::close(done_fd_);
+}
+
+std::uint64_t ReceptionJournal::max_record_bytes() const { return std::min(kMaxRecordBytes, region_bytes_ / 4); }
+
+bool ReceptionJournal::fdatasync_once() { return ::fdatasync(fd_) == 0; }
+
+std::error_code ReceptionJournal::open(std::vector<Record>& pending) {
+    namespace fs = std::filesystem;
+    pending.clear();
+    if (region_bytes_ < kMinRegionBytes) return std::make_error_code(std::errc::invalid_argument);
+    std::error_code ec;
+    fs::create_directories(directory_, ec);
+    if (ec) return ec;
+    fd_ = ::open(path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return last_error();
+    done_fd_ = ::open((path() + ".done").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (done_fd_ < 0) return last_error();
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return last_error();
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+
+    // Recover with the geometry the file was written with (spool.journal_bytes may have changed).
+    const std::uint64_t old_region = size % (kRegions * kBlock) == 0 ? size / kRegions : 0;
+    if (old_region >= kMinRegionBytes) {
+        const std::uint64_t old_slots = old_region / kBlock;
+        std::vector<std::uint64_t> marks(kRegions * old_slots, 0);
+        struct stat dst {};
+        if (::fstat(done_fd_, &dst) != 0) return last_error();
+        const auto mark_bytes = std::min<std::uint64_t>(static_cast<std::uint64_t>(dst.st_size), marks.size() * 8);
+        if (mark_bytes && !pread_all(done_fd_, reinterpret_cast<char*>(marks.data()), mark_bytes, 0))
+            return last_error();
+        std::vector<std::tuple<std::uint64_t, std::uint64_t, Record>> found;  // generation, offset
+        std::vector<char> buf(old_region);
+        for (std::uint32_t r = 0; r < kRegions; ++r) {
+            if (!pread_all(fd_, buf.data(), buf.size(), static_cast<off_t>(r * old_region))) return last_error();
+            const char* h = buf.data();
+            if (std::memcmp(h, kRegionMagic, 8) != 0 || get<std::uint32_t>(h + 24) != crc32_of(h, 24) ||
+                get<std::uint64_t>(h + 16) != old_region)
+                continue;  // never used, or torn while it was being reset: no record of it was answered
+            const auto generation = get<std::uint64_t>(h + 8);
+            next_generation_ = std::max(next_generation_, generation + 1);
+            std::uint64_t off = kBlock;
+            while (off + kRecordHeader <= old_region) {
+                const char* p = buf.data() + off;
+                const bool header_ok = std::memcmp(p, kRecordMagic, 4) == 0 &&
+                                       get<std::uint32_t>(p + 4) == crc32_of(p + 8, kRecordHeader - 8) &&
+                                       get<std::uint64_t>(p + 8) == generation;
+                const auto data_len = header_ok ? get<std::uint64_t>(p + 16) : 0;
+                const auto id_len = header_ok ? get<std::uint16_t>(p + 24) : 0;
+                const auto ae_len = header_ok ? get<std::uint16_t>(p + 26) : 0;
+                const std::uint64_t body = static_cast<std::uint64_t>(id_len) + ae_len + data_len;
+                if (!header_ok || data_len > old_region || off + kRecordHeader + body > old_region) {
+                    off += kBlock;  // not a record of this generation here: look at the next boundary
+                    continue;
+                }
+                const std::uint64_t slot = off / kBlock;
+                const bool whole = get<std::uint32_t>(p + 28) == crc32_of(p + kRecordHeader, body);
+                if (whole && marks[r * old_slots + slot] != generation) {
+                    const char* b = p + kRecordHeader;
+                    Record rec{std::string(b, id_len), std::string(b + id_len, ae_len),
+                               std::string(b + id_len + ae_len, data_len)};
+                    found.emplace_back(generation, off, std::move(rec));
+                }
+                off += aligned(kRecordHeader + body);  // a torn body still has a whole header: skip it
+            }
+        }
+        std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+            return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+        });
+        for (auto& f : found) pending.push_back(std::move(std::get<2>(f)));
+    }
+
+    if (old_region != region_bytes_) {
+        // New, or of another size: written full once, so a record's write never allocates.
+        if (::ftruncate(fd_, 0) != 0) return last_error();
+        const std::vector<char> zeros(1u << 20, 0);
+        for (std::uint64_t off = 0; off < kRegions * region_bytes_; off += zeros.size()) {
+            const auto n = std::min<std::uint64_t>(zeros.size(), kRegions * region_bytes_ - off);
+            if (!pwrite_all(fd_, zeros.data(), n, static_cast<off_t>(off))) return last_error();
+        }
+        if (::ftruncate(done_fd_, 0) != 0 || ::ftruncate(done_fd_, static_cast<off_t>(kRegions * slots() * 8)) != 0)
+            return last_error();
+        if (::fsync(fd_) != 0 || ::fsync(done_fd_) != 0) return last_error();
+        const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return last_error();
+        const bool synced = ::fsync(dir) == 0;
+        ::close(dir);
+        if (!synced) return last_error();
+    }
+    return {};
+}
+
+bool ReceptionJournal::write_header(std::uint32_t region, std::uint64_t generation) {
+    char block[kBlock] = {};
+    std::memcpy(block, kRegionMagic, 8);
+    put<std::uint64_t>(block + 8, generation);
+    put<std::uint64_t>(block + 16, region_bytes_);
+    put<std::uint32_t>(block + 24, crc32_of(block, 24));
+    static_assert(kRegionHeader <= kBlock, "the region header fits its block");
+    return pwrite_all(fd_, block, kBlock, static_cast<off_t>(region * region_bytes_));
+}
+
+std::error_code ReceptionJournal::start() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (fd_ < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+    regions_.assign(kRegions, Region{});
+    for (std::uint32_t r = 0; r < kRegions; ++r) {
+        regions_[r].generation = next_generation_++;
+        if (!write_header(r, regions_[r].generation)) return last_error();
+    }
+    if (::fdatasync(fd_) != 0) return last_error();
+    active_ = -1;
+    if (!checkpointer_.joinable()) checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    return {};
+}
+
+ReceptionJournal::Append ReceptionJournal::append(const std::string& id, const std::string& calling_ae, int fd,
+                                                  std::uint64_t size, Place& place, std::error_code& ec) {
+    if (size > max_record_bytes() || id.size() > 0xffff || calling_ae.size() > 0xffff) return Append::no_room;
+    const std::uint64_t body = id.size() + calling_ae.size() + size;
+    const std::uint64_t total = aligned(kRecordHeader + body);
+    std::uint64_t offset = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (regions_.empty()) return Append::no_room;  // not started
+        if (active_ >= 0 && regions_[active_].offset + total > region_bytes_) {
+            regions_[active_].state = State::full;  // checkpointed once its writers are done
+            active_ = -1;
+            changed_.notify_all();
+        }
+        if (active_ < 0) {
+            for (std::uint32_t r = 0; r < kRegions; ++r)
+                if (regions_[r].state == State::free && (active_ < 0 || regions_[r].generation < regions_[active_].generation))
+                    active_ = static_cast<int>(r);
+            if (active_ < 0) return Append::no_room;  // every region waits for its checkpoint
+            regions_[active_].state = State::active;
+            regions_[active_].offset = kBlock;
+        }
+        Region& region = regions_[active_];
+        place.region = static_cast<std::uint32_t>(active_);
+        place.slot = static_cast<std::uint32_t>(region.offset / kBlock);
+        place.generation = region.generation;
+        offset = region.offset;
+        region.offset += total;
+        ++region.writers;
+    }
+
+    thread_local std::vector<char> buf;
+    buf.assign(total, 0);
+    char* p = buf.data();
+    std::memcpy(p, kRecordMagic, 4);
+    put<std::uint64_t>(p + 8, place.generation);
+    put<std::uint64_t>(p + 16, size);
+    put<std::uint16_t>(p + 24, static_cast<std::uint16_t>(id.size()));
+    put<std::uint16_t>(p + 26, static_cast<std::uint16_t>(calling_ae.size()));
+    char* b = p + kRecordHeader;
+    std::memcpy(b, id.data(), id.size());
+    std::memcpy(b + id.size(), calling_ae.data(), calling_ae.size());
+    bool written = pread_all(fd, b + id.size() + calling_ae.size(), size, 0);
+    if (written) {
+        put<std::uint32_t>(p + 28, crc32_of(b, body));
+        put<std::uint32_t>(p + 4, crc32_of(p + 8, kRecordHeader - 8));
+        written = pwrite_all(fd_, p, total, static_cast<off_t>(place.region * region_bytes_ + offset));
+    }
+    const int write_errno = errno;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (--regions_[place.region].writers == 0 && regions_[place.region].state == State::full) changed_.notify_all();
+    }
+    if (!written) {
+        ec = {write_errno, std::generic_category()};
+        return Append::failed;
+    }
+    if (!group_.sync()) {
+        ec = last_error();
+        done(place, false);  // never answered Success: not to be recovered
+        return Append::failed;
+    }
+    return Append::durable;
+}
+
+void ReceptionJournal::done(const Place& place, bool durable) {
+    if (done_fd_ < 0 || place.slot >= slots() || place.region >= kRegions) return;
+    char mark[8];
+    put<std::uint64_t>(mark, place.generation);
+    // A lost mark only brings the instance back after a crash: one more delivery, never a loss.
+    if (pwrite_all(done_fd_, mark, sizeof mark, static_cast<off_t>((place.region * slots() + place.slot) * 8)) &&
+        durable)
+        ::fdatasync(done_fd_);
+}
+
+void ReceptionJournal::checkpoint_loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+        std::vector<std::uint32_t> ready;
+        for (std::uint32_t r = 0; r < regions_.size(); ++r)
+            if (regions_[r].state == State::full && regions_[r].writers == 0) ready.push_back(r);
+        if (stopping_) return;
+        if (ready.empty()) {
+            changed_.wait(lock);
+            continue;
+        }
+        lock.unlock();
+        // Every record of these regions was written after its file was renamed into incoming/:
+        // one syncfs makes those files, their names and every removal since durable.
+        bool ok = ::syncfs(fd_) == 0;
+        std::vector<std::uint64_t> generations;
+        if (ok) {
+            {
+                std::lock_guard<std::mutex> relock(mutex_);
+                for (std::size_t i = 0; i < ready.size(); ++i) generations.push_back(next_generation_++);
+            }
+            for (std::size_t i = 0; ok && i < ready.size(); ++i) ok = write_header(ready[i], generations[i]);
+            // Synced before the region takes a record: its old records can never come back.
+            ok = ok && ::fdatasync(fd_) == 0;
+        }
+        lock.lock();
+        if (!ok) {
+            ++checkpoint_failures_;
+            // Tried again in a second; meanwhile receptions use the other regions, then their files.
+            changed_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+            continue;
+        }
+        for (std::size_t i = 0; i < ready.size(); ++i) {
+            regions_[ready[i]].state = State::free;
+            regions_[ready[i]].generation = generations[i];
+            regions_[ready[i]].offset = kBlock;
+        }
+        ++checkpoints_;
+    }
+}
+
+std::uint64_t ReceptionJournal::checkpoints() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return checkpoints_;
+}
+
+std::uint64_t ReceptionJournal::checkpoint_failures() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return checkpoint_failures_;
+}
+
+}  // namespace spool

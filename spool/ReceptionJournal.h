@@ -1,0 +1,109 @@
+// The reception journal (docs/operations.md, Durability 1): what makes a received instance durable
+// before Success without an fdatasync of its file and an fsync of incoming/ for every instance.
+//
+// One file, spool/journal/receptions, written full once (so a record's write allocates no block
+// and changes no size), in kRegions regions. A reception, after its file was renamed into
+// incoming/ (not synced), goes with its id, calling AE and a CRC-32 (zlib) into the next free place
+// of the active region, 512-byte aligned, with one pwrite; one fdatasync then covers every record
+// written before it began (GroupCommit) and carries no metadata. A full region is checkpointed in
+// the background: one syncfs makes every file its records were renamed to (and every removal since)
+// durable, then the region gets a new generation (its header, synced) and is written again.
+// Finished instances are marked done in receptions.done (one generation per slot; synced only for a
+// quarantined instance). At start-up, open() returns the records of the current generations that
+// are whole (CRC) and not marked done; the spool compares each with its incoming/ file and writes
+// the file again when it is missing or differs, syncs, and start() begins afresh. A record torn by
+// a crash was never answered Success (Success waits for the fdatasync that covers it): it is skipped.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "spool/GroupCommit.h"
+
+namespace spool {
+
+class ReceptionJournal {
+public:
+    static constexpr std::uint32_t kRegions = 4;
+    static constexpr std::uint64_t kBlock = 512;
+    static constexpr std::uint64_t kMinRegionBytes = 1u << 20;
+
+    struct Record {
+        std::string id;
+        std::string calling_ae;
+        std::string data;  // the received file's bytes
+    };
+    // Where a record is: for done().
+    struct Place {
+        std::uint32_t region = 0;
+        std::uint32_t slot = 0;  // its offset in the region, in blocks
+        std::uint64_t generation = 0;
+    };
+    enum class Append { durable, no_room, failed };
+
+    // `bytes`: the journal's size on disk (spool.journal_bytes), split into kRegions regions.
+    ReceptionJournal(std::string directory, std::uint64_t bytes);
+    ~ReceptionJournal();  // stops the checkpoints
+    ReceptionJournal(const ReceptionJournal&) = delete;
+    ReceptionJournal& operator=(const ReceptionJournal&) = delete;
+
+    // Opens the journal, creating it (written full, synced) when it is missing or of another
+    // size, and gives every whole record not marked done, oldest first.
+    std::error_code open(std::vector<Record>& pending);
+    // The pending records are durable elsewhere now: every region gets a new generation (synced)
+    // and the checkpoint thread starts.
+    std::error_code start();
+
+    // The largest received file a record takes (a quarter of a region, at most 1 MiB).
+    std::uint64_t max_record_bytes() const;
+    // Writes the `size` bytes of `fd` (from offset 0) with `id` and `calling_ae` into a record and
+    // returns once it is durable. no_room: the file is larger than max_record_bytes, or no region
+    // is free (all full and waiting for their checkpoint); the caller makes the file durable itself.
+    Append append(const std::string& id, const std::string& calling_ae, int fd, std::uint64_t size, Place& place,
+                  std::error_code& ec);
+    // The record's instance is finished (its incoming/ file removed or quarantined): never
+    // recovered again. `durable`: the mark is synced before this returns.
+    void done(const Place& place, bool durable);
+
+    // Counters for tests and figures.
+    std::uint64_t checkpoints() const;
+    std::uint64_t checkpoint_failures() const;  // a failed syncfs or header write (tried again in 1 s)
+    std::uint64_t syncs() const { return group_.syncs(); }
+    std::string path() const { return directory_ + "/receptions"; }
+
+private:
+    enum class State { free, active, full };
+    struct Region {
+        std::uint64_t generation = 0;
+        State state = State::free;
+        std::uint64_t offset = kBlock;  // next free byte; the header is block 0
+        int writers = 0;                // records reserved, not yet written
+    };
+    bool fdatasync_once();
+    bool write_header(std::uint32_t region, std::uint64_t generation);
+    void checkpoint_loop();
+    std::uint64_t slots() const { return region_bytes_ / kBlock; }
+
+    std::string directory_;
+    std::uint64_t region_bytes_;
+    int fd_ = -1;
+    int done_fd_ = -1;
+    GroupCommit group_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<Region> regions_;
+    int active_ = -1;
+    std::uint64_t next_generation_ = 1;
+    std::uint64_t checkpoints_ = 0;
+    std::uint64_t checkpoint_failures_ = 0;
+    bool stopping_ = false;
+    std::thread checkpointer_;
+};
+
+}  // namespace spool
