@@ -100,6 +100,10 @@ int run_serve(const config::Config& cfg) {
                   << "\n";
         return 1;
     }
+    if (const auto ec = spool.journal_unavailable())
+        common::log(common::Level::warning, "serve",
+                    "the reception journal (spool.journal_bytes) cannot be created: " + ec.message() +
+                        "; every reception is made durable by its own file's fdatasync and a folder fsync");
 
     std::unique_ptr<keystore::BrokerProcess> broker;
     try {

@@ -111,16 +111,10 @@ std::uint64_t ReceptionJournal::max_record_bytes() const { return std::min(kMaxR
 bool ReceptionJournal::fdatasync_once() { return ::fdatasync(fd_) == 0; }
 
 std::error_code ReceptionJournal::open(std::vector<Record>& pending) {
-    namespace fs = std::filesystem;
     pending.clear();
     if (region_bytes_ < kMinRegionBytes) return std::make_error_code(std::errc::invalid_argument);
-    std::error_code ec;
-    fs::create_directories(directory_, ec);
-    if (ec) return ec;
-    fd_ = ::open(path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) return last_error();
-    done_fd_ = ::open((path() + ".done").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (done_fd_ < 0) return last_error();
+    fd_ = ::open(path().c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_ < 0) return errno == ENOENT ? std::error_code{} : last_error();  // none yet: nothing to recover
     struct stat st {};
     if (::fstat(fd_, &st) != 0) return last_error();
     const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -130,11 +124,17 @@ std::error_code ReceptionJournal::open(std::vector<Record>& pending) {
     if (old_region >= kMinRegionBytes) {
         const std::uint64_t old_slots = old_region / kBlock;
         std::vector<std::uint64_t> marks(kRegions * old_slots, 0);
-        struct stat dst {};
-        if (::fstat(done_fd_, &dst) != 0) return last_error();
-        const auto mark_bytes = std::min<std::uint64_t>(static_cast<std::uint64_t>(dst.st_size), marks.size() * 8);
-        if (mark_bytes && !pread_all(done_fd_, reinterpret_cast<char*>(marks.data()), mark_bytes, 0))
-            return last_error();
+        const int done_fd = ::open((path() + ".done").c_str(), O_RDONLY | O_CLOEXEC);
+        if (done_fd < 0 && errno != ENOENT) return last_error();  // without it, every record comes back
+        if (done_fd >= 0) {
+            struct stat dst {};
+            const bool read = ::fstat(done_fd, &dst) == 0 &&
+                              pread_all(done_fd, reinterpret_cast<char*>(marks.data()),
+                                        std::min<std::uint64_t>(static_cast<std::uint64_t>(dst.st_size), marks.size() * 8), 0);
+            const int err = errno;
+            ::close(done_fd);
+            if (!read) return {err, std::generic_category()};
+        }
         std::vector<std::tuple<std::uint64_t, std::uint64_t, Record>> found;  // generation, offset
         std::vector<char> buf(old_region);
         for (std::uint32_t r = 0; r < kRegions; ++r) {
@@ -176,23 +176,35 @@ std::error_code ReceptionJournal::open(std::vector<Record>& pending) {
         for (auto& f : found) pending.push_back(std::move(std::get<2>(f)));
     }
 
-    if (old_region != region_bytes_) {
-        // New, or of another size: written full once, so a record's write never allocates.
-        if (::ftruncate(fd_, 0) != 0) return last_error();
-        const std::vector<char> zeros(1u << 20, 0);
-        for (std::uint64_t off = 0; off < kRegions * region_bytes_; off += zeros.size()) {
-            const auto n = std::min<std::uint64_t>(zeros.size(), kRegions * region_bytes_ - off);
-            if (!pwrite_all(fd_, zeros.data(), n, static_cast<off_t>(off))) return last_error();
-        }
-        if (::ftruncate(done_fd_, 0) != 0 || ::ftruncate(done_fd_, static_cast<off_t>(kRegions * slots() * 8)) != 0)
-            return last_error();
-        if (::fsync(fd_) != 0 || ::fsync(done_fd_) != 0) return last_error();
-        const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir < 0) return last_error();
-        const bool synced = ::fsync(dir) == 0;
-        ::close(dir);
-        if (!synced) return last_error();
+    file_region_bytes_ = old_region;
+    return {};
+}
+
+std::error_code ReceptionJournal::create() {
+    namespace fs = std::filesystem;
+    // New, or of another size: written full once, so a record's write never allocates.
+    std::error_code ec;
+    fs::create_directories(directory_, ec);
+    if (ec) return ec;
+    if (fd_ < 0) fd_ = ::open(path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return last_error();
+    if (done_fd_ < 0) done_fd_ = ::open((path() + ".done").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (done_fd_ < 0) return last_error();
+    if (::ftruncate(fd_, 0) != 0) return last_error();
+    const std::vector<char> zeros(1u << 20, 0);
+    for (std::uint64_t off = 0; off < kRegions * region_bytes_; off += zeros.size()) {
+        const auto n = std::min<std::uint64_t>(zeros.size(), kRegions * region_bytes_ - off);
+        if (!pwrite_all(fd_, zeros.data(), n, static_cast<off_t>(off))) return last_error();
     }
+    if (::ftruncate(done_fd_, 0) != 0 || ::ftruncate(done_fd_, static_cast<off_t>(kRegions * slots() * 8)) != 0)
+        return last_error();
+    if (::fsync(fd_) != 0 || ::fsync(done_fd_) != 0) return last_error();
+    const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return last_error();
+    const bool synced = ::fsync(dir) == 0;
+    ::close(dir);
+    if (!synced) return last_error();
+    file_region_bytes_ = region_bytes_;
     return {};
 }
 
@@ -208,7 +220,14 @@ bool ReceptionJournal::write_header(std::uint32_t region, std::uint64_t generati
 
 std::error_code ReceptionJournal::start() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (fd_ < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+    if (region_bytes_ < kMinRegionBytes) return std::make_error_code(std::errc::invalid_argument);
+    if (file_region_bytes_ != region_bytes_) {
+        if (const auto ec = create()) return ec;
+    } else if (done_fd_ < 0) {
+        // The journal is reused as it is; its done marks of older generations never match a new one.
+        done_fd_ = ::open((path() + ".done").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (done_fd_ < 0 || ::ftruncate(done_fd_, static_cast<off_t>(kRegions * slots() * 8)) != 0) return last_error();
+    }
     regions_.assign(kRegions, Region{});
     for (std::uint32_t r = 0; r < kRegions; ++r) {
         regions_[r].generation = next_generation_++;

@@ -52,11 +52,12 @@ public:
     ReceptionJournal(const ReceptionJournal&) = delete;
     ReceptionJournal& operator=(const ReceptionJournal&) = delete;
 
-    // Opens the journal, creating it (written full, synced) when it is missing or of another
-    // size, and gives every whole record not marked done, oldest first.
+    // Reads the journal, if there is one, and gives every whole record not marked done, oldest
+    // first. An error here means records may be unreadable: the caller must not go on without them.
     std::error_code open(std::vector<Record>& pending);
-    // The pending records are durable elsewhere now: every region gets a new generation (synced)
-    // and the checkpoint thread starts.
+    // The pending records are durable elsewhere now: the journal is created (written full,
+    // synced) when it was missing or of another size, every region gets a new generation (synced)
+    // and the checkpoint thread starts. An error here loses nothing (e.g. a full disk).
     std::error_code start();
 
     // The largest received file a record takes (a quarter of a region, at most 1 MiB).
@@ -85,12 +86,14 @@ private:
         int writers = 0;                // records reserved, not yet written
     };
     bool fdatasync_once();
+    std::error_code create();
     bool write_header(std::uint32_t region, std::uint64_t generation);
     void checkpoint_loop();
     std::uint64_t slots() const { return region_bytes_ / kBlock; }
 
     std::string directory_;
     std::uint64_t region_bytes_;
+    std::uint64_t file_region_bytes_ = 0;  // the region size the file on disk was written with
     int fd_ = -1;
     int done_fd_ = -1;
     GroupCommit group_;

@@ -135,9 +135,10 @@ std::error_code Spool::recover_journal() {
         journaled_.clear();
     }
     if (limits_.journal_bytes == 0) return {};
+    journal_unavailable_.clear();
     journal_ = std::make_unique<ReceptionJournal>(root_ + "/journal", limits_.journal_bytes);
     std::vector<ReceptionJournal::Record> pending;
-    if (const auto ec = journal_->open(pending)) return ec;
+    if (const auto ec = journal_->open(pending)) return ec;  // its records could not be read: nothing starts
     // Each record answered Success and not finished: its incoming/ file must hold exactly its
     // bytes. A file lost or torn in a crash (it was renamed, never synced) is written again.
     for (const auto& record : pending) {
@@ -169,7 +170,12 @@ std::error_code Spool::recover_journal() {
     const int err = errno;
     ::close(dir);
     if (!synced) return {err, std::generic_category()};
-    return journal_->start();
+    if (const auto ec = journal_->start()) {
+        // Nothing it held is lost (read and made durable above): the spool runs as without one.
+        journal_.reset();
+        journal_unavailable_ = ec;
+    }
+    return {};
 }
 
 void Spool::journal_done(const std::string& id, bool durable) {

@@ -119,6 +119,10 @@ public:
     // The reception journal, or null (tests and figures read its counters).
     const ReceptionJournal* journal() const { return journal_.get(); }
     std::size_t journal_restored() const { return journal_restored_; }  // files written again by prepare()
+    // Why prepare() runs without the journal spool.journal_bytes asks for (it could not be
+    // created, e.g. on a full disk: every reception is then made durable by its own file); empty
+    // when it runs with it or none is configured.
+    std::error_code journal_unavailable() const { return journal_unavailable_; }
     // Receptions made durable before Success by a journal record, and by their own file's syncs.
     std::uint64_t durable_by_journal() const { return durable_by_journal_.load(); }
     std::uint64_t durable_by_file() const { return durable_by_file_.load(); }
@@ -191,6 +195,7 @@ private:
     config::Spool limits_;
     std::atomic<std::uint64_t> bytes_{0};
     std::size_t journal_restored_ = 0;
+    std::error_code journal_unavailable_;
     std::atomic<std::uint64_t> durable_by_journal_{0};
     std::atomic<std::uint64_t> durable_by_file_{0};
     std::atomic<std::uint64_t> seq_{0};

@@ -23,6 +23,7 @@
 #include "forward/DicomSender.h"
 #include "forward/FolderSender.h"
 #include "tests/dimse/TestInstances.h"
+#include "tests/support/FileSizeLimit.h"
 #include "tests/support/Process.h"
 
 using namespace std::chrono_literals;
@@ -83,23 +84,6 @@ struct StderrCapture {
     bool has(const std::string& needle) const {
         std::lock_guard<std::mutex> lock(mutex);
         return text.find(needle) != std::string::npos;
-    }
-};
-
-// Writes past `bytes` fail with EFBIG (SIGXFSZ ignored) while it lives, as they would with ENOSPC.
-struct FileSizeLimit {
-    rlimit saved{};
-    void (*old_handler)(int) = nullptr;
-    explicit FileSizeLimit(rlim_t bytes) {
-        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
-        old_handler = std::signal(SIGXFSZ, SIG_IGN);
-        rlimit limit = saved;
-        limit.rlim_cur = bytes;
-        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
-    }
-    ~FileSizeLimit() {
-        ::setrlimit(RLIMIT_FSIZE, &saved);
-        std::signal(SIGXFSZ, old_handler);
     }
 };
 
@@ -182,7 +166,7 @@ TEST_CASE("an output in memory that cannot be written on a full disk stays in me
                                  [&](int) { return std::make_unique<forward::FolderSender>(out); });
     forwarder.start();
     {
-        FileSizeLimit full(1024);
+        testsupport::FileSizeLimit full(1024);
         // Queued while the peer has not taken anything yet: the output would be written into
         // outgoing/peer/, the write fails, the bytes stay in memory; the send fails, the write for
         // its retry fails too, and it is kept in memory again.

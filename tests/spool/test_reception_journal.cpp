@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "spool/Spool.h"
+#include "tests/support/FileSizeLimit.h"
 #include "tests/support/Process.h"
 
 namespace fs = std::filesystem;
@@ -73,7 +74,7 @@ std::uint64_t offset_of(const ReceptionJournal::Place& place) {
 
 }  // namespace
 
-TEST_CASE("journal: records answered durable come back after a crash, oldest first and byte for byte; finished ones do not") {
+TEST_CASE("journal: records answered durable come back after a crash, oldest first and byte for byte, and finished ones do not") {
     testsupport::TempDir dir;
     const std::string jdir = dir / "journal";
     const std::string a = random_bytes(100, 1), b = random_bytes(5000, 2), c = random_bytes(70000, 3);
@@ -182,7 +183,7 @@ TEST_CASE("journal: a journal smaller than four regions of 1 MiB is refused") {
     CHECK(journal.open(pending) == std::make_error_code(std::errc::invalid_argument));
 }
 
-TEST_CASE("spool with a journal: incoming files lost or torn after Success are written again at start-up; finished and quarantined ones are not") {
+TEST_CASE("spool with a journal: incoming files lost or torn after Success are written again at start-up, but not finished or quarantined ones") {
     testsupport::TempDir dir;
     config::Spool limits;
     limits.journal_bytes = kJournalBytes;
@@ -242,4 +243,50 @@ TEST_CASE("spool without a journal (spool.journal_bytes 0) makes each reception 
     r.calling_ae = "MOD";
     REQUIRE_FALSE(s.admit(r.without_data(), file.path, 5, file.fd));
     CHECK(testsupport::read_file(s.incoming_path(r)) == "bytes");
+}
+
+TEST_CASE("spool whose journal cannot be created (a full disk) runs without it and says why, and a journal it can read is never dropped") {
+    testsupport::TempDir dir;
+    config::Spool limits;
+    limits.journal_bytes = kJournalBytes;
+    {
+        spool::Spool s(dir / "spool", limits);
+        {
+            testsupport::FileSizeLimit full(1u << 20);  // the journal's 4 MiB cannot be written
+            REQUIRE_FALSE(s.prepare({"pacs"}));
+        }
+        CHECK_FALSE(s.journal());
+        CHECK(s.journal_unavailable() == std::errc::file_too_large);
+        Received file(s.tmp_dir() + "/x.part", "bytes");
+        spool::InstanceRecord r;
+        r.id = s.new_id();
+        r.calling_ae = "MOD";
+        REQUIRE_FALSE(s.admit(r.without_data(), file.path, 5, file.fd));
+        CHECK(s.durable_by_file() == 1);
+        CHECK(s.durable_by_journal() == 0);
+    }
+    // With room again it is created; a record written then survives a start that cannot grow it.
+    spool::InstanceRecord kept;
+    const std::string bytes = random_bytes(9000, 99);
+    {
+        spool::Spool s(dir / "spool", limits);
+        REQUIRE_FALSE(s.prepare({"pacs"}));
+        REQUIRE(s.journal());
+        CHECK_FALSE(s.journal_unavailable());
+        Received file(s.tmp_dir() + "/y.part", bytes);
+        kept.id = s.new_id();
+        kept.calling_ae = "MOD";
+        REQUIRE_FALSE(s.admit(kept.without_data(), file.path, bytes.size(), file.fd));
+        CHECK(s.durable_by_journal() == 1);
+        fs::remove(s.incoming_path(kept));  // lost in a power failure
+    }
+    limits.journal_bytes = 8u << 20;  // another size: read with the old one, then made anew
+    spool::Spool s(dir / "spool", limits);
+    {
+        testsupport::FileSizeLimit full(1u << 20);
+        REQUIRE_FALSE(s.prepare({"pacs"}));  // the record is read and its file written (9 kB) ...
+    }
+    CHECK(testsupport::read_file(s.incoming_path(kept)) == bytes);
+    CHECK_FALSE(s.journal());  // ... the new 8 MiB journal could not be
+    CHECK(s.journal_unavailable() == std::errc::file_too_large);
 }
