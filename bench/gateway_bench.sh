@@ -23,6 +23,8 @@
 # senders (4 storescu processes at once, each with a share of the files, storescp --fork): the
 # gateway's per-instance latency, then its capacity, as when a PACS routes on several associations.
 # (t) and the durable-write bound are for one sender. SENDERS=1 runs one sender only.
+# JOURNAL_BYTES=N sets the gateway's spool.journal_bytes (default: the gateway's own, 32 MiB; 0 runs
+# without the reception journal, each reception synced by its own file as before 2026-12-02).
 # Each line ends with the 1-minute load average when the case finished: other work on the machine
 # (compiles) changes the figures a lot, so compare (a) and (b) from the same run.
 set -euo pipefail
@@ -138,7 +140,7 @@ case_b() { # SET DIR [tls]
   out="$WORK/out/${key}${SENDERS}_$1_$ROUND"; state="$WORK/${key}${SENDERS}_state_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp --fork -aet SINK "${tls_sink[@]}" -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
   cat >"$WORK/b_config.json" <<EOF
-{"state_dir": "$state", "workers": 2, "listen": {$listen}, "http": {"port": 0},
+{"state_dir": "$state", "workers": 2, "listen": {$listen}, "http": {"port": 0},${JOURNAL_BYTES:+ "spool": {"journal_bytes": $JOURNAL_BYTES},}
  "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4$tls_dest}]}
 EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
@@ -172,7 +174,8 @@ EOF
   local cpu_ms; cpu_ms=$(echo "$ticks * 1000 / $(getconf CLK_TCK) / $n" | bc -l)
   read -r p50 p99 < <(grep -o 'latency_ms=[0-9]*' "$WORK/b_gateway.log" | cut -d= -f2 | sort -n |
     awk '{v[NR]=$1} END {if (NR == 0) {print "n/a n/a"; exit} i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1; if (i99<1) i99=1; print v[i50] "ms", v[i99] "ms"}')
-  # What Success waits for on this disk: the durable spool write (fdatasync, rename, folder fsync).
+  # What Success waits for on this disk: the durable spool write (docs/operations.md, Durability 1:
+  # the journal record's fdatasync, or the file's fdatasync, rename and folder fsync).
   local synced; synced=$( (grep -o 'synced_ms=[0-9.]*' "$WORK/b_gateway.log" || true) | cut -d= -f2 |
     awk '{s += $1} END {if (NR) printf "%.3f", s / NR}')
   [[ -z $synced || $key == t ]] || (( SENDERS > 1 )) || echo "$1 $synced" >>"$WORK/synced"

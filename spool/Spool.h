@@ -3,6 +3,7 @@
 //   <state_dir>/spool/incoming/<id>_<AE hex>.dcm    acknowledged (Success), waiting for de-identification
 //   <state_dir>/spool/outgoing/<dest>/<id>.dcm      de-identified, waiting for delivery to <dest>
 //   <state_dir>/spool/quarantine/<reason>/<id>/     instance.dcm + reason.json (no PHI)
+//   <state_dir>/spool/journal/receptions[.done]     the reception journal (ReceptionJournal)
 // Durability (docs/operations.md, "Durability"): before Success the received file is renamed into
 // incoming/ and its bytes written into the reception journal, whose fdatasync is shared by
 // concurrent receivers (ReceptionJournal); without a journal (spool.journal_bytes 0), for a file
