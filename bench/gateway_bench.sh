@@ -136,11 +136,13 @@ case_b() { # SET DIR [tls]
     listen="\"port\": 0, \"tls\": {\"port\": $gport, \"certificate\": \"$PKI/server.crt\", \"private_key\": \"$PKI/server.key\", \"trusted_certificates\": \"$PKI/ca.crt\", \"require_client_certificate\": true}"
     SEND_TLS=(+tls "$PKI/client.key" "$PKI/client.crt" +cf "$PKI/ca.crt")
   fi
+  # (A "}" inside ${VAR:+...} would end the expansion, so the optional member is built here.)
+  local journal=""; [[ -z ${JOURNAL_BYTES:-} ]] || journal=" \"spool\": {\"journal_bytes\": $JOURNAL_BYTES},"
   n=$(count_files "$2"); bytes=$(du -sb "$2" | cut -f1)
   out="$WORK/out/${key}${SENDERS}_$1_$ROUND"; state="$WORK/${key}${SENDERS}_state_$1_$ROUND"; mkdir -p "$out"
   $SHIM storescp --fork -aet SINK "${tls_sink[@]}" -od "$out" "$sport" >"$WORK/b_storescp.log" 2>&1 & sink=$!; PIDS+=("$sink")
   cat >"$WORK/b_config.json" <<EOF
-{"state_dir": "$state", "workers": 2, "listen": {$listen}, "http": {"port": 0},${JOURNAL_BYTES:+ "spool": {"journal_bytes": $JOURNAL_BYTES},}
+{"state_dir": "$state", "workers": 2, "listen": {$listen}, "http": {"port": 0},$journal
  "destinations": [{"name": "sink", "ae_title": "SINK", "host": "127.0.0.1", "port": $sport, "associations": 4$tls_dest}]}
 EOF
   $GATEWAY_WRAP "$BIN/deid-gateway" serve --config "$WORK/b_config.json" >"$WORK/b_gateway.log" 2>&1 & gw=$!; PIDS+=("$gw")
