@@ -23,6 +23,7 @@
 # senders (4 storescu processes at once, each with a share of the files, storescp --fork): the
 # gateway's per-instance latency, then its capacity, as when a PACS routes on several associations.
 # (t) and the durable-write bound are for one sender. SENDERS=1 runs one sender only.
+# LARGE_SIZE=N makes the large set N x N (default 512).
 # JOURNAL_BYTES=N sets the gateway's spool.journal_bytes (default: the gateway's own, 32 MiB; 0 runs
 # without the reception journal, each reception synced by its own file as before 2026-12-02).
 # Each line ends with the 1-minute load average when the case finished: other work on the machine
@@ -71,8 +72,9 @@ gateway_ticks() { # PID
 # client certificate (client) for storescu and for the gateway, made as the TLS tests make theirs.
 PKI=$WORK/pki
 [[ $CASES != *t* ]] || tests/support/make-test-pki.sh "$PKI" >/dev/null
-echo "generating $LARGE CT 512x512 and $SMALL CT 64x64 instances ..."
-"$BIN/deid-generate" ct --count "$LARGE" --size 512 --out "$WORK/large" >/dev/null
+LARGE_SIZE=${LARGE_SIZE:-512}
+echo "generating $LARGE CT ${LARGE_SIZE}x${LARGE_SIZE} and $SMALL CT 64x64 instances ..."
+"$BIN/deid-generate" ct --count "$LARGE" --size "$LARGE_SIZE" --out "$WORK/large" >/dev/null
 "$BIN/deid-generate" ct --count "$SMALL" --size 64 --out "$WORK/small" >/dev/null
 
 # Sends every file in DIR to AE@PORT on SENDERS associations at once; storescu's output to LOG.

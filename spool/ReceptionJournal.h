@@ -60,7 +60,7 @@ public:
     // and the checkpoint thread starts. An error here loses nothing (e.g. a full disk).
     std::error_code start();
 
-    // The largest received file a record takes (a quarter of a region, at most 1 MiB).
+    // The largest received file a record takes (a quarter of a region, at most 256 KiB).
     std::uint64_t max_record_bytes() const;
     // Writes the `size` bytes of `fd` (from offset 0) with `id` and `calling_ae` into a record and
     // returns once it is durable. no_room: the file is larger than max_record_bytes, or no region
