@@ -15,7 +15,11 @@
 #     slows the gateway down so much on these VMs that 500 instances took over 10 minutes.)
 #  4. Kernel CPU per instance by thread group and system call (perf record -e cpu-clock -g), and
 #     context switches per instance by thread group, system call and what waited (perf record -e
-#     context-switches -g), for CG_COUNT instances of each set.
+#     context-switches -g), for CG_COUNT instances of each set. A sample is put under the system
+#     call whose __x64_sys_, __do_sys_ or ksys_ frame its chain holds (this kernel calls read and
+#     write through ksys_read and ksys_write, with no __x64_sys_ frame: before 2026-12-03 their
+#     work was counted as "(no system call)"), under "(system call entry/exit)" when only
+#     do_syscall_64 is there, else under "(no system call)": an interrupt or a fault.
 # The bench config turns pixels.screen_all_images off: the pixel screen is another issue's.
 # As bench/gateway_bench.sh does, storescu and storescp get TCP_NODELAY through an LD_PRELOAD shim
 # (bench/nodelay_shim.c) and the run waits for bench/settle.sh. Without the shim (before
@@ -261,18 +265,20 @@ for set in $SETS; do
   echo "$set: kernel CPU (ms per instance; a sample with no system call in its chain is an interrupt or a fault)"
   "$PERF" script -i "$WORK/k_$set.cpu-clock.data" -F comm,ip,sym,dso 2>/dev/null |
     awk -v n="$CG_COUNT" -v hz="$PERF_HZ" '
-      function flush() { if (c != "") { t[c]++; if (kern) k[c "\t" (sc == "" ? "(no system call)" : sc)]++ } }
-      /^[^ \t]/ {flush(); c = $1; sc = ""; kern = -1; next}
-      NF >= 2 { if (kern == -1) kern = ($0 ~ /kernel\.kallsyms/); if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_)/, "", sc) } }
+      function flush() { if (c != "") { t[c]++; if (kern) k[c "\t" (sc != "" ? sc : sys ? "(system call entry/exit)" : "(no system call)")]++ } }
+      /^[^ \t]/ {flush(); c = $1; sc = ""; sys = 0; kern = -1; next}
+      NF >= 2 { if (kern == -1) kern = ($0 ~ /kernel\.kallsyms/)
+                if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_|ksys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_|ksys_)/, "", sc) }
+                if ($2 == "do_syscall_64") sys = 1 }
       END {flush(); for (x in k) if (k[x] / hz / n * 1000 >= 0.005) printf "%s\t%.3f\n", x, k[x] / hz / n * 1000
            for (c in t) printf "%s\t(all CPU)\t%.3f\n", c, t[c] / hz / n * 1000}' |
-    sort -t$'\t' -k1,1 -k3,3gr | awk -F'\t' '{printf "  %-14s %-18s %7.3f ms\n", $1, $2, $3}'
+    sort -t$'\t' -k1,1 -k3,3gr | awk -F'\t' '{printf "  %-14s %-24s %7.3f ms\n", $1, $2, $3}'
   echo "$set: context switches per instance (the system call and the first kernel function that waited)"
   "$PERF" script -i "$WORK/k_$set.context-switches.data" -F comm,ip,sym 2>/dev/null |
     awk -v n="$CG_COUNT" '
       function flush() { if (c != "") k[c "\t" (sc == "" ? "(preempted)" : sc) "\t" why]++ }
       /^[^ \t]/ {flush(); c = $1; sc = ""; why = ""; next}
-      NF >= 2 { if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_)/, "", sc) }
+      NF >= 2 { if (sc == "" && $2 ~ /^(__x64_sys_|__do_sys_|ksys_)/) { sc = $2; sub(/^(__x64_sys_|__do_sys_|ksys_)/, "", sc) }
                 if (why == "" && $2 !~ /schedule/ && $2 !~ /^finish_task_switch/) why = $2 }
       END {flush(); for (x in k) if (k[x] / n >= 0.1) printf "%s\t%.2f\n", x, k[x] / n}' |
     sort -t$'\t' -k1,1 -k4,4gr | awk -F'\t' '{printf "  %-14s %-12s %-28s %5.2f\n", $1, $2, $3, $4}'

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <tuple>
 
+#include "common/WriteAll.h"
+
 namespace spool {
 
 namespace {
@@ -61,21 +63,6 @@ std::uint64_t aligned(std::uint64_t n) {
     return (n + ReceptionJournal::kBlock - 1) / ReceptionJournal::kBlock * ReceptionJournal::kBlock;
 }
 
-bool pwrite_all(int fd, const char* data, std::size_t length, off_t offset) {
-    while (length > 0) {
-        const ssize_t n = ::pwrite(fd, data, length, offset);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = ENOSPC;
-            return false;
-        }
-        data += n;
-        length -= static_cast<std::size_t>(n);
-        offset += n;
-    }
-    return true;
-}
-
 bool pread_all(int fd, char* data, std::size_t length, off_t offset) {
     while (length > 0) {
         const ssize_t n = ::pread(fd, data, length, offset);
@@ -92,6 +79,8 @@ bool pread_all(int fd, char* data, std::size_t length, off_t offset) {
 }
 
 }  // namespace
+
+using common::pwrite_all;
 
 ReceptionJournal::ReceptionJournal(std::string directory, std::uint64_t bytes)
     : directory_(std::move(directory)),
