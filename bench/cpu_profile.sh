@@ -31,7 +31,8 @@
 #   bench/cpu_profile.sh [BUILD_DIR] [COUNT]   (defaults: build 1000)
 # CG_COUNT=N (default 200) instances per set in parts 2-4; CPU=0 skips part 1, CG=0 part 2,
 # SYSCALLS=0 part 3, KERNEL=0 part 4 (PERF_HZ, default 2000, its sampling rate); TOP=N (default 12)
-# functions per stage; SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in
+# functions per stage; CG_KEEP=DIR keeps part 2's dumps there (SET.STAGE.PART-THREAD, for
+# callgrind_annotate --tree=both or kcachegrind); SETS="small" (default "small large") picks the sets; SETTLE_SECONDS as in
 # bench/settle.sh; NODELAY=0 runs storescu and storescp without the shim. GATEWAY_WRAP="..." prefixes
 # the gateway's command line in part 1 (e.g. "env LD_PRELOAD=..." to compare a memory allocator).
 set -euo pipefail
@@ -193,6 +194,7 @@ for set in $SETS; do
     elif grep -q 'forward::' "$f"; then stage=forwarders
     fi
     echo "$stage $ir $f" >>"$WORK/stages_$set"
+    [[ -z ${CG_KEEP:-} ]] || { mkdir -p "$CG_KEEP"; cp "$f" "$CG_KEEP/$set.$stage.${f##*.}"; }
   done
   echo "$set:"
   awk -v n="$CG_COUNT" '{s[$1] += $2; t += $2} END {

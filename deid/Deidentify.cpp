@@ -279,6 +279,41 @@ struct Pending {
     std::vector<std::string> values;   // Uid: the element's values as remap() read them
 };
 
+// One value for the text cleaner, as scan_identifiers found it.
+struct CleanerInput {
+    enum class Kind { PersonName, PatientName, Identifier, Phrase, Date } kind;
+    std::string value;
+    bool operator==(const CleanerInput& o) const { return kind == o.kind && value == o.value; }
+};
+
+// The text cleaner built from `inputs`. Building one (every written form of every name, date and
+// id) was a tenth of a small instance's de-identification, and the instances of a series, sent one
+// after the other, give the same inputs: the worker thread keeps the last one it built (in memory
+// only, like everything else of the instance it processes) and builds again only when they differ.
+// The date shift is the caller's to set (or clear) on every use.
+TextCleaner& cleaner_for(std::vector<CleanerInput>& inputs) {
+    struct Built {
+        std::vector<CleanerInput> inputs;
+        std::unique_ptr<TextCleaner> cleaner;
+    };
+    thread_local Built last;
+    if (last.cleaner && last.inputs == inputs) return *last.cleaner;
+    last.cleaner.reset();
+    auto cleaner = std::make_unique<TextCleaner>();
+    for (const CleanerInput& in : inputs) {
+        switch (in.kind) {
+            case CleanerInput::Kind::PersonName: cleaner->add_person_name(in.value, false); break;
+            case CleanerInput::Kind::PatientName: cleaner->add_person_name(in.value, true); break;
+            case CleanerInput::Kind::Identifier: cleaner->add_identifier(in.value); break;
+            case CleanerInput::Kind::Phrase: cleaner->add_phrase(in.value); break;
+            case CleanerInput::Kind::Date: cleaner->add_date(in.value); break;
+        }
+    }
+    last.inputs = std::move(inputs);
+    last.cleaner = std::move(cleaner);
+    return *last.cleaner;
+}
+
 class Engine {
 public:
     Engine(const Profile& profile, DcmItem& dataset, DcmMetaInfo* meta, PseudonymSource& source)
@@ -309,7 +344,9 @@ private:
     InstanceFacts facts_;
     bool enhanced_ = false;
     std::string patient_name_;
-    TextCleaner cleaner_;
+    // What scan_identifiers found, in order: the cleaner is built from it (cleaner_for).
+    std::vector<CleanerInput> cleaner_inputs_;
+    TextCleaner* cleaner_ = nullptr;
     PseudonymRequest request_;
     std::unordered_map<std::string, std::size_t> uid_index_;  // original UID -> its index in request_.uids
     std::vector<Pending> pending_;
@@ -530,7 +567,7 @@ void Engine::check_coded(DcmElement* el) {
         }
         const FoldedText folded(value);
         bool holds = false;
-        for (const TextCleaner::Term& t : cleaner_.terms()) {
+        for (const TextCleaner::Term& t : cleaner_->terms()) {
             if (t.folded.size() < 3 || (t.kind != TextCleaner::TermKind::PatientName && t.kind != TextCleaner::TermKind::Id))
                 continue;
             if (folded.contains(t.folded, true)) {
@@ -552,7 +589,7 @@ bool Engine::binary_holds_identifier(DcmElement* el) {
     std::string bytes(reinterpret_cast<const char*>(p), el->getLength());
     for (char& c : bytes)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    for (const TextCleaner::Term& t : cleaner_.terms()) {
+    for (const TextCleaner::Term& t : cleaner_->terms()) {
         if (t.folded.size() < 5 || (t.kind != TextCleaner::TermKind::Name && t.kind != TextCleaner::TermKind::PatientName &&
                                     t.kind != TextCleaner::TermKind::Id))
             continue;
@@ -719,12 +756,14 @@ void Engine::scan_identifiers(DcmItem& item) {
                 const bool patient = t == DCM_PatientName || t == DCM_OtherPatientNames || t == DCM_PatientBirthName ||
                                      t == DCM_PatientMotherBirthName;
                 for (const std::string& reading : readings_of(el))
-                    for (const std::string& v : split_values(reading)) cleaner_.add_person_name(v, patient);
+                    for (const std::string& v : split_values(reading))
+                        cleaner_inputs_.push_back({patient ? CleanerInput::Kind::PatientName : CleanerInput::Kind::PersonName, v});
                 continue;
             }
             case VrClass::Date:
             case VrClass::DateTime:
-                for (const std::string& v : split_values(element_value(el))) cleaner_.add_date(trim(v).substr(0, 8));
+                for (const std::string& v : split_values(element_value(el)))
+                    cleaner_inputs_.push_back({CleanerInput::Kind::Date, trim(v).substr(0, 8)});
                 continue;
             default:
                 break;
@@ -736,10 +775,10 @@ void Engine::scan_identifiers(DcmItem& item) {
             continue;
         if (in(ids, k))
             for (const std::string& reading : readings_of(el))
-                for (const std::string& v : split_values(reading)) cleaner_.add_identifier(v);
+                for (const std::string& v : split_values(reading)) cleaner_inputs_.push_back({CleanerInput::Kind::Identifier, v});
         if (in(phrases, k))
             for (const std::string& reading : readings_of(el))
-                for (const std::string& v : split_values(reading)) cleaner_.add_phrase(v);
+                for (const std::string& v : split_values(reading)) cleaner_inputs_.push_back({CleanerInput::Kind::Phrase, v});
     }
 }
 
@@ -747,7 +786,8 @@ void Engine::finish(const PseudonymReply& reply) {
     if (reply.uids.size() != request_.uids.size() || reply.hashes.size() != request_.hashes.size() ||
         reply.pseudonym.empty())
         throw PseudonymUnavailable("pseudonym source gave an incomplete answer");
-    if (p_.retain_long_modified_dates) cleaner_.set_date_shift(reply.date_offset_days);
+    if (p_.retain_long_modified_dates) cleaner_->set_date_shift(reply.date_offset_days);
+    else cleaner_->clear_date_shift();
     for (const Pending& p : pending_) {
         switch (p.kind) {
             case Pending::Uid: {
@@ -777,14 +817,14 @@ void Engine::finish(const PseudonymReply& reply) {
                                                  : is_descriptor_attribute(t.getGroup(), t.getElement())
                                                      ? TextCleaner::Scope::Descriptor
                                                      : TextCleaner::Scope::Free;
-                std::string after = fit(cleaner_.clean(before, scope), p.element);
+                std::string after = fit(cleaner_->clean(before, scope), p.element);
                 // Undeclared character set: a term that another reading of the same bytes shows
                 // and this one does not takes the whole value.
                 auto other = readings_.find(p.element);
                 if (other != readings_.end()) {
-                    const std::vector<std::size_t> seen = cleaner_.matched_terms(before);
+                    const std::vector<std::size_t> seen = cleaner_->matched_terms(before);
                     for (const std::string& reading : other->second)
-                        for (std::size_t term : cleaner_.matched_terms(reading))
+                        for (std::size_t term : cleaner_->matched_terms(reading))
                             if (std::find(seen.begin(), seen.end(), term) == seen.end()) after = TextCleaner::kRemoved;
                 }
                 if (after != before) p.element->putString(after.c_str());
@@ -890,6 +930,7 @@ DeidReport Engine::run() {
     request_.instance_uid = std::move(decoded[SopInstance]);  // the broker records new patients only for an instance
     patient_name_ = std::move(decoded[Name]);
     scan_identifiers(ds_);
+    cleaner_ = &cleaner_for(cleaner_inputs_);
 
     process_item(ds_, Mode::Normal, 0);
     process_meta();

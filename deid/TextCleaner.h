@@ -48,6 +48,7 @@ public:
     // Dates found in free text are shifted by `days` (written as YYYY-MM-DD) when the text says
     // the date unambiguously, and removed otherwise. Without a shift every date is removed.
     void set_date_shift(int days) { shift_days_ = days; has_shift_ = true; }
+    void clear_date_shift() { has_shift_ = false; }
 
     std::string clean(const std::string& text, Scope scope = Scope::Free) const;
     // The indexes into terms() of every term found in `text` (for a second reading of the same

@@ -403,6 +403,37 @@ TEST_CASE("clean_descriptors keeps the useful text and removes the identifying p
     CHECK(has_code(d, "113105"));
 }
 
+// The cleaner built for one instance is kept for the next one with the same identifying values
+// (Deidentify.cpp cleaner_for): an instance that follows another must get its own terms, and the
+// date shift of its own profile.
+TEST_CASE("clean_descriptors: an instance after another one is cleaned of its own values, not the previous one's") {
+    MemoryPseudonymSource src;
+    // (Ids of three characters: the patterns would remove longer ones from any text.)
+    const std::string text = "for ZOE MILLER and JANE ROE, MRN Q7X / K9Z, seen 14 March 2022";
+    auto make = [&](const char* name, const char* id) {
+        DcmFileFormat f = make_ct();
+        f.getDataset()->putAndInsertString(DCM_PatientName, name);
+        f.getDataset()->putAndInsertString(DCM_PatientID, id);
+        f.getDataset()->putAndInsertString(DCM_ImageComments, text.c_str());
+        return f;
+    };
+    DcmFileFormat a = make("MILLER^ZOE", "Q7X");
+    deid::apply(profile({"clean_descriptors"}), a, src);
+    CHECK(str(*a.getDataset(), DCM_ImageComments) == "for [removed] and JANE ROE, MRN [removed] / K9Z, seen [removed]");
+    DcmFileFormat b = make("ROE^JANE", "K9Z");
+    deid::apply(profile({"clean_descriptors"}), b, src);
+    CHECK(str(*b.getDataset(), DCM_ImageComments) == "for ZOE MILLER and [removed], MRN Q7X / [removed], seen [removed]");
+    // The same values again, with a profile that shifts dates in text, then one that does not.
+    DcmFileFormat c = make("ROE^JANE", "K9Z");
+    deid::apply(profile({"clean_descriptors", "retain_long_modified_dates"}), c, src);
+    const std::string day = shifted("20220314", src.date_offset("HOSP", "K9Z"));
+    CHECK(str(*c.getDataset(), DCM_ImageComments) ==
+          "for ZOE MILLER and [removed], MRN Q7X / [removed], seen " + day.substr(0, 4) + "-" + day.substr(4, 2) + "-" + day.substr(6, 2));
+    DcmFileFormat d = make("ROE^JANE", "K9Z");
+    deid::apply(profile({"clean_descriptors"}), d, src);
+    CHECK(str(*d.getDataset(), DCM_ImageComments) == "for ZOE MILLER and [removed], MRN Q7X / [removed], seen [removed]");
+}
+
 TEST_CASE("private attributes: retain_safe_private keeps Table E.3.10-1 entries with their creator") {
     DcmFileFormat f = make_ct();
     f.getDataset()->putAndInsertString(DcmTag(0x00E1, 0x0010, EVR_LO), "elscint1");  // case-insensitive
