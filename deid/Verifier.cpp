@@ -412,7 +412,9 @@ struct Needle {
     std::string text;  // normalised (upper case, blanks collapsed)
     std::string category;
     Kind kind;
-    std::vector<std::string> forms;  // folded (deid/TextNormaliser.h): variants, or a date's written forms
+    // folded (deid/TextNormaliser.h): variants, or a date's written forms; shared with the thread's
+    // needle memo (NeedleMemo)
+    std::shared_ptr<const std::vector<std::string>> forms;
 };
 
 Kind kind_of(const Identifiers::Value& v) {
@@ -458,8 +460,8 @@ bool find_uid(const std::string& hay, const std::string& uid) {
 }
 
 // A date inside text in one of its written forms, not inside a longer run of digits.
-bool find_date(const std::string& hay, const Needle& n) {
-    for (const std::string& form : n.forms)
+bool find_date(const std::string& hay, const std::vector<std::string>& forms) {
+    for (const std::string& form : forms)
         for (std::size_t pos = hay.find(form); pos != std::string::npos; pos = hay.find(form, pos + 1)) {
             bool before = pos > 0 && is_digit(static_cast<unsigned char>(hay[pos - 1]));
             bool after = pos + form.size() < hay.size() && is_digit(static_cast<unsigned char>(hay[pos + form.size()]));
@@ -475,7 +477,7 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
                 const std::vector<FoldedText>& codes) {
     if (v.vr == EVR_UI || v.vr == EVR_DA || v.vr == EVR_DT) return false;
     if (n.kind == Kind::Date) {
-        for (const std::string& form : n.forms)
+        for (const std::string& form : *n.forms)
             if (folded.contains(form, false)) return true;
         return false;
     }
@@ -488,7 +490,7 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
         const bool person_or_id = n.category == "patient_name" || n.kind == Kind::Id;
         if (!person_or_id) return false;
         for (const FoldedText& code : codes)
-            for (const std::string& form : n.forms)
+            for (const std::string& form : *n.forms)
                 if (form.size() >= 3 && code.contains(form, true)) return true;
         return false;
     }
@@ -498,7 +500,7 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
     if (coded && n.category != "patient_name" && n.category != "patient_id" && n.category != "other_patient_id" &&
         n.category != "accession_number")
         return false;
-    for (const std::string& form : n.forms) {
+    for (const std::string& form : *n.forms) {
         if (form.size() < kMinWholeValue) continue;
         if (coded) {
             if (form.size() >= 5 && folded.contains(form, true)) return true;
@@ -527,7 +529,7 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
 bool match_value(const Needle& n, const Visit& v, const std::string& text, const std::vector<std::string>& values) {
     if (v.binary) {
         if (n.kind == Kind::Uid) return find_uid(text, n.text);
-        if (n.kind == Kind::Date) return find_date(text, Needle{n.text, n.category, n.kind, {n.text}});
+        if (n.kind == Kind::Date) return find_date(text, {n.text});
         if (n.text.size() < kMinBinaryNeedle) return false;
         return find_token(text, n.text, false);
     }
@@ -653,7 +655,70 @@ Identifiers collect_identifiers(DcmFileFormat& original) {
     return std::move(c.ids_);
 }
 
+// The needles one identifying value gives: its own, and for an institution or an address its
+// distinctive words before it; none for a value too short or a date that is none.
+std::vector<Needle> build_needles(const Identifiers::Value& v) {
+    std::vector<Needle> out;
+    // Values collected by another build of collect_identifiers are normalised again here.
+    Needle n{normalise(v.text, false), v.category, kind_of(v), {}};
+    if (n.text.size() < kMinWholeValue) return out;
+    std::vector<std::string> forms;
+    if (n.kind == Kind::Date) {
+        n.text = digits_only(n.text);
+        if (!plausible_date(n.text)) return out;
+        forms = date_written_forms(n.text);
+    } else if (n.kind == Kind::Institution) {
+        for (const std::string& p : phrase_variants(v.text))
+            for (std::string& f : fold_variants(p)) forms.push_back(std::move(f));
+        // Its distinctive words on their own (another word order): as names.
+        for (const std::string& w : distinctive_words(v.text))
+            out.push_back({w, v.category, Kind::PhraseWord, std::make_shared<const std::vector<std::string>>(1, w)});
+    } else if (n.kind != Kind::Uid) {
+        forms = fold_variants(v.text);
+        // A CJK form of one character is too common to search (a family name such as 王 or 김).
+        forms.erase(std::remove_if(forms.begin(), forms.end(), [](const std::string& f) {
+                        if (f.empty() || static_cast<unsigned char>(f[0]) < 0x80) return false;
+                        std::size_t chars = 0;
+                        for (char c : f) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+                        return chars < 2;
+                    }), forms.end());
+    }
+    n.forms = std::make_shared<const std::vector<std::string>>(std::move(forms));
+    out.push_back(std::move(n));
+    return out;
+}
+
+// build_needles for the values of one instance after another. Building them (every written form
+// of every name, date and institution) was a third of the verifier's work on a small instance,
+// and the instances of a series, sent one after the other, have the same names, ids and dates:
+// the needles of the previous instance's values are kept (in memory only, by the worker thread,
+// like everything else of the instance it processes) and only new values are built. A UID, new
+// in every instance and cheap to build, is not kept.
+class NeedleMemo {
+public:
+    const std::vector<Needle>& needles_of(const Identifiers::Value& v) {
+        if (v.category == "uid") return uid_ = build_needles(v);
+        Key key{v.text, v.category};
+        auto it = current_.find(key);
+        if (it != current_.end()) return it->second;
+        auto before = previous_.find(key);
+        std::vector<Needle> needles = before != previous_.end() ? std::move(before->second) : build_needles(v);
+        return current_.emplace(std::move(key), std::move(needles)).first->second;
+    }
+    // The values of the instance just verified become the ones kept.
+    void next_instance() {
+        previous_.swap(current_);
+        current_.clear();
+    }
+
+private:
+    using Key = std::pair<std::string, std::string>;  // text, category
+    std::map<Key, std::vector<Needle>> previous_, current_;
+    std::vector<Needle> uid_;
+};
+
 VerifyReport verify(const config::Profile& profile, const Identifiers& original, DcmFileFormat& output) {
+    thread_local NeedleMemo memo;
     const bool keep_uids = profile.has("retain_uids");
     const bool keep_dates = profile.has("retain_long_full_dates");
     const bool keep_institution = profile.has("retain_institution_identity");
@@ -668,30 +733,9 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
         if (keep_dates && v.category == "date") continue;
         if (keep_institution && v.category == "institution") continue;
         if (keep_device && (v.category == "device" || v.category == "station")) continue;
-        // Values collected by another build of collect_identifiers are normalised again here.
-        Needle n{normalise(v.text, false), v.category, kind_of(v), {}};
-        if (n.text.size() < kMinWholeValue) continue;
-        if (n.kind == Kind::Date) {
-            n.text = digits_only(n.text);
-            if (!plausible_date(n.text)) continue;
-            n.forms = date_written_forms(n.text);
-        } else if (n.kind == Kind::Institution) {
-            for (const std::string& p : phrase_variants(v.text))
-                for (std::string& f : fold_variants(p)) n.forms.push_back(std::move(f));
-            // Its distinctive words on their own (another word order): as names.
-            for (const std::string& w : distinctive_words(v.text)) needles.push_back({w, v.category, Kind::PhraseWord, {w}});
-        } else if (n.kind != Kind::Uid) {
-            n.forms = fold_variants(v.text);
-            // A CJK form of one character is too common to search (a family name such as 王 or 김).
-            n.forms.erase(std::remove_if(n.forms.begin(), n.forms.end(), [](const std::string& f) {
-                              if (f.empty() || static_cast<unsigned char>(f[0]) < 0x80) return false;
-                              std::size_t chars = 0;
-                              for (char c : f) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-                              return chars < 2;
-                          }), n.forms.end());
-        }
-        needles.push_back(std::move(n));
+        for (const Needle& n : memo.needles_of(v)) needles.push_back(n);
     }
+    memo.next_instance();
 
     std::vector<const Needle*> date_needles;
     for (const Needle& n : needles)
@@ -712,7 +756,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
             uids_plain = uids_plain && !n.text.empty() &&
                          std::all_of(n.text.begin(), n.text.end(), [](char c) { return is_digit(static_cast<unsigned char>(c)) || c == '.'; });
         } else {
-            for (const std::string& f : n.forms) forms.add(f, i);
+            for (const std::string& f : *n.forms) forms.add(f, i);
         }
         if (n.kind == Kind::Uid || n.kind == Kind::Date) date_or_uid.push_back(i);
     }

@@ -475,3 +475,48 @@ TEST_CASE("verifier finds each identifier wherever the index must point to it", 
         CHECK(r.clean());
     }
 }
+
+// The needles of one instance's values are kept for the next instance (Verifier.cpp NeedleMemo):
+// an instance verified after another is matched against its own values, in their own categories.
+TEST_CASE("verifier: an instance verified after another is matched against its own values", "[verifier]") {
+    auto first = make_original();
+    auto out = make_clean_output();
+    const auto first_ids = deid::collect_identifiers(*first);
+    REQUIRE(deid::verify(basic(), first_ids, *out).clean());
+
+    // The next patient: another name and id, the first one's referring physician as its own
+    // name, the same institution and study date.
+    auto second = make_original();
+    second->getDataset()->putAndInsertString(DCM_PatientName, "Roe^Janet");
+    second->getDataset()->putAndInsertString(DCM_PatientID, "MRN5822");
+    second->getDataset()->putAndInsertString(DCM_ReferringPhysicianName, "Doe^Johnathan");
+    second->getDataset()->putAndInsertString(DCM_OtherPatientNames, "House^Gregory");
+    const auto second_ids = deid::collect_identifiers(*second);
+    DcmDataset* ds = out->getDataset();
+
+    // The first patient's id is no identifier of the second; the second's is.
+    ds->putAndInsertString(DCM_StudyDescription, "CT CHEST ref MRN4711");
+    CHECK(deid::verify(basic(), second_ids, *out).clean());
+    ds->putAndInsertString(DCM_StudyDescription, "CT CHEST ref MRN5822");
+    auto r = deid::verify(basic(), second_ids, *out);
+    CHECK(leaked(r, "(0008,1030)", "patient_id"));
+    // A name that was staff in the first instance is the patient's in the second, and the other way.
+    ds->putAndInsertString(DCM_StudyDescription, "CT CHEST for Gregory House");
+    r = deid::verify(basic(), second_ids, *out);
+    CHECK(leaked(r, "(0008,1030)", "patient_name"));
+    CHECK_FALSE(leaked(r, "(0008,1030)", "staff_name"));
+    ds->putAndInsertString(DCM_StudyDescription, "CT CHEST for Johnathan Doe");
+    r = deid::verify(basic(), second_ids, *out);
+    CHECK(leaked(r, "(0008,1030)", "staff_name"));
+    CHECK_FALSE(leaked(r, "(0008,1030)", "patient_name"));
+    // The same institution and date, kept from the first instance's needles, still match.
+    ds->putAndInsertString(DCM_StudyDescription, "St. Elsewhere General 2022-03-19");
+    r = deid::verify(basic(), second_ids, *out);
+    CHECK(leaked(r, "(0008,1030)", "institution"));
+    CHECK(leaked(r, "(0008,1030)", "date"));
+    // And the first instance again, after the second.
+    ds->putAndInsertString(DCM_StudyDescription, "CT CHEST ref MRN4711 for Janet Roe");
+    r = deid::verify(basic(), first_ids, *out);
+    CHECK(leaked(r, "(0008,1030)", "patient_id"));
+    CHECK_FALSE(leaked(r, "(0008,1030)", "patient_name"));
+}
