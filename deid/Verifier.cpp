@@ -701,9 +701,10 @@ public:
         Key key{v.text, v.category};
         auto it = current_.find(key);
         if (it != current_.end()) return it->second;
-        auto before = previous_.find(key);
-        std::vector<Needle> needles = before != previous_.end() ? std::move(before->second) : build_needles(v);
-        return current_.emplace(std::move(key), std::move(needles)).first->second;
+        // The previous instance's entry moves across whole (no moved-from entry left behind if
+        // the insert throws): a value is never looked up with needles emptied by a failure.
+        if (auto node = previous_.extract(key)) return current_.insert(std::move(node)).position->second;
+        return current_.emplace(std::move(key), build_needles(v)).first->second;
     }
     // The values of the instance just verified become the ones kept.
     void next_instance() {
