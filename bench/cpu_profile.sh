@@ -6,7 +6,9 @@
 #     (CT 512x512) instances sent by one storescu to a storescp sink: user + system per thread group
 #     (receive, deid-worker, the rest: forwarders and the main thread) from
 #     /proc/<pid>/task/<tid>/stat (ticks of 10 ms), and, with perf (Debian linux-perf), the exact
-#     task-clock (kernel work included), context switches and CPU migrations of each process.
+#     task-clock (kernel work included), context switches and CPU migrations of each process; and
+#     the write requests the spool's block device completed meanwhile, per instance (a durable
+#     write before Success waits for some of them; the sink's files on the same disk count too).
 #  2. Instructions (valgrind --tool=callgrind, the same whatever the load) per instance and per
 #     stage (thread), and each stage's top functions by inclusive cost, for CG_COUNT instances of
 #     each set (counters zeroed before the first is sent, dumped after the last is delivered).
@@ -119,6 +121,12 @@ ticks() { # PID
 }
 sum_ticks() { awk '{s[$1] += $2} END {for (g in s) print g, s[g]}' | sort; }
 
+# Write requests completed by the block device that holds the spool (/sys/dev/block/M:m/stat,
+# field 5): each is one round trip to the disk, and the durable write before Success waits for some.
+disk_writes() {
+  local dev; dev=$(stat -c '%d' "$WORK")
+  awk '{print $5}' "/sys/dev/block/$(((dev >> 8) & 0xfff)):$(((dev & 0xff) | ((dev >> 12) & 0xfff00)))/stat" 2>/dev/null || true
+}
 if (( CPU != 0 )); then
 echo
 echo "1. CPU time per instance (user + system; one storescu, screen_all_images off; load $(cut -d' ' -f1 /proc/loadavg))"
@@ -137,11 +145,13 @@ for set in $SETS; do
     done
     sleep 0.5  # perf attached to every thread
   fi
+  w0=$(disk_writes)
   t0=$(date +%s.%N)
   $SHIM storescu -aec DEIDGW 127.0.0.1 "$GPORT" +sd "$WORK/$set" >"$WORK/storescu_$set.log" 2>&1
   delivered=$((delivered + n))
   wait_delivered "$GLOG" "$delivered" 1800
   t1=$(date +%s.%N)
+  w1=$(disk_writes)
   ticks "$GW" | sum_ticks >"$WORK/after"
   for p in "${perfs[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/before" "$WORK/after" |
@@ -151,6 +161,8 @@ for set in $SETS; do
            printf "%-6s %6d  %9.3f %9.3f %9.3f %9.3f  %9.3f %9.3f   ms per instance\n",
                   set, n, rx, ms["deid-worker"], ms["other"], gw, ms["broker"], gw + ms["broker"]}'
   echo "       ($n instances in $(echo "$t1 - $t0" | bc -l | xargs printf '%.1f') s)"
+  [[ -z $w0 || -z $w1 ]] ||
+    echo "       disk: $(echo "scale=2; ($w1 - $w0) / $n" | bc) write requests per instance (the spool's block device; the sink's writes to it included)"
   if [[ -n $PERF ]]; then
     for p in "$GW" $broker; do
       [[ -f $WORK/perf_$set.$p ]] || continue

@@ -5,7 +5,15 @@
 // and changes no size), in kRegions regions. A reception, after its file was renamed into
 // incoming/ (not synced), goes with its id, calling AE and a CRC-32 (zlib) into the next free place
 // of the active region, 512-byte aligned, with one pwrite; one fdatasync then covers every record
-// written before it began (GroupCommit) and carries no metadata. A full region is checkpointed in
+// written before it began (GroupCommit) and carries no metadata. On ext4 and XFS that sync is the
+// record's pages written and waited for (sync_file_range) and then the disk's write cache flushed
+// through fdatasync of an idle file (flush/receptions.flush): the journal's own fdatasync would also
+// write its inode's table block, which the journal's time stamps (and on ext4 any of the 15 inodes
+// beside it, e.g. the keystore's WAL) dirty, one more device write before every Success. Only the
+// data needs to reach the disk: the file's blocks were written full and synced when it was made,
+// so no block, size or extent of it changes. Elsewhere (btrfs, overlayfs, tmpfs...) and for a
+// journal file whose blocks are not all written in place (FIEMAP: a hole, an unwritten, delayed
+// or shared extent): fdatasync of the journal. A full region is checkpointed in
 // the background: one syncfs makes every file its records were renamed to (and every removal since)
 // durable, then the region gets a new generation (its header, synced) and is written again.
 // Finished instances are marked done in receptions.done (one generation per slot; synced only for a
@@ -45,6 +53,8 @@ public:
         std::uint64_t generation = 0;
     };
     enum class Append { durable, no_room, failed };
+    // How a record is made durable (the header comment): chosen by start().
+    enum class Sync { journal_fdatasync, range_and_flush };
 
     // `bytes`: the journal's size on disk (spool.journal_bytes), split into kRegions regions.
     ReceptionJournal(std::string directory, std::uint64_t bytes);
@@ -75,6 +85,7 @@ public:
     std::uint64_t checkpoints() const;
     std::uint64_t checkpoint_failures() const;  // a failed syncfs or header write (tried again in 1 s)
     std::uint64_t syncs() const { return group_.syncs(); }
+    Sync sync_method() const { return flush_fd_ >= 0 ? Sync::range_and_flush : Sync::journal_fdatasync; }
     std::string path() const { return directory_ + "/receptions"; }
 
 private:
@@ -86,6 +97,7 @@ private:
         int writers = 0;                // records reserved, not yet written
     };
     bool fdatasync_once();
+    void choose_sync();
     std::error_code create();
     bool write_header(std::uint32_t region, std::uint64_t generation);
     void checkpoint_loop();
@@ -96,6 +108,7 @@ private:
     std::uint64_t file_region_bytes_ = 0;  // the region size the file on disk was written with
     int fd_ = -1;
     int done_fd_ = -1;
+    int flush_fd_ = -1;  // the idle file whose fdatasync flushes the disk's cache (Sync::range_and_flush)
     GroupCommit group_;
 
     mutable std::mutex mutex_;

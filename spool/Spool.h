@@ -4,8 +4,9 @@
 //   <state_dir>/spool/outgoing/<dest>/<id>.dcm      de-identified, waiting for delivery to <dest>
 //   <state_dir>/spool/quarantine/<reason>/<id>/     instance.dcm + reason.json (no PHI)
 //   <state_dir>/spool/journal/receptions[.done]     the reception journal (ReceptionJournal)
+//   <state_dir>/spool/journal/flush/receptions.flush   idle: its fdatasync flushes the disk cache
 // Durability (docs/operations.md, "Durability"): before Success the received file is renamed into
-// incoming/ and its bytes written into the reception journal, whose fdatasync is shared by
+// incoming/ and its bytes written into the reception journal, whose sync is shared by
 // concurrent receivers (ReceptionJournal); without a journal (spool.journal_bytes 0), for a file
 // larger than a record, or while every region waits for its checkpoint, the file is fdatasync'ed,
 // renamed and incoming/ fsynced (one fsync shared by concurrent receivers) instead. The

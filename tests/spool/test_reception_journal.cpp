@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -174,6 +176,84 @@ TEST_CASE("journal: a file larger than a record, or one given before start, is l
     Received large(dir / "large", big);
     CHECK(journal.append("2", "AE", large.fd, big.size(), place, ec) == ReceptionJournal::Append::no_room);
     CHECK(journal.append("3", "AE", small.fd, 3, place, ec) == ReceptionJournal::Append::durable);
+}
+
+// Appends, then reopens: what `journal` wrote comes back, whichever way it was made durable.
+void check_round_trip(const std::string& jdir, const std::string& files) {
+    const std::string bytes = random_bytes(9000, 41);
+    {
+        ReceptionJournal journal(jdir, kJournalBytes);
+        std::vector<ReceptionJournal::Record> pending;
+        REQUIRE_FALSE(journal.open(pending));
+        REQUIRE_FALSE(journal.start());
+        append(journal, files, "1-sync", "AE", bytes);
+    }
+    const auto pending = reopen(jdir);
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].data == bytes);
+}
+
+ReceptionJournal::Sync sync_method_of(const std::string& jdir) {
+    ReceptionJournal journal(jdir, kJournalBytes);
+    std::vector<ReceptionJournal::Record> pending;
+    REQUIRE_FALSE(journal.open(pending));
+    REQUIRE_FALSE(journal.start());
+    return journal.sync_method();
+}
+
+long filesystem_of(const std::string& dir) {
+    struct statfs st {};
+    REQUIRE(::statfs(dir.c_str(), &st) == 0);
+    return static_cast<long>(st.f_type);
+}
+
+TEST_CASE("journal: on ext4 or XFS a record's pages are written and the disk flushed through an idle file, not the journal's inode") {
+    testsupport::TempDir dir;
+    const long type = filesystem_of(dir.path());
+    if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
+    const std::string jdir = dir / "journal";
+    CHECK(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
+    CHECK(fs::is_regular_file(jdir + "/flush/receptions.flush"));
+    check_round_trip(jdir, dir.path());
+}
+
+TEST_CASE("journal: a journal with holes or unwritten extents, or on another file system, is made durable by its own fdatasync") {
+    SECTION("holes: a record's write would allocate blocks, metadata that only fdatasync of the journal writes") {
+        testsupport::TempDir dir;
+        const long type = filesystem_of(dir.path());
+        if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
+        const std::string jdir = dir / "journal";
+        REQUIRE(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
+        const int fd = ::open((jdir + "/receptions").c_str(), O_RDWR | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        const int punched = ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20);
+        ::close(fd);
+        REQUIRE(punched == 0);
+        CHECK(sync_method_of(jdir) == ReceptionJournal::Sync::journal_fdatasync);
+    }
+    SECTION("unwritten extents (fallocated): a record's write would convert them, metadata that only fdatasync writes") {
+        testsupport::TempDir dir;
+        const long type = filesystem_of(dir.path());
+        if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
+        const std::string jdir = dir / "journal";
+        REQUIRE(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
+        const int fd = ::open((jdir + "/receptions").c_str(), O_RDWR | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        const int zeroed = ::fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2 << 20, 1 << 20);
+        ::close(fd);
+        REQUIRE(zeroed == 0);
+        CHECK(sync_method_of(jdir) == ReceptionJournal::Sync::journal_fdatasync);
+    }
+    SECTION("tmpfs: not a file system whose overwrites the range write and flush are known to cover") {
+        if (!fs::is_directory("/dev/shm") || filesystem_of("/dev/shm") != TMPFS_MAGIC) { WARN("skipped: no tmpfs at /dev/shm"); return; }
+        char tmpl[] = "/dev/shm/deid-journal-test-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        const std::string root = tmpl;
+        CHECK(sync_method_of(root + "/journal") == ReceptionJournal::Sync::journal_fdatasync);
+        CHECK_FALSE(fs::exists(root + "/journal/flush"));
+        check_round_trip(root + "/journal", root);
+        fs::remove_all(root);
+    }
 }
 
 TEST_CASE("journal: a journal smaller than four regions of 1 MiB is refused") {
