@@ -290,16 +290,18 @@ struct CleanerInput {
 // id) was a tenth of a small instance's de-identification, and the instances of a series, sent one
 // after the other, give the same inputs: the worker thread keeps the last one it built (in memory
 // only, like everything else of the instance it processes) and builds again only when they differ.
-// The date shift is the caller's to set (or clear) on every use.
-TextCleaner& cleaner_for(std::vector<CleanerInput>& inputs) {
+// The date shift is the caller's to set (or clear) on every use. One still held by an engine
+// running on this thread (an apply called from inside another's PseudonymSource) is never handed
+// out again, and outlives the memo's next one.
+std::shared_ptr<TextCleaner> cleaner_for(std::vector<CleanerInput>& inputs) {
     struct Built {
         std::vector<CleanerInput> inputs;
-        std::unique_ptr<TextCleaner> cleaner;
+        std::shared_ptr<TextCleaner> cleaner;
     };
     thread_local Built last;
-    if (last.cleaner && last.inputs == inputs) return *last.cleaner;
+    if (last.cleaner && last.cleaner.use_count() == 1 && last.inputs == inputs) return last.cleaner;
     last.cleaner.reset();
-    auto cleaner = std::make_unique<TextCleaner>();
+    auto cleaner = std::make_shared<TextCleaner>();
     for (const CleanerInput& in : inputs) {
         switch (in.kind) {
             case CleanerInput::Kind::PersonName: cleaner->add_person_name(in.value, false); break;
@@ -310,8 +312,8 @@ TextCleaner& cleaner_for(std::vector<CleanerInput>& inputs) {
         }
     }
     last.inputs = std::move(inputs);
-    last.cleaner = std::move(cleaner);
-    return *last.cleaner;
+    last.cleaner = cleaner;
+    return cleaner;
 }
 
 class Engine {
@@ -346,7 +348,7 @@ private:
     std::string patient_name_;
     // What scan_identifiers found, in order: the cleaner is built from it (cleaner_for).
     std::vector<CleanerInput> cleaner_inputs_;
-    TextCleaner* cleaner_ = nullptr;
+    std::shared_ptr<TextCleaner> cleaner_;
     PseudonymRequest request_;
     std::unordered_map<std::string, std::size_t> uid_index_;  // original UID -> its index in request_.uids
     std::vector<Pending> pending_;
@@ -930,7 +932,7 @@ DeidReport Engine::run() {
     request_.instance_uid = std::move(decoded[SopInstance]);  // the broker records new patients only for an instance
     patient_name_ = std::move(decoded[Name]);
     scan_identifiers(ds_);
-    cleaner_ = &cleaner_for(cleaner_inputs_);
+    cleaner_ = cleaner_for(cleaner_inputs_);
 
     process_item(ds_, Mode::Normal, 0);
     process_meta();

@@ -129,7 +129,7 @@ DcmFileFormat make(const Values& v, const char* sop_instance = "1.2.826.0.1.3680
     return f;
 }
 
-std::string comments_after(const Profile& p, const Values& v, MemoryPseudonymSource& src) {
+std::string comments_after(const Profile& p, const Values& v, deid::PseudonymSource& src) {
     DcmFileFormat f = make(v);
     deid::apply(p, f, src);
     return str(*f.getDataset(), DCM_ImageComments);
@@ -416,4 +416,40 @@ TEST_CASE("memo attacks: verifier: the same bytes in another character set are o
     CHECK(leaked(deid::verify(verifier_profile(), latin1, *out_latin1), "(0008,1030)", "patient_name"));
     CHECK(leaked(deid::verify(verifier_profile(), cyrillic, *out_cyrillic), "(0008,1030)", "patient_name"));
     CHECK(leaked(deid::verify(verifier_profile(), latin1, *out_latin1), "(0008,1030)", "patient_name"));
+}
+
+namespace {
+
+// A source that, as its answer is asked for, de-identifies another patient's instance on the same
+// thread (no production source does; the memo must not depend on that).
+class NestingSource : public deid::PseudonymSource {
+public:
+    NestingSource(const Profile& p, MemoryPseudonymSource& inner) : p_(p), inner_(inner) {}
+    deid::PseudonymReply resolve(const deid::PseudonymRequest& request) override {
+        Values other;
+        other.patient_name = "PLOVIK^ORSOLA";
+        other.patient_id = "Q7W";
+        other.comments = "seen by PLOVIK";
+        nested_comments = comments_after(p_, other, inner_);
+        return inner_.resolve(request);
+    }
+    std::string nested_comments;
+
+private:
+    const Profile& p_;
+    MemoryPseudonymSource& inner_;
+};
+
+}  // namespace
+
+TEST_CASE("memo attacks: an instance de-identified from inside another's pseudonym source leaves the outer one its own cleaner") {
+    const Profile p = profile({"clean_descriptors"});
+    MemoryPseudonymSource inner;
+    NestingSource outer_source(p, inner);
+    Values outer;
+    outer.patient_name = "VANTROSK^ILKA";
+    outer.patient_id = "M4X";
+    outer.comments = "VANTROSK follow-up";
+    CHECK(comments_after(p, outer, outer_source) == "[removed] follow-up");
+    CHECK(outer_source.nested_comments == "seen by [removed]");
 }
