@@ -207,10 +207,25 @@ long filesystem_of(const std::string& dir) {
     return static_cast<long>(st.f_type);
 }
 
+bool on_ext4_or_xfs(const std::string& dir) {
+    const long type = filesystem_of(dir);
+    return type == EXT4_SUPER_MAGIC || type == XFS_SUPER_MAGIC;
+}
+
+// How the journal made in `jdir` syncs once `mode` (fallocate(2)) is applied to 1 MiB of it at `offset`.
+ReceptionJournal::Sync sync_method_after_fallocate(const std::string& jdir, int mode, off_t offset) {
+    REQUIRE(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
+    const int fd = ::open((jdir + "/receptions").c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const int changed = ::fallocate(fd, mode | FALLOC_FL_KEEP_SIZE, offset, 1 << 20);
+    ::close(fd);
+    REQUIRE(changed == 0);
+    return sync_method_of(jdir);
+}
+
 TEST_CASE("journal: on ext4 or XFS a record's pages are written and the disk flushed through an idle file, not the journal's inode") {
     testsupport::TempDir dir;
-    const long type = filesystem_of(dir.path());
-    if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
+    if (!on_ext4_or_xfs(dir.path())) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
     const std::string jdir = dir / "journal";
     CHECK(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
     CHECK(fs::is_regular_file(jdir + "/flush/receptions.flush"));
@@ -218,31 +233,16 @@ TEST_CASE("journal: on ext4 or XFS a record's pages are written and the disk flu
 }
 
 TEST_CASE("journal: a journal with holes or unwritten extents, or on another file system, is made durable by its own fdatasync") {
+    testsupport::TempDir dir;
     SECTION("holes: a record's write would allocate blocks, metadata that only fdatasync of the journal writes") {
-        testsupport::TempDir dir;
-        const long type = filesystem_of(dir.path());
-        if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
-        const std::string jdir = dir / "journal";
-        REQUIRE(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
-        const int fd = ::open((jdir + "/receptions").c_str(), O_RDWR | O_CLOEXEC);
-        REQUIRE(fd >= 0);
-        const int punched = ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20);
-        ::close(fd);
-        REQUIRE(punched == 0);
-        CHECK(sync_method_of(jdir) == ReceptionJournal::Sync::journal_fdatasync);
+        if (!on_ext4_or_xfs(dir.path())) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
+        CHECK(sync_method_after_fallocate(dir / "journal", FALLOC_FL_PUNCH_HOLE, 1 << 20) ==
+              ReceptionJournal::Sync::journal_fdatasync);
     }
     SECTION("unwritten extents (fallocated): a record's write would convert them, metadata that only fdatasync writes") {
-        testsupport::TempDir dir;
-        const long type = filesystem_of(dir.path());
-        if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
-        const std::string jdir = dir / "journal";
-        REQUIRE(sync_method_of(jdir) == ReceptionJournal::Sync::range_and_flush);
-        const int fd = ::open((jdir + "/receptions").c_str(), O_RDWR | O_CLOEXEC);
-        REQUIRE(fd >= 0);
-        const int zeroed = ::fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2 << 20, 1 << 20);
-        ::close(fd);
-        REQUIRE(zeroed == 0);
-        CHECK(sync_method_of(jdir) == ReceptionJournal::Sync::journal_fdatasync);
+        if (!on_ext4_or_xfs(dir.path())) { WARN("skipped: the test folder is on neither ext4 nor XFS"); return; }
+        CHECK(sync_method_after_fallocate(dir / "journal", FALLOC_FL_ZERO_RANGE, 2 << 20) ==
+              ReceptionJournal::Sync::journal_fdatasync);
     }
     SECTION("tmpfs: not a file system whose overwrites the range write and flush are known to cover") {
         if (!fs::is_directory("/dev/shm") || filesystem_of("/dev/shm") != TMPFS_MAGIC) { WARN("skipped: no tmpfs at /dev/shm"); return; }
