@@ -102,6 +102,7 @@ bool written_in_place(int fd, std::uint64_t size) {
         const std::uint64_t before = covered;
         for (unsigned i = 0; i < map->fm_mapped_extents; ++i) {
             const fiemap_extent& e = map->fm_extents[i];
+            if (e.fe_logical >= size) return covered >= size;  // past the end (e.g. XFS's preallocation)
             constexpr std::uint32_t kNotInPlace = FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
                                                   FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_SHARED |
                                                   FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_NOT_ALIGNED |
