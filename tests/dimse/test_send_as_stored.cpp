@@ -389,9 +389,22 @@ TEST_CASE("send as stored: an output kept in memory reaches a single destination
     INFO(gw.log());
     REQUIRE(gwtest::store(gw.port, paths, "FIRST").acked.size() == paths.size());
     REQUIRE(gwtest::wait_for_files(gw.state() + "/outbox", paths.size(), 30s));
-    // Outputs wait in memory only for a peer that has taken an instance (Forwarder::enqueue).
+    // Outputs wait in memory only for a peer that has taken an instance (Forwarder::enqueue): the
+    // forwarder knows once it has the peer's response, which it logs after the sink has written
+    // the file, so the test waits for that line, not for the file.
     REQUIRE(gwtest::store(gw.port, {warm_up}, "SECOND").acked.size() == 1);
     REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", 1, 30s));
+    const auto delivered_to_second = [&] {
+        std::istringstream lines(gw.log());
+        for (std::string line; std::getline(lines, line);)
+            if (line.find("forward second#") != std::string::npos && line.find(" delivered ") != std::string::npos)
+                return true;
+        return false;
+    };
+    for (const auto end = std::chrono::steady_clock::now() + 30s;
+         !delivered_to_second() && std::chrono::steady_clock::now() < end;)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE(delivered_to_second());
     // The same instances again: de-identification is deterministic, so the outputs are the same.
     REQUIRE(gwtest::store(gw.port, paths, "SECOND").acked.size() == paths.size());
     REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", paths.size() + 1, 30s));
