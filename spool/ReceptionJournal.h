@@ -4,23 +4,23 @@
 // One file, spool/journal/receptions, written full once (so a record's write allocates no block
 // and changes no size), in kRegions regions. A reception, after its file was renamed into
 // incoming/ (not synced), goes with its id, calling AE and a CRC-32 (zlib) into the next free place
-// of the active region, 512-byte aligned, with one pwrite; one fdatasync then covers every record
-// written before it began (GroupCommit) and carries no metadata. On ext4 and XFS that sync is the
-// record's pages written and waited for (sync_file_range) and then the disk's write cache flushed
-// through fdatasync of an idle file (flush/receptions.flush): the journal's own fdatasync would also
-// write its inode's table block, which the journal's time stamps (and on ext4 any of the 15 inodes
-// beside it, e.g. the keystore's WAL) dirty, one more device write before every Success. Only the
-// data needs to reach the disk: the file's blocks were written full and synced when it was made,
-// so no block, size or extent of it changes. Elsewhere (btrfs, overlayfs, tmpfs...) and for a
-// journal file whose blocks are not all written in place (FIEMAP: a hole, an unwritten, delayed
-// or shared extent): fdatasync of the journal. A full region is checkpointed in
-// the background: one syncfs makes every file its records were renamed to (and every removal since)
-// durable, then the region gets a new generation (its header, synced) and is written again.
+// of the active region, 512-byte aligned, with one pwrite; one sync then covers every record
+// written before it began (GroupCommit). Only the data needs to reach the disk: the file's blocks
+// were written full and synced when it was made, so no block, size or extent of it changes. On
+// ext4 and XFS the sync is the journal's dirty pages written and waited for (sync_file_range),
+// then the disk's write cache flushed by fdatasync of an idle file (flush/receptions.flush): the
+// journal's own fdatasync would also write the inode-table block its inode is in, which its time
+// stamps (and, without an ext4 journal, any inode beside it, e.g. the keystore's WAL) dirty, one
+// more device write before every Success. Elsewhere (btrfs, overlayfs, tmpfs...) and for a journal
+// file whose blocks are not all written in place (FIEMAP: a hole, an unwritten, delayed or shared
+// extent): fdatasync of the journal. A full region is checkpointed in the background: one syncfs
+// makes every file its records were renamed to (and every removal since) durable, then the region
+// gets a new generation (its header, synced) and is written again.
 // Finished instances are marked done in receptions.done (one generation per slot; synced only for a
 // quarantined instance). At start-up, open() returns the records of the current generations that
 // are whole (CRC) and not marked done; the spool compares each with its incoming/ file and writes
 // the file again when it is missing or differs, syncs, and start() begins afresh. A record torn by
-// a crash was never answered Success (Success waits for the fdatasync that covers it): it is skipped.
+// a crash was never answered Success (Success waits for the sync that covers it): it is skipped.
 #pragma once
 
 #include <condition_variable>

@@ -392,19 +392,17 @@ TEST_CASE("send as stored: an output kept in memory reaches a single destination
     // Outputs wait in memory only for a peer that has taken an instance (Forwarder::enqueue): the
     // forwarder knows once it has the peer's response, which it logs after the sink has written
     // the file, so the test waits for that line, not for the file.
-    REQUIRE(gwtest::store(gw.port, {warm_up}, "SECOND").acked.size() == 1);
-    REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", 1, 30s));
-    const auto delivered_to_second = [&] {
+    // The lines of the forwarder to SECOND's sink that say `what`.
+    const auto second_lines_with = [&](const char* what) {
+        std::size_t n = 0;
         std::istringstream lines(gw.log());
         for (std::string line; std::getline(lines, line);)
-            if (line.find("forward second#") != std::string::npos && line.find(" delivered ") != std::string::npos)
-                return true;
-        return false;
+            if (line.find("forward second#") != std::string::npos && line.find(what) != std::string::npos) ++n;
+        return n;
     };
-    for (const auto end = std::chrono::steady_clock::now() + 30s;
-         !delivered_to_second() && std::chrono::steady_clock::now() < end;)
-        std::this_thread::sleep_for(20ms);
-    REQUIRE(delivered_to_second());
+    REQUIRE(gwtest::store(gw.port, {warm_up}, "SECOND").acked.size() == 1);
+    REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", 1, 30s));
+    REQUIRE(testsupport::wait_until([&] { return second_lines_with(" delivered ") == 1; }, 30s));
     // The same instances again: de-identification is deterministic, so the outputs are the same.
     REQUIRE(gwtest::store(gw.port, paths, "SECOND").acked.size() == paths.size());
     REQUIRE(gwtest::wait_for_files(from_memory.dir / "in", paths.size() + 1, 30s));
@@ -421,18 +419,8 @@ TEST_CASE("send as stored: an output kept in memory reaches a single destination
     }
     CHECK(compared == paths.size());
     // Sent from memory (the forwarder says so when it logs the delivery): no output file was made.
-    const auto from_memory_lines = [&] {
-        std::size_t n = 0;
-        std::istringstream lines(gw.log());
-        for (std::string line; std::getline(lines, line);)
-            if (line.find("forward second#") != std::string::npos && line.find("from memory") != std::string::npos) ++n;
-        return n;
-    };
-    for (const auto end = std::chrono::steady_clock::now() + 10s;
-         from_memory_lines() < paths.size() && std::chrono::steady_clock::now() < end;)
-        std::this_thread::sleep_for(20ms);
-    const std::size_t from_memory_count = from_memory_lines();
-    CHECK(from_memory_count >= paths.size());
+    testsupport::wait_until([&] { return second_lines_with("from memory") >= paths.size(); }, 10s);
+    CHECK(second_lines_with("from memory") >= paths.size());
 }
 
 TEST_CASE("send as stored: through the gateway, the peer gets the data sets the gateway wrote, byte for byte") {
