@@ -42,7 +42,7 @@ private:
 
 }  // namespace
 
-TEST_CASE("while the pseudonym source is down an instance stays in incoming and is retried; then it is published") {
+TEST_CASE("while the pseudonym source is down an instance stays in incoming and is retried, then it is published") {
     testsupport::TempDir dir;
     config::Config cfg;
     cfg.workers = 1;

@@ -130,7 +130,7 @@ TEST_CASE("a broker child that dies is noticed, logged and restarted, and instan
     CHECK(gw.child.running());
 }
 
-TEST_CASE("SIGHUP is logged and runs the reload hooks; the gateway keeps serving") {
+TEST_CASE("SIGHUP is logged and runs the reload hooks, the gateway keeps serving") {
     testsupport::TempDir src;
     Gateway gw(json{{"log", {{"level", "info"}}}});
     REQUIRE(gw.start());

@@ -103,7 +103,7 @@ TEST_CASE("an instance given back by a stage is handed out again by the next swe
     CHECK(f.incoming.size() == 2);
 }
 
-TEST_CASE("with no destination the instance is finished at once; one destination gets the data set") {
+TEST_CASE("with no destination the instance is finished at once, one destination gets the data set") {
     Fixture f;
     const auto r = f.admit();
     REQUIRE_FALSE(f.spool->publish(r.without_data(), f.output(r), {}));

@@ -130,7 +130,7 @@ TEST_CASE("text in an overlay plane is cleared bit-wise, the ROI graphic stays, 
     CHECK(cleaner.find_readable_text(*file).empty());
 }
 
-TEST_CASE("an overlay that cannot be read is removed; an overlay in unused high bits of Pixel Data is cleared") {
+TEST_CASE("an overlay that cannot be read is removed, an overlay in unused high bits of Pixel Data is cleared") {
     SECTION("Overlay Bits Allocated 8 with Overlay Data: removed") {
         auto file = ct_with_overlay({"DOE JOHN"}, 256, 256);
         DcmDataset& ds = *file->getDataset();
