@@ -146,9 +146,16 @@ void WorkerPool::process_unguarded(spool::InstanceRecord& record, int attempt) {
         }
     }
     const std::string input = spool_.incoming_path(record);
-    if (::access(input.c_str(), F_OK) != 0) {  // replayed or purged meanwhile
+    if (!spool_.has_incoming(record)) {  // replayed or purged meanwhile
         spool_.give_back(record);
         return;
+    }
+    if (!record.parsed.file) {
+        // Read from its file: one received into memory gets it from its journal record first.
+        if (const auto ec = spool_.make_incoming_file(record)) {
+            retry_later(record.without_data(), attempt, "cannot write the original from the journal: " + ec.message());
+            return;  // still in hand
+        }
     }
     const std::string output = spool_.tmp_dir() + "/" + record.id + ".deid.dcm";
     deid::Outcome outcome;

@@ -23,12 +23,17 @@ struct CStoreRequest {
     std::string transfer_syntax_uid;
     // The received data set, written bit-preserving with a file meta header in the transfer syntax
     // it arrived in. The handler may rename it; whatever is left at this path afterwards is deleted.
+    // When it was received into memory (in_memory), no file is there: `data` holds its bytes, and a
+    // handler that needs a file writes it there itself and owns it (the SCP removes nothing then).
     std::string file_path;
     std::uint64_t file_size = 0;
     // The file at file_path, open (read-write) while the handler runs (its size came from it; a
-    // handler can fdatasync it without opening it again); -1 when it could not be opened. The SCP
-    // closes it after the handler returns: never close it in the handler.
+    // handler can fdatasync it without opening it again); -1 when it could not be opened or was
+    // received into memory. The SCP closes it after the handler returns: never close it in the handler.
     int file_descriptor = -1;
+    // Received into memory (ScpSettings::memory_bytes): the file's bytes, meta header included.
+    bool in_memory = false;
+    std::string data;
     // What the SCP found when it parsed the file (DCMTK); the handler decides what it means.
     bool parsed = false;                  // false: the data set cannot be parsed
     std::string dataset_sop_class_uid;    // (0008,0016), empty when absent

@@ -191,19 +191,22 @@ namespace {
 // instance (callgrind, bench/cpu_profile.sh), with this limit 662k.
 constexpr std::size_t kKeepCopyBytes = 256 * 1024;
 
-// Creates (or, when a recycled file is already there, opens without truncating it) the file a data
-// set is received into and writes the file meta header, as DIMSE_createFilestream does. Writing
-// over a recycled file's blocks instead of truncating it avoids freeing and allocating them again:
-// on ext4 with the `discard` mount option every freed block is a discard request, and those make
-// the fdatasync before Success several times slower. Returns the descriptor (kept by the caller
-// for the size and the fdatasync) or -1; `stream` writes through it.
-int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, const std::string& calling_ae,
-                      const std::string& transfer_syntax_uid, std::unique_ptr<ReceiveFileStream>& stream,
-                      std::size_t keep_copy_bytes) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return -1;
+// Makes the stream a data set is received into and writes the file meta header into it, as
+// DIMSE_createFilestream does. Into a file: `open` creates it (or, when a recycled file is already
+// there, opens it without truncating it) at once. Writing over a recycled file's blocks instead of
+// truncating it avoids freeing and allocating them again: on ext4 with the `discard` mount option
+// every freed block is a discard request, and those make the fdatasync before Success several
+// times slower. With memory_bytes, `open` is called only for a data set that grows past it.
+// Returns false (errno set) when the file cannot be created; the stream's consumer has the
+// descriptor (kept by the caller for the size and the fdatasync, closed by it).
+bool open_receive_stream(const std::function<int()>& open, std::size_t memory_bytes, const T_DIMSE_C_StoreRQ& req,
+                         const std::string& calling_ae, const std::string& transfer_syntax_uid,
+                         std::unique_ptr<ReceiveFileStream>& stream, std::size_t keep_copy_bytes) {
+    const int fd = memory_bytes > 0 ? -1 : open();
+    if (memory_bytes == 0 && fd < 0) return false;
     stream = std::make_unique<ReceiveFileStream>(fd);
     stream->consumer().keep_copy(keep_copy_bytes);
+    if (memory_bytes > 0) stream->consumer().memory_first(memory_bytes, open);
     DcmMetaInfo meta;
     const Uint8 version[2] = {0, 1};
     meta.putAndInsertUint8Array(DCM_FileMetaInformationVersion, version, 2);
@@ -220,11 +223,12 @@ int open_receive_file(const std::string& path, const T_DIMSE_C_StoreRQ& req, con
     meta.transferEnd();
     if (cond.bad() || stream->status().bad()) {
         if (stream->consumer().error_number() != 0) errno = stream->consumer().error_number();
+        const int opened = stream->consumer().fd();
         stream.reset();
-        ::close(fd);
-        return -1;
+        if (opened >= 0) ::close(opened);
+        return false;
     }
-    return fd;
+    return true;
 }
 
 // Parses what arrived, for the handler. A file up to keep_parsed_bytes is parsed whole and handed
@@ -591,14 +595,19 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
         request.transfer_syntax_uid = pc.acceptedTransferSyntax;
     request.file_path = settings.receive_dir + "/" + id + "-" + std::to_string(++file_seq) + ".part";
 
-    if (settings.prepare_receive_file) settings.prepare_receive_file(request.file_path);
+    const std::string& path = request.file_path;
+    const auto open = [this, &path] {
+        if (settings.prepare_receive_file) settings.prepare_receive_file(path);
+        return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    };
     T_DIMSE_C_StoreRSP rsp{};
     rsp.DimseStatus = STATUS_Success;
     std::unique_ptr<ReceiveFileStream> stream;
-    const int fd = open_receive_file(request.file_path, req, calling, request.transfer_syntax_uid, stream,
-                                     std::min<std::size_t>(kKeepCopyBytes, settings.keep_parsed_bytes));
+    const std::size_t memory_bytes = std::min<std::uint64_t>(settings.memory_bytes, kKeepCopyBytes);
+    int fd = -1;
     OFCondition cond;
-    if (fd < 0) {
+    if (!open_receive_stream(open, memory_bytes, req, calling, request.transfer_syntax_uid, stream,
+                             std::min<std::size_t>(kKeepCopyBytes, settings.keep_parsed_bytes))) {
         // As DIMSE_storeProvider does: read past the data set and answer out of resources.
         const int saved = errno;
         DIC_UL bytes = 0, pdvs = 0;
@@ -614,6 +623,7 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
             cond = makeDcmnetCondition(DIMSEC_INVALIDPRESENTATIONCONTEXTID, OF_error,
                                        "the data set came on another presentation context than its command");
         stream->flush();
+        fd = stream->consumer().fd();  // -1 while the data set is in memory
         // A write that failed (a full disk) made DCMTK read past the rest of the data set: the
         // association goes on, and this request is answered A700.
         const int write_errno = stream->consumer().error_number();
@@ -622,9 +632,17 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
         // A recycled file is cut to what was written (nothing to do when it had the same size).
         const bool written = cond.good() && stream->status().good();
         std::string bytes;  // the file's bytes, when small enough to have been kept
+        const bool in_memory = written && stream->consumer().in_memory();
         const bool kept = written && stream->consumer().take_copy(bytes);
         stream.reset();
-        if (cond.good()) {
+        if (cond.good() && in_memory) {
+            // Nothing on disk: the handler gets the bytes (and writes a file if it needs one).
+            request.file_size = bytes.size();
+            request.in_memory = true;
+            request.data = std::move(bytes);
+            inspect_received(request, settings.keep_parsed_bytes, &request.data);
+            rsp.DimseStatus = handler.handle_store(request);
+        } else if (cond.good()) {
             struct stat st {};
             const off_t length = ::lseek(fd, 0, SEEK_CUR);
             if (!written || length < 0 || ::ftruncate(fd, length) != 0 || ::fstat(fd, &st) != 0) {
@@ -646,9 +664,9 @@ bool StoreScp::Impl::handle_store(T_ASC_Association* assoc, T_ASC_PresentationCo
                 request.file_descriptor = -1;
             }
         }
-        ::close(fd);
+        if (fd >= 0) ::close(fd);
     }
-    std::remove(request.file_path.c_str());  // whatever the handler did not take
+    if (!request.in_memory) std::remove(request.file_path.c_str());  // whatever the handler did not take
     if (cond.bad()) {
         log(LogLevel::warning, id + ": C-STORE (message " + std::to_string(req.MessageID) +
                                    ") failed while receiving: " + cond.text());

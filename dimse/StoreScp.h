@@ -63,6 +63,11 @@ struct ScpSettings {
     // Received files up to this size are parsed whole and handed to the handler in memory
     // (CStoreRequest::dataset); larger ones only structurally (values over 4 KiB stay on disk).
     std::uint64_t keep_parsed_bytes = 0;
+    // A data set whose file (meta header included) stays within this many bytes is received into
+    // memory and handed over as CStoreRequest::data, with no file made (prepare_receive_file is not
+    // called for it); a larger one goes into its receive file from the byte that crosses this
+    // limit on. 0: every data set is received into a file. At most 256 KiB (larger values are cut).
+    std::uint64_t memory_bytes = 0;
     // Received files larger than this get their write-back started before the handler runs, so
     // that the handler's fdatasync waits for less; smaller ones are left to the kernel (a handler
     // that makes them durable another way, e.g. a journal, does not need their blocks on disk yet).

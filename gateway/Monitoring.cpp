@@ -49,6 +49,7 @@ Monitoring::Monitoring(const config::Config& config, spool::Spool& spool, keysto
         metrics::GatewayMetrics::Durability d;
         d.by_journal = spool_.durable_by_journal();
         d.by_file = spool_.durable_by_file();
+        d.incoming_files_written = spool_.incoming_files_made();
         if (const auto* journal = spool_.journal()) {
             d.checkpoints = journal->checkpoints();
             d.checkpoint_failures = journal->checkpoint_failures();

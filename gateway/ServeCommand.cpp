@@ -183,8 +183,13 @@ int run_serve(const config::Config& cfg) {
     settings.receive_dir = spool.tmp_dir();
     settings.prepare_receive_file = [&spool](const std::string& path) { spool.reuse_file_for(path); };
     settings.keep_parsed_bytes = kKeepParsedBytes;
-    // Files the reception journal takes need no early write-back (its checkpoint writes them).
-    if (spool.journal()) settings.start_write_back_above_bytes = spool.journal()->max_record_bytes();
+    // Files the reception journal takes need no early write-back (its checkpoint writes them), and
+    // those are received into memory: their record is their only copy until a stage needs a file
+    // (docs/operations.md, Durability 1).
+    if (spool.journal()) {
+        settings.start_write_back_above_bytes = spool.journal()->max_record_bytes();
+        settings.memory_bytes = spool.journal()->max_record_bytes();
+    }
     settings.log = dimse_log;
     settings.on_association = [&monitoring](bool accepted) { monitoring.metrics().association(accepted); };
     settings.on_aborted = [&monitoring] { monitoring.metrics().association_aborted(); };

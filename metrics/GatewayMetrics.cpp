@@ -24,6 +24,9 @@ constexpr const char* kDurable =
     "Receptions made durable before Success, by a reception journal record or by their own file's syncs.";
 constexpr const char* kCheckpoints = "Reception journal regions checkpointed (syncfs) and written again.";
 constexpr const char* kCheckpointFailures = "Reception journal checkpoints that failed and were tried again.";
+constexpr const char* kHeldFiles =
+    "Receptions held by their journal record alone whose incoming file was written from it (a stage needed it, "
+    "their delivery waited, or their region was checkpointed first).";
 constexpr const char* kLatency = "Time from durable reception to delivery, per destination.";
 constexpr const char* kStage = "Time spent in one stage per instance.";
 constexpr const char* kOcrRead = "Candidate text regions read by OCR.";
@@ -54,6 +57,7 @@ GatewayMetrics::GatewayMetrics(Registry& registry, const std::vector<std::string
     registry_.counter("deid_receptions_durable_total", kDurable, {{"by", "file"}});
     registry_.counter("deid_journal_checkpoints_total", kCheckpoints);
     registry_.counter("deid_journal_checkpoint_failures_total", kCheckpointFailures);
+    registry_.counter("deid_journal_incoming_files_written_total", kHeldFiles);
     registry_.gauge("deid_broker_up", kBrokerUp);
     registry_.gauge("deid_broker_round_trip_seconds", kBrokerRtt);
     registry_.gauge("deid_broker_alarms", kBrokerAlarms);
@@ -159,6 +163,7 @@ void GatewayMetrics::durability(const Durability& totals) {
     follow(registry_.counter("deid_receptions_durable_total", kDurable, {{"by", "file"}}), totals.by_file);
     follow(registry_.counter("deid_journal_checkpoints_total", kCheckpoints), totals.checkpoints);
     follow(registry_.counter("deid_journal_checkpoint_failures_total", kCheckpointFailures), totals.checkpoint_failures);
+    follow(registry_.counter("deid_journal_incoming_files_written_total", kHeldFiles), totals.incoming_files_written);
 }
 
 GatewayMetrics::DestinationRecord GatewayMetrics::destination(const std::string& name) const {

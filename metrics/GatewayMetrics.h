@@ -57,6 +57,7 @@ public:
     // How receptions were made durable, and the journal's checkpoints: totals read from the spool.
     struct Durability {
         std::uint64_t by_journal = 0, by_file = 0, checkpoints = 0, checkpoint_failures = 0;
+        std::uint64_t incoming_files_written = 0;  // of receptions held by their journal record alone
     };
     void durability(const Durability& totals);
 

@@ -3,10 +3,13 @@
 #include <chrono>
 #include <cstdio>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "dimse/DimseStatus.h"
 #include "common/Log.h"
+#include "common/WriteAll.h"
 #include "metrics/GatewayMetrics.h"
 
 namespace receive {
@@ -17,6 +20,16 @@ using dimse::DimseStatus::RefusedOutOfResources;
 using dimse::DimseStatus::Success;
 
 namespace {
+// A data set received into memory, written to its receive file (for the quarantine, which keeps files).
+std::error_code write_received_file(const dimse::CStoreRequest& request) {
+    const int fd = ::open(request.file_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return {errno, std::generic_category()};
+    std::error_code ec;
+    if (!common::write_all(fd, request.data.data(), request.data.size())) ec = {errno, std::generic_category()};
+    if (::close(fd) != 0 && !ec) ec = {errno, std::generic_category()};
+    return ec;
+}
+
 std::string hex(std::uint16_t status) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "%04X", status);
@@ -55,7 +68,9 @@ std::uint16_t SpoolingStoreHandler::refuse_and_quarantine(const dimse::CStoreReq
     record.detail = detail;
     record.stage = spool::Stage::receive;
     record.calling_ae = request.calling_ae;
-    const auto ec = spool_.quarantine(request.file_path, record);
+    auto ec = request.in_memory ? write_received_file(request) : std::error_code{};
+    if (!ec) ec = spool_.quarantine(request.file_path, record);
+    if (ec && request.in_memory) std::remove(request.file_path.c_str());  // ours: the SCP removes none
     if (!ec && metrics_) metrics_->quarantined("receive", reason);
     common::log(common::Level::warning, "receive",
         request.association_id + ": C-STORE message " + std::to_string(request.message_id) + " answered " +
@@ -86,7 +101,8 @@ std::uint16_t SpoolingStoreHandler::decide(dimse::CStoreRequest& request) {
     if (budget_) record.parsed = spool::hold(*budget_, std::move(request.dataset), request.file_size);
     const std::string id = record.id;
     const auto sync_start = std::chrono::steady_clock::now();
-    if (const auto ec = spool_.admit(std::move(record), request.file_path, request.file_size, request.file_descriptor)) {
+    if (const auto ec = spool_.admit(std::move(record), request.file_path, request.file_size, request.file_descriptor,
+                                     request.in_memory ? &request.data : nullptr)) {
         common::log(common::Level::error, "receive",
             request.association_id + ": C-STORE message " + std::to_string(request.message_id) +
                 " answered A700: durable write failed: " + ec.message());

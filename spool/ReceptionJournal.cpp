@@ -302,8 +302,33 @@ std::error_code ReceptionJournal::start() {
     return {};
 }
 
-ReceptionJournal::Append ReceptionJournal::append(const std::string& id, const std::string& calling_ae, int fd,
-                                                  std::uint64_t size, Place& place, std::error_code& ec) {
+std::error_code ReceptionJournal::read(const Place& place, Record& record) const {
+    const std::error_code not_whole = std::make_error_code(std::errc::io_error);
+    if (fd_ < 0 || place.region >= kRegions || place.slot == 0 || place.slot >= slots()) return not_whole;
+    const auto at = static_cast<off_t>(place.region * region_bytes_ + std::uint64_t{place.slot} * kBlock);
+    char h[kRecordHeader];
+    if (!pread_all(fd_, h, sizeof h, at)) return last_error();
+    if (std::memcmp(h, kRecordMagic, 4) != 0 || get<std::uint32_t>(h + 4) != crc32_of(h + 8, kRecordHeader - 8) ||
+        get<std::uint64_t>(h + 8) != place.generation)
+        return not_whole;
+    const auto data_len = get<std::uint64_t>(h + 16);
+    const auto id_len = get<std::uint16_t>(h + 24);
+    const auto ae_len = get<std::uint16_t>(h + 26);
+    const std::uint64_t body = std::uint64_t{id_len} + ae_len + data_len;
+    if (std::uint64_t{place.slot} * kBlock + kRecordHeader + body > region_bytes_) return not_whole;
+    std::string b(body, '\0');
+    if (!pread_all(fd_, b.data(), b.size(), at + static_cast<off_t>(kRecordHeader))) return last_error();
+    if (get<std::uint32_t>(h + 28) != crc32_of(b.data(), b.size())) return not_whole;
+    record.id = b.substr(0, id_len);
+    record.calling_ae = b.substr(id_len, ae_len);
+    record.data = b.substr(std::size_t{id_len} + ae_len);
+    return {};
+}
+
+template <typename Fill>
+ReceptionJournal::Append ReceptionJournal::append_record(const std::string& id, const std::string& calling_ae,
+                                                         std::uint64_t size, Place& place, std::error_code& ec,
+                                                         Fill fill, const std::function<void(const Place&)>& durable) {
     if (size > max_record_bytes() || id.size() > 0xffff || calling_ae.size() > 0xffff) return Append::no_room;
     const std::uint64_t body = id.size() + calling_ae.size() + size;
     const std::uint64_t total = aligned(kRecordHeader + body);
@@ -344,27 +369,48 @@ ReceptionJournal::Append ReceptionJournal::append(const std::string& id, const s
     char* b = p + kRecordHeader;
     std::memcpy(b, id.data(), id.size());
     std::memcpy(b + id.size(), calling_ae.data(), calling_ae.size());
-    bool written = pread_all(fd, b + id.size() + calling_ae.size(), size, 0);
+    bool written = fill(b + id.size() + calling_ae.size());
     if (written) {
         put<std::uint32_t>(p + 28, crc32_of(b, body));
         put<std::uint32_t>(p + 4, crc32_of(p + 8, kRecordHeader - 8));
         written = pwrite_all(fd_, p, total, static_cast<off_t>(place.region * region_bytes_ + offset));
     }
     const int write_errno = errno;
-    {
+    // The region is not checkpointed before this record is synced and its holder knows where it is
+    // (`durable`): a holder whose instance has no file yet writes it at the checkpoint.
+    const auto release = [this, &place] {
         std::lock_guard<std::mutex> lock(mutex_);
         if (--regions_[place.region].writers == 0 && regions_[place.region].state == State::full) changed_.notify_all();
-    }
+    };
     if (!written) {
+        release();
         ec = {write_errno, std::generic_category()};
         return Append::failed;
     }
     if (!group_.sync()) {
         ec = last_error();
+        release();
         done(place, false);  // never answered Success: not to be recovered
         return Append::failed;
     }
+    if (durable) durable(place);
+    release();
     return Append::durable;
+}
+
+ReceptionJournal::Append ReceptionJournal::append(const std::string& id, const std::string& calling_ae, int fd,
+                                                  std::uint64_t size, Place& place, std::error_code& ec) {
+    return append_record(id, calling_ae, size, place, ec, [fd, size](char* data) { return pread_all(fd, data, size, 0); },
+                         nullptr);
+}
+
+ReceptionJournal::Append ReceptionJournal::append(const std::string& id, const std::string& calling_ae,
+                                                  const std::string& data, Place& place, std::error_code& ec,
+                                                  const std::function<void(const Place&)>& durable) {
+    return append_record(id, calling_ae, data.size(), place, ec, [&data](char* p) {
+        std::memcpy(p, data.data(), data.size());
+        return true;
+    }, durable);
 }
 
 void ReceptionJournal::done(const Place& place, bool durable) {
@@ -389,9 +435,12 @@ void ReceptionJournal::checkpoint_loop() {
             continue;
         }
         lock.unlock();
-        // Every record of these regions was written after its file was renamed into incoming/:
-        // one syncfs makes those files, their names and every removal since durable.
-        bool ok = ::syncfs(fd_) == 0;
+        // Every record of these regions was written after its file was renamed into incoming/, or
+        // its file is written now (an instance received into memory, not finished yet): one syncfs
+        // makes those files, their names and every removal since durable.
+        bool ok = true;
+        for (std::size_t i = 0; ok && before_checkpoint_ && i < ready.size(); ++i) ok = !before_checkpoint_(ready[i]);
+        ok = ok && ::syncfs(fd_) == 0;
         std::vector<std::uint64_t> generations;
         if (ok) {
             {

@@ -25,6 +25,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -77,6 +78,20 @@ public:
     // is free (all full and waiting for their checkpoint); the caller makes the file durable itself.
     Append append(const std::string& id, const std::string& calling_ae, int fd, std::uint64_t size, Place& place,
                   std::error_code& ec);
+    // The same for bytes in memory (a data set received without a file). `durable` is called with
+    // the record's place once it is durable and before its region can be checkpointed.
+    Append append(const std::string& id, const std::string& calling_ae, const std::string& data, Place& place,
+                  std::error_code& ec, const std::function<void(const Place&)>& durable);
+    // The record at `place`, read back (for an instance whose only copy it is): an error when it is
+    // not whole or not of that place's generation.
+    std::error_code read(const Place& place, Record& record) const;
+    // Called on the checkpoint thread with a full region's number before the syncfs that lets the
+    // region be written again: whoever holds an instance only in a record of it writes its file
+    // now (the syncfs then makes it durable). An error puts the checkpoint off (tried again in 1 s).
+    // Set before start().
+    void on_checkpoint(std::function<std::error_code(std::uint32_t region)> before_sync) {
+        before_checkpoint_ = std::move(before_sync);
+    }
     // The record's instance is finished (its incoming/ file removed or quarantined): never
     // recovered again. `durable`: the mark is synced before this returns.
     void done(const Place& place, bool durable);
@@ -97,6 +112,11 @@ private:
         int writers = 0;                // records reserved, not yet written
     };
     bool fdatasync_once();
+    // Reserves a place for the record, writes it (`fill` puts its `size` data bytes after its
+    // header), waits for its sync, calls `durable` (if any), and only then lets its region go.
+    template <typename Fill>
+    Append append_record(const std::string& id, const std::string& calling_ae, std::uint64_t size, Place& place,
+                         std::error_code& ec, Fill fill, const std::function<void(const Place&)>& durable);
     void choose_sync();
     std::error_code create();
     bool write_header(std::uint32_t region, std::uint64_t generation);
@@ -120,6 +140,7 @@ private:
     std::uint64_t checkpoint_failures_ = 0;
     bool stopping_ = false;
     std::thread checkpointer_;
+    std::function<std::error_code(std::uint32_t)> before_checkpoint_;
 };
 
 }  // namespace spool

@@ -170,6 +170,7 @@ std::error_code Spool::recover_journal() {
     const int err = errno;
     ::close(dir);
     if (!synced) return {err, std::generic_category()};
+    journal_->on_checkpoint([this](std::uint32_t region) { return make_incoming_files(region); });
     if (const auto ec = journal_->start()) {
         // Nothing it held is lost (read and made durable above): the spool runs as without one.
         journal_.reset();
@@ -185,7 +186,7 @@ void Spool::journal_done(const std::string& id, bool durable) {
         std::lock_guard<std::mutex> lock(journal_mutex_);
         auto it = journaled_.find(id);
         if (it == journaled_.end()) return;  // restored at start-up, replayed, or made durable without a record
-        place = it->second;
+        place = it->second.place;
         journaled_.erase(it);
     }
     journal_->done(place, durable);
@@ -285,7 +286,39 @@ void Spool::release_recycled() {
 }
 
 std::error_code Spool::accept_incoming(const std::string& received_file, const InstanceRecord& entry, std::uint64_t size,
-                                       int received_fd) {
+                                       int received_fd, const std::string* received_data) {
+    if (received_data) {
+        // Received into memory: with room in the journal, its record is the instance's only copy
+        // until a stage needs a file or the record's region is checkpointed (make_incoming_file).
+        if (journal_ && received_data->size() <= journal_->max_record_bytes()) {
+            ReceptionJournal::Place place;
+            std::error_code ec;
+            const auto held = [&](const ReceptionJournal::Place& p) {
+                std::lock_guard<std::mutex> lock(journal_mutex_);
+                journaled_[entry.id] = Journaled{p, entry.calling_ae, received_data->size(), false};
+            };
+            switch (journal_->append(entry.id, entry.calling_ae, *received_data, place, ec, held)) {
+                case ReceptionJournal::Append::durable:
+                    ++durable_by_journal_;
+                    bytes_ += received_data->size();
+                    active_ = true;
+                    return {};
+                case ReceptionJournal::Append::failed: return ec;
+                case ReceptionJournal::Append::no_room: break;  // its own file, made durable below
+            }
+        }
+        reuse_file_for(received_file);
+        const int fd = ::open(received_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) return last_error();
+        std::error_code ec;
+        if (!common::write_all(fd, received_data->data(), received_data->size()) ||
+            ::ftruncate(fd, static_cast<off_t>(received_data->size())) != 0)
+            ec = last_error();
+        if (!ec) ec = accept_file(received_file, incoming_path(entry), received_data->size(), fd);
+        ::close(fd);
+        if (ec) ::unlink(received_file.c_str());
+        return ec;
+    }
     const std::string target = incoming_path(entry);
     if (journal_ && received_fd >= 0 && size <= journal_->max_record_bytes()) {
         // Renamed first, not synced: the record written after it is what makes it durable, and the
@@ -296,7 +329,7 @@ std::error_code Spool::accept_incoming(const std::string& received_file, const I
         switch (journal_->append(entry.id, entry.calling_ae, received_fd, size, place, ec)) {
             case ReceptionJournal::Append::durable: {
                 std::lock_guard<std::mutex> lock(journal_mutex_);
-                journaled_[entry.id] = place;
+                journaled_[entry.id] = Journaled{place, entry.calling_ae, size, true};
                 ++durable_by_journal_;
                 break;
             }
@@ -316,6 +349,11 @@ std::error_code Spool::accept_incoming(const std::string& received_file, const I
         active_ = true;
         return {};
     }
+    return accept_file(received_file, target, size, received_fd);
+}
+
+std::error_code Spool::accept_file(const std::string& received_file, const std::string& target, std::uint64_t size,
+                                   int received_fd) {
     // received_fd, when given, is open on received_file: sync through it instead of opening it again.
     if (received_fd >= 0 ? ::fdatasync(received_fd) != 0 : !fdatasync_path(received_file)) return last_error();
     if (::rename(received_file.c_str(), target.c_str()) != 0) return last_error();
@@ -327,6 +365,51 @@ std::error_code Spool::accept_incoming(const std::string& received_file, const I
     ++durable_by_file_;
     bytes_ += size;
     active_ = true;
+    return {};
+}
+
+std::error_code Spool::make_incoming_file(const InstanceRecord& entry) {
+    std::lock_guard<std::mutex> lock(journal_mutex_);
+    auto it = journaled_.find(entry.id);
+    if (it == journaled_.end() || it->second.has_file) return {};
+    ReceptionJournal::Record record;
+    if (const auto ec = journal_->read(it->second.place, record)) return ec;
+    if (record.id != entry.id) return std::make_error_code(std::errc::io_error);
+    // Not synced: the journal record stays until the instance is finished, and the checkpoint's
+    // syncfs makes this file durable before the record can be written over.
+    const std::string staging = tmp_dir() + "/" + entry.id + ".held";
+    reuse_file_for(staging);
+    const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return last_error();
+    std::error_code ec;
+    if (!common::write_all(fd, record.data.data(), record.data.size()) ||
+        ::ftruncate(fd, static_cast<off_t>(record.data.size())) != 0)
+        ec = last_error();
+    if (::close(fd) != 0 && !ec) ec = last_error();
+    if (!ec && ::rename(staging.c_str(), incoming_path(entry).c_str()) != 0) ec = last_error();
+    if (ec) {
+        ::unlink(staging.c_str());
+        return ec;
+    }
+    it->second.has_file = true;
+    ++files_made_;
+    return {};
+}
+
+std::error_code Spool::make_incoming_files(std::uint32_t region) {
+    std::vector<InstanceRecord> held;
+    {
+        std::lock_guard<std::mutex> lock(journal_mutex_);
+        for (const auto& [id, j] : journaled_)
+            if (!j.has_file && j.place.region == region) {
+                InstanceRecord r;
+                r.id = id;
+                r.calling_ae = j.calling_ae;
+                held.push_back(std::move(r));
+            }
+    }
+    for (const auto& r : held)
+        if (const auto ec = make_incoming_file(r)) return ec;
     return {};
 }
 
@@ -374,12 +457,43 @@ std::error_code Spool::write_outgoing(const std::string& destination, const std:
         ::unlink(file.c_str());
         return ec;
     }
+    // Its delivery waits: the original gets its file too, so that what waits is on disk as files
+    // (incoming/ and outgoing/). Best effort: the region's checkpoint writes it otherwise.
+    InstanceRecord held;
+    {
+        std::lock_guard<std::mutex> lock(journal_mutex_);
+        auto it = journaled_.find(id);
+        if (it == journaled_.end() || it->second.has_file) return {};
+        held.id = id;
+        held.calling_ae = it->second.calling_ae;
+    }
+    make_incoming_file(held);
     return {};
 }
 
-bool Spool::has_incoming(const InstanceRecord& entry) const { return ::access(incoming_path(entry).c_str(), F_OK) == 0; }
+bool Spool::has_incoming(const InstanceRecord& entry) const {
+    {
+        std::lock_guard<std::mutex> lock(journal_mutex_);
+        auto it = journaled_.find(entry.id);
+        if (it != journaled_.end() && !it->second.has_file) return true;
+    }
+    return ::access(incoming_path(entry).c_str(), F_OK) == 0;
+}
 
 void Spool::remove_incoming(const InstanceRecord& entry) {
+    {
+        // Held only by its record: nothing on disk to remove.
+        std::unique_lock<std::mutex> lock(journal_mutex_);
+        auto it = journaled_.find(entry.id);
+        if (it != journaled_.end() && !it->second.has_file) {
+            const auto place = it->second.place;
+            bytes_ -= std::min<std::uint64_t>(it->second.size, bytes_.load());
+            journaled_.erase(it);
+            lock.unlock();
+            journal_->done(place, false);
+            return;
+        }
+    }
     const std::string path = incoming_path(entry);
     std::uint64_t size = 0;
     if (discard(path, size)) bytes_ -= std::min<std::uint64_t>(size, bytes_.load());
@@ -605,6 +719,18 @@ std::vector<InstanceRecord> Spool::list_incoming() const {
         entry.received_ms = received_ms(entry.id);
         out.push_back(std::move(entry));
     }
+    {
+        // And those held only by their journal record (received into memory, no file yet).
+        std::lock_guard<std::mutex> lock(journal_mutex_);
+        for (const auto& [id, j] : journaled_)
+            if (!j.has_file) {
+                InstanceRecord entry;
+                entry.id = id;
+                entry.calling_ae = j.calling_ae;
+                entry.received_ms = received_ms(id);
+                out.push_back(std::move(entry));
+            }
+    }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
 }
@@ -632,8 +758,8 @@ void Spool::on_outgoing(const std::string& destination, Listener listener) {
 }
 
 std::error_code Spool::admit(InstanceRecord record, const std::string& received_file, std::uint64_t size,
-                             int received_fd) {
-    if (const auto ec = accept_incoming(received_file, record, size, received_fd)) return ec;
+                             int received_fd, const std::string* received_data) {
+    if (const auto ec = accept_incoming(received_file, record, size, received_fd, received_data)) return ec;
     if (!record.received_ms) record.received_ms = received_ms(record.id);
     Listener listener;
     {
@@ -718,7 +844,8 @@ void Spool::reject(const InstanceRecord& record) {
 }
 
 std::error_code Spool::quarantine_incoming(const InstanceRecord& record, QuarantineRecord quarantine_record) {
-    const auto ec = quarantine(incoming_path(record), std::move(quarantine_record));
+    auto ec = make_incoming_file(record);
+    if (!ec) ec = quarantine(incoming_path(record), std::move(quarantine_record));
     // Synced: a record brought back after a crash would de-identify a quarantined instance again.
     if (!ec) journal_done(record.id, true);
     std::lock_guard<std::mutex> lock(flow_mutex_);

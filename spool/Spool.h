@@ -7,7 +7,9 @@
 //   <state_dir>/spool/journal/flush/receptions.flush   idle: its fdatasync flushes the disk cache
 // Durability (docs/operations.md, "Durability"): before Success the received file is renamed into
 // incoming/ and its bytes written into the reception journal, whose sync is shared by
-// concurrent receivers (ReceptionJournal); without a journal (spool.journal_bytes 0), for a file
+// concurrent receivers (ReceptionJournal); a data set received into memory gets only its record,
+// and its incoming/ file is written when a stage needs it or before the record's region is
+// checkpointed (make_incoming_file), so most never have one; without a journal (spool.journal_bytes 0), for a file
 // larger than a record, or while every region waits for its checkpoint, the file is fdatasync'ed,
 // renamed and incoming/ fsynced (one fsync shared by concurrent receivers) instead. The
 // incoming original stays until every destination has the result; outgoing/ files are derived
@@ -68,8 +70,10 @@ public:
     void on_incoming(Listener listener);
     void on_outgoing(const std::string& destination, Listener listener);
     // receive: accept_incoming(), then the record goes to the incoming listener.
+    // `received_data`: the received file's bytes when it was received into memory and no file was
+    // made (`received_file` is where one is written if it must be).
     std::error_code admit(InstanceRecord record, const std::string& received_file, std::uint64_t size,
-                          int received_fd = -1);
+                          int received_fd = -1, const std::string* received_data = nullptr);
     // deidentify: `output_file` (in tmp/) is the instance's result for `destinations` (routing):
     // linked into each outgoing/<dest>/ and handed to each destination's listener; the data set
     // goes with the record when there is one destination. With none, the instance is finished.
@@ -132,21 +136,33 @@ public:
     void release_recycled();                                     // deletes them
 
     // Durably moves a received file into incoming/: renamed, then its record in the journal synced;
-    // or fdatasync'ed, renamed, and incoming/ fsynced (shared with concurrent callers).
+    // or fdatasync'ed, renamed, and incoming/ fsynced (shared with concurrent callers). With
+    // `received_data` (received into memory), its journal record alone, and no file: the instance
+    // is then held by the record until it is finished, or until a stage needs its file, or the
+    // record's region is checkpointed (make_incoming_file). Without room in the journal, the file
+    // is written from the bytes and made durable as its own.
     std::error_code accept_incoming(const std::string& received_file, const InstanceRecord& record, std::uint64_t size,
-                                    int received_fd = -1);
+                                    int received_fd = -1, const std::string* received_data = nullptr);
+    // Writes the incoming/ file of an instance held only by its journal record, from that record
+    // (not synced: the record stays until the instance is finished, and the region's checkpoint
+    // syncs the file before the record can be written over). Nothing to do for any other instance.
+    // A stage that reads the original without a data set in memory calls this first.
+    std::error_code make_incoming_file(const InstanceRecord& record);
+    // Instances whose incoming/ file make_incoming_file wrote (tests and figures).
+    std::uint64_t incoming_files_made() const { return files_made_.load(); }
     // Hard-links (or copies) a de-identified file into outgoing/<dest>/<id>.dcm atomically, not
     // synced: its incoming original stays until every destination has it (see above).
     std::error_code add_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     // The same for the last destination: `file` itself is renamed there (one rename, no link).
     std::error_code move_outgoing(const std::string& file, const std::string& destination, const std::string& id);
     // An output kept in memory, written into outgoing/<dest>/<id>.dcm (not synced, as above): for a
-    // sender whose send failed, so that the retry or the quarantine has its file.
+    // sender whose send failed, so that the retry or the quarantine has its file. An original held
+    // by its journal record alone gets its incoming/ file then too: what waits is on disk as files.
     std::error_code write_outgoing(const std::string& destination, const std::string& id, const std::string& bytes);
     // Writes `bytes` to `path` over a recycled output file (reuse_output_file_for), cut to their
     // length, not synced; on a failure `path` is removed.
     std::error_code write_output(const std::string& path, const std::string& bytes);
-    bool has_incoming(const InstanceRecord& record) const;
+    bool has_incoming(const InstanceRecord& record) const;  // its file, or its journal record alone
     // remove_incoming keeps up to kMaxFreeFiles finished originals (up to kMaxFreeFileBytes each,
     // kMaxFreeBytes in all) in tmp/free/, with their blocks, for reuse_file_for(): on this ext4
     // (no journal) creating an inode right after many deletions scans past every recently deleted
@@ -175,7 +191,7 @@ public:
     std::error_code purge(const QuarantineRecord& record);
 
     // What is waiting, for start-up and periodic sweeps.
-    std::vector<InstanceRecord> list_incoming() const;
+    std::vector<InstanceRecord> list_incoming() const;  // with those held by their journal record alone
     std::vector<std::string> list_outgoing(const std::string& destination) const;
 
 private:
@@ -205,8 +221,18 @@ private:
     std::unique_ptr<ReceptionJournal> journal_;  // null: spool.journal_bytes is 0
     std::error_code recover_journal();           // prepare(): open, restore, sync, start
     void journal_done(const std::string& id, bool durable);
-    std::mutex journal_mutex_;
-    std::map<std::string, ReceptionJournal::Place> journaled_;  // id -> its record, until finished
+    std::error_code accept_file(const std::string& received_file, const std::string& target, std::uint64_t size,
+                                int received_fd);  // fdatasync, rename, incoming/ fsync
+    std::error_code make_incoming_files(std::uint32_t region);  // before the region's checkpoint
+    struct Journaled {
+        ReceptionJournal::Place place;
+        std::string calling_ae;
+        std::uint64_t size = 0;
+        bool has_file = true;  // false: received into memory, the record is its only copy
+    };
+    mutable std::mutex journal_mutex_;
+    std::map<std::string, Journaled> journaled_;  // id -> its record, until finished
+    std::atomic<std::uint64_t> files_made_{0};
     static constexpr std::size_t kMaxFreeFiles = 256;
     static constexpr std::uint64_t kMaxFreeFileBytes = 4u << 20;  // larger files are deleted, not kept
     static constexpr std::uint64_t kMaxFreeBytes = 256u << 20;    // disk held by kept files, at most

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -77,4 +78,55 @@ TEST_CASE("without keep_copy the receive stream keeps nothing") {
     std::string copy;
     CHECK_FALSE(stream.consumer().take_copy(copy));
     CHECK(f.content() == "abc");
+}
+
+TEST_CASE("memory first: within the limit nothing is opened, past it the file gets every byte, and a file that cannot be opened is an error with its errno") {
+    const std::string part1(3000, 'a'), part2(2000, 'b');
+    SECTION("within the limit") {
+        int opened = 0;
+        dimse::ReceiveFileStream stream(-1);
+        stream.consumer().memory_first(5000, [&] { ++opened; return -1; });
+        stream.write(part1.data(), part1.size());
+        stream.write(part2.data(), part2.size());
+        stream.flush();
+        CHECK(stream.status().good());
+        CHECK(stream.consumer().in_memory());
+        CHECK(opened == 0);
+        std::string copy;
+        REQUIRE(stream.consumer().take_copy(copy));
+        CHECK(copy == part1 + part2);
+    }
+    SECTION("past the limit, with a kept copy and without one") {
+        for (std::size_t keep : {std::size_t{0}, std::size_t{1u << 20}}) {
+            TempFile f;
+            REQUIRE(f.fd >= 0);
+            int opened = 0;
+            {
+                dimse::ReceiveFileStream stream(-1);
+                stream.consumer().keep_copy(keep);
+                stream.consumer().memory_first(4999, [&] { ++opened; return f.fd; });
+                stream.write(part1.data(), part1.size());
+                stream.write(part2.data(), part2.size());
+                stream.flush();
+                CHECK(stream.status().good());
+                CHECK_FALSE(stream.consumer().in_memory());
+                CHECK(stream.consumer().fd() == f.fd);
+                std::string copy;
+                CHECK(stream.consumer().take_copy(copy) == (keep > 0));
+                if (keep > 0) CHECK(copy == part1 + part2);
+            }
+            CHECK(opened == 1);
+            CHECK(f.content() == part1 + part2);
+        }
+    }
+    SECTION("the file cannot be opened") {
+        dimse::ReceiveFileStream stream(-1);
+        stream.consumer().memory_first(100, [] { errno = ENOSPC; return -1; });
+        stream.write(part1.data(), part1.size());
+        CHECK(stream.status().bad());
+        CHECK(stream.consumer().error_number() == ENOSPC);
+        CHECK_FALSE(stream.consumer().in_memory());
+        std::string copy;
+        CHECK_FALSE(stream.consumer().take_copy(copy));
+    }
 }

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -382,4 +383,99 @@ TEST_CASE("a received file over the kept copy's 256 KiB but within keep_parsed_b
     REQUIRE(count == 512ul * 512ul);
     REQUIRE(expected_count == count);
     CHECK(std::equal(pixels, pixels + count, expected));
+}
+
+namespace {
+// Records what each request held when the handler ran: in memory or in a file, with its bytes.
+class MemoryRecordingHandler : public dimse::CStoreHandler {
+public:
+    struct Seen {
+        bool in_memory = false;
+        bool file_exists = false;
+        bool parsed = false;
+        bool has_dataset = false;
+        std::uint64_t size = 0;
+        std::string bytes;
+    };
+    std::uint16_t handle_store(dimse::CStoreRequest& r) override {
+        Seen s;
+        s.in_memory = r.in_memory;
+        s.file_exists = std::filesystem::exists(r.file_path);
+        s.parsed = r.parsed;
+        s.has_dataset = r.dataset != nullptr;
+        s.size = r.file_size;
+        s.bytes = r.in_memory ? r.data : testsupport::read_file(r.file_path);
+        std::lock_guard<std::mutex> lock(mutex_);
+        seen.push_back(std::move(s));
+        return dimse::DimseStatus::Success;
+    }
+    std::vector<Seen> seen;
+
+private:
+    std::mutex mutex_;
+};
+
+std::vector<MemoryRecordingHandler::Seen> receive_with(std::uint64_t memory_bytes, const std::vector<std::string>& files,
+                                                       int* prepared = nullptr, std::string* receive_dir_left = nullptr) {
+    testsupport::TempDir dir;
+    MemoryRecordingHandler handler;
+    auto settings = parsing_settings(dir.path(), 1024 * 1024);
+    settings.memory_bytes = memory_bytes;
+    auto count = std::make_shared<std::atomic<int>>(0);
+    settings.prepare_receive_file = [count](const std::string&) { ++*count; };
+    dimse::StoreScp scp(settings, handler);
+    REQUIRE_FALSE(scp.start());
+    std::vector<std::string> args{"storescu", "-aet", "MOD", "-aec", "DEIDGW", "127.0.0.1", std::to_string(scp.port())};
+    args.insert(args.end(), files.begin(), files.end());
+    auto r = run(args, 30s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    if (prepared) *prepared = count->load();
+    if (receive_dir_left)
+        for (const auto& e : std::filesystem::directory_iterator(dir.path())) *receive_dir_left += e.path().filename().string() + " ";
+    return handler.seen;
+}
+}  // namespace
+
+TEST_CASE("a data set within memory_bytes is handed over in memory with no file, byte for byte the receive file, past it, its file") {
+    testsupport::TempDir src, big_dir;
+    const auto small = testdata::write_study(src.path(), testdata::StudySpec{});
+    testdata::StudySpec big;
+    big.rows = big.columns = 256;  // 128 KiB of pixel data
+    const auto large = testdata::write_study(big_dir.path(), big);
+    const std::vector<std::string> files{small[0].path, large[0].path};
+    // What a receive file holds, as the reference.
+    const auto as_files = receive_with(0, files);
+    REQUIRE(as_files.size() == 2);
+    CHECK_FALSE(as_files[0].in_memory);
+    const std::uint64_t small_size = as_files[0].size;
+    REQUIRE(small_size == as_files[0].bytes.size());
+
+    SECTION("the small one in memory, the large one spills into its file from the limit on") {
+        int prepared = -1;
+        std::string left;
+        const auto seen = receive_with(small_size + 1000, files, &prepared, &left);
+        REQUIRE(seen.size() == 2);
+        CHECK(seen[0].in_memory);
+        CHECK_FALSE(seen[0].file_exists);
+        CHECK(seen[0].parsed);
+        CHECK(seen[0].has_dataset);
+        CHECK(seen[0].bytes == as_files[0].bytes);
+        CHECK_FALSE(seen[1].in_memory);
+        CHECK(seen[1].file_exists);
+        CHECK(seen[1].bytes == as_files[1].bytes);
+        CHECK(prepared == 1);  // a recycled file is asked for only by the one that spilled
+        CHECK(left.empty());   // and its file was removed after the handler, as always
+    }
+    SECTION("exactly at the limit it stays in memory; one byte over, it goes to its file whole") {
+        auto seen = receive_with(small_size, {small[0].path});
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].in_memory);
+        CHECK(seen[0].bytes == as_files[0].bytes);
+        seen = receive_with(small_size - 1, {small[0].path});
+        REQUIRE(seen.size() == 1);
+        CHECK_FALSE(seen[0].in_memory);
+        CHECK(seen[0].file_exists);
+        CHECK(seen[0].bytes == as_files[0].bytes);
+    }
 }

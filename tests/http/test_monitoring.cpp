@@ -284,3 +284,49 @@ TEST_CASE("log.format json: gateway and broker write one JSON object per line, a
     for (const auto& j : lines_of(testsupport::read_file(gw.dir / "gateway.log"))) CHECK(j.is_object());
     CHECK(testsupport::read_file(gw.dir / "gateway.log.1").find("log file reopened") == std::string::npos);
 }
+
+TEST_CASE("small receptions go through held by their journal record alone, a destination that is down gets their originals written as files") {
+    // One storescp process (no --fork): killing it ends the association the forwarder holds.
+    testsupport::TempDir sink_dir;
+    fs::create_directories(sink_dir / "in");
+    const int sink_port = testsupport::free_port();
+    testsupport::Child sink({"storescp", "-aet", "SINK", "-od", sink_dir / "in", std::to_string(sink_port)},
+                            sink_dir / "storescp.log");
+    REQUIRE(testsupport::wait_for_port(sink_port));
+    MonitoredGateway gw(json{{"destinations", json::array({json{{"name", "pacs"}, {"ae_title", "SINK"}, {"host", "127.0.0.1"},
+                                                                 {"port", sink_port}, {"associations", 1}}})}});
+    REQUIRE(gw.start());
+    REQUIRE(gw.wait_ready());
+    auto metric = [&](const std::string& series) { return sample("\n" + gw.get("/metrics").body, series); };
+    testsupport::TempDir src;
+    const auto files = study(src.path(), 13);
+    // Until the destination has taken an instance, outputs wait on disk, and so do their originals.
+    REQUIRE(gwtest::store(gw.port, {files[0]}).acked.size() == 1);
+    REQUIRE(gwtest::wait_for_files(sink_dir / "in", 1, 30s));
+    INFO(gw.log());
+    REQUIRE(eventually([&] { return gw.log().find(": delivered ") != std::string::npos; }, 20s));
+    const double warm_up = metric("deid_journal_incoming_files_written_total");
+    CHECK(warm_up <= 1);
+    REQUIRE(gwtest::store(gw.port, std::vector<std::string>(files.begin() + 1, files.begin() + 7)).acked.size() == 6);
+    REQUIRE(gwtest::wait_for_files(sink_dir / "in", 7, 30s));
+    CHECK(eventually([&] { return metric("deid_receptions_durable_total{by=\"journal\"}") == 7; }, 20s));
+    CHECK(metric("deid_receptions_durable_total{by=\"file\"}") == 0);
+    CHECK(metric("deid_journal_incoming_files_written_total") == warm_up);  // delivered without ever having one
+
+    // The destination goes away: what waits for it is on disk as files, the original and its output.
+    sink.signal(SIGKILL);
+    sink.wait(10s);
+    REQUIRE_FALSE(sink.running());
+    REQUIRE(gwtest::store(gw.port, std::vector<std::string>(files.begin() + 7, files.end())).acked.size() == 6);
+    const std::string spool = gw.state() + "/spool";
+    const auto count = [](const std::string& dir) {
+        std::size_t n = 0;
+        for (const auto& e : fs::directory_iterator(dir)) n += e.is_regular_file();
+        return n;
+    };
+    const bool both = eventually([&] { return count(spool + "/outgoing/pacs") == 6 && count(spool + "/incoming") == 6; }, 30s);
+    INFO("outgoing " << count(spool + "/outgoing/pacs") << ", incoming " << count(spool + "/incoming"));
+    INFO(gw.log());
+    CHECK(both);
+    CHECK(eventually([&] { return metric("deid_journal_incoming_files_written_total") == warm_up + 6; }, 20s));
+}

@@ -89,7 +89,7 @@ TEST_CASE("over spool.max_bytes the answer is A700 until space frees") {
     CHECK(handler.handle_store(r) == dimse::DimseStatus::Success);
 }
 
-TEST_CASE("at start, outgoing copies of instances still in incoming are dropped; delivered-only ones stay") {
+TEST_CASE("at start, outgoing copies of instances still in incoming are dropped, delivered-only ones stay") {
     Fixture f;
     auto r = f.request("original");
     REQUIRE(f.handler.handle_store(r) == dimse::DimseStatus::Success);
@@ -219,4 +219,35 @@ TEST_CASE("a peer's AE title with invalid UTF-8 is quarantined like any other: C
     REQUIRE(q.size() == 1);
     CHECK(q[0].reason == "malformed");
     CHECK(q[0].detail == "the data set cannot be parsed");
+}
+
+TEST_CASE("a data set received into memory: Success with its journal record alone, and a refused one is quarantined with its bytes") {
+    Fixture f;
+    REQUIRE(f.spool.journal());
+    const auto in_memory = [&f](const std::string& content) {
+        auto r = f.request();
+        std::filesystem::remove(r.file_path);  // received into memory: the SCP made no file
+        r.in_memory = true;
+        r.data = content;
+        r.file_size = content.size();
+        return r;
+    };
+    auto r = in_memory("held bytes");
+    CHECK(f.handler.handle_store(r) == dimse::DimseStatus::Success);
+    REQUIRE(f.spooled.size() == 1);
+    CHECK_FALSE(fs::exists(r.file_path));
+    CHECK_FALSE(fs::exists(f.spool.incoming_path(f.spooled[0])));
+    CHECK(f.spool.has_incoming(f.spooled[0]));
+    CHECK(f.spool.durable_by_journal() == 1);
+    REQUIRE_FALSE(f.spool.make_incoming_file(f.spooled[0]));
+    CHECK(testsupport::read_file(f.spool.incoming_path(f.spooled[0])) == "held bytes");
+
+    auto bad = in_memory("not DICOM");
+    bad.parsed = false;
+    CHECK(f.handler.handle_store(bad) == dimse::DimseStatus::CannotUnderstand);
+    CHECK_FALSE(fs::exists(bad.file_path));  // moved into the quarantine: nothing left for the SCP
+    const auto q = f.spool.quarantined();
+    REQUIRE(q.size() == 1);
+    CHECK(q[0].reason == "malformed");
+    CHECK(testsupport::read_file(q[0].folder + "/instance.dcm") == "not DICOM");
 }
