@@ -85,6 +85,8 @@ bool fdatasync_path(const std::string& path) {
 Spool::Spool(std::string root, config::Spool limits)
     : root_(std::move(root)), limits_(limits), incoming_sync_(std::make_unique<DirectorySync>(root_ + "/incoming")) {}
 
+Spool::~Spool() { journal_.reset(); }
+
 std::error_code Spool::prepare(const std::vector<std::string>& destinations) {
     std::error_code ec;
     // The spool holds received originals (PHI): owner only, whatever the umask.

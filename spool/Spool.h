@@ -63,6 +63,9 @@ struct QuarantineRecord {
 class Spool {
 public:
     Spool(std::string root, config::Spool limits);
+    // Stops the journal's checkpoints first: they write files of held instances (make_incoming_file)
+    // with the members declared after it.
+    ~Spool();
 
     // ---- where the stages meet ----
     using Listener = std::function<void(InstanceRecord)>;
