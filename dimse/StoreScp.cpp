@@ -239,7 +239,8 @@ void inspect_received(CStoreRequest& request, std::uint64_t keep_parsed_bytes, c
     auto file = std::make_unique<DcmFileFormat>();
     const bool whole = request.file_size <= keep_parsed_bytes;
     OFCondition cond;
-    if (whole && bytes && bytes->size() == request.file_size) {
+    // Received into memory: there is no file, so it is parsed from its bytes whatever its size.
+    if ((whole || request.in_memory) && bytes && bytes->size() == request.file_size) {
         DcmInputBufferStream in;
         in.setBuffer(bytes->data(), static_cast<offile_off_t>(bytes->size()));
         in.setEos();

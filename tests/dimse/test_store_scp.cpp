@@ -416,10 +416,11 @@ private:
 };
 
 std::vector<MemoryRecordingHandler::Seen> receive_with(std::uint64_t memory_bytes, const std::vector<std::string>& files,
-                                                       int* prepared = nullptr, std::string* receive_dir_left = nullptr) {
+                                                       int* prepared = nullptr, std::string* receive_dir_left = nullptr,
+                                                       std::uint64_t keep_parsed_bytes = 1024 * 1024) {
     testsupport::TempDir dir;
     MemoryRecordingHandler handler;
-    auto settings = parsing_settings(dir.path(), 1024 * 1024);
+    auto settings = parsing_settings(dir.path(), keep_parsed_bytes);
     settings.memory_bytes = memory_bytes;
     auto count = std::make_shared<std::atomic<int>>(0);
     settings.prepare_receive_file = [count](const std::string&) { ++*count; };
@@ -466,6 +467,14 @@ TEST_CASE("a data set within memory_bytes is handed over in memory with no file,
         CHECK(seen[1].bytes == as_files[1].bytes);
         CHECK(prepared == 1);  // a recycled file is asked for only by the one that spilled
         CHECK(left.empty());   // and its file was removed after the handler, as always
+    }
+    SECTION("received into memory but over keep_parsed_bytes: parsed from its bytes, not handed on parsed") {
+        const auto seen = receive_with(small_size + 1000, {small[0].path}, nullptr, nullptr, 0);
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].in_memory);
+        CHECK(seen[0].parsed);
+        CHECK_FALSE(seen[0].has_dataset);
+        CHECK(seen[0].bytes == as_files[0].bytes);
     }
     SECTION("exactly at the limit it stays in memory; one byte over, it goes to its file whole") {
         auto seen = receive_with(small_size, {small[0].path});
