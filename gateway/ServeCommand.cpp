@@ -100,6 +100,11 @@ int run_serve(const config::Config& cfg) {
                   << "\n";
         return 1;
     }
+    if (spool.journal_restored() > 0)
+        common::log(common::Level::info, "serve",
+                    "reception journal: " + std::to_string(spool.journal_restored()) +
+                        " acknowledged instances written into incoming from their records (held without a file, "
+                        "or lost or torn in a crash)");
     if (const auto ec = spool.journal_unavailable())
         common::log(common::Level::warning, "serve",
                     "the reception journal (spool.journal_bytes) cannot be created: " + ec.message() +

@@ -170,7 +170,10 @@ TEST_CASE("gateway SIGKILLed in the middle of a 500-instance stream delivers eve
     REQUIRE(acked.size() >= 150);
     CHECK(acked.size() < 500);
 
-    REQUIRE(gw.start());  // same state folder: picks up incoming/ and outgoing/
+    REQUIRE(gw.start());  // same state folder: picks up incoming/ and outgoing/, and the journal's records
+    const auto restored = gw.log().find("reception journal: ");
+    INFO("after the restart: " << (restored == std::string::npos ? std::string("no journal record written back")
+                                                                  : gw.log().substr(restored, 60)));
     std::set<int> expected;
     for (const auto& a : acked) expected.insert(number_of[a]);
     std::set<int> delivered;
