@@ -202,3 +202,25 @@ TEST_CASE("held reception: receptions going on while full regions are checkpoint
     REQUIRE(after.list_incoming().size() == 160);
     for (const auto& [id, bytes] : held) CHECK(testsupport::read_file(after.incoming_path(records[id])) == bytes);
 }
+
+TEST_CASE("held reception: a file that cannot be written keeps its region from being written again until it can, and nothing is lost") {
+    testsupport::TempDir dir;
+    spool::Spool s(dir / "spool", with_journal());
+    REQUIRE_FALSE(s.prepare({"pacs"}));
+    const std::string first_bytes = random_bytes(60000, 7);
+    const auto first = admit_held(s, first_bytes);
+    // Its file cannot be made: a directory stands where it goes (as a full disk or a failing write would).
+    fs::create_directories(s.incoming_path(first));
+    REQUIRE(s.make_incoming_file(first));  // an error, and it stays held
+    CHECK(s.has_incoming(first));
+    // The first region fills: its checkpoint must write that file first, and fails; receptions go on.
+    for (int i = 0; i < 20; ++i) admit_held(s, random_bytes(60000, 100 + i));
+    REQUIRE(testsupport::wait_until([&] { return s.journal()->checkpoint_failures() >= 1; }, std::chrono::seconds(10)));
+    CHECK(s.journal()->checkpoints() == 0);
+    CHECK(s.incoming_files_made() == 0);
+    // Room again: the next try writes the file and lets the region go.
+    fs::remove(s.incoming_path(first));
+    REQUIRE(testsupport::wait_until([&] { return s.journal()->checkpoints() >= 1; }, std::chrono::seconds(10)));
+    CHECK(testsupport::read_file(s.incoming_path(first)) == first_bytes);
+    CHECK(s.list_incoming().size() == 21);
+}
