@@ -3,7 +3,8 @@
 //
 // One file, spool/journal/receptions, written full once (so a record's write allocates no block
 // and changes no size), in kRegions regions. A reception, after its file was renamed into
-// incoming/ (not synced), goes with its id, calling AE and a CRC-32 (zlib) into the next free place
+// incoming/ (not synced), or straight from memory when it was received without a file (then the
+// record is its only copy), goes with its id, calling AE and a CRC-32 (zlib) into the next free place
 // of the active region, 512-byte aligned, with one pwrite; one sync then covers every record
 // written before it began (GroupCommit). Only the data needs to reach the disk: the file's blocks
 // were written full and synced when it was made, so no block, size or extent of it changes. On
@@ -13,9 +14,10 @@
 // stamps (and, without an ext4 journal, any inode beside it, e.g. the keystore's WAL) dirty, one
 // more device write before every Success. Elsewhere (btrfs, overlayfs, tmpfs...) and for a journal
 // file whose blocks are not all written in place (FIEMAP: a hole, an unwritten, delayed or shared
-// extent): fdatasync of the journal. A full region is checkpointed in the background: one syncfs
-// makes every file its records were renamed to (and every removal since) durable, then the region
-// gets a new generation (its header, synced) and is written again.
+// extent): fdatasync of the journal. A full region is checkpointed in the background: the files of
+// instances held by its records alone are written (on_checkpoint), one syncfs makes every file its
+// records stand for (and every removal since) durable, then the region gets a new generation (its
+// header, synced) and is written again.
 // Finished instances are marked done in receptions.done (one generation per slot; synced only for a
 // quarantined instance). At start-up, open() returns the records of the current generations that
 // are whole (CRC) and not marked done; the spool compares each with its incoming/ file and writes
@@ -109,7 +111,7 @@ private:
         std::uint64_t generation = 0;
         State state = State::free;
         std::uint64_t offset = kBlock;  // next free byte; the header is block 0
-        int writers = 0;                // records reserved, not yet written
+        int writers = 0;                // records reserved, not yet synced and handed to their holder
     };
     bool fdatasync_once();
     // Reserves a place for the record, writes it (`fill` puts its `size` data bytes after its

@@ -54,6 +54,22 @@ std::uint64_t size_of_tree(const std::string& dir) {
     return total;
 }
 
+// Writes `bytes` to `path` over whatever file is there (a recycled one keeps its blocks), cut to
+// their length, not synced. The descriptor is closed, or, with `keep_open`, left open there.
+std::error_code write_over(const std::string& path, const std::string& bytes, int* keep_open = nullptr) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return last_error();
+    std::error_code ec;
+    if (!common::write_all(fd, bytes.data(), bytes.size()) || ::ftruncate(fd, static_cast<off_t>(bytes.size())) != 0)
+        ec = last_error();
+    if (!ec && keep_open) {
+        *keep_open = fd;
+        return ec;
+    }
+    if (::close(fd) != 0 && !ec) ec = last_error();
+    return ec;
+}
+
 std::uint64_t file_size_or_zero(const std::string& path) {
     std::error_code ec;
     auto size = fs::file_size(path, ec);
@@ -310,14 +326,12 @@ std::error_code Spool::accept_incoming(const std::string& received_file, const I
             }
         }
         reuse_file_for(received_file);
-        const int fd = ::open(received_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return last_error();
-        std::error_code ec;
-        if (!common::write_all(fd, received_data->data(), received_data->size()) ||
-            ::ftruncate(fd, static_cast<off_t>(received_data->size())) != 0)
-            ec = last_error();
-        if (!ec) ec = accept_file(received_file, incoming_path(entry), received_data->size(), fd);
-        ::close(fd);
+        int fd = -1;
+        auto ec = write_over(received_file, *received_data, &fd);
+        if (!ec) {
+            ec = accept_file(received_file, incoming_path(entry), received_data->size(), fd);
+            ::close(fd);
+        }
         if (ec) ::unlink(received_file.c_str());
         return ec;
     }
@@ -381,13 +395,7 @@ std::error_code Spool::make_incoming_file(const InstanceRecord& entry) {
     // syncfs makes this file durable before the record can be written over.
     const std::string staging = tmp_dir() + "/" + entry.id + ".held";
     reuse_file_for(staging);
-    const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return last_error();
-    std::error_code ec;
-    if (!common::write_all(fd, record.data.data(), record.data.size()) ||
-        ::ftruncate(fd, static_cast<off_t>(record.data.size())) != 0)
-        ec = last_error();
-    if (::close(fd) != 0 && !ec) ec = last_error();
+    auto ec = write_over(staging, record.data);
     if (!ec && ::rename(staging.c_str(), incoming_path(entry).c_str()) != 0) ec = last_error();
     if (ec) {
         ::unlink(staging.c_str());
@@ -442,12 +450,7 @@ std::error_code Spool::move_outgoing(const std::string& file, const std::string&
 
 std::error_code Spool::write_output(const std::string& path, const std::string& bytes) {
     reuse_output_file_for(path);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return last_error();
-    std::error_code ec;
-    if (!common::write_all(fd, bytes.data(), bytes.size())) ec = last_error();
-    if (!ec && ::ftruncate(fd, static_cast<off_t>(bytes.size())) != 0) ec = last_error();
-    if (::close(fd) != 0 && !ec) ec = last_error();
+    const auto ec = write_over(path, bytes);
     if (ec) ::unlink(path.c_str());
     return ec;
 }
