@@ -1,5 +1,8 @@
 #include "deid/Deidentify.h"
 
+#include <filesystem>
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include <dcmtk/config/osconfig.h>
@@ -711,4 +714,106 @@ TEST_CASE("values: one walk reads what a search per tag reads, in any order, abs
     CHECK(out[5] == "1.2.3.4");
     CHECK(out[6].empty());
     CHECK(out[7] == "ISO_IR 100");
+}
+
+namespace {
+
+// DCMTK's own reading of an element, the reference element_value must give.
+std::string dcmtk_array(DcmElement* e) {
+    OFString v;
+    if (e->getOFStringArray(v).bad()) return {};
+    return std::string(v.c_str(), v.length());
+}
+
+// Every leaf element of `item` and of the items nested in it.
+void each_element(DcmItem& item, const std::function<void(DcmElement*)>& fn) {
+    for (DcmObject* o = item.nextInContainer(nullptr); o; o = item.nextInContainer(o)) {
+        if (o->ident() == EVR_SQ) {
+            auto* sq = static_cast<DcmSequenceOfItems*>(o);
+            for (unsigned long k = 0; k < sq->card(); ++k)
+                if (DcmItem* child = sq->getItem(k)) each_element(*child, fn);
+        } else if (o->isLeaf()) {
+            fn(static_cast<DcmElement*>(o));
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("values: element_value and string_values read what DCMTK's getOFStringArray reads, padded or not, in every VR") {
+    SECTION("written values with spaces and NULs where DCMTK normalises them") {
+        DcmDataset ds;
+        // Each value: leading, trailing and inner spaces, empty parts, backslashes, a NUL inside.
+        const std::vector<std::pair<DcmTagKey, std::string>> values = {
+            {DCM_PatientName, " ROE^JANE \\  DOE^J"}, {DCM_PatientID, "  ID 7 "}, {DCM_Modality, "CT "},
+            {DCM_ImageType, "ORIGINAL\\ PRIMARY \\\\AXIAL"}, {DCM_StudyDate, " 20200101"},
+            {DCM_StudyTime, "101010 "}, {DCM_SeriesInstanceUID, "1.2.3"}, {DCM_StudyInstanceUID, "1.2.3.4 "},
+            {DCM_SliceThickness, " 1.5 "}, {DCM_SeriesNumber, " 7\\ 8"}, {DCM_PatientAge, "045Y"},
+            {DCM_StudyDescription, "HEAD\\NECK"}, {DCM_ImageComments, "  free text \\ with a backslash  "},
+            {DCM_InstitutionAddress, "ROAD 1 "}, {DCM_AcquisitionDateTime, "20200101101010 "},
+            {DCM_RetrieveURL, "http://host/a b "}, {DCM_TextValue, " x "}, {DCM_StationName, "\\"},
+            {DCM_AccessionNumber, ""}, {DCM_InstitutionName, "A"}, {DCM_StrainDescription, "UC VALUE\\TWO "}};
+        for (const auto& [tag, text] : values) REQUIRE(ds.putAndInsertString(tag, text.c_str()).good());
+        // A NUL inside a value, written as bytes (putString stops at the first NUL).
+        REQUIRE(ds.putAndInsertString(DCM_OperatorsName, "AB^CD", Uint32{5}).good());
+        DcmElement* ops = nullptr;
+        REQUIRE(ds.findAndGetElement(DCM_OperatorsName, ops).good());
+        char* bytes = nullptr;
+        Uint32 length = 0;
+        REQUIRE(ops->getString(bytes, length).good());
+        bytes[2] = '\0';
+        // A UI whose first value ends in a NUL (its padding character) before the backslash.
+        REQUIRE(ds.putAndInsertString(DCM_ReferencedSOPInstanceUID, "1.2x\\1.3", Uint32{8}).good());
+        DcmElement* refs = nullptr;
+        REQUIRE(ds.findAndGetElement(DCM_ReferencedSOPInstanceUID, refs).good());
+        REQUIRE(refs->getString(bytes, length).good());
+        REQUIRE(length == 8);
+        bytes[3] = '\0';
+        std::size_t compared = 0;
+        each_element(ds, [&](DcmElement* e) {
+            INFO("tag " << e->getTag().toString().c_str());
+            CHECK(deid::element_value(e) == dcmtk_array(e));
+            ++compared;
+        });
+        CHECK(compared == values.size() + 2);
+        CHECK(deid::element_value(refs) == "1.2\\1.3");
+        CHECK(deid::element_value(ops) == std::string("AB\0CD", 5));
+        // Where DCMTK's normalisation changes the bytes (the cheap reading would not do).
+        DcmElement* e = nullptr;
+        REQUIRE(ds.findAndGetElement(DCM_PatientName, e).good());
+        CHECK(deid::element_value(e) == " ROE^JANE\\  DOE^J");  // PN: trailing spaces only
+        REQUIRE(ds.findAndGetElement(DCM_ImageType, e).good());
+        CHECK(deid::element_value(e) == "ORIGINAL\\PRIMARY\\\\AXIAL");
+        REQUIRE(ds.findAndGetElement(DCM_ImageComments, e).good());
+        CHECK(deid::element_value(e) == "  free text \\ with a backslash");
+        CHECK(deid::element_value(nullptr).empty());
+    }
+    SECTION("every element of the third-party corpus, and string_values against one search per tag") {
+        const std::string corpus = std::string(DEID_TEST_DATA) + "/corpus";
+        std::size_t files = 0, elements = 0;
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus)) {
+            if (!entry.is_regular_file()) continue;
+            DcmFileFormat file;
+            if (file.loadFile(entry.path().c_str()).bad()) continue;  // READMEs, licences, malformed files
+            ++files;
+            for (DcmItem* top : {static_cast<DcmItem*>(file.getMetaInfo()), static_cast<DcmItem*>(file.getDataset())}) {
+                std::vector<DcmTagKey> tags;
+                each_element(*top, [&](DcmElement* e) {
+                    INFO(entry.path().string() << " tag " << e->getTag().toString().c_str());
+                    CHECK(deid::element_value(e) == dcmtk_array(e));
+                    ++elements;
+                });
+                for (DcmObject* o = top->nextInContainer(nullptr); o; o = top->nextInContainer(o)) tags.push_back(o->getTag());
+                std::vector<std::string> out(tags.size());
+                deid::string_values(*top, tags.data(), tags.size(), out.data());
+                for (std::size_t i = 0; i < tags.size(); ++i) {
+                    INFO(entry.path().string() << " tag " << tags[i].toString().c_str());
+                    CHECK(out[i] == deid::string_value(*top, tags[i]));
+                }
+            }
+        }
+        INFO(files << " files, " << elements << " elements");
+        CHECK(files >= 40);
+        CHECK(elements >= 4000);
+    }
 }
