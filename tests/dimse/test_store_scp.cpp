@@ -178,6 +178,18 @@ std::string data_set_bytes(const std::string& file) {
     const std::size_t group_length = p[0] | (p[1] << 8) | (p[2] << 16) | (std::size_t(p[3]) << 24);
     return file.substr(144 + group_length);
 }
+
+// A small study (the default 16x16) and a large one (256x256: 128 KiB of pixel data), each in a folder of its own.
+struct SmallAndLargeStudy {
+    testsupport::TempDir small_dir, large_dir;
+    std::vector<testdata::Written> small, large;
+    SmallAndLargeStudy() {
+        small = testdata::write_study(small_dir.path(), testdata::StudySpec{});
+        testdata::StudySpec big;
+        big.rows = big.columns = 256;
+        large = testdata::write_study(large_dir.path(), big);
+    }
+};
 }  // namespace
 
 TEST_CASE("a data set received over a larger recycled file is cut to its own length, its bytes as sent") {
@@ -327,11 +339,9 @@ TEST_CASE("clients that connect and send no (or half an) association request del
 }
 
 TEST_CASE("a received file up to keep_parsed_bytes is handed to the handler parsed, its values in memory") {
-    testsupport::TempDir src, big_dir;
-    const auto small = testdata::write_study(src.path(), testdata::StudySpec{});
-    testdata::StudySpec big;
-    big.rows = big.columns = 256;  // 128 KiB of pixel data
-    const auto large = testdata::write_study(big_dir.path(), big);
+    const SmallAndLargeStudy studies;
+    const auto& small = studies.small;
+    const auto& large = studies.large;
     testsupport::TempDir dir;
     RecordingHandler handler(dir.path());
     dimse::StoreScp scp(parsing_settings(dir.path(), 64 * 1024), handler);
@@ -439,11 +449,9 @@ std::vector<MemoryRecordingHandler::Seen> receive_with(std::uint64_t memory_byte
 }  // namespace
 
 TEST_CASE("a data set within memory_bytes is handed over in memory with no file, byte for byte the receive file, past it, its file") {
-    testsupport::TempDir src, big_dir;
-    const auto small = testdata::write_study(src.path(), testdata::StudySpec{});
-    testdata::StudySpec big;
-    big.rows = big.columns = 256;  // 128 KiB of pixel data
-    const auto large = testdata::write_study(big_dir.path(), big);
+    const SmallAndLargeStudy studies;
+    const auto& small = studies.small;
+    const auto& large = studies.large;
     const std::vector<std::string> files{small[0].path, large[0].path};
     // What a receive file holds, as the reference.
     const auto as_files = receive_with(0, files);
