@@ -839,6 +839,7 @@ void Engine::finish(const PseudonymReply& reply) {
                 for (std::string& v : values) v = shift_date_value(v, reply.date_offset_days, dt);
                 p.element->putString(join_values(values).c_str());
                 report_.dates_shifted = true;
+                report_.date_offset_days = reply.date_offset_days;
                 ++report_.replaced;
                 break;
             }

@@ -24,6 +24,7 @@ struct DeidReport {
     std::string series_instance_uid;
     std::string modality;
     bool dates_shifted = false;
+    int date_offset_days = 0;  // the shift given to DA and DT values when dates_shifted (never logged)
     std::vector<std::string> method_codes;  // CID 7050 code values written to (0012,0064)
     // Non-empty: the instance must not be released (a short slug, no PHI), e.g.
     // "recognizable-visual-features" when clean_recognizable_visual_features is on and the

@@ -380,7 +380,7 @@ Outcome InstanceDeidentifier::Impl::process(std::unique_ptr<DcmFileFormat>& hold
         if (!pr.failure.empty()) return make(Outcome::Kind::Quarantined, "pixel-clean-failed", pr.failure);
     }
 
-    const VerifyReport verified = verify(profile.source, original, file);
+    const VerifyReport verified = verify(profile.source, original, file, report.date_offset_days);
     if (!verified.clean()) return make(Outcome::Kind::Quarantined, "leak", verified.summary());
 
     std::uint64_t written = 0;

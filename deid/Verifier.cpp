@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <boost/date_time/gregorian/gregorian.hpp>
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -390,12 +391,17 @@ public:
     void add_values(const std::string& raw, const std::string& category) {
         for (const std::string& one : split(raw, '\\')) add(normalise(one, false), category);
     }
-    void add_dates(const std::string& raw, DcmEVR vr, const std::string& category) {
+    // The dates of one DA or DT element at `path`, each value's also by its position.
+    void add_dates(const std::string& raw, DcmEVR vr, const std::string& category, const std::string& path) {
+        std::vector<std::string>& at = ids_.dates_at[path];
+        at.clear();
         for (const std::string& one : split(raw, '\\')) {
             std::string d = trim(one);
             if (vr == EVR_DT) d = d.substr(0, std::min<std::size_t>(8, d.size()));
             d = digits_only(d);
-            if (plausible_date(d)) add(d, category);
+            if (!plausible_date(d)) d.clear();
+            if (!d.empty()) add(d, category);
+            at.push_back(std::move(d));
         }
     }
     Identifiers ids_;
@@ -526,7 +532,26 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
     return false;
 }
 
-bool match_value(const Needle& n, const Visit& v, const std::string& text, const std::vector<std::string>& values) {
+// YYYYMMDD moved by `days`, by Boost's Gregorian calendar (not the engine's own arithmetic, so a
+// wrong shift in the engine is not taken for the right one); "" for no date or one out of range.
+std::string shifted_date(const std::string& yyyymmdd, int days) {
+    if (yyyymmdd.size() != 8 || days == 0) return {};
+    try {
+        const boost::gregorian::date d(std::stoi(yyyymmdd.substr(0, 4)), std::stoi(yyyymmdd.substr(4, 2)),
+                                       std::stoi(yyyymmdd.substr(6, 2)));
+        const boost::gregorian::date::ymd_type moved = (d + boost::gregorian::days(days)).year_month_day();
+        char text[16];
+        std::snprintf(text, sizeof text, "%04d%02d%02d", int(moved.year), int(moved.month), int(moved.day));
+        return text;
+    } catch (const std::exception&) {
+        return {};  // not a calendar date, or outside 1400-9999
+    }
+}
+
+// `shifted[i]`: values[i], a DA or DT value, starts with its own element's original date moved by
+// the patient's date shift (verify); that date is the shift, whatever original date it equals.
+bool match_value(const Needle& n, const Visit& v, const std::string& text, const std::vector<std::string>& values,
+                 const std::vector<bool>& shifted) {
     if (v.binary) {
         if (n.kind == Kind::Uid) return find_uid(text, n.text);
         if (n.kind == Kind::Date) return find_date(text, {n.text});
@@ -542,14 +567,18 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
             return find_uid(text, n.text);
         case Kind::Date:
             if (v.vr == EVR_UI) return false;
-            if (v.vr == EVR_DA)
-                return std::any_of(values.begin(), values.end(), [&](const std::string& x) { return digits_only(x) == n.text; });
-            if (v.vr == EVR_DT)
-                return std::any_of(values.begin(), values.end(), [&](const std::string& x) {
-                    return digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text ||
-                           x.find(n.text) != std::string::npos;
-                });
-            return false;  // text: match_text
+            if (v.vr != EVR_DA && v.vr != EVR_DT) return false;  // text: match_text
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                const std::string& x = values[i];
+                const bool own_shift = i < shifted.size() && shifted[i];
+                if (v.vr == EVR_DA && !own_shift && digits_only(x) == n.text) return true;
+                // A DT's shifted date is its first 8 characters: the needle anywhere after them counts.
+                if (v.vr == EVR_DT &&
+                    ((!own_shift && digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text) ||
+                     x.find(n.text, own_shift ? 1 : 0) != std::string::npos))
+                    return true;
+            }
+            return false;
         default:
             return false;
     }
@@ -625,7 +654,7 @@ Identifiers collect_identifiers(DcmFileFormat& original) {
             return;
         }
         if (v.vr == EVR_DA || v.vr == EVR_DT) {
-            c.add_dates(v.text, v.vr, t == DCM_PatientBirthDate ? "birth_date" : "date");
+            c.add_dates(v.text, v.vr, t == DCM_PatientBirthDate ? "birth_date" : "date", v.path());
             return;
         }
         if (v.vr == EVR_PN) {
@@ -718,7 +747,8 @@ private:
     std::vector<Needle> uid_;
 };
 
-VerifyReport verify(const config::Profile& profile, const Identifiers& original, DcmFileFormat& output) {
+VerifyReport verify(const config::Profile& profile, const Identifiers& original, DcmFileFormat& output,
+                    int date_shift_days) {
     thread_local NeedleMemo memo;
     const bool keep_uids = profile.has("retain_uids");
     const bool keep_dates = profile.has("retain_long_full_dates");
@@ -813,13 +843,29 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
             if (text_value) folded = std::make_unique<FoldedText>(v.text);
             const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
             std::vector<std::string> values, folded_values;
-            if (!v.binary)
+            std::vector<bool> shifted;  // DA, DT: values[i] is its original date moved by the shift
+            const bool dates = date_shift_days != 0 && (v.vr == EVR_DA || v.vr == EVR_DT);
+            const std::vector<std::string>* was = nullptr;  // the original dates at this path
+            if (dates) {
+                auto it = original.dates_at.find(v.path());
+                if (it != original.dates_at.end()) was = &it->second;
+            }
+            if (!v.binary) {
+                std::size_t position = 0;
                 for (const std::string& one : split(v.text, '\\')) {
+                    const std::size_t at = position++;
                     std::string x = normalise(one, v.vr == EVR_PN);
                     if (x.empty()) continue;
+                    if (dates) {
+                        const std::string moved =
+                            was && at < was->size() ? shifted_date((*was)[at], date_shift_days) : std::string();
+                        shifted.push_back(!moved.empty() &&
+                                          (v.vr == EVR_DA ? x == moved : x.compare(0, moved.size(), moved) == 0));
+                    }
                     folded_values.push_back(fold(x));
                     values.push_back(std::move(x));
                 }
+            }
             std::vector<FoldedText> codes;  // CS: the values that are no defined term of the attribute
             if (v.vr == EVR_CS)
                 for (const std::string& one : split(v.text, '\\')) {
@@ -836,7 +882,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                     (v.vr == EVR_DA || v.vr == EVR_DT) && retained_dates.count(n.text))
                     continue;
                 const bool hit = n.kind == Kind::Uid || v.binary || (n.kind == Kind::Date && (v.vr == EVR_DA || v.vr == EVR_DT))
-                                     ? match_value(n, v, text, values)
+                                     ? match_value(n, v, text, values, shifted)
                                      : folded && match_text(n, v, *folded, folded_values, codes);
                 if (!hit) continue;
                 if (reported.insert(v.path() + '\n' + n.category).second) report.leaks.push_back({v.path(), n.category});

@@ -4,6 +4,7 @@
 // it must catch a leak the engine makes. Reports name the tag that leaked, never the value.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct Identifiers {
         std::string category;  // "patient_name", "patient_id", "uid", "date", "institution", ... (no value)
     };
     std::vector<Value> values;
+    // The date (YYYYMMDD, "" where none) of each value of every DA and DT element, by the
+    // element's path ("(0008,0020)", "(0040,0275)[0]/(0040,0244)"): the verifier tells an element
+    // moved by the patient's date shift from one holding a copy of another original date.
+    std::map<std::string, std::vector<std::string>> dates_at;
 };
 
 Identifiers collect_identifiers(DcmFileFormat& original);
@@ -39,6 +44,11 @@ struct VerifyReport {
 
 // `profile` says which categories the options deliberately keep (retain_uids keeps UIDs,
 // retain_long_full_dates keeps dates, retain_institution_identity keeps institution names, ...).
-VerifyReport verify(const config::Profile& profile, const Identifiers& original, DcmFileFormat& output);
+// `date_shift_days` is the patient's date shift the engine applied (0: none). A DA or DT value
+// that is its own element's original date moved by exactly that many days is the shift, not a
+// leak, even where it lands on another original date of the instance (a study date shifted onto
+// a private sequence date); every other original date there is still one.
+VerifyReport verify(const config::Profile& profile, const Identifiers& original, DcmFileFormat& output,
+                    int date_shift_days = 0);
 
 }  // namespace deid

@@ -166,3 +166,26 @@ TEST_CASE("scrub: on a terminal, progress is shown on stderr and the summary cou
     CHECK(plain.output.find("\r") == std::string::npos);
     CHECK(plain.output.find("scrubbed 5, rejected 0, failed 1 (malformed 1)") != std::string::npos);
 }
+
+TEST_CASE("scrub: a third-party file whose study date the patient's shift moves onto its private sequence date is clean") {
+    // dcm_qa/nih_GE_MR750_epi-00001.dcm: study dates 20180918, GE PulseSequenceDate (0019,109d)
+    // 20171017. A keystore that gives every patient -336 days moves the first onto the second.
+    testsupport::TempDir tmp;
+    testsupport::write_file(tmp / "cfg.json", R"({"state_dir": ")" + tmp.path() +
+                                                  R"(/var", "keystore": {"date_offset_min_days": -336, "date_offset_max_days": -336}})");
+    const std::string input = std::string(DEID_TEST_DATA) + "/corpus/dcm_qa/nih_GE_MR750_epi-00001.dcm";
+    auto r = testsupport::run({std::string(DEID_BIN_DIR) + "/deid-gateway", "scrub", "--config", tmp / "cfg.json",
+                               "--out", tmp / "out", input},
+                              std::chrono::seconds(60));
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("scrubbed 1, rejected 0, failed 0") != std::string::npos);
+    std::vector<fs::path> outputs;
+    for (auto& e : fs::directory_iterator(tmp / "out")) outputs.push_back(e.path());
+    REQUIRE(outputs.size() == 1);
+    DcmFileFormat f;
+    REQUIRE(f.loadFile(outputs[0].c_str()).good());
+    OFString study_date;
+    f.getDataset()->findAndGetOFString(DCM_StudyDate, study_date);
+    CHECK(std::string(study_date.c_str()) == "20171017");
+}

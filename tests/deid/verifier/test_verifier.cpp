@@ -282,6 +282,53 @@ TEST_CASE("verifier has no false positives from short ids or digits inside UIDs 
     CHECK(leaked(deid::verify(basic(), nids, *nout), "(0008,0020)", "birth_date"));
 }
 
+TEST_CASE("verifier takes a date shifted onto another original date for the shift - and nothing else for it", "[verifier]") {
+    // The clean output shifts by -74 days: study date 20220319 -> 20220104. Here the original also
+    // has a content date of 20220104 (a GE private sequence date did this in a third-party file),
+    // and a multi-valued date at depth that holds both.
+    constexpr int kShift = -74;
+    auto original = make_original();
+    DcmDataset* ods = original->getDataset();
+    ods->putAndInsertString(DCM_ContentDate, "20220104");
+    DcmItem* oref = nullptr;
+    REQUIRE(ods->findOrCreateSequenceItem(DCM_ReferencedImageSequence, oref, 0).good());
+    oref->putAndInsertString(DCM_AcquisitionDate, "20220319\\20220104");
+    const auto ids = deid::collect_identifiers(*original);
+    auto out = make_clean_output();
+    DcmDataset* ds = out->getDataset();
+    ds->putAndInsertString(DCM_ContentDate, "20211021");
+    DcmItem* ref = nullptr;
+    REQUIRE(ds->findOrCreateSequenceItem(DCM_ReferencedImageSequence, ref, 0).good());
+    ref->putAndInsertString(DCM_AcquisitionDate, "20220104\\20211021");
+    {
+        const auto r = deid::verify(basic(), ids, *out, kShift);
+        INFO(r.summary());
+        CHECK(r.clean());
+    }
+    // Without the shift, or with another one, the study date is what it looks like: an original date.
+    CHECK(leaked(deid::verify(basic(), ids, *out), "(0008,0020)", "date"));
+    CHECK(leaked(deid::verify(basic(), ids, *out, kShift + 1), "(0008,0020)", "date"));
+    CHECK(leaked(deid::verify(basic(), ids, *out, kShift + 1), "(0008,1140)[0]/(0008,0022)", "date"));
+
+    // An element left unshifted is a leak, though its value is another element's shift.
+    ds->putAndInsertString(DCM_ContentDate, "20220104");
+    CHECK(leaked(deid::verify(basic(), ids, *out, kShift), "(0008,0023)", "date"));
+    ds->putAndInsertString(DCM_ContentDate, "20211021");
+    // So is one value of a multi-valued date.
+    ref->putAndInsertString(DCM_AcquisitionDate, "20220104\\20220104");
+    CHECK(leaked(deid::verify(basic(), ids, *out, kShift), "(0008,1140)[0]/(0008,0022)", "date"));
+    ref->putAndInsertString(DCM_AcquisitionDate, "20220104\\20211021");
+    // An original date where the original had no date: nothing there was shifted.
+    ds->putAndInsertString(DCM_InstanceCreationDate, "20220104");
+    CHECK(leaked(deid::verify(basic(), ids, *out, kShift), "(0008,0012)", "date"));
+    REQUIRE(ds->findAndDeleteElement(DCM_InstanceCreationDate).good());
+    // A date time whose date is the shift and which holds another original date after it.
+    ds->putAndInsertString(DCM_AcquisitionDateTime, "2022010420220319");
+    CHECK(leaked(deid::verify(basic(), ids, *out, kShift), "(0008,002a)", "date"));
+    ds->putAndInsertString(DCM_AcquisitionDateTime, "20220104101500");
+    CHECK(deid::verify(basic(), ids, *out, kShift).clean());
+}
+
 TEST_CASE("verifier ignores coded values and equipment make and implementation UIDs", "[verifier]") {
     // Seen in third-party files: an observer named "Enter text", Institution Name equal to the
     // vendor, Instance Creator UID equal to the toolkit's implementation class UID.
