@@ -191,9 +191,14 @@ void Forwarder::run(int index) {
             bool grow = false;
             {
                 std::lock_guard<std::mutex> lock(mutex_);
-                destination_failures_ = 0;
-                pause_ = std::chrono::milliseconds(0);
-                delivering_ = true;
+                // Only a delivery that started after the current outage's pause was set ends the
+                // outage: one whose answer was on its way when the peer went away says nothing of
+                // the peer since (with it, the next failure paused for 100 ms again, not double).
+                if (started >= paused_at_) {
+                    destination_failures_ = 0;
+                    pause_ = std::chrono::milliseconds(0);
+                    delivering_ = true;
+                }
                 // The newest association works: the next may open at once if the queue is still deep.
                 grow = index + 1 == allowed_ && allowed_ < threads_count_ &&
                        ready_.size() > kDeepQueue * static_cast<std::size_t>(allowed_);

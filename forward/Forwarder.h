@@ -2,7 +2,7 @@
 // Spool::on_outgoing), `threads` senders each with its own kept-open association, retries with
 // exponential backoff. A peer that cannot be reached, or whose TLS certificate does not verify,
 // pauses the whole destination (the instances' attempt counts do not grow: the peer never saw them), and the pause doubles once per outage, not
-// once per sender that saw it fail. A peer that answers a failure counts an attempt for that
+// once per sender that saw it fail; only a delivery that started after the pause ends the outage. A peer that answers a failure counts an attempt for that
 // instance. A refusal that retrying cannot fix, or retry.max_attempts, moves the instance to
 // quarantine/<reason>/ for this destination only.
 // Associations: one at first; one more (up to `threads`) only while the queue is deep, and an
