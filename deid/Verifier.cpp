@@ -136,10 +136,16 @@ bool is_uid_shaped(const std::string& s) {
     return true;
 }
 
+// "(gggg,eeee)" in lower-case hex (snprintf took 2,000 instructions a tag, and every date and
+// every sequence item needs one).
 std::string tag_text(const DcmTagKey& t) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "(%04x,%04x)", t.getGroup(), t.getElement());
-    return buf;
+    static const char hex[] = "0123456789abcdef";
+    std::string s = "(0000,0000)";
+    for (int k = 0; k < 4; ++k) {
+        s[4 - k] = hex[(t.getGroup() >> (4 * k)) & 15];
+        s[9 - k] = hex[(t.getElement() >> (4 * k)) & 15];
+    }
+    return s;
 }
 
 bool is_text_vr(DcmEVR vr) {
@@ -537,21 +543,43 @@ bool match_text(const Needle& n, const Visit& v, const FoldedText& folded, const
 std::string shifted_date(const std::string& yyyymmdd, int days) {
     if (yyyymmdd.size() != 8 || days == 0) return {};
     try {
-        const boost::gregorian::date d(std::stoi(yyyymmdd.substr(0, 4)), std::stoi(yyyymmdd.substr(4, 2)),
-                                       std::stoi(yyyymmdd.substr(6, 2)));
-        const boost::gregorian::date::ymd_type moved = (d + boost::gregorian::days(days)).year_month_day();
-        char text[16];
-        std::snprintf(text, sizeof text, "%04d%02d%02d", int(moved.year), int(moved.month), int(moved.day));
+        auto number = [&](std::size_t at, std::size_t n) { return std::stoi(yyyymmdd.substr(at, n)); };
+        const boost::gregorian::date::ymd_type moved =
+            (boost::gregorian::date(number(0, 4), number(4, 2), number(6, 2)) + boost::gregorian::days(days)).year_month_day();
+        std::string text(8, '0');
+        auto put = [&text](std::size_t at, int value, int width) {
+            for (int k = width - 1; k >= 0; --k, value /= 10) text[at + k] = static_cast<char>('0' + value % 10);
+        };
+        put(0, moved.year, 4);
+        put(4, moved.month, 2);
+        put(6, moved.day, 2);
         return text;
     } catch (const std::exception&) {
         return {};  // not a calendar date, or outside 1400-9999
     }
 }
 
-// `shifted[i]`: values[i], a DA or DT value, starts with its own element's original date moved by
-// the patient's date shift (verify); that date is the shift, whatever original date it equals.
+// Whether a DA or DT value of the output starts with its own element's original date moved by
+// the patient's date shift (verify): that date is the shift, whatever original date it equals.
+// Asked only of a value an original date matched; `positions[i]` is values[i]'s position in the
+// element (empty values are not matched).
+struct OwnShift {
+    const Identifiers* original = nullptr;
+    int days = 0;
+    const Visit* visit = nullptr;
+    const std::vector<std::size_t>* positions = nullptr;
+    bool of(std::size_t i, const std::string& value) const {
+        if (days == 0) return false;
+        auto it = original->dates_at.find(visit->path());
+        if (it == original->dates_at.end() || (*positions)[i] >= it->second.size()) return false;
+        const std::string moved = shifted_date(it->second[(*positions)[i]], days);
+        if (moved.empty()) return false;
+        return visit->vr == EVR_DA ? value == moved : value.compare(0, moved.size(), moved) == 0;
+    }
+};
+
 bool match_value(const Needle& n, const Visit& v, const std::string& text, const std::vector<std::string>& values,
-                 const std::vector<bool>& shifted) {
+                 const OwnShift& shift) {
     if (v.binary) {
         if (n.kind == Kind::Uid) return find_uid(text, n.text);
         if (n.kind == Kind::Date) return find_date(text, {n.text});
@@ -570,12 +598,15 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
             if (v.vr != EVR_DA && v.vr != EVR_DT) return false;  // text: match_text
             for (std::size_t i = 0; i < values.size(); ++i) {
                 const std::string& x = values[i];
-                const bool own_shift = i < shifted.size() && shifted[i];
-                if (v.vr == EVR_DA && !own_shift && digits_only(x) == n.text) return true;
+                if (v.vr == EVR_DA) {
+                    if (digits_only(x) == n.text && !shift.of(i, x)) return true;
+                    continue;
+                }
                 // A DT's shifted date is its first 8 characters: the needle anywhere after them counts.
-                if (v.vr == EVR_DT &&
-                    ((!own_shift && digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text) ||
-                     x.find(n.text, own_shift ? 1 : 0) != std::string::npos))
+                if (x.find(n.text, 1) != std::string::npos) return true;
+                if ((digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text ||
+                     x.compare(0, n.text.size(), n.text) == 0) &&
+                    !shift.of(i, x))
                     return true;
             }
             return false;
@@ -843,29 +874,19 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
             if (text_value) folded = std::make_unique<FoldedText>(v.text);
             const std::string text = v.binary ? upper(v.text) : normalise(v.text, v.vr == EVR_PN);
             std::vector<std::string> values, folded_values;
-            std::vector<bool> shifted;  // DA, DT: values[i] is its original date moved by the shift
-            const bool dates = date_shift_days != 0 && (v.vr == EVR_DA || v.vr == EVR_DT);
-            const std::vector<std::string>* was = nullptr;  // the original dates at this path
-            if (dates) {
-                auto it = original.dates_at.find(v.path());
-                if (it != original.dates_at.end()) was = &it->second;
-            }
+            std::vector<std::size_t> positions;  // values[i]'s position in the element
             if (!v.binary) {
                 std::size_t position = 0;
                 for (const std::string& one : split(v.text, '\\')) {
                     const std::size_t at = position++;
                     std::string x = normalise(one, v.vr == EVR_PN);
                     if (x.empty()) continue;
-                    if (dates) {
-                        const std::string moved =
-                            was && at < was->size() ? shifted_date((*was)[at], date_shift_days) : std::string();
-                        shifted.push_back(!moved.empty() &&
-                                          (v.vr == EVR_DA ? x == moved : x.compare(0, moved.size(), moved) == 0));
-                    }
+                    positions.push_back(at);
                     folded_values.push_back(fold(x));
                     values.push_back(std::move(x));
                 }
             }
+            const OwnShift shift{&original, date_shift_days, &v, &positions};
             std::vector<FoldedText> codes;  // CS: the values that are no defined term of the attribute
             if (v.vr == EVR_CS)
                 for (const std::string& one : split(v.text, '\\')) {
@@ -882,7 +903,7 @@ VerifyReport verify(const config::Profile& profile, const Identifiers& original,
                     (v.vr == EVR_DA || v.vr == EVR_DT) && retained_dates.count(n.text))
                     continue;
                 const bool hit = n.kind == Kind::Uid || v.binary || (n.kind == Kind::Date && (v.vr == EVR_DA || v.vr == EVR_DT))
-                                     ? match_value(n, v, text, values, shifted)
+                                     ? match_value(n, v, text, values, shift)
                                      : folded && match_text(n, v, *folded, folded_values, codes);
                 if (!hit) continue;
                 if (reported.insert(v.path() + '\n' + n.category).second) report.leaks.push_back({v.path(), n.category});
