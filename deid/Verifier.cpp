@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -604,9 +603,7 @@ bool match_value(const Needle& n, const Visit& v, const std::string& text, const
                 }
                 // A DT's shifted date is its first 8 characters: the needle anywhere after them counts.
                 if (x.find(n.text, 1) != std::string::npos) return true;
-                if ((digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text ||
-                     x.compare(0, n.text.size(), n.text) == 0) &&
-                    !shift.of(i, x))
+                if (digits_only(x.substr(0, std::min<std::size_t>(10, x.size()))).substr(0, 8) == n.text && !shift.of(i, x))
                     return true;
             }
             return false;
